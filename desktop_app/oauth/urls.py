@@ -1,0 +1,153 @@
+"""URL rules: canonical resource URIs (RFC 8707), well-known locations (RFC 8414, RFC 9728, OIDC), what is safe.
+
+Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from desktop_app.errors import ConfigurationError, ProtocolViolation
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_LOOPBACK_NAMES = {"localhost"}
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """``127.0.0.0/8``, ``::1`` or ``localhost`` (RFC 8252 §8.3 loopback)."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _split(url: str, *, what: str, error: type[ConfigurationError | ProtocolViolation]) -> SplitResult:
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise error("malformed_url", f"The {what} {url!r} is not a valid URL.", url=url) from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise error(
+            "malformed_url",
+            f"The {what} {url!r} is not an http(s) URL with a host.",
+            url=url,
+            hint="Use the full https:// address the server's documentation gives.",
+        )
+    if parts.username is not None or parts.password is not None:
+        raise error("malformed_url", f"The {what} {url!r} must not contain a user name or password.", url=url)
+    return parts
+
+
+def canonical_resource(url: str) -> str:
+    """The canonical MCP server URI (MCP "Canonical Server URI", RFC 8707 §2).
+
+    Lowercase scheme and host, default port dropped, no fragment, no trailing slash added (nor removed: the path
+    is the server's own). A query is kept as is.
+    """
+    parts = _split(url, what="server address", error=ConfigurationError)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
+
+
+def require_secure(url: str, *, what: str, configuration: bool = False) -> str:
+    """Refuse anything but ``https``, or ``http`` to a loopback host.
+
+    ``configuration`` says the URL came from the person (a ConfigurationError) rather than from a server
+    (a ProtocolViolation).
+    """
+    error: type[ConfigurationError | ProtocolViolation] = (
+        ConfigurationError if configuration else ProtocolViolation
+    )
+    parts = _split(url, what=what, error=error)
+    if parts.fragment:
+        raise error("malformed_url", f"The {what} {url!r} must not have a fragment.", url=url)
+    if parts.scheme.lower() == "http" and not is_loopback_host(parts.hostname):
+        raise error(
+            "insecure_url",
+            f"The {what} {url!r} uses http to a host that is not this computer; https is required.",
+            url=url,
+            hint="Plain http is allowed only for servers on this computer (127.0.0.1, ::1, localhost).",
+        )
+    return url
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` with the default port dropped."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    return f"{scheme}://{host}" if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{scheme}://{host}:{port}"
+
+
+def same_origin(a: str, b: str) -> bool:
+    return origin(a) == origin(b)
+
+
+def _insert_well_known(url: str, suffix: str) -> str:
+    """``https://h/p`` → ``https://h/.well-known/<suffix>/p`` (RFC 8414 §3.1, RFC 9728 §3.1)."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    return urlunsplit((parts.scheme, parts.netloc, f"/.well-known/{suffix}{path}", "", ""))
+
+
+def protected_resource_metadata_urls(resource: str) -> list[str]:
+    """Where to look for RFC 9728 metadata when the challenge names none: path-inserted first, then root."""
+    path_form = _insert_well_known(resource, "oauth-protected-resource")
+    root_form = f"{origin(resource)}/.well-known/oauth-protected-resource"
+    return [path_form] if path_form == root_form else [path_form, root_form]
+
+
+def authorization_server_metadata_urls(issuer: str) -> list[str]:
+    """The MCP order (2025-11-25 and later) for an issuer's metadata.
+
+    With a path: RFC 8414 path-inserted, OIDC path-inserted, OIDC path-appended.
+    Without: RFC 8414, then OIDC.
+    """
+    parts = urlsplit(issuer)
+    path = parts.path.rstrip("/")
+    base = origin(issuer)
+    if not path:
+        return [f"{base}/.well-known/oauth-authorization-server", f"{base}/.well-known/openid-configuration"]
+    return [
+        f"{base}/.well-known/oauth-authorization-server{path}",
+        f"{base}/.well-known/openid-configuration{path}",
+        f"{base}{path}/.well-known/openid-configuration",
+    ]
+
+
+def validate_browser_url(url: str) -> str:
+    """An authorization URL may be opened only if it is ``https`` (or ``http`` to loopback).
+
+    Everything else (``javascript:``, ``data:``, ``file:``, ``vbscript:``, a URL with control characters or
+    spaces that a launcher might split) is refused before any browser is involved.
+    """
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url) or any(c in url for c in '"<>\\^`{|}'):
+        raise ProtocolViolation(
+            "unsafe_authorization_url",
+            f"The authorization URL {url[:120]!r} contains characters a browser launcher could misread.",
+            url=url,
+        )
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ProtocolViolation(
+            "unsafe_authorization_url",
+            f"The authorization server's sign-in address uses {scheme or 'no'} scheme ({url[:80]!r}); "
+            "only https is opened.",
+            url=url,
+        )
+    return require_secure(url, what="authorization URL")
