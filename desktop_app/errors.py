@@ -113,9 +113,7 @@ OAUTH_ERROR_CLASSES: dict[str, type[ConnectorError]] = {
 }
 
 
-def oauth_error(
-    error: str, description: str | None, *, where: str, url: str | None = None
-) -> ConnectorError:
+def oauth_error(error: str, description: str | None, *, where: str, url: str | None = None) -> ConnectorError:
     """Build the right error for an OAuth ``error`` response.
 
     ``description`` comes from a server: it is shown only after it is reduced to one printable line.

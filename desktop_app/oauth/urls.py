@@ -67,9 +67,7 @@ def require_secure(url: str, *, what: str, configuration: bool = False) -> str:
     ``configuration`` says the URL came from the person (a ConfigurationError) rather than from a server
     (a ProtocolViolation).
     """
-    error: type[ConfigurationError | ProtocolViolation] = (
-        ConfigurationError if configuration else ProtocolViolation
-    )
+    error: type[ConfigurationError | ProtocolViolation] = ConfigurationError if configuration else ProtocolViolation
     parts = _split(url, what=what, error=error)
     if parts.fragment:
         raise error("malformed_url", f"The {what} {url!r} must not have a fragment.", url=url)

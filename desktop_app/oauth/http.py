@@ -1,0 +1,149 @@
+"""The engine's HTTP discipline, in one place.
+
+- Every URL is checked with :func:`require_secure` before a byte is sent (``https``, or ``http`` to loopback).
+- Redirects are followed by hand, only within the same origin, a few hops at most; a redirect to another origin is
+  refused (metadata documents must not send us elsewhere; token and registration endpoints never redirect).
+- Bodies are read incrementally and capped (1 MiB by default): a hostile server cannot make us swallow gigabytes.
+- Transport failures become :class:`NetworkError`; 5xx and 429 become :class:`ServerUnavailable`.
+- Nothing here logs a URL query, a body or a header value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from desktop_app.appinfo import USER_AGENT
+from desktop_app.errors import NetworkError, ProtocolViolation, ServerUnavailable
+from desktop_app.oauth.urls import require_secure, same_origin
+
+MAX_BODY = 1024 * 1024
+MAX_REDIRECTS = 3
+#: Connect and read timeouts for the engine's own client (seconds).
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=20.0, write=20.0, pool=10.0)
+
+
+def new_client(**kwargs: Any) -> httpx.AsyncClient:
+    """The engine's HTTP client: no automatic redirects, timeouts set, TLS verified, no environment cookies."""
+    kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
+    kwargs.setdefault("follow_redirects", False)
+    headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
+    return httpx.AsyncClient(headers=headers, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class JsonResponse:
+    """A response whose body was read (capped) and, where possible, decoded as a JSON object."""
+
+    url: str
+    status: int
+    headers: httpx.Headers
+    data: dict[str, Any] | None
+    #: Set when the body was not a JSON object (None when it was): why, in a few words.
+    json_problem: str | None = None
+
+
+async def _read_capped(response: httpx.Response, url: str, limit: int) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ProtocolViolation(
+            "response_too_large", f"{url} answered with {declared} bytes; the limit is {limit}.", url=url
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise ProtocolViolation("response_too_large", f"{url} answered with more than {limit} bytes.", url=url)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    if not body.strip():
+        return None, "empty body"
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return None, "not valid JSON"
+    if not isinstance(value, dict):
+        return None, "JSON but not an object"
+    return value, None
+
+
+async def request_json(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    headers: Mapping[str, str] | None = None,
+    data: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    follow_same_origin: bool = False,
+    limit: int = MAX_BODY,
+) -> JsonResponse:
+    """Send one request (following same-origin redirects for GETs if asked) and read a capped JSON answer.
+
+    ``what`` names the thing in errors ("protected resource metadata", "token endpoint"...).
+    Non-2xx answers are returned, not raised, except 5xx/429 (``ServerUnavailable``).
+    """
+    current = url
+    for _hop in range(MAX_REDIRECTS + 1):
+        require_secure(current, what=f"{what} URL")
+        request = client.build_request(
+            method,
+            current,
+            headers={"Accept": "application/json", **(headers or {})},
+            data=data,
+            json=json_body,
+        )
+        try:
+            response = await client.send(request, stream=True, follow_redirects=False)
+        except httpx.TimeoutException:
+            raise NetworkError("timeout", f"{what} at {current} did not answer in time.", url=current) from None
+        except httpx.TransportError as exc:
+            raise NetworkError(
+                "network", f"Could not reach {what} at {current} ({type(exc).__name__}).", url=current
+            ) from None
+        try:
+            if response.is_redirect:
+                location = response.headers.get("location", "")
+                target = str(response.url.join(location))
+                if not follow_same_origin or method != "GET":
+                    raise ProtocolViolation(
+                        "unexpected_redirect",
+                        f"{what} at {current} redirected to {target}; it must answer directly.",
+                        url=current,
+                    )
+                if not same_origin(current, target):
+                    raise ProtocolViolation(
+                        "cross_origin_redirect",
+                        f"{what} at {current} redirected to another origin ({target}); refused.",
+                        url=current,
+                    )
+                current = target
+                continue
+            if response.status_code >= 500 or response.status_code == 429:
+                raise ServerUnavailable(
+                    f"http_{response.status_code}",
+                    f"{what} at {current} is unavailable (HTTP {response.status_code}).",
+                    url=current,
+                )
+            try:
+                body = await _read_capped(response, current, limit)
+            except httpx.TimeoutException:
+                raise NetworkError("timeout", f"{what} at {current} did not answer in time.", url=current) from None
+            except httpx.TransportError as exc:
+                raise NetworkError(
+                    "network", f"Reading {what} from {current} failed ({type(exc).__name__}).", url=current
+                ) from None
+            decoded, problem = _decode(body)
+            return JsonResponse(current, response.status_code, response.headers, decoded, problem)
+        finally:
+            await response.aclose()
+    raise ProtocolViolation("too_many_redirects", f"{what} at {url} redirected too many times.", url=url)
