@@ -1,0 +1,307 @@
+"""``mcp-connectors``: the command line.
+
+Exit codes (also in the README):
+  0  success
+  1  the person must act (sign-in declined or denied, sign in again, more permissions refused)
+  2  the command line or a configured value is unusable
+  3  a temporary problem (network, timeout, server unavailable): try again later
+  4  a server broke the protocol (a mismatch or malformed answer): nothing was sent onwards
+  5  the MCP server reported an error for the tool call
+  130 interrupted
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from desktop_app.appinfo import APP_NAME, COMMAND, VERSION
+from desktop_app.errors import (
+    ConfigurationError,
+    ConnectorError,
+    ProtocolViolation,
+    TransientError,
+    UserActionRequired,
+)
+from desktop_app.oauth.flow import Pairing, SignInOptions
+from desktop_app.oauth.redact import configure_logging, redact
+from desktop_app.oauth.registration import SUPPORTED_AUTH_METHODS, PreRegisteredClient
+from desktop_app.oauth.trace import Trace
+
+EXIT_OK = 0
+EXIT_ACTION = 1
+EXIT_USAGE = 2
+EXIT_TRANSIENT = 3
+EXIT_PROTOCOL = 4
+EXIT_TOOL_ERROR = 5
+EXIT_INTERRUPTED = 130
+
+log = logging.getLogger(__name__)
+
+
+def exit_code_for(error: ConnectorError) -> int:
+    if isinstance(error, UserActionRequired):
+        return EXIT_ACTION
+    if isinstance(error, ConfigurationError):
+        return EXIT_USAGE
+    if isinstance(error, TransientError):
+        return EXIT_TRANSIENT
+    if isinstance(error, ProtocolViolation):
+        return EXIT_PROTOCOL
+    if error.kind == "server":
+        return EXIT_TOOL_ERROR
+    return EXIT_PROTOCOL
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=COMMAND,
+        description=f"{APP_NAME}: connect AI tools to OAuth-protected MCP servers.",
+        epilog="Exit codes: 0 ok, 1 you must act, 2 bad input, 3 temporary problem, 4 server broke the protocol, "
+        "5 the tool reported an error, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"{COMMAND} {VERSION}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (secrets are redacted)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    connect = commands.add_parser(
+        "connect",
+        help="sign in to an MCP server and list its tools",
+        description="Discover the server's authorization server, show the pairing, sign in through your browser, "
+        "then list the server's tools (and call one with --call).",
+    )
+    connect.add_argument("url", help="the MCP server's address, e.g. https://example.com/mcp")
+    connect.add_argument(
+        "--yes", "-y", action="store_true", help="approve the pairing (and any step-up) without asking"
+    )
+    connect.add_argument(
+        "--scope",
+        action="append",
+        metavar="S",
+        help="request these scopes instead of the server's (repeat, or give several separated by spaces)",
+    )
+    connect.add_argument("--client-id", metavar="ID", help="a client id registered for this app at the server")
+    connect.add_argument(
+        "--client-secret",
+        metavar="S",
+        help="its secret, if it has one (prefer MCP_CONNECTORS_CLIENT_SECRET: arguments are visible to other users)",
+    )
+    connect.add_argument(
+        "--client-auth",
+        choices=SUPPORTED_AUTH_METHODS,
+        help="how the pre-registered client authenticates (default: client_secret_basic with a secret, else none)",
+    )
+    connect.add_argument(
+        "--client-metadata-url",
+        metavar="URL",
+        default=os.environ.get("MCP_CONNECTORS_CLIENT_METADATA_URL"),
+        help="the https URL of this app's client metadata document (used when the server supports it)",
+    )
+    connect.add_argument(
+        "--no-resource", action="store_true", help="don't send RFC 8707 'resource' (for servers that reject it)"
+    )
+    connect.add_argument(
+        "--callback-port", type=int, default=0, metavar="N", help="fixed loopback port (default: any free port)"
+    )
+    connect.add_argument(
+        "--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait for the browser sign-in"
+    )
+    connect.add_argument("--call", metavar="TOOL", help="call this tool after listing the tools")
+    connect.add_argument("--args", metavar="JSON", default="{}", help="the tool's arguments as a JSON object")
+    return parser
+
+
+def _scopes(values: list[str] | None) -> tuple[str, ...] | None:
+    if not values:
+        return None
+    return tuple(dict.fromkeys(s for value in values for s in value.split()))
+
+
+def options_from(args: argparse.Namespace) -> SignInOptions:
+    secret = args.client_secret or os.environ.get("MCP_CONNECTORS_CLIENT_SECRET") or None
+    if (secret or args.client_auth) and not args.client_id:
+        raise ConfigurationError("missing_client_id", "--client-secret and --client-auth need --client-id.")
+    if not 0 <= args.callback_port <= 65535:
+        raise ConfigurationError("invalid_port", f"--callback-port {args.callback_port} is not a port number.")
+    if args.timeout <= 0:
+        raise ConfigurationError("invalid_timeout", f"--timeout {args.timeout} must be positive.")
+    pre = (
+        PreRegisteredClient(client_id=args.client_id, client_secret=secret, token_endpoint_auth_method=args.client_auth)
+        if args.client_id
+        else None
+    )
+    return SignInOptions(
+        scopes=_scopes(args.scope),
+        preregistered=pre,
+        client_metadata_url=args.client_metadata_url or None,
+        send_resource=not args.no_resource,
+        callback_port=args.callback_port,
+        timeout=args.timeout,
+    )
+
+
+def format_pairing(pairing: Pairing, previous: Pairing | None) -> str:
+    client = {
+        "cimd": f"client metadata document {pairing.client_id}",
+        "dcr": f"registered client {pairing.client_id}",
+        "preregistered": f"pre-registered client {pairing.client_id}",
+    }.get(pairing.client_kind, pairing.client_id)
+    old = set(previous.scopes) if previous else set()
+    scope_lines = []
+    for scope in pairing.scopes:
+        mark = "  (new)" if previous is not None and scope not in old else ""
+        description = pairing.scope_descriptions.get(scope)
+        scope_lines.append(f"      - {scope}{mark}" + (f": {description}" if description else ""))
+    name = f" ({pairing.resource_name})" if pairing.resource_name else ""
+    lines = [
+        "More permissions requested:" if previous else "About to sign in:",
+        f"  Server:               {pairing.resource}{name}",
+        f"  Authorization server: {pairing.issuer}"
+        + ("  (default endpoints of a 2025-03-26 server)" if pairing.legacy_defaults else ""),
+        "  Scopes:" + ("" if pairing.scopes else "               (none requested)"),
+        *scope_lines,
+        f"  This app as:          {client}",
+        f"  Browser returns to:   {pairing.redirect_uri}",
+    ]
+    if not pairing.send_resource:
+        lines.append("  Note: the 'resource' parameter is turned off for this server.")
+    return "\n".join(lines)
+
+
+class Console:
+    """Where the command talks to the person: stderr for conversation, stdout for results."""
+
+    def __init__(
+        self, *, assume_yes: bool, stdin: TextIO | None = None, out: TextIO | None = None, err: TextIO | None = None
+    ) -> None:
+        self.assume_yes = assume_yes
+        self.stdin = stdin or sys.stdin
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def say(self, text: str) -> None:
+        print(text, file=self.err, flush=True)
+
+    def result(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    async def confirm(self, pairing: Pairing, previous: Pairing | None) -> bool:
+        self.say(format_pairing(pairing, previous))
+        if self.assume_yes:
+            self.say("Approved (--yes).")
+            return True
+        if not self.stdin.isatty():
+            raise ConfigurationError(
+                "confirmation_needed",
+                "The pairing needs your approval, but there is no terminal to ask in.",
+                hint="Run the command in a terminal, or add --yes to approve it.",
+            )
+        answer = await asyncio.to_thread(self._ask, "Open the browser to sign in? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    def _ask(self, prompt: str) -> str:
+        self.err.write(prompt)
+        self.err.flush()
+        return self.stdin.readline()
+
+
+def format_tool_result(result: Any) -> str:
+    parts: list[str] = []
+    for item in getattr(result, "content", ()) or ():
+        if isinstance(item, dict) and item.get("type") == "text":
+            parts.append(str(item.get("text", "")))
+        else:
+            parts.append(json.dumps(item, ensure_ascii=False))
+    structured = getattr(result, "structured_content", None)
+    if structured is not None and not parts:
+        parts.append(json.dumps(structured, ensure_ascii=False, indent=2))
+    return "\n".join(parts)
+
+
+async def run_connect(args: argparse.Namespace, console: Console) -> int:
+    # Imported here so ``--help`` stays fast.
+    from desktop_app.accounts.session import connect
+    from desktop_app.mcp import McpClient, build_probe_request
+    from desktop_app.oauth.authorize import system_browser
+    from desktop_app.oauth.http import new_client
+
+    try:
+        tool_args = json.loads(args.args)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError("invalid_args", f"--args is not valid JSON ({exc.msg} at {exc.pos}).") from None
+    if not isinstance(tool_args, dict):
+        raise ConfigurationError("invalid_args", '--args must be a JSON object, like \'{"text": "hi"}\'.')
+    options = options_from(args)
+    trace = Trace()
+
+    def show_url(url: str) -> None:
+        console.say("Opening your browser to sign in. If it does not open, visit this link:")
+        console.say(f"  {url}")
+        console.say("Waiting for the sign-in to finish (Ctrl+C cancels)…")
+
+    async with new_client() as http:
+        connection = await connect(
+            http,
+            args.url,
+            build_probe_request(args.url),
+            options=options,
+            browser=system_browser,
+            confirm=console.confirm,
+            trace=trace,
+            on_url=show_url,
+        )
+        if connection.session is None:
+            console.say(f"{args.url} does not ask for a sign-in.")
+        else:
+            tokens = connection.session.tokens
+            granted = " ".join(tokens.scopes) or "(none stated)"
+            console.say(f"Signed in at {tokens.issuer}; granted scopes: {granted}.")
+        client = McpClient(http, connection.signin.resource, auth=connection.auth)
+        try:
+            info = await client.connect()
+            console.say(
+                f"Connected to {info.name or 'the server'}"
+                + (f" {info.version}" if info.version else "")
+                + f" (MCP {info.protocol_version})."
+            )
+            tools = await client.list_tools()
+            console.result(f"{len(tools)} tool(s):")
+            for tool in tools:
+                description = (tool.description or "").strip().splitlines()
+                console.result(f"  {tool.name}" + (f" — {description[0]}" if description else ""))
+            if args.call:
+                result = await client.call_tool(args.call, tool_args)
+                text = format_tool_result(result)
+                console.result(f"Result of {args.call}:" + ("" if not text else f"\n{text}"))
+                if getattr(result, "is_error", False):
+                    console.say(f"The tool {args.call} reported an error.")
+                    return EXIT_TOOL_ERROR
+        finally:
+            await client.close()
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(logging.INFO if args.verbose else logging.WARNING)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    console = Console(assume_yes=getattr(args, "yes", False))
+    try:
+        return asyncio.run(run_connect(args, console))
+    except ConnectorError as error:
+        console.say(f"{COMMAND}: {redact(error.message)}")
+        if error.hint:
+            console.say(f"  What you can do: {error.hint}")
+        return exit_code_for(error)
+    except KeyboardInterrupt:
+        console.say(f"{COMMAND}: interrupted.")
+        return EXIT_INTERRUPTED

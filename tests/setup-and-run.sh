@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs, then runs all of it: lint, types, unit, integration against the lab.
+# On a fresh Debian 12 machine run it as root so it can install the system packages it needs (apt).
+# Extra arguments go to pytest (e.g. `bash tests/setup-and-run.sh -k loopback`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+step() { printf '\n== %s\n' "$*"; }
+
+# 1. System packages: Chromium for the real-browser test.
+system_packages=(chromium)
+missing=()
+for package in "${system_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    step "Installing system packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "Missing system packages: ${missing[*]}. Run this script as root to install them; their tests will skip." >&2
+  fi
+fi
+
+# 2. Python: the app and its test dependencies in a virtual environment.
+step "Python environment (.venv)"
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+
+# 3. Node 22 and oidc-provider for the lab's authorization server (both from the npm registry).
+step "Node lab (tests/lab/node)"
+npm ci --prefix tests/lab/node --no-audit --no-fund --loglevel=error
+
+# 4. Lint and types.
+step "ruff"
+.venv/bin/ruff check .
+step "mypy --strict (Qt-free packages)"
+.venv/bin/mypy
+
+# 5. The suite. pytest's exit code 5 ("no tests collected") is a failure here, never a pass.
+step "pytest"
+set +e
+.venv/bin/python -m pytest "$@"
+status=$?
+set -e
+if [ "$status" = 5 ]; then
+  echo "pytest collected no tests: failing." >&2
+  exit 1
+fi
+exit "$status"

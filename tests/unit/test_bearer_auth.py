@@ -1,0 +1,133 @@
+"""BearerAuth: only to its resource, renew once on 401, step up on 403 with a budget."""
+
+import httpx
+import pytest
+
+from desktop_app.errors import SignInRequired, StepUpExhausted
+from desktop_app.oauth.auth import BearerAuth, applies_to, merge_scopes
+from desktop_app.oauth.challenge import BearerChallenge
+from desktop_app.oauth.tokens import TokenSet
+
+RESOURCE = "https://mcp.example/mcp"
+
+
+def token(n: int, scopes: tuple[str, ...] = ("a",)) -> TokenSet:
+    return TokenSet(
+        access_token=f"AT{n}",
+        issuer="https://as.example",
+        client_id="c",
+        resource=RESOURCE,
+        scopes=scopes,
+        obtained_at=0,
+        refresh_token="RT",
+    )
+
+
+class Source:
+    resource = RESOURCE
+
+    def __init__(self) -> None:
+        self.current = token(1)
+        self.renewals = 0
+        self.step_ups: list[tuple[str, ...]] = []
+
+    async def token(self) -> TokenSet:
+        return self.current
+
+    async def renew(self, rejected: TokenSet, challenge: BearerChallenge | None) -> TokenSet:
+        self.renewals += 1
+        self.current = token(self.current_number() + 1, self.current.scopes)
+        return self.current
+
+    async def step_up(self, scopes: tuple[str, ...], challenge: BearerChallenge) -> TokenSet:
+        self.step_ups.append(scopes)
+        self.current = token(self.current_number() + 1, scopes)
+        return self.current
+
+    def current_number(self) -> int:
+        return int(self.current.access_token[2:])
+
+
+def test_applies_only_to_the_resource() -> None:
+    assert applies_to(RESOURCE, httpx.URL("https://mcp.example/mcp"))
+    assert applies_to(RESOURCE, httpx.URL("https://MCP.example:443/mcp?x=1"))
+    assert applies_to(RESOURCE, httpx.URL("https://mcp.example/mcp/sub"))
+    assert not applies_to(RESOURCE, httpx.URL("https://mcp.example/mcpx"))
+    assert not applies_to(RESOURCE, httpx.URL("https://mcp.example/other"))
+    assert not applies_to(RESOURCE, httpx.URL("http://mcp.example/mcp"))
+    assert not applies_to(RESOURCE, httpx.URL("https://mcp.example:8443/mcp"))
+    assert not applies_to(RESOURCE, httpx.URL("https://evil.example/mcp"))
+
+
+async def test_header_only_on_the_resource() -> None:
+    seen: dict[str, str | None] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen[request.url.host] = request.headers.get("authorization")
+        return httpx.Response(200)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), auth=BearerAuth(Source())) as client:
+        await client.post(RESOURCE, json={})
+        await client.get("https://evil.example/mcp")
+    assert seen == {"mcp.example": "Bearer AT1", "evil.example": None}
+
+
+async def test_401_renews_once_then_sign_in_required() -> None:
+    source = Source()
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers["authorization"])
+        return httpx.Response(200) if request.headers["authorization"] == "Bearer AT2" else httpx.Response(401)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), auth=BearerAuth(source)) as client:
+        response = await client.post(RESOURCE, json={"x": 1})
+        assert response.status_code == 200
+    assert sent == ["Bearer AT1", "Bearer AT2"]
+    assert source.renewals == 1
+
+    always = Source()
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda r: httpx.Response(401)), auth=BearerAuth(always)
+    ) as client:
+        with pytest.raises(SignInRequired):
+            await client.post(RESOURCE, json={})
+    assert always.renewals == 1
+
+
+async def test_403_insufficient_scope_steps_up_with_the_union() -> None:
+    source = Source()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.headers["authorization"] == "Bearer AT1":
+            return httpx.Response(403, headers={"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="b"'})
+        return httpx.Response(200)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), auth=BearerAuth(source)) as client:
+        assert (await client.post(RESOURCE, json={})).status_code == 200
+    assert source.step_ups == [("a", "b")]
+
+
+async def test_step_up_budget() -> None:
+    source = Source()
+    challenge = {"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="admin"'}
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda r: httpx.Response(403, headers=challenge)), auth=BearerAuth(source)
+    ) as client:
+        with pytest.raises(StepUpExhausted) as info:
+            await client.post(RESOURCE, json={})
+    assert len(source.step_ups) == 3
+    assert "admin" in info.value.message
+
+
+async def test_plain_403_is_returned_not_stepped_up() -> None:
+    source = Source()
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda r: httpx.Response(403)), auth=BearerAuth(source)
+    ) as client:
+        assert (await client.post(RESOURCE, json={})).status_code == 403
+    assert source.step_ups == []
+
+
+def test_merge_scopes_keeps_order() -> None:
+    assert merge_scopes(("a", "b"), ("b", "c", "a")) == ("a", "b", "c")

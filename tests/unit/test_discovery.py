@@ -1,0 +1,252 @@
+"""Discovery order and validation, with httpx.MockTransport for the exact responses."""
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from desktop_app.errors import ProtocolViolation
+from desktop_app.oauth.challenge import BearerChallenge
+from desktop_app.oauth.discovery import (
+    fetch_authorization_server_metadata,
+    fetch_legacy_metadata,
+    fetch_protected_resource_metadata,
+    parse_authorization_server_metadata,
+    parse_protected_resource_metadata,
+)
+from desktop_app.oauth.trace import Trace
+
+RESOURCE = "https://mcp.example/public/mcp"
+ISSUER = "https://as.example/tenant1"
+
+
+def as_doc(**overrides: object) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "issuer": ISSUER,
+        "authorization_endpoint": "https://as.example/tenant1/authorize",
+        "token_endpoint": "https://as.example/tenant1/token",
+        "code_challenge_methods_supported": ["S256"],
+        "response_types_supported": ["code"],
+    }
+    doc.update(overrides)
+    return doc
+
+
+def recording_client(routes: dict[str, httpx.Response]) -> tuple[httpx.AsyncClient, list[str]]:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return routes.get(str(request.url), httpx.Response(404))
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler)), seen
+
+
+async def test_prm_from_the_challenge_url_only() -> None:
+    prm_url = "https://mcp.example/custom/place"
+    client, seen = recording_client(
+        {prm_url: httpx.Response(200, json={"resource": RESOURCE, "authorization_servers": [ISSUER]})}
+    )
+    async with client:
+        prm = await fetch_protected_resource_metadata(
+            client, RESOURCE, BearerChallenge(resource_metadata=prm_url), trace=Trace()
+        )
+    assert prm is not None
+    assert prm.authorization_servers == (ISSUER,)
+    assert seen == [prm_url]
+
+
+async def test_prm_path_inserted_then_root() -> None:
+    root = "https://mcp.example/.well-known/oauth-protected-resource"
+    client, seen = recording_client(
+        {
+            root: httpx.Response(
+                200,
+                json={
+                    "resource": RESOURCE,
+                    "authorization_servers": [ISSUER],
+                    "scopes_supported": ["read"],
+                    "resource_name": "Files",
+                },
+            )
+        }
+    )
+    async with client:
+        prm = await fetch_protected_resource_metadata(client, RESOURCE, None, trace=Trace())
+    assert seen == ["https://mcp.example/.well-known/oauth-protected-resource/public/mcp", root]
+    assert prm is not None
+    assert prm.scopes_supported == ("read",)
+    assert prm.resource_name == "Files"
+
+
+async def test_no_prm_anywhere_returns_none() -> None:
+    client, seen = recording_client({})
+    async with client:
+        assert await fetch_protected_resource_metadata(client, RESOURCE, None, trace=Trace()) is None
+    assert len(seen) == 2
+
+
+def test_prm_resource_must_be_identical() -> None:
+    with pytest.raises(ProtocolViolation) as info:
+        parse_protected_resource_metadata(
+            {"resource": "https://evil.example.com/mcp", "authorization_servers": [ISSUER]},
+            expected_resource=RESOURCE,
+            source_url="https://mcp.example/prm",
+        )
+    assert info.value.code == "resource_mismatch"
+    assert "https://evil.example.com/mcp" in info.value.message
+    assert RESOURCE in info.value.message
+    # A same-origin prefix is not "identical" (RFC 9728 §3.3), nor is another path.
+    for other in ("https://mcp.example/public", "https://mcp.example/public/mcp/", "https://MCP.example/public/mcp"):
+        with pytest.raises(ProtocolViolation):
+            parse_protected_resource_metadata(
+                {"resource": other, "authorization_servers": [ISSUER]}, expected_resource=RESOURCE, source_url="u"
+            )
+
+
+def test_prm_without_authorization_servers_is_refused() -> None:
+    for doc in (
+        {"resource": RESOURCE},
+        {"resource": RESOURCE, "authorization_servers": []},
+        {"resource": RESOURCE, "authorization_servers": "https://as.example"},
+    ):
+        with pytest.raises(ProtocolViolation):
+            parse_protected_resource_metadata(doc, expected_resource=RESOURCE, source_url="u")
+
+
+def test_root_resource_empty_path_equals_slash() -> None:
+    prm = parse_protected_resource_metadata(
+        {"resource": "https://mcp.example/", "authorization_servers": [ISSUER]},
+        expected_resource="https://mcp.example",
+        source_url="u",
+    )
+    assert prm.resource == "https://mcp.example"
+
+
+async def test_as_metadata_order_stops_at_first_document() -> None:
+    oidc_appended = "https://as.example/tenant1/.well-known/openid-configuration"
+    client, seen = recording_client({oidc_appended: httpx.Response(200, json=as_doc())})
+    async with client:
+        metadata = await fetch_authorization_server_metadata(client, ISSUER, trace=Trace())
+    assert seen == [
+        "https://as.example/.well-known/oauth-authorization-server/tenant1",
+        "https://as.example/.well-known/openid-configuration/tenant1",
+        oidc_appended,
+    ]
+    assert metadata.token_endpoint == "https://as.example/tenant1/token"
+
+
+async def test_as_metadata_none_found_names_every_url() -> None:
+    client, _ = recording_client({})
+    async with client:
+        with pytest.raises(ProtocolViolation) as info:
+            await fetch_authorization_server_metadata(client, ISSUER, trace=Trace())
+    assert info.value.code == "no_authorization_server_metadata"
+    assert "openid-configuration/tenant1" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"issuer": "https://as.example/tenant1/"}, "issuer_mismatch"),
+        ({"issuer": "https://AS.example/tenant1"}, "issuer_mismatch"),
+        ({"code_challenge_methods_supported": None}, "pkce_not_advertised"),
+        ({"code_challenge_methods_supported": ["plain"]}, "pkce_s256_unsupported"),
+        ({"token_endpoint": "http://as.example/token"}, "insecure_url"),
+        ({"authorization_endpoint": "javascript:alert(1)"}, "malformed_url"),
+        ({"response_types_supported": ["token"]}, "code_flow_unsupported"),
+        ({"token_endpoint": None}, "malformed_metadata"),
+        ({"scopes_supported": "a b"}, "malformed_metadata"),
+    ],
+)
+def test_as_metadata_refusals(overrides: dict[str, object], code: str) -> None:
+    doc = {k: v for k, v in as_doc(**overrides).items() if v is not None}
+    with pytest.raises(ProtocolViolation) as info:
+        parse_authorization_server_metadata(doc, expected_issuer=ISSUER, source_url="https://as.example/x")
+    assert info.value.code == code
+
+
+def test_as_metadata_flags() -> None:
+    m = parse_authorization_server_metadata(
+        as_doc(
+            authorization_response_iss_parameter_supported=True,
+            client_id_metadata_document_supported=True,
+            scopes_supported=["openid", "offline_access"],
+            registration_endpoint="https://as.example/reg",
+        ),
+        expected_issuer=ISSUER,
+        source_url=None,
+    )
+    assert m.authorization_response_iss_parameter_supported
+    assert m.client_id_metadata_document_supported
+    assert m.scopes_supported == ("openid", "offline_access")
+    assert m.registration_endpoint == "https://as.example/reg"
+
+
+async def test_legacy_metadata_at_origin_with_protocol_header() -> None:
+    headers: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers.append(request.headers.get("mcp-protocol-version"))
+        assert str(request.url) == "https://mcp.example/.well-known/oauth-authorization-server"
+        return httpx.Response(
+            200,
+            json=as_doc(
+                issuer="https://mcp.example",
+                authorization_endpoint="https://mcp.example/authorize",
+                token_endpoint="https://mcp.example/token",
+            ),
+        )
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        metadata = await fetch_legacy_metadata(client, RESOURCE, trace=Trace())
+    assert metadata.issuer == "https://mcp.example"
+    assert not metadata.defaults_used
+    assert headers == ["2025-03-26"]
+
+
+async def test_legacy_defaults_when_nothing_is_published() -> None:
+    client, _ = recording_client({})
+    async with client:
+        metadata = await fetch_legacy_metadata(client, RESOURCE, trace=Trace())
+    assert metadata.defaults_used
+    assert (metadata.authorization_endpoint, metadata.token_endpoint, metadata.registration_endpoint) == (
+        "https://mcp.example/authorize",
+        "https://mcp.example/token",
+        "https://mcp.example/register",
+    )
+
+
+def _serve(body: Callable[[httpx.Request], httpx.Response]) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.MockTransport(body))
+
+
+async def test_same_origin_redirect_is_followed_cross_origin_is_not() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/prm":
+            return httpx.Response(302, headers={"Location": "/prm2"})
+        if request.url.path == "/prm2":
+            return httpx.Response(200, json={"resource": RESOURCE, "authorization_servers": [ISSUER]})
+        if request.url.path == "/away":
+            return httpx.Response(302, headers={"Location": "https://evil.example/prm"})
+        raise AssertionError(f"unexpected request to {request.url}")
+
+    async with _serve(handler) as client:
+        assert await fetch_protected_resource_metadata(
+            client, RESOURCE, BearerChallenge(resource_metadata="https://mcp.example/prm"), trace=Trace()
+        )
+        with pytest.raises(ProtocolViolation) as info:
+            await fetch_protected_resource_metadata(
+                client, RESOURCE, BearerChallenge(resource_metadata="https://mcp.example/away"), trace=Trace()
+            )
+    assert info.value.code == "cross_origin_redirect"
+
+
+async def test_oversized_metadata_is_refused() -> None:
+    big = b'{"resource": "' + b"x" * (1024 * 1024 + 10) + b'"}'
+    async with _serve(lambda r: httpx.Response(200, content=big)) as client:
+        with pytest.raises(ProtocolViolation) as info:
+            await fetch_protected_resource_metadata(
+                client, RESOURCE, BearerChallenge(resource_metadata="https://mcp.example/prm"), trace=Trace()
+            )
+    assert info.value.code == "response_too_large"

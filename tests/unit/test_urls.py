@@ -1,0 +1,114 @@
+import pytest
+
+from desktop_app.errors import ConfigurationError, ProtocolViolation
+from desktop_app.oauth.urls import (
+    authorization_server_metadata_urls,
+    canonical_resource,
+    is_loopback_host,
+    protected_resource_metadata_urls,
+    require_secure,
+    validate_browser_url,
+)
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("HTTPS://Example.COM/mcp", "https://example.com/mcp"),
+        ("https://example.com:443/mcp", "https://example.com/mcp"),
+        ("http://127.0.0.1:80/mcp", "http://127.0.0.1/mcp"),
+        ("https://example.com:8443/mcp", "https://example.com:8443/mcp"),
+        ("https://example.com/mcp#frag", "https://example.com/mcp"),
+        ("https://example.com", "https://example.com"),  # no trailing slash added
+        ("https://example.com/mcp/", "https://example.com/mcp/"),  # nor removed: the path is the server's
+        ("https://example.com/Path/MCP", "https://example.com/Path/MCP"),  # path case kept
+        ("https://[::1]:8080/mcp", "https://[::1]:8080/mcp"),
+        ("https://example.com/mcp?tenant=a", "https://example.com/mcp?tenant=a"),
+    ],
+)
+def test_canonical_resource(given: str, canonical: str) -> None:
+    assert canonical_resource(given) == canonical
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "example.com/mcp",
+        "ftp://example.com/x",
+        "https://",
+        "https://u:p@example.com/mcp",
+        "https://example.com:99999/mcp",
+        "javascript:alert(1)",
+    ],
+)
+def test_canonical_resource_refuses_what_is_not_a_server_url(bad: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        canonical_resource(bad)
+    assert info.value.code == "malformed_url"
+    assert bad.strip()[:10] in info.value.message
+
+
+def test_protected_resource_metadata_urls_path_first_then_root() -> None:
+    assert protected_resource_metadata_urls("https://h.example/public/mcp") == [
+        "https://h.example/.well-known/oauth-protected-resource/public/mcp",
+        "https://h.example/.well-known/oauth-protected-resource",
+    ]
+    assert protected_resource_metadata_urls("https://h.example") == [
+        "https://h.example/.well-known/oauth-protected-resource"
+    ]
+
+
+def test_authorization_server_metadata_order_with_and_without_path() -> None:
+    assert authorization_server_metadata_urls("https://as.example/tenant1") == [
+        "https://as.example/.well-known/oauth-authorization-server/tenant1",
+        "https://as.example/.well-known/openid-configuration/tenant1",
+        "https://as.example/tenant1/.well-known/openid-configuration",
+    ]
+    assert authorization_server_metadata_urls("https://as.example") == [
+        "https://as.example/.well-known/oauth-authorization-server",
+        "https://as.example/.well-known/openid-configuration",
+    ]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.5.6.7", "::1", "[::1]", "localhost", "LOCALHOST", "a.localhost"])
+def test_loopback_hosts(host: str) -> None:
+    assert is_loopback_host(host)
+
+
+@pytest.mark.parametrize("host", ["example.com", "10.0.0.1", "169.254.169.254", "localhost.example.com", "", None])
+def test_not_loopback_hosts(host: str | None) -> None:
+    assert not is_loopback_host(host)
+
+
+def test_require_secure() -> None:
+    assert require_secure("https://as.example/token", what="x") == "https://as.example/token"
+    assert require_secure("http://127.0.0.1:9/token", what="x")
+    with pytest.raises(ProtocolViolation) as info:
+        require_secure("http://as.example/token", what="token endpoint")
+    assert info.value.code == "insecure_url"
+    assert "http://as.example/token" in info.value.message
+    with pytest.raises(ConfigurationError):
+        require_secure("http://as.example/", what="server address", configuration=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "data:text/html,<script>x</script>",
+        "file:///etc/passwd",
+        "vbscript:msgbox",
+        "https://as.example/auth?x=1;rm -rf /",
+        "https://as.example/auth?$(touch /tmp/x)`id`",
+        "http://evil.example/authorize",
+        "https://as.example/a\nb",
+    ],
+)
+def test_browser_url_refusals(url: str) -> None:
+    with pytest.raises(ProtocolViolation):
+        validate_browser_url(url)
+
+
+def test_browser_url_accepts_https_and_loopback_http() -> None:
+    assert validate_browser_url("https://as.example/authorize?a=b%20c&d=e")
+    assert validate_browser_url("http://127.0.0.1:5555/authorize?a=b")
