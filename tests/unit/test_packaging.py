@@ -1,0 +1,25 @@
+"""The shipped Client ID Metadata Document follows CIMD and agrees with what the app does."""
+
+import json
+from pathlib import Path
+
+from desktop_app.appinfo import APP_ID, APP_NAME
+from desktop_app.oauth.registration import build_registration_body, loopback_redirect_uris, validate_client_metadata_url
+
+DOCUMENT = Path(__file__).parents[2] / "packaging" / "client-metadata.json"
+
+
+def test_client_metadata_document() -> None:
+    doc = json.loads(DOCUMENT.read_text())
+    assert validate_client_metadata_url(doc["client_id"]) == doc["client_id"]
+    assert doc["client_name"] == APP_NAME
+    assert doc["software_id"] == APP_ID
+    # A public native client: no secret of any kind (CIMD §4.1).
+    assert doc["token_endpoint_auth_method"] == "none"
+    assert not {"client_secret", "client_secret_expires_at", "jwks", "jwks_uri"} & set(doc)
+    # The same promises the app makes when it registers dynamically.
+    body = build_registration_body(loopback_redirect_uris())
+    for key in ("application_type", "redirect_uris", "grant_types", "response_types", "token_endpoint_auth_method"):
+        assert doc[key] == body[key], key
+    for uri in doc["redirect_uris"]:
+        assert uri.startswith("http://127.0.0.1/")
