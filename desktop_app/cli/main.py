@@ -264,7 +264,7 @@ async def run_connect(args: argparse.Namespace, console: Console) -> int:
             console.say(f"Signed in at {tokens.issuer}; granted scopes: {granted}.")
         client = McpClient(http, connection.signin.resource, auth=connection.auth)
         try:
-            info = await client.connect()
+            info = await client.initialize()
             console.say(
                 f"Connected to {info.name or 'the server'}"
                 + (f" {info.version}" if info.version else "")
