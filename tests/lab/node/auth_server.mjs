@@ -216,6 +216,13 @@ function buildProvider(issuer) {
     clients: [],
     // OAuth 2.1: authorization code only (no implicit / hybrid).
     responseTypes: ['code'],
+    // Loopback redirects (RFC 8252 7.3): for clients registered with `application_type: native`,
+    // oidc-provider's Client#redirectUriAllowed compares http loopback redirect URIs (127.0.0.1,
+    // localhost, [::1]) with the port stripped on both sides, so a registered port-less
+    // `http://127.0.0.1/callback` accepts `http://127.0.0.1:54321/callback` (and a registered port is
+    // ignored too). Nothing else is needed; but a `web` client (the registration default) gets exact
+    // matching only, and the host must match literally (127.0.0.1 is not localhost).
+    // https redirect URIs on loopback hosts are refused for native clients at registration.
     jwks: signingKeys(),
     cookies: { keys: [randomBytes(32).toString('hex')] },
     scopes: STATIC_SCOPES,
