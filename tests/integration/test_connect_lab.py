@@ -276,3 +276,54 @@ async def test_no_secret_in_logs(lab_mcp: RunningMcpServer, caplog: pytest.LogCa
     for secret in secrets:
         assert secret is not None
         assert secret not in text
+
+
+async def test_client_id_metadata_document(
+    lab_as_factory: Callable[..., RunningAuthServer], lab_mcp_factory: Callable[..., RunningMcpServer]
+) -> None:
+    """The shipped document, hosted where its client_id says: no registration, the URL is the client_id."""
+    import json
+    from pathlib import Path
+
+    auth_server = lab_as_factory()
+    assert auth_server.metadata()["client_id_metadata_document_supported"] is True
+    mcp = lab_mcp_factory(auth_server)
+    client_id = "https://app.lab.test/oauth/client-metadata.json"
+    document = json.loads((Path(__file__).parents[2] / "packaging" / "client-metadata.json").read_text())
+    auth_server.host_cimd(client_id, {**document, "client_id": client_id})
+    approver = Approver()
+    async with new_client() as http:
+        connection = await sign_in(
+            http, mcp, approver=approver, options=SignInOptions(timeout=30, client_metadata_url=client_id)
+        )
+        async with McpClient(http, mcp.url, auth=connection.auth) as client:
+            assert not (await client.call_tool("whoami", {})).is_error
+    assert approver.shown[0][0].client_kind == "cimd"
+    received = auth_server.requests()
+    assert not [r for r in received if r["path"].endswith("/reg")]
+    authorize = [r for r in received if r["path"].endswith("/auth") and r["method"] == "GET"]
+    token = [r for r in received if r["path"].endswith("/token")]
+    assert authorize[0]["query"]["client_id"] == client_id
+    assert token[0]["body"]["client_id"] == client_id
+
+
+async def test_preregistered_confidential_client(lab_as: RunningAuthServer, lab_mcp: RunningMcpServer) -> None:
+    from desktop_app.oauth.registration import PreRegisteredClient
+
+    registered = lab_as.register_client(
+        client_name="pre-registered by an admin",
+        application_type="native",
+        redirect_uris=["http://127.0.0.1/callback"],
+        grant_types=["authorization_code", "refresh_token"],
+        response_types=["code"],
+        token_endpoint_auth_method="client_secret_post",
+    )
+    pre = PreRegisteredClient(registered["client_id"], registered["client_secret"], "client_secret_post")
+    lab_as.reset_requests()
+    async with new_client() as http:
+        connection = await sign_in(http, lab_mcp, options=SignInOptions(timeout=30, preregistered=pre))
+        assert connection.session is not None
+    token = [r for r in lab_as.requests() if r["path"].endswith("/token")]
+    assert token[0]["status"] == 200
+    assert token[0]["body"]["client_id"] == registered["client_id"]
+    assert str(token[0]["body"]["client_secret"]).startswith("sha256:")  # sent, and the lab never logs it

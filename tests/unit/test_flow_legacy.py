@@ -1,0 +1,126 @@
+"""2025-03-26 servers: no protected resource metadata; the authorization server lives at the MCP server's origin.
+
+The lab cannot put oidc-provider on the MCP server's origin, so this whole flow runs against httpx.MockTransport;
+the loopback listener and the callback are real.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+
+from desktop_app.accounts.session import connect
+from desktop_app.errors import ProtocolViolation
+from desktop_app.oauth.flow import Pairing, SignInOptions, State
+from desktop_app.oauth.trace import Trace
+
+ORIGIN = "https://legacy.example"
+MCP = f"{ORIGIN}/mcp"
+
+
+class LegacyServer:
+    def __init__(self, *, publish_metadata: bool) -> None:
+        self.publish_metadata = publish_metadata
+        self.seen: list[tuple[str, str]] = []
+        self.code_state: str | None = None
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append((request.method, request.url.path))
+        path = request.url.path
+        if path == "/mcp":
+            if request.headers.get("authorization") == "Bearer legacy-token":
+                return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "result": {}})
+            return httpx.Response(401, headers={"WWW-Authenticate": "Bearer"})
+        if path == "/.well-known/oauth-authorization-server":
+            assert request.headers["mcp-protocol-version"] == "2025-03-26"
+            if not self.publish_metadata:
+                return httpx.Response(404)
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": ORIGIN,
+                    "authorization_endpoint": f"{ORIGIN}/oauth/authorize",
+                    "token_endpoint": f"{ORIGIN}/oauth/token",
+                    "registration_endpoint": f"{ORIGIN}/oauth/register",
+                    "code_challenge_methods_supported": ["S256"],
+                },
+            )
+        if path.endswith("/register"):
+            body = json.loads(request.content)
+            return httpx.Response(201, json={"client_id": "legacy-client", **body})
+        if path.endswith("/token"):
+            form = parse_qs(request.content.decode())
+            assert form["code"] == ["legacy-code"]
+            assert form["resource"] == [MCP]
+            return httpx.Response(
+                200, json={"access_token": "legacy-token", "token_type": "Bearer", "expires_in": 3600}
+            )
+        return httpx.Response(404)
+
+
+async def browser(url: str) -> None:
+    """The authorization server approves at once: straight to the loopback callback."""
+    query = parse_qs(urlsplit(url).query)
+    callback = query["redirect_uri"][0] + "?" + urlencode({"code": "legacy-code", "state": query["state"][0]})
+    async with httpx.AsyncClient() as real:
+        assert (await real.get(callback)).status_code == 200
+
+
+async def approve(pairing: Pairing, previous: Pairing | None) -> bool:
+    return True
+
+
+@pytest.mark.parametrize("publish_metadata", [True, False], ids=["metadata-at-origin", "default-endpoints"])
+async def test_legacy_server(publish_metadata: bool) -> None:
+    server = LegacyServer(publish_metadata=publish_metadata)
+    trace = Trace()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as http:
+        connection = await connect(
+            http,
+            MCP,
+            httpx.Request("POST", MCP, json={"jsonrpc": "2.0", "id": 1, "method": "initialize"}),
+            options=SignInOptions(timeout=10),
+            browser=browser,
+            confirm=approve,
+            trace=trace,
+        )
+        assert connection.signin.state is State.SIGNED_IN
+        assert connection.pairing is not None
+        assert connection.pairing.issuer == ORIGIN
+        assert connection.pairing.legacy_defaults is not publish_metadata
+        assert (await http.post(MCP, json={}, auth=connection.auth)).status_code == 200
+    paths = [p for _, p in server.seen]
+    assert paths[:3] == ["/mcp", "/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]
+    prefix = "/oauth" if publish_metadata else ""
+    assert f"{prefix}/register" in paths
+    assert f"{prefix}/token" in paths
+
+
+async def test_legacy_metadata_with_another_issuer_is_refused() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/mcp":
+            return httpx.Response(401, headers={"WWW-Authenticate": "Bearer"})
+        if request.url.path == "/.well-known/oauth-authorization-server":
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": "https://elsewhere.example",
+                    "authorization_endpoint": "https://elsewhere.example/a",
+                    "token_endpoint": "https://elsewhere.example/t",
+                    "code_challenge_methods_supported": ["S256"],
+                },
+            )
+        return httpx.Response(404)
+
+    async def never(url: str) -> None:
+        raise AssertionError("no browser may open")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        with pytest.raises(ProtocolViolation) as info:
+            await connect(
+                http, MCP, httpx.Request("POST", MCP, json={}), options=SignInOptions(), browser=never, confirm=approve
+            )
+    assert info.value.code == "issuer_mismatch"
