@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 
+from tests.lab import servers
 from tests.lab.browser import BrowserError, chromium_available, make_chromium_browser, scripted_browser
 from tests.lab.servers import (
     LabError,
@@ -25,6 +26,7 @@ from tests.lab.servers import (
     RunningMcpServer,
     secret_fingerprint,
     start_auth_server,
+    start_mcp_server,
 )
 
 pytestmark = pytest.mark.lab
@@ -346,6 +348,17 @@ async def test_oidc_only_flavour_hides_rfc8414(http: httpx.AsyncClient, lab_as_f
 def test_unknown_option_fails_with_stderr() -> None:
     with pytest.raises(LabError, match="unknown option"):
         start_auth_server(noSuchOption=True)
+
+
+def test_mcp_server_that_dies_reports_its_stderr() -> None:
+    with pytest.raises(LabError, match="the issuer option is required"):
+        start_mcp_server("")
+
+
+def test_missing_node_packages_say_what_to_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(servers, "NODE_BIN", tmp_path / "node")
+    with pytest.raises(LabError, match="npm ci --prefix tests/lab/node"):
+        start_auth_server()
 
 
 # --------------------------------------------------------------------------------------------------
