@@ -51,7 +51,7 @@ class _Answer:
 class McpClient:
     """One MCP server at ``url``, spoken to through ``http``.
 
-    The era is found on first use (or :meth:`connect`): ``server/discover`` at 2026-07-28 first, ``initialize``
+    The era is found on first use (or by :meth:`initialize`): ``server/discover`` at 2026-07-28 first, ``initialize``
     if the answer says the server is legacy. Use it as an async context manager, or call :meth:`close`.
     """
 
@@ -109,8 +109,11 @@ class McpClient:
     ) -> None:
         await self.close()
 
-    async def connect(self) -> p.ServerInfo:
-        """Find the protocol version (and, for legacy servers, open a session); return what the server said."""
+    async def initialize(self) -> p.ServerInfo:
+        """Start talking: ``server/discover`` (2026-07-28) or ``initialize`` (legacy, opens a session).
+
+        Returns what the server said about itself. Other calls do this on first use if it was not done.
+        """
         async with self._lock:
             return await self._connect()
 

@@ -82,9 +82,7 @@ class UnsupportedProtocolVersion(McpProtocolError):
     ``version`` is what the server chose or asked for (if it named one), ``supported`` what it says it supports.
     """
 
-    def __init__(
-        self, message: str, *, url: str, version: str | None = None, supported: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, message: str, *, url: str, version: str | None = None, supported: tuple[str, ...] = ()) -> None:
         super().__init__(
             "unsupported_protocol_version",
             message,

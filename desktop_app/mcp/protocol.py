@@ -549,9 +549,7 @@ class RetryWith:
     version: str
 
 
-def after_discover(
-    result: Mapping[str, Any], *, url: str, tried: str, offered: Sequence[str]
-) -> ServerInfo | FallBack:
+def after_discover(result: Mapping[str, Any], *, url: str, tried: str, offered: Sequence[str]) -> ServerInfo | FallBack:
     """Read a successful ``server/discover`` answer (2026-07-28 ``server/discover.mdx``).
 
     A server that lists no modern version we speak is a legacy advertisement (some stateful servers answer
