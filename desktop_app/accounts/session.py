@@ -19,6 +19,7 @@ from desktop_app.errors import ConsentRefused, GrantExpired, SignInRequired, Use
 from desktop_app.oauth.auth import BearerAuth, merge_scopes
 from desktop_app.oauth.authorize import Browser
 from desktop_app.oauth.challenge import BearerChallenge
+from desktop_app.oauth.discovery import fetch_protected_resource_metadata
 from desktop_app.oauth.flow import NoAuthorizationNeeded, Pairing, SignIn, SignInOptions
 from desktop_app.oauth.registration import RegistrationStore
 from desktop_app.oauth.tokens import TokenSet, refresh_tokens
@@ -73,6 +74,8 @@ class MemorySession:
             discovery = self.signin.discovery
             registration = self.signin.registration
             assert discovery is not None and registration is not None
+            if challenge is not None and challenge.resource_metadata:
+                await self._check_authorization_server(challenge, discovery.metadata.issuer)
             try:
                 fresh = await refresh_tokens(
                     self.signin.client,
@@ -95,6 +98,20 @@ class MemorySession:
                 raise
             self.tokens = fresh
             return fresh
+
+    async def _check_authorization_server(self, challenge: BearerChallenge, issuer: str) -> None:
+        """RFC 9728 §5.2: a new challenge naming metadata may mean the authorization server changed."""
+        prm = await fetch_protected_resource_metadata(
+            self.signin.client, self.resource, challenge, trace=self.signin.trace
+        )
+        if prm is not None and issuer not in prm.authorization_servers:
+            raise SignInRequired(
+                "authorization_server_changed",
+                f"{self.resource} now uses the authorization server {prm.authorization_servers[0]} "
+                f"instead of {issuer}.",
+                hint="Sign in again; you will be shown the new pairing first.",
+                url=self.resource,
+            )
 
     async def step_up(self, scopes: tuple[str, ...], challenge: BearerChallenge) -> TokenSet:
         async with self._lock:
