@@ -143,6 +143,7 @@ async def connect(
     server_url: str,
     probe_request: httpx.Request,
     *,
+    fallback_probe: httpx.Request | None = None,
     options: SignInOptions,
     browser: Browser,
     confirm: Confirm,
@@ -154,7 +155,7 @@ async def connect(
     """Discover, register, ask, sign in: the whole flow for one server."""
     signin = SignIn(http, server_url, options=options, store=store, trace=trace, clock=clock)
     try:
-        await signin.discover(probe_request)
+        await signin.discover(probe_request, fallback_probe)
     except NoAuthorizationNeeded:
         return Connection(signin, None, None, None)
     await signin.register()

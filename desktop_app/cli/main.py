@@ -227,7 +227,7 @@ def format_tool_result(result: Any) -> str:
 async def run_connect(args: argparse.Namespace, console: Console) -> int:
     # Imported here so ``--help`` stays fast.
     from desktop_app.accounts.session import connect
-    from desktop_app.mcp import McpClient, build_probe_request
+    from desktop_app.mcp import LEGACY_VERSIONS, McpClient, build_probe_request
     from desktop_app.oauth.authorize import system_browser
     from desktop_app.oauth.http import new_client
 
@@ -250,6 +250,8 @@ async def run_connect(args: argparse.Namespace, console: Console) -> int:
             http,
             args.url,
             build_probe_request(args.url),
+            # The newest revision with an initialize handshake, for servers that refuse the 2026 form.
+            fallback_probe=build_probe_request(args.url, LEGACY_VERSIONS[0]),
             options=options,
             browser=system_browser,
             confirm=console.confirm,

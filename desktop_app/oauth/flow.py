@@ -224,12 +224,19 @@ class SignIn:
             raise
 
     # -- steps ---------------------------------------------------------------------------------------------
-    async def discover(self, probe_request: httpx.Request) -> Discovery:
-        """Probe the server, then find and validate its authorization server."""
-        return await self._guard(self._discover(probe_request))  # type: ignore[no-any-return]
+    async def discover(self, probe_request: httpx.Request, fallback_probe: httpx.Request | None = None) -> Discovery:
+        """Probe the server, then find and validate its authorization server.
 
-    async def _discover(self, probe_request: httpx.Request) -> Discovery:
+        ``fallback_probe`` (an older revision's first request) is sent when the server refuses the first probe with
+        something other than an authentication challenge, e.g. a 2025 server that validates the request before
+        checking the token and answers a 2026-07-28 request with 400.
+        """
+        return await self._guard(self._discover(probe_request, fallback_probe))  # type: ignore[no-any-return]
+
+    async def _discover(self, probe_request: httpx.Request, fallback_probe: httpx.Request | None) -> Discovery:
         status, challenge = await probe(self.client, probe_request, trace=self.trace)
+        if fallback_probe is not None and status in (400, 404, 405, 406, 415):
+            status, challenge = await probe(self.client, fallback_probe, trace=self.trace)
         self._to(State.PROBED)
         if 200 <= status < 300:
             raise NoAuthorizationNeeded(self.server_url)

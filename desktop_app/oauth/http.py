@@ -113,7 +113,14 @@ async def request_json(
         try:
             if response.is_redirect:
                 location = response.headers.get("location", "")
-                target = str(response.url.join(location))
+                try:
+                    target = str(response.url.join(location))
+                except (httpx.InvalidURL, ValueError):
+                    raise ProtocolViolation(
+                        "malformed_redirect",
+                        f"{what} at {current} redirected to an unusable address ({location[:80]!r}).",
+                        url=current,
+                    ) from None
                 if not follow_same_origin or method != "GET":
                     raise ProtocolViolation(
                         "unexpected_redirect",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,6 +29,7 @@ from desktop_app.oauth.trace import Trace
 
 #: A lifetime beyond this is treated as a server mistake and clamped (the token is refreshed on a 401 anyway).
 MAX_EXPIRES_IN = 366 * 24 * 3600
+_DIGITS = re.compile(r"[0-9]{1,30}")  # ASCII digits only: str.isdigit() accepts '²'
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +113,12 @@ def _expires_in(data: Mapping[str, Any], url: str) -> float | None:
     value: float
     if isinstance(raw, bool):
         value = math.nan
-    elif isinstance(raw, int | float):
-        value = float(raw)
-    elif isinstance(raw, str) and raw.strip().isdigit():
-        value = float(raw.strip())
+    elif isinstance(raw, int):
+        value = float(min(raw, MAX_EXPIRES_IN)) if raw > 0 else -1.0  # no float overflow on huge integers
+    elif isinstance(raw, float):
+        value = raw
+    elif isinstance(raw, str) and _DIGITS.fullmatch(raw.strip()):
+        value = float(min(int(raw.strip()), MAX_EXPIRES_IN))
     else:
         value = math.nan
     if not math.isfinite(value) or value <= 0:

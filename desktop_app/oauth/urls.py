@@ -82,18 +82,21 @@ def require_secure(url: str, *, what: str, configuration: bool = False) -> str:
 
 
 def origin(url: str) -> str:
-    """``scheme://host[:port]`` with the default port dropped."""
-    parts = urlsplit(url)
+    """``scheme://host[:port]`` with the default port dropped; ``""`` for a URL that cannot be parsed."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if ":" in host:
         host = f"[{host}]"
-    port = parts.port
     return f"{scheme}://{host}" if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{scheme}://{host}:{port}"
 
 
 def same_origin(a: str, b: str) -> bool:
-    return origin(a) == origin(b)
+    return origin(a) == origin(b) != ""
 
 
 def _insert_well_known(url: str, suffix: str) -> str:
@@ -140,7 +143,10 @@ def validate_browser_url(url: str) -> str:
             f"The authorization URL {url[:120]!r} contains characters a browser launcher could misread.",
             url=url,
         )
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        scheme = ""
     if scheme not in ("http", "https"):
         raise ProtocolViolation(
             "unsafe_authorization_url",

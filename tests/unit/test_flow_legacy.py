@@ -124,3 +124,42 @@ async def test_legacy_metadata_with_another_issuer_is_refused() -> None:
                 http, MCP, httpx.Request("POST", MCP, json={}), options=SignInOptions(), browser=never, confirm=approve
             )
     assert info.value.code == "issuer_mismatch"
+
+
+async def test_a_server_that_refuses_the_2026_probe_is_probed_again_the_old_way() -> None:
+    from desktop_app.mcp import build_probe_request
+
+    probes: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/mcp":
+            body = json.loads(request.content)
+            probes.append(body.get("method"))
+            if body.get("method") != "initialize":
+                return httpx.Response(
+                    400, json={"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Bad Request"}}
+                )
+            return httpx.Response(
+                401, headers={"WWW-Authenticate": 'Bearer resource_metadata="https://legacy.example/prm"'}
+            )
+        if request.url.path == "/prm":
+            return httpx.Response(200, json={"resource": MCP, "authorization_servers": ["https://as.example"]})
+        if request.url.path == "/.well-known/oauth-authorization-server":
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": "https://as.example",
+                    "authorization_endpoint": "https://as.example/a",
+                    "token_endpoint": "https://as.example/t",
+                    "code_challenge_methods_supported": ["S256"],
+                },
+            )
+        return httpx.Response(404)
+
+    from desktop_app.oauth.flow import SignIn
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        signin = SignIn(http, MCP)
+        discovery = await signin.discover(build_probe_request(MCP), build_probe_request(MCP, "2025-11-25"))
+    assert probes == ["server/discover", "initialize"]
+    assert discovery.metadata.issuer == "https://as.example"
