@@ -10,6 +10,7 @@ is never offered to another authorization server.
 
 from __future__ import annotations
 
+import math
 import posixpath
 import time
 from dataclasses import dataclass, field
@@ -167,6 +168,17 @@ def parse_registration_response(
             url=url,
         )
     expires = data.get("client_secret_expires_at")
+    if expires is not None and (
+        isinstance(expires, bool)
+        or not isinstance(expires, int | float)
+        or not math.isfinite(expires)
+        or not 0 <= expires < 2**53
+    ):
+        raise ProtocolViolation(
+            "malformed_registration",
+            f"The registration answer from {url} has an unusable client_secret_expires_at ({str(expires)[:40]}).",
+            url=url,
+        )
     return ClientRegistration(
         issuer=issuer,
         client_id=client_id,
