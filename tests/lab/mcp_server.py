@@ -14,6 +14,8 @@ Run as ``python -m tests.lab.mcp_server '<json options>'`` (or the file path); i
 - ``required_scope``: "mcp:tools" (space separated; every request needs it).
 - ``admin_scope``: "mcp:admin" (``admin_report`` needs it on top).
 - ``stateless``, ``json_response``: the SDK's stateless / JSON-response modes.
+- ``delay_ms``: 0; a fixed latency (milliseconds) added to every HTTP response except the ``/__lab/``
+  control surface (for benchmarks).
 - ``token_validation``: "jwt" (default: JWKS from the issuer's metadata; ``iss``, ``aud`` == the exact
   MCP URL, ``exp``, ``typ`` at+jwt) or "introspection" (RFC 7662 at the AS with ``introspection_client_id``
   and the secret from the LAB_MCP_INTROSPECTION_SECRET variable; ``aud``, when the answer has one, must
@@ -60,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "json_response": False,
     "token_validation": "jwt",
     "introspection_client_id": None,
+    "delay_ms": 0,
 }
 
 
@@ -86,6 +89,7 @@ class LabConfig:
     json_response: bool
     token_validation: str
     introspection_client_id: str | None
+    delay_ms: float = 0
     base_url: str = ""
 
     @property
@@ -136,6 +140,9 @@ def load_config(argv: list[str]) -> LabConfig:
         raise SystemExit(f"mcp_server: prm_mode must be header, path, root or none, not {options['prm_mode']}")
     if options["token_validation"] not in ("jwt", "introspection"):
         raise SystemExit("mcp_server: token_validation must be jwt or introspection")
+    delay = options["delay_ms"]
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < float("inf"):
+        raise SystemExit(f"mcp_server: delay_ms must be a non-negative number, not {delay!r}")
     if not options["mcp_path"].startswith("/"):
         options["mcp_path"] = "/" + options["mcp_path"]
     return LabConfig(**options)
@@ -355,6 +362,9 @@ class LabGate:
             protocol_version=_header(scope, b"mcp-protocol-version"),
         )
         self.log.append(entry)
+        if self.config.delay_ms > 0:
+            # Before anything is handled, so the whole response (status line included) comes delay_ms later.
+            await asyncio.sleep(self.config.delay_ms / 1000)
 
         async def logging_send(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -243,7 +243,8 @@ class RunningAuthServer:
 def start_auth_server(*, timeout: float = DEFAULT_START_TIMEOUT, **options: Any) -> RunningAuthServer:
     """Start the lab AS. Options (see README): ``port``, ``issuerPath``, ``discovery``,
     ``oidcPathInsertion``, ``resourceIndicators``, ``allowedResources``, ``resourceScopes``,
-    ``defaultScope``, ``accessTokenTTL``, ``refreshTokenTTL``, ``cimdMap``."""
+    ``defaultScope``, ``accessTokenTTL``, ``refreshTokenTTL``, ``cimdMap``, ``delayMs`` (fixed latency added to
+    every response but the ``/__lab/`` control surface)."""
     node = node_binary()
     child = _spawn("auth-server", [str(node), str(AUTH_SERVER_SCRIPT), json.dumps(options)], cwd=NODE_DIR)
     issuer = child.wait_ready(timeout)
@@ -310,7 +311,8 @@ def start_mcp_server(
 ) -> RunningMcpServer:
     """Start the lab MCP server protected by ``issuer``. Options (see README): ``port``, ``mcp_path``,
     ``prm_mode``, ``prm_path``, ``prm_overrides``, ``required_scope``, ``admin_scope``, ``stateless``,
-    ``json_response``, ``token_validation`` ("jwt"/"introspection").
+    ``json_response``, ``token_validation`` ("jwt"/"introspection"), ``delay_ms`` (fixed latency added to every
+    response but the ``/__lab/`` control surface).
 
     With ``token_validation="introspection"`` and an AS object as ``issuer``, a confidential client for
     introspection is registered at the AS automatically (unless ``introspection_client_id`` is given

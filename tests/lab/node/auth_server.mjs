@@ -36,6 +36,9 @@ const DEFAULTS = {
   refreshTokenTTL: 86400,
   // https client_id (CIMD) URL -> loopback http URL the document is really fetched from.
   cimdMap: {},
+  // Fixed latency (milliseconds) added to every HTTP response except the /__lab/ control surface
+  // (benchmarks: every client sees the same delay per round trip).
+  delayMs: 0,
 };
 
 function readConfig() {
@@ -57,6 +60,9 @@ function readConfig() {
   config.issuerPath = path;
   if (!['both', 'oidc-only', 'rfc8414-only'].includes(config.discovery)) {
     throw new Error(`auth_server: discovery must be both, oidc-only or rfc8414-only, not ${config.discovery}`);
+  }
+  if (typeof config.delayMs !== 'number' || !Number.isFinite(config.delayMs) || config.delayMs < 0) {
+    throw new Error(`auth_server: delayMs must be a non-negative number, not ${JSON.stringify(config.delayMs)}`);
   }
   return config;
 }
@@ -450,6 +456,12 @@ function notFound(res) {
   sendJson(res, 404, { error: 'not_found' });
 }
 
+function sleep(ms) {
+  return new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
+}
+
 async function main() {
   const server = http.createServer();
   await new Promise((resolve, reject) => {
@@ -492,6 +504,11 @@ async function main() {
       res.on('finish', () => {
         entry.status = res.statusCode;
       });
+    }
+
+    if (config.delayMs > 0 && !isControl) {
+      // Before anything is handled, so the whole response (status line included) comes delayMs later.
+      await sleep(config.delayMs);
     }
 
     try {
