@@ -1,5 +1,36 @@
-"""Suite-wide fixtures: the real-server lab (tests/lab) and a guard that no secret reaches the logs."""
+"""Suite-wide fixtures: the real-server lab (tests/lab) and a guard that no secret reaches the app's logs."""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+
 pytest_plugins = ["tests.lab.conftest_plugin"]
+
+#: What a credential looks like in this suite: the lab's JWTs, the hostile servers' marked tokens and codes,
+#: Authorization header values, and secret-bearing form fields with a value.
+SECRET_SHAPES = re.compile(
+    r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
+    r"|HOSTILE-[A-Z]+-"
+    r"|\b(?:Bearer|Basic) [A-Za-z0-9._~+/=-]{8,}"
+    r"|\b(?:code|code_verifier|refresh_token|access_token|client_secret)=(?!\[redacted\])[^&\s]+"
+)
+#: Tests that log secrets on purpose, to prove the redacting formatter removes them.
+DELIBERATE = {"desktop_app.test"}
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_app_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    caplog.set_level(logging.DEBUG, logger="desktop_app")
+    yield
+    leaks = [
+        f"{record.name}: {record.getMessage()[:200]}"
+        for record in (*caplog.get_records("setup"), *caplog.get_records("call"))
+        if record.name.startswith("desktop_app")
+        and record.name not in DELIBERATE
+        and SECRET_SHAPES.search(record.getMessage())
+    ]
+    assert not leaks, f"secret-shaped text in the app's logs: {leaks}"

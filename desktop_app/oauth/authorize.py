@@ -125,8 +125,9 @@ def validate_callback(params: Sequence[tuple[str, str]], pending: PendingAuthori
     if iss is not None and iss != pending.issuer:
         raise ProtocolViolation(
             "callback_issuer_mismatch",
-            f"The sign-in response claims to come from {iss[:100]!r}, but the request went to {pending.issuer}; "
-            "refused.",
+            # The foreign iss is not repeated: it is attacker-controlled text, as error_description would be.
+            f"The sign-in response comes from another authorization server than {pending.issuer}, where the "
+            "request went; refused.",
         )
     if iss is None and pending.iss_supported:
         raise ProtocolViolation(

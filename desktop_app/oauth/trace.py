@@ -5,9 +5,12 @@ It feeds ``doctor`` (a trace safe to paste into a bug report) and the benchmarks
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
+
+log = logging.getLogger(__name__)
 
 
 def strip_query(url: str) -> str:
@@ -30,7 +33,9 @@ class Trace:
     events: list[TraceEvent] = field(default_factory=list)
 
     def add(self, step: str, url: str, status: int | None, note: str = "") -> None:
-        self.events.append(TraceEvent(step, strip_query(url), status, note, time.monotonic()))
+        event = TraceEvent(step, strip_query(url), status, note, time.monotonic())
+        self.events.append(event)
+        log.info("%s: %s%s%s", step, event.url, "" if status is None else f" → {status}", f" ({note})" if note else "")
 
     def lines(self) -> list[str]:
         out = []

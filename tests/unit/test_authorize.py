@@ -88,6 +88,9 @@ def test_callback_iss_compared_as_plain_strings(iss: str) -> None:
     with pytest.raises(ProtocolViolation) as info:
         validate_callback(params(code="c", state=p.state, iss=iss), p)
     assert info.value.code == "callback_issuer_mismatch"
+    assert ISSUER in info.value.message
+    if iss == "https://evil":
+        assert "evil" not in info.value.message  # attacker-controlled text is not repeated
 
 
 def test_callback_iss_missing_when_advertised_is_refused_absent_when_not_is_fine() -> None:
