@@ -159,7 +159,8 @@ class TokenVerifier:
         self._http = httpx.AsyncClient(timeout=5.0)
         self._metadata: dict[str, Any] | None = None
         self._jwks: dict[str, Any] = {}
-        self._jwks_fetched_at = 0.0
+        # kid -> when a fresh JWKS last did not have it: an unknown kid triggers one refetch per 0.5 s.
+        self._missed: dict[str, float] = {}
         self._lock = asyncio.Lock()
 
     async def aclose(self) -> None:
@@ -192,13 +193,16 @@ class TokenVerifier:
         response = await self._http.get(metadata["jwks_uri"])
         response.raise_for_status()
         self._jwks = {key["kid"]: key for key in response.json()["keys"] if "kid" in key}
-        self._jwks_fetched_at = time.monotonic()
 
     async def _key_for(self, kid: str) -> Any:
         async with self._lock:
-            if kid not in self._jwks and time.monotonic() - self._jwks_fetched_at > 0.5:
-                # Unknown kid: the AS may have new keys (it makes new ones at every start).
+            missed = self._missed.get(kid)
+            if kid not in self._jwks and (missed is None or time.monotonic() - missed > 0.5):
+                # Unknown kid: the AS may have new keys (it makes new ones at every start). Limited per kid, not
+                # per fetch: a restarted AS's first token may come within 0.5 s of the previous fetch.
                 await self._load_jwks()
+                if kid not in self._jwks:
+                    self._missed[kid] = time.monotonic()
         if kid not in self._jwks:
             raise TokenRejected("unknown signing key")
         return jwt.PyJWK(self._jwks[kid]).key
