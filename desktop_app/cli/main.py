@@ -19,9 +19,9 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from desktop_app.appinfo import APP_NAME, COMMAND, VERSION
+from desktop_app.appinfo import APP_NAME, COMMAND, DEFAULT_CLIENT_METADATA_URL, VERSION
 from desktop_app.errors import (
     ConfigurationError,
     ConnectorError,
@@ -34,6 +34,9 @@ from desktop_app.oauth.redact import configure_logging, redact
 from desktop_app.oauth.registration import SUPPORTED_AUTH_METHODS, PreRegisteredClient
 from desktop_app.oauth.trace import Trace
 
+if TYPE_CHECKING:  # imported lazily at run time, so --help stays fast
+    from desktop_app.mcp import ToolResult
+
 EXIT_OK = 0
 EXIT_ACTION = 1
 EXIT_USAGE = 2
@@ -41,8 +44,6 @@ EXIT_TRANSIENT = 3
 EXIT_PROTOCOL = 4
 EXIT_TOOL_ERROR = 5
 EXIT_INTERRUPTED = 130
-
-log = logging.getLogger(__name__)
 
 
 def exit_code_for(error: ConnectorError) -> int:
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument(
         "--client-metadata-url",
         metavar="URL",
-        default=os.environ.get("MCP_CONNECTORS_CLIENT_METADATA_URL"),
+        default=os.environ.get("MCP_CONNECTORS_CLIENT_METADATA_URL") or DEFAULT_CLIENT_METADATA_URL,
         help="the https URL of this app's client metadata document (used when the server supports it)",
     )
     connect.add_argument(
@@ -211,16 +212,15 @@ class Console:
         return self.stdin.readline()
 
 
-def format_tool_result(result: Any) -> str:
+def format_tool_result(result: ToolResult) -> str:
     parts: list[str] = []
-    for item in getattr(result, "content", ()) or ():
-        if isinstance(item, dict) and item.get("type") == "text":
+    for item in result.content:
+        if item.get("type") == "text":
             parts.append(str(item.get("text", "")))
         else:
-            parts.append(json.dumps(item, ensure_ascii=False))
-    structured = getattr(result, "structured_content", None)
-    if structured is not None and not parts:
-        parts.append(json.dumps(structured, ensure_ascii=False, indent=2))
+            parts.append(json.dumps(dict(item), ensure_ascii=False))
+    if result.structured_content is not None and not parts:
+        parts.append(json.dumps(result.structured_content, ensure_ascii=False, indent=2))
     return "\n".join(parts)
 
 
@@ -281,7 +281,7 @@ async def run_connect(args: argparse.Namespace, console: Console) -> int:
                 result = await client.call_tool(args.call, tool_args)
                 text = format_tool_result(result)
                 console.result(f"Result of {args.call}:" + ("" if not text else f"\n{text}"))
-                if getattr(result, "is_error", False):
+                if result.is_error:
                     console.say(f"The tool {args.call} reported an error.")
                     return EXIT_TOOL_ERROR
         finally:

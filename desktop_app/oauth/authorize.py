@@ -6,7 +6,7 @@ Pure: :func:`build_authorization_url`, :func:`validate_callback`. The browser se
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import hmac
 import os
 import shlex
 import webbrowser
@@ -144,13 +144,7 @@ def validate_callback(params: Sequence[tuple[str, str]], pending: PendingAuthori
 
 
 def _constant_time_equal(a: str, b: str) -> bool:
-    import hmac
-
     return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
-
-
-def new_nonce() -> str:
-    return random_token(24)
 
 
 # --- The browser seam -------------------------------------------------------------------------------------------
@@ -209,12 +203,3 @@ async def system_browser(url: str) -> None:
             "Could not open a web browser on this computer.",
             hint="Copy the sign-in link and open it in a browser yourself.",
         )
-
-
-async def stop_spawned_browsers() -> None:
-    """Tests and shutdown: end browser commands this process started that are still running."""
-    for process in list(_spawned):
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(process.wait(), 5)

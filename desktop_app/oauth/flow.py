@@ -16,7 +16,7 @@ import enum
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 import httpx
 
@@ -55,6 +55,7 @@ from desktop_app.oauth.trace import Trace
 from desktop_app.oauth.urls import canonical_resource, require_secure
 
 DEFAULT_SIGN_IN_TIMEOUT = 300.0
+_T = TypeVar("_T")
 
 
 class State(enum.Enum):
@@ -211,7 +212,7 @@ class SignIn:
             raise IllegalTransition(f"{self.state.value} → {new.value}")
         self.state = new
 
-    async def _guard(self, step: Awaitable[Any]) -> Any:
+    async def _guard(self, step: Awaitable[_T]) -> _T:
         try:
             return await step
         except asyncio.CancelledError:
@@ -231,7 +232,7 @@ class SignIn:
         something other than an authentication challenge, e.g. a 2025 server that validates the request before
         checking the token and answers a 2026-07-28 request with 400.
         """
-        return await self._guard(self._discover(probe_request, fallback_probe))  # type: ignore[no-any-return]
+        return await self._guard(self._discover(probe_request, fallback_probe))
 
     async def _discover(self, probe_request: httpx.Request, fallback_probe: httpx.Request | None) -> Discovery:
         status, challenge = await probe(self.client, probe_request, trace=self.trace)
@@ -266,7 +267,7 @@ class SignIn:
         return self.discovery
 
     async def register(self, *, force_new: bool = False) -> ClientRegistration:
-        return await self._guard(self._register(force_new))  # type: ignore[no-any-return]
+        return await self._guard(self._register(force_new))
 
     async def _register(self, force_new: bool) -> ClientRegistration:
         assert self.discovery is not None, "discover() first"
@@ -313,7 +314,7 @@ class SignIn:
 
         A registration the server no longer knows (``invalid_client``) is replaced once and the sign-in retried.
         """
-        return await self._guard(self._authorize_with_reregistration(browser, scopes, extra, on_url))  # type: ignore[no-any-return]
+        return await self._guard(self._authorize_with_reregistration(browser, scopes, extra, on_url))
 
     async def _authorize_with_reregistration(
         self,
