@@ -96,9 +96,12 @@ def test_real_headless_chromium_as_the_browser(lab_mcp: RunningMcpServer, tmp_pa
     chromium = make_chromium_browser(tmp_path)
     try:
         result = run_cli("connect", lab_mcp.url, "--yes", "--call", "whoami", browser=chromium.command, timeout=120)
+        # The app may finish before Chromium has written the page it loaded: let it exit by itself first.
+        exited = chromium.wait()
     finally:
         chromium.cleanup()
     assert result.returncode == 0, result.stderr
     assert "Result of whoami:" in result.stdout
+    assert exited, "Chromium did not exit after loading the callback page"
     # Chromium really loaded the app's loopback page.
     assert "Signed in" in chromium.dom_path.read_text()

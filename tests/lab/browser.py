@@ -151,6 +151,16 @@ class ChromiumBrowser:
             return []
         return [int(line) for line in self._pids_path.read_text().split() if line.strip()]
 
+    def wait(self, timeout: float = 20.0) -> bool:
+        """Wait until every Chromium this browser started has exited on its own (``--dump-dom`` exits after
+        writing the page); False if some are still running at ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while any(_group_alive(pid) for pid in self.pids()):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def cleanup(self, grace: float = 2.0) -> None:
         """Terminate what is left of every Chromium this browser started (its whole process group)."""
         for pid in self.pids():
