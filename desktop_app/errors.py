@@ -12,13 +12,16 @@ URL or value at fault (never a secret). The CLI and the window own the longer wo
      │    ├── GrantExpired            invalid_grant: the refresh token or code is dead
      │    ├── SignInRequired          401 after a fresh token, or no way to refresh
      │    ├── ConsentRefused          the person said no to a pairing or a step-up
-     │    └── StepUpExhausted         403 insufficient_scope after the retry budget
+     │    ├── StepUpExhausted         403 insufficient_scope after the retry budget
+     │    └── WrongAccount            a re-sign-in came back as someone else: nothing was overwritten
      ├── TransientError          try again later; credentials are kept
      │    ├── NetworkError            connect / read failures, timeouts
      │    └── ServerUnavailable       5xx, temporarily_unavailable, 429
      ├── ProtocolViolation       the other side broke the protocol (every mismatch and malformed answer)
      │    └── ...                     codes name which rule: resource_mismatch, issuer_mismatch, ...
-     └── ConfigurationError      the person's own input is unusable (bad URL, bad client id ...)
+     ├── ConfigurationError      the person's own input is unusable (bad URL, bad client id ...)
+     └── StorageError            this machine's storage cannot be used: the database file, or
+          └── SecretStoreError        the keyring (unavailable, locked, refused a write)
 
 A ``ProtocolViolation`` is never retried silently and is never "fixed" by trying a weaker path.
 """
@@ -73,6 +76,10 @@ class StepUpExhausted(UserActionRequired):
     """The server kept answering ``insufficient_scope`` after the allowed number of step-ups."""
 
 
+class WrongAccount(UserActionRequired):
+    """Signing in again to an account returned another person ("asked to sign in as X, signed in as Y")."""
+
+
 class TransientError(ConnectorError):
     """Worth retrying later; nothing stored should be thrown away because of it."""
 
@@ -97,6 +104,20 @@ class ConfigurationError(ConnectorError):
     """What the person gave us cannot work (a malformed URL, an ``http`` URL to a remote host...)."""
 
     kind = "config"
+
+
+class StorageError(ConnectorError):
+    """The app's own storage cannot be used (the database file; see :class:`SecretStoreError` for the keyring).
+
+    Nothing was lost: the message names the file or the keyring and what the person can do.
+    """
+
+    kind = "storage"
+
+
+class SecretStoreError(StorageError):
+    """The keyring is missing, locked, or refused to read or write. Codes: ``keyring_unavailable``,
+    ``keyring_locked``, ``keyring_write_failed``, ``keyring_read_failed``, ``file_store_unsafe``."""
 
 
 #: OAuth error codes (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1) → the class that says whose move it is.

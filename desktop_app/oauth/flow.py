@@ -309,12 +309,14 @@ class SignIn:
         scopes: tuple[str, ...] | None = None,
         extra: Mapping[str, str] | None = None,
         on_url: Callable[[str], None] | None = None,
+        nonce: str | None = None,
     ) -> TokenSet:
         """Open the browser, wait for the callback, exchange the code.
 
+        ``nonce`` (OpenID Connect) is sent with the request; the caller validates the id_token against it.
         A registration the server no longer knows (``invalid_client``) is replaced once and the sign-in retried.
         """
-        return await self._guard(self._authorize_with_reregistration(browser, scopes, extra, on_url))
+        return await self._guard(self._authorize_with_reregistration(browser, scopes, extra, on_url, nonce))
 
     async def _authorize_with_reregistration(
         self,
@@ -322,11 +324,12 @@ class SignIn:
         scopes: tuple[str, ...] | None,
         extra: Mapping[str, str] | None,
         on_url: Callable[[str], None] | None,
+        nonce: str | None,
     ) -> TokenSet:
         if self.state in (State.SIGNED_IN, State.FAILED, State.CANCELLED):
             self._to(State.REGISTERED)
         try:
-            return await self._authorize(browser, scopes, extra, on_url)
+            return await self._authorize(browser, scopes, extra, on_url, nonce)
         except UserActionRequired as exc:
             assert self.registration is not None
             if exc.code != "invalid_client" or self.registration.method != "dcr":
@@ -334,7 +337,7 @@ class SignIn:
             self.trace.add("registration", self.registration.issuer, None, "client unknown; registering again")
             self.store.forget(self.registration.issuer)
             await self._register(force_new=True)
-            return await self._authorize(browser, scopes, extra, on_url)
+            return await self._authorize(browser, scopes, extra, on_url, nonce)
 
     async def _authorize(
         self,
@@ -342,6 +345,7 @@ class SignIn:
         scopes: tuple[str, ...] | None,
         extra: Mapping[str, str] | None,
         on_url: Callable[[str], None] | None,
+        nonce: str | None,
     ) -> TokenSet:
         assert self.discovery is not None and self.registration is not None
         if scopes is not None:
@@ -359,6 +363,7 @@ class SignIn:
                 resource=self.resource if self.options.send_resource else None,
                 scopes=self.requested_scopes,
                 extra=extra,
+                nonce=nonce,
             )
             pending_box.append(pending)
             self.pending = pending
