@@ -96,9 +96,7 @@ class Registry(Protocol):
     def set_setting(self, key: str, value: str | None) -> None: ...
 
     # -- servers ---------------------------------------------------------------------------------------------
-    def add_server(
-        self, *, url: str, resource: str, name: str, settings: ServerSettings, now: float
-    ) -> Server:
+    def add_server(self, *, url: str, resource: str, name: str, settings: ServerSettings, now: float) -> Server:
         """A second server with the same resource or name is refused (ConfigurationError naming the existing one)."""
         ...
 
@@ -197,8 +195,9 @@ class Registry(Protocol):
         ``needs_sign_in``: state NEEDS_SIGN_IN and event "needs_sign_in"."""
         ...
 
-    def set_state(self, account_id: int, state: AccountState, *, now: float, event_kind: str, detail: str) -> Account:
-        ...
+    def set_state(
+        self, account_id: int, state: AccountState, *, now: float, event_kind: str, detail: str
+    ) -> Account: ...
 
     def set_nickname(self, account_id: int, nickname: str | None, *, now: float) -> Account: ...
 
@@ -214,12 +213,11 @@ class Registry(Protocol):
     def withdraw_consent(self, server_id: int, *, now: float) -> None: ...
 
     # -- events ----------------------------------------------------------------------------------------------
-    def add_event(self, *, server_id: int | None, account_id: int | None, kind: str, detail: str, now: float) -> None:
-        ...
+    def add_event(
+        self, *, server_id: int | None, account_id: int | None, kind: str, detail: str, now: float
+    ) -> None: ...
 
-    def events(
-        self, *, server_id: int | None = None, account_id: int | None = None, limit: int = 100
-    ) -> list[Event]:
+    def events(self, *, server_id: int | None = None, account_id: int | None = None, limit: int = 100) -> list[Event]:
         """Newest first."""
         ...
 

@@ -7,6 +7,7 @@ Exit codes (also in the README):
   3  a temporary problem (network, timeout, server unavailable): try again later
   4  a server broke the protocol (a mismatch or malformed answer): nothing was sent onwards
   5  the MCP server reported an error for the tool call
+  6  this machine's storage cannot be used (the keyring is missing or locked, the database is unreadable)
   130 interrupted
 """
 
@@ -26,6 +27,7 @@ from desktop_app.errors import (
     ConfigurationError,
     ConnectorError,
     ProtocolViolation,
+    StorageError,
     TransientError,
     UserActionRequired,
 )
@@ -43,6 +45,7 @@ EXIT_USAGE = 2
 EXIT_TRANSIENT = 3
 EXIT_PROTOCOL = 4
 EXIT_TOOL_ERROR = 5
+EXIT_STORAGE = 6
 EXIT_INTERRUPTED = 130
 
 
@@ -55,9 +58,57 @@ def exit_code_for(error: ConnectorError) -> int:
         return EXIT_TRANSIENT
     if isinstance(error, ProtocolViolation):
         return EXIT_PROTOCOL
+    if isinstance(error, StorageError):
+        return EXIT_STORAGE
     if error.kind == "server":
         return EXIT_TOOL_ERROR
     return EXIT_PROTOCOL
+
+
+def _sign_in_options(parser: argparse.ArgumentParser, *, settings_only: bool = False) -> None:
+    """The options of a sign-in (``connect``, ``login``) and of a server's settings (``add``)."""
+    parser.add_argument(
+        "--scope",
+        action="append",
+        metavar="S",
+        help="request these scopes instead of the server's (repeat, or give several separated by spaces)",
+    )
+    parser.add_argument("--client-id", metavar="ID", help="a client id registered for this app at the server")
+    parser.add_argument(
+        "--client-secret",
+        metavar="S",
+        help="its secret, if it has one (prefer MCP_CONNECTORS_CLIENT_SECRET: arguments are visible to other users)",
+    )
+    parser.add_argument(
+        "--client-auth",
+        choices=SUPPORTED_AUTH_METHODS,
+        help="how the pre-registered client authenticates (default: client_secret_basic with a secret, else none)",
+    )
+    parser.add_argument(
+        "--client-metadata-url",
+        metavar="URL",
+        default=None
+        if settings_only
+        else os.environ.get("MCP_CONNECTORS_CLIENT_METADATA_URL") or DEFAULT_CLIENT_METADATA_URL,
+        help="the https URL of this app's client metadata document (used when the server supports it)",
+    )
+    parser.add_argument(
+        "--no-resource", action="store_true", help="don't send RFC 8707 'resource' (for servers that reject it)"
+    )
+    parser.add_argument(
+        "--callback-port",
+        type=int,
+        default=None if settings_only else 0,
+        metavar="N",
+        help="fixed loopback port (default: any free port)",
+    )
+
+
+def _timeout_and_yes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", "-y", action="store_true", help="approve the pairing (and any step-up) without asking")
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait for the browser sign-in"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,56 +116,97 @@ def build_parser() -> argparse.ArgumentParser:
         prog=COMMAND,
         description=f"{APP_NAME}: connect AI tools to OAuth-protected MCP servers.",
         epilog="Exit codes: 0 ok, 1 you must act, 2 bad input, 3 temporary problem, 4 server broke the protocol, "
-        "5 the tool reported an error, 130 interrupted.",
+        "5 the tool reported an error, 6 the keyring or database cannot be used, 130 interrupted. "
+        "SERVER is a server's name, id or URL; --account A is an account's label, nickname or id.",
     )
     parser.add_argument("--version", action="version", version=f"{COMMAND} {VERSION}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (secrets are redacted)")
+    parser.add_argument(
+        "--secret-store",
+        choices=("keyring", "file"),
+        help="where tokens are kept: the OS keyring (default) or, only if you choose it, a file that is NOT "
+        "encrypted; the choice is remembered for this profile (MCP_CONNECTORS_HOME)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     connect = commands.add_parser(
         "connect",
-        help="sign in to an MCP server and list its tools",
+        help="sign in to an MCP server once (nothing is stored) and list its tools",
         description="Discover the server's authorization server, show the pairing, sign in through your browser, "
-        "then list the server's tools (and call one with --call).",
+        "then list the server's tools (and call one with --call). Nothing is stored: see 'add' and 'login'.",
     )
     connect.add_argument("url", help="the MCP server's address, e.g. https://example.com/mcp")
-    connect.add_argument(
-        "--yes", "-y", action="store_true", help="approve the pairing (and any step-up) without asking"
-    )
-    connect.add_argument(
-        "--scope",
-        action="append",
-        metavar="S",
-        help="request these scopes instead of the server's (repeat, or give several separated by spaces)",
-    )
-    connect.add_argument("--client-id", metavar="ID", help="a client id registered for this app at the server")
-    connect.add_argument(
-        "--client-secret",
-        metavar="S",
-        help="its secret, if it has one (prefer MCP_CONNECTORS_CLIENT_SECRET: arguments are visible to other users)",
-    )
-    connect.add_argument(
-        "--client-auth",
-        choices=SUPPORTED_AUTH_METHODS,
-        help="how the pre-registered client authenticates (default: client_secret_basic with a secret, else none)",
-    )
-    connect.add_argument(
-        "--client-metadata-url",
-        metavar="URL",
-        default=os.environ.get("MCP_CONNECTORS_CLIENT_METADATA_URL") or DEFAULT_CLIENT_METADATA_URL,
-        help="the https URL of this app's client metadata document (used when the server supports it)",
-    )
-    connect.add_argument(
-        "--no-resource", action="store_true", help="don't send RFC 8707 'resource' (for servers that reject it)"
-    )
-    connect.add_argument(
-        "--callback-port", type=int, default=0, metavar="N", help="fixed loopback port (default: any free port)"
-    )
-    connect.add_argument(
-        "--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait for the browser sign-in"
-    )
+    _timeout_and_yes(connect)
+    _sign_in_options(connect)
     connect.add_argument("--call", metavar="TOOL", help="call this tool after listing the tools")
     connect.add_argument("--args", metavar="JSON", default="{}", help="the tool's arguments as a JSON object")
+
+    add = commands.add_parser("add", help="add an MCP server by its URL", description="Remember a server.")
+    add.add_argument("url", help="the MCP server's address, e.g. https://example.com/mcp")
+    add.add_argument("--name", metavar="N", help="what to call it (default: its host name)")
+    add.add_argument("--no-identity", action="store_true", help="don't ask the server who signed in (no openid)")
+    _sign_in_options(add, settings_only=True)
+
+    login = commands.add_parser(
+        "login",
+        help="sign in to a server (first account, another account, or an account again)",
+        description="Sign in through your browser. With one account on the server, signs it in again (the same "
+        "person must come back); --new-account adds another; --account chooses which one to sign in again. "
+        "Sign-in options given here are saved as the server's settings.",
+    )
+    login.add_argument("server", metavar="SERVER", help="a server's name, id, or URL (a new URL is added)")
+    login.add_argument("--account", metavar="A", help="sign this account in again")
+    login.add_argument("--new-account", action="store_true", help="add another account on this server")
+    login.add_argument("--nickname", metavar="N", help="a name of your own for the new account")
+    login.add_argument("--no-identity", action="store_true", help="don't ask the server who signed in (no openid)")
+    _timeout_and_yes(login)
+    _sign_in_options(login, settings_only=True)
+
+    listing = commands.add_parser("list", help="servers and accounts: who, state, expiry")
+    listing.add_argument("--json", action="store_true", help="machine-readable output (no secrets)")
+
+    tools = commands.add_parser("tools", help="list a server's tools with an account's token")
+    tools.add_argument("server", metavar="SERVER")
+    tools.add_argument("--account", metavar="A")
+    tools.add_argument("--yes", "-y", action="store_true", help="approve a step-up without asking")
+
+    call = commands.add_parser("call", help="call one of a server's tools")
+    call.add_argument("server", metavar="SERVER")
+    call.add_argument("tool", metavar="TOOL")
+    call.add_argument("--args", metavar="JSON", default="{}", help="the tool's arguments as a JSON object")
+    call.add_argument("--account", metavar="A")
+    call.add_argument("--yes", "-y", action="store_true", help="approve a step-up without asking")
+
+    token = commands.add_parser(
+        "token",
+        help="print a fresh access token (renewed if needed) for scripts",
+        description="Print only the access token on stdout, renewing it first when it is about to expire.",
+    )
+    token.add_argument("server", metavar="SERVER")
+    token.add_argument("--account", metavar="A")
+    token.add_argument("--force", action="store_true", help="renew even if the token is still fresh")
+
+    logout = commands.add_parser("logout", help="sign an account out: revoke its tokens and delete them here")
+    logout.add_argument("server", metavar="SERVER")
+    logout.add_argument("--account", metavar="A")
+
+    remove = commands.add_parser("remove", help="remove a server with its accounts, registrations and approvals")
+    remove.add_argument("server", metavar="SERVER")
+    remove.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
+
+    nickname = commands.add_parser("nickname", help="give an account a name of your own ('' clears it)")
+    nickname.add_argument("server", metavar="SERVER")
+    nickname.add_argument("nickname", metavar="NAME")
+    nickname.add_argument("--account", metavar="A")
+
+    consent = commands.add_parser("consent", help="show (or withdraw) the pairing you approved for a server")
+    consent.add_argument("server", metavar="SERVER")
+    consent.add_argument("--withdraw", action="store_true", help="forget the approval: ask again next time")
+
+    doctor = commands.add_parser(
+        "doctor", help="a redacted trace of discovery → registration → sign-in → token, safe to share"
+    )
+    doctor.add_argument("server", metavar="SERVER", nargs="?")
     return parser
 
 
@@ -206,6 +298,9 @@ class Console:
         answer = await asyncio.to_thread(self._ask, "Open the browser to sign in? [y/N] ")
         return answer.strip().lower() in ("y", "yes")
 
+    def ask(self, prompt: str) -> str:
+        return self._ask(prompt)
+
     def _ask(self, prompt: str) -> str:
         self.err.write(prompt)
         self.err.flush()
@@ -289,6 +384,27 @@ async def run_connect(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+async def _dispatch(args: argparse.Namespace, console: Console) -> int:
+    if args.command == "connect":
+        return await run_connect(args, console)
+    from desktop_app.cli import commands
+
+    handlers = {
+        "add": commands.run_add,
+        "login": commands.run_login,
+        "list": commands.run_list,
+        "tools": commands.run_tools,
+        "call": commands.run_call,
+        "token": commands.run_token,
+        "logout": commands.run_logout,
+        "remove": commands.run_remove,
+        "nickname": commands.run_nickname,
+        "consent": commands.run_consent,
+        "doctor": commands.run_doctor,
+    }
+    return await handlers[args.command](args, console)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -298,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     console = Console(assume_yes=getattr(args, "yes", False))
     try:
-        return asyncio.run(run_connect(args, console))
+        return asyncio.run(_dispatch(args, console))
     except ConnectorError as error:
         console.say(f"{COMMAND}: {redact(error.message)}")
         if error.hint:

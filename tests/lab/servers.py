@@ -158,6 +158,29 @@ class RunningAuthServer:
     url: str
     options: dict[str, Any]
     _child: _Child = field(repr=False)
+    _introspector: tuple[str, str] | None = field(default=None, repr=False)
+
+    def introspect(self, token: str) -> dict[str, Any]:
+        """RFC 7662, as a resource server would ask: is this token (access or refresh) still active?"""
+        if self._introspector is None:
+            client = self.register_client(
+                client_name="lab test introspection",
+                redirect_uris=["https://rs.lab.test/unused"],
+                grant_types=["authorization_code"],
+                response_types=["code"],
+                token_endpoint_auth_method="client_secret_basic",
+            )
+            self._introspector = (client["client_id"], client["client_secret"])
+        response = httpx.post(
+            self.metadata()["introspection_endpoint"],
+            data={"token": token},
+            auth=self._introspector,
+            timeout=5.0,
+            trust_env=False,
+        )
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
 
     @property
     def port(self) -> int:

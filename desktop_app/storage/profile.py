@@ -1,0 +1,53 @@
+"""Wiring: one profile's registry, secret store and locks, assembled into ``Accounts``.
+
+The secret store is the OS keyring unless the person explicitly chose the file store (``--secret-store file``);
+that choice is remembered in the profile and shown wherever secrets are mentioned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from desktop_app.accounts.manager import Accounts
+from desktop_app.errors import ConfigurationError
+from desktop_app.storage.locks import AccountLocks
+from desktop_app.storage.paths import data_dir as default_data_dir
+from desktop_app.storage.paths import ensure_private_dir
+from desktop_app.storage.registry import SqliteRegistry, default_registry_path
+from desktop_app.storage.vault import open_secret_store
+
+SECRET_STORE_SETTING = "secret_store"  # noqa: S105 - a setting name
+SECRET_STORES = ("keyring", "file")
+
+
+def open_accounts(
+    *,
+    directory: Path | None = None,
+    secret_store: str | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Accounts:
+    """Open (creating if needed) the profile in ``directory`` (default: the platform's data directory).
+
+    ``secret_store`` given: use it and remember the choice for this profile; else the remembered one, else the
+    keyring.
+    """
+    home = ensure_private_dir(directory if directory is not None else default_data_dir())
+    registry = SqliteRegistry(default_registry_path(home))
+    try:
+        if secret_store is not None and secret_store not in SECRET_STORES:
+            raise ConfigurationError(
+                "invalid_secret_store",
+                f"Unknown secret store {secret_store!r}.",
+                hint="Use 'keyring' (the default) or 'file' (not encrypted).",
+            )
+        remembered = registry.get_setting(SECRET_STORE_SETTING)
+        choice = secret_store or remembered or "keyring"
+        secrets = open_secret_store(choice, profile_id=registry.profile_id(), data_dir=home)
+        if secret_store is not None and secret_store != remembered:
+            registry.set_setting(SECRET_STORE_SETTING, secret_store)
+    except BaseException:
+        registry.close()
+        raise
+    return Accounts(registry, secrets, AccountLocks(home / "locks"), clock=clock)

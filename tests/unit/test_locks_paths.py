@@ -1,0 +1,101 @@
+"""The per-account lock (across coroutines and processes, released by the kernel on SIGKILL) and the data directory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from desktop_app.errors import TransientError
+from desktop_app.storage.locks import AccountLocks
+from desktop_app.storage.paths import data_dir
+
+HOLDER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from desktop_app.storage.locks import AccountLocks
+
+    async def main():
+        async with AccountLocks(Path(sys.argv[1])).hold("acct"):
+            print("held", flush=True)
+            await asyncio.sleep(60)
+
+    asyncio.run(main())
+    """
+)
+
+
+def start_holder(directory: Path) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(directory)], stdout=subprocess.PIPE, text=True, cwd=os.getcwd()
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "held"
+    return process
+
+
+async def test_another_process_holding_the_lock_makes_us_wait_then_the_kernel_frees_it_on_sigkill(
+    tmp_path: Path,
+) -> None:
+    locks = AccountLocks(tmp_path)
+    holder = start_holder(tmp_path)
+    try:
+        with pytest.raises(TransientError) as caught:
+            async with locks.hold("acct", timeout=0.3, what="the account alice"):
+                pass
+        assert caught.value.code == "account_busy"
+        assert "the account alice" in caught.value.message
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+        async with locks.hold("acct", timeout=5):
+            pass  # the dead holder's lock is gone without any clean-up of ours
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+
+
+async def test_coroutines_of_one_process_take_turns(tmp_path: Path) -> None:
+    locks = AccountLocks(tmp_path)
+    inside = 0
+    most = 0
+
+    async def worker() -> None:
+        nonlocal inside, most
+        async with locks.hold("acct"):
+            inside += 1
+            most = max(most, inside)
+            await asyncio.sleep(0.01)
+            inside -= 1
+
+    await asyncio.gather(*(worker() for _ in range(8)))
+    assert most == 1
+
+
+async def test_different_accounts_do_not_wait_for_each_other(tmp_path: Path) -> None:
+    locks = AccountLocks(tmp_path)
+    async with locks.hold("one"), locks.hold("two", timeout=0.5):
+        pass
+
+
+def test_lock_names_cannot_escape_the_directory(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unusable lock name"):
+        AccountLocks(tmp_path).path("../x")
+
+
+def test_data_dir_per_platform() -> None:
+    assert data_dir({"MCP_CONNECTORS_HOME": "/p"}, "linux") == Path("/p")
+    assert data_dir({"HOME": "/h"}, "linux") == Path("/h/.local/share/mcp-connectors")
+    assert data_dir({"HOME": "/h", "XDG_DATA_HOME": "/x"}, "linux") == Path("/x/mcp-connectors")
+    assert data_dir({"HOME": "/h", "XDG_DATA_HOME": "relative"}, "linux") == Path("/h/.local/share/mcp-connectors")
+    assert data_dir({"HOME": "/h"}, "darwin") == Path("/h/Library/Application Support/MCP Connector Manager")
+    assert data_dir({"HOME": "/h", "LOCALAPPDATA": "C:/L"}, "win32") == Path("C:/L/MCP Connector Manager")
