@@ -1,0 +1,114 @@
+"""The registry's schema, as an ordered list of migrations (``PRAGMA user_version`` counts those applied).
+
+Rules for a new migration: append a function, never edit one that shipped; each runs in its own transaction (the
+caller holds ``BEGIN IMMEDIATE``), so it must not commit, must not use ``executescript`` (which commits first) and
+must not change ``journal_mode``. A migration that rebuilds a table referenced by a foreign key needs
+``foreign_keys=OFF``, which only takes effect outside a transaction: teach the runner in
+:mod:`desktop_app.storage.registry` about it first.
+
+No table has a column for a token or a client secret: those live in the vault only.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+
+#: ``PRAGMA application_id`` of a registry ("MCPM"): a SQLite file with another id belongs to another program.
+APPLICATION_ID = 0x4D43504D
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    statements = (
+        f"PRAGMA application_id = {APPLICATION_ID}",
+        # Things about the database itself (profile_id); never changed by the person.
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        # The person's preferences (get_setting / set_setting).
+        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        """CREATE TABLE servers (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            url TEXT NOT NULL,
+            resource TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            resource_name TEXT,
+            settings TEXT NOT NULL DEFAULT '{}',
+            added_at REAL NOT NULL
+        )""",
+        # Authorization server metadata (RFC 8414) as last fetched, so a refresh after a restart needs no discovery.
+        """CREATE TABLE authorization_servers (
+            issuer TEXT PRIMARY KEY,
+            metadata TEXT NOT NULL,
+            fetched_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE registrations (
+            issuer TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            method TEXT NOT NULL,
+            token_endpoint_auth_method TEXT NOT NULL,
+            client_secret_expires_at INTEGER,
+            redirect_uris TEXT NOT NULL DEFAULT '[]',
+            has_secret INTEGER NOT NULL CHECK (has_secret IN (0, 1)),
+            created_at REAL NOT NULL,
+            current INTEGER NOT NULL DEFAULT 1 CHECK (current IN (0, 1)),
+            PRIMARY KEY (issuer, client_id)
+        )""",
+        """CREATE TABLE accounts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL UNIQUE,
+            server_id INTEGER NOT NULL REFERENCES servers (id) ON DELETE CASCADE,
+            issuer TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            subject TEXT,
+            label TEXT NOT NULL,
+            identity_source TEXT NOT NULL,
+            login_hint TEXT,
+            nickname TEXT,
+            state TEXT NOT NULL CHECK (state IN ('signed_in', 'needs_sign_in', 'signed_out')),
+            scopes TEXT NOT NULL DEFAULT '',
+            expires_at REAL,
+            has_refresh_token INTEGER NOT NULL CHECK (has_refresh_token IN (0, 1)),
+            created_at REAL NOT NULL,
+            signed_in_at REAL,
+            last_refresh REAL,
+            last_error TEXT,
+            failures INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE UNIQUE INDEX accounts_subject ON accounts (server_id, issuer, subject) WHERE subject IS NOT NULL",
+        "CREATE INDEX accounts_server ON accounts (server_id, created_at)",
+        "CREATE INDEX accounts_client ON accounts (issuer, client_id)",
+        # One pairing per server: approving again replaces it, withdrawing marks it.
+        """CREATE TABLE consents (
+            server_id INTEGER PRIMARY KEY REFERENCES servers (id) ON DELETE CASCADE,
+            resource TEXT NOT NULL,
+            issuer TEXT NOT NULL,
+            scopes TEXT NOT NULL DEFAULT '',
+            client_kind TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            approved_at REAL NOT NULL,
+            withdrawn_at REAL
+        )""",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            server_id INTEGER REFERENCES servers (id) ON DELETE CASCADE,
+            account_id INTEGER REFERENCES accounts (id) ON DELETE CASCADE,
+            at REAL NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX events_account ON events (account_id, at, id)",
+        "CREATE INDEX events_server ON events (server_id, at, id)",
+        "CREATE INDEX events_at ON events (at, id)",
+        # Vault keys about to be written for accounts not yet saved (cleaned up after a crash).
+        "CREATE TABLE pending_secrets (key TEXT PRIMARY KEY, created_at REAL NOT NULL) WITHOUT ROWID",
+    )
+    for statement in statements:
+        conn.execute(statement)
+    conn.execute("INSERT INTO meta (key, value) VALUES ('profile_id', ?)", (uuid.uuid4().hex,))
+
+
+#: Migration ``n`` (1-based) brings a database from ``user_version`` n-1 to n.
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1,)
+
+#: The schema this version of the app writes.
+SCHEMA_VERSION = len(MIGRATIONS)
