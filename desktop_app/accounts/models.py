@@ -132,7 +132,8 @@ class Account:
     created_at: float
     signed_in_at: float | None
     last_refresh: float | None
-    #: The last refresh problem that did not end the login (one line, never a secret), cleared on success.
+    #: The last renewal problem (one line, never a secret): a transient one while signed in, or the reason the
+    #: account needs a sign-in. Cleared on success.
     last_error: str | None = None
     #: Consecutive transient failures (for backoff), reset on success.
     failures: int = 0
