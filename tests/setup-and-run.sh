@@ -8,8 +8,9 @@ root=$PWD
 
 step() { printf '\n== %s\n' "$*"; }
 
-# 1. System packages: Chromium for the real-browser test.
-system_packages=(chromium)
+# 1. System packages: Chromium for the real-browser test; gnome-keyring (+ secret-tool, dbus-daemon) for the private
+#    Secret Service every test runs against (tests/lab/secret_service.py).
+system_packages=(chromium gnome-keyring libsecret-tools dbus-daemon)
 missing=()
 for package in "${system_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -20,7 +21,9 @@ if ((${#missing[@]})); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "Missing system packages: ${missing[*]}. Run this script as root to install them; their tests will skip." >&2
+    echo "Missing system packages: ${missing[*]}. Run this script as root to install them." >&2
+    echo "Without gnome-keyring, libsecret-tools and dbus-daemon the whole suite fails (it needs a real Secret Service);" >&2
+    echo "without chromium its real-browser test skips." >&2
   fi
 fi
 

@@ -5,6 +5,8 @@
 - ``lab_mcp`` (session): an MCP server, prm_mode "header", protected by ``lab_as``.
 - ``lab_as_factory`` / ``lab_mcp_factory`` (session): start other flavours on demand; whatever they
   started is stopped at the end of the session (or earlier by the test's own ``stop()``).
+- ``private_secret_service`` (session, autouse) and ``secret_service``: a private gnome-keyring for every test
+  (``tests/lab/secret_service.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from tests.lab.servers import (
 
 AuthServerFactory = Callable[..., RunningAuthServer]
 McpServerFactory = Callable[..., RunningMcpServer]
+
+pytest_plugins = ["tests.lab.secret_service"]
 
 
 @pytest.fixture(scope="session")
