@@ -37,8 +37,7 @@ def no_secret_in_app_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def private_profile(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def private_profile(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own data directory: nothing is read from or written to the person's real profile."""
     home = tmp_path_factory.mktemp("profile")
     monkeypatch.setenv("MCP_CONNECTORS_HOME", str(home))
-    yield
