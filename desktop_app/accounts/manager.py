@@ -359,6 +359,14 @@ class Accounts:
         if value is None:
             if missing_ok:
                 return None
+            # Someone deleted the keyring entry: nothing can be renewed; say so where the account is shown.
+            self.registry.record_refresh_failure(
+                account.id,
+                code="secret_missing",
+                message=f"its tokens are missing from {self.secrets.description}",
+                needs_sign_in=True,
+                now=self.clock(),
+            )
             raise SignInRequired(
                 "secret_missing",
                 f"The sign-in of {account.display_name} is missing from {self.secrets.description}.",
@@ -367,6 +375,13 @@ class Accounts:
         try:
             return TokenBundle.from_secret(value)
         except ValueError as exc:
+            self.registry.record_refresh_failure(
+                account.id,
+                code="secret_unreadable",
+                message=f"its stored tokens cannot be read ({exc})",
+                needs_sign_in=True,
+                now=self.clock(),
+            )
             raise SignInRequired(
                 "secret_unreadable",
                 f"The stored sign-in of {account.display_name} cannot be read ({exc}).",

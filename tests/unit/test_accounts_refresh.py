@@ -384,3 +384,16 @@ def test_default_names_do_not_collide(accounts: Accounts) -> None:
     first = accounts.add_server("https://mcp.example/a")
     second = accounts.add_server("https://mcp.example/b")
     assert (first.name, second.name) == ("mcp.example", "mcp.example 2")
+
+
+async def test_a_keyring_entry_deleted_behind_our_back_says_sign_in_again(
+    accounts: Accounts, http: httpx.AsyncClient
+) -> None:
+    account = signed_in(accounts, tokens())
+    accounts.secrets.delete(account_secret_key(account.key))
+    with pytest.raises(SignInRequired) as caught:
+        await accounts.token(http, account)
+    assert caught.value.code == "secret_missing"
+    current = state(accounts, account)
+    assert current.state is AccountState.NEEDS_SIGN_IN
+    assert "missing" in (current.last_error or "")
