@@ -396,14 +396,9 @@ async def run_tools(args: argparse.Namespace, console: Console) -> int:
 
 
 async def run_call(args: argparse.Namespace, console: Console) -> int:
-    from desktop_app.cli.main import EXIT_TOOL_ERROR, format_tool_result
+    from desktop_app.cli.main import EXIT_TOOL_ERROR, format_tool_result, tool_arguments
 
-    try:
-        tool_args = json.loads(args.args)
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError("invalid_args", f"--args is not valid JSON ({exc.msg} at {exc.pos}).") from None
-    if not isinstance(tool_args, dict):
-        raise ConfigurationError("invalid_args", '--args must be a JSON object, like \'{"text": "hi"}\'.')
+    tool_args = tool_arguments(args.args)
 
     async def work(accounts: Accounts, server: Server, session: StoredSession, http: httpx.AsyncClient) -> int:
         from desktop_app.mcp import McpClient
@@ -481,8 +476,8 @@ async def run_logout(args: argparse.Namespace, console: Console) -> int:
             result = await accounts.logout(http, account)
         if result.revoked:
             console.say(f"Revoked at {account.issuer}: {', '.join(r.replace('_', ' ') for r in result.revoked)}.")
-        for problem in result.problems:
-            console.say(f"Note: {problem}")
+        for note in (*result.notes, *result.problems):
+            console.say(f"Note: {note}")
         console.result(
             f"Signed out {account.display_name} on {server.name}; its tokens were deleted from this machine."
         )

@@ -30,6 +30,7 @@ from desktop_app.errors import (
     StorageError,
     TransientError,
     UserActionRequired,
+    one_line,
 )
 from desktop_app.oauth.flow import Pairing, SignInOptions
 from desktop_app.oauth.redact import configure_logging, redact
@@ -307,6 +308,22 @@ class Console:
         return self.stdin.readline()
 
 
+def tool_arguments(text: str) -> dict[str, object]:
+    """``--args``: a JSON object, or a refusal that quotes (the start of) what was given."""
+    hint = 'Give the arguments as a JSON object, e.g. --args \'{"text": "hi"}\' (quote it for your shell).'
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            "invalid_args", f"--args {one_line(text, 60)!r} is not valid JSON ({exc.msg} at {exc.pos}).", hint=hint
+        ) from None
+    if not isinstance(value, dict):
+        raise ConfigurationError(
+            "invalid_args", f"--args must be a JSON object, not {one_line(text, 60)!r}.", hint=hint
+        )
+    return value
+
+
 def format_tool_result(result: ToolResult) -> str:
     parts: list[str] = []
     for item in result.content:
@@ -326,12 +343,7 @@ async def run_connect(args: argparse.Namespace, console: Console) -> int:
     from desktop_app.oauth.authorize import system_browser
     from desktop_app.oauth.http import new_client
 
-    try:
-        tool_args = json.loads(args.args)
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError("invalid_args", f"--args is not valid JSON ({exc.msg} at {exc.pos}).") from None
-    if not isinstance(tool_args, dict):
-        raise ConfigurationError("invalid_args", '--args must be a JSON object, like \'{"text": "hi"}\'.')
+    tool_args = tool_arguments(args.args)
     options = options_from(args)
     trace = Trace()
 
