@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import shlex
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -41,6 +42,7 @@ from desktop_app.accounts.models import (
     server_secret_key,
 )
 from desktop_app.accounts.ports import Registry, RemovedServer, SecretStore, SignInRecord
+from desktop_app.appinfo import COMMAND
 from desktop_app.errors import (
     ConfigurationError,
     ConnectorError,
@@ -129,7 +131,12 @@ class PersistentRegistrationStore:
 
     def get(self, issuer: str) -> ClientRegistration | None:
         stored = self._registry.current_registration(issuer, "dcr")
-        return None if stored is None else self.load(stored)
+        if stored is None:
+            return None
+        try:
+            return self.load(stored)
+        except SignInRequired:
+            return None  # its secret is gone (another secret store, a cleaned keyring): register anew
 
     def load(self, stored: StoredRegistration) -> ClientRegistration:
         secret = None
@@ -206,8 +213,10 @@ class Accounts:
         url = url.strip()
         resource = canonical_resource(url)
         require_secure(resource, what="MCP server address", configuration=True)
-        existing = self.registry.find_server(resource)
-        if existing is not None and existing.resource == resource:
+        # The same server with or without a trailing slash is one server (MCP "Canonical Server URI").
+        variants = {resource, resource.rstrip("/"), resource.rstrip("/") + "/"}
+        existing = next((s for s in self.registry.servers() if s.resource in variants), None)
+        if existing is not None:
             raise ConfigurationError(
                 "server_exists",
                 f"{url} is already added as {existing.name!r}.",
@@ -582,6 +591,11 @@ class Accounts:
             return bundle.tokens
         return await self._renew(http, account, bundle.tokens, force=force, trace=trace or Trace())
 
+    def _sign_in_hint(self, account: Account) -> str:
+        server = self.registry.server(account.server_id)
+        name = shlex.quote(server.name) if server is not None else "SERVER"
+        return f"Sign in again: {COMMAND} login {name} --account {account.id}"
+
     def _usable(self, account: Account) -> Account:
         current = self.registry.account(account.id)
         if current is None:
@@ -590,14 +604,14 @@ class Accounts:
             raise SignInRequired(
                 "signed_out",
                 f"{current.display_name} is signed out.",
-                hint="Sign in again with 'mcp-connectors login'.",
+                hint=self._sign_in_hint(current),
             )
         if current.state is AccountState.NEEDS_SIGN_IN:
             raise SignInRequired(
                 "needs_sign_in",
                 f"{current.display_name} must sign in again"
                 + (f" ({current.last_error})." if current.last_error else "."),
-                hint="Sign in again with 'mcp-connectors login'.",
+                hint=self._sign_in_hint(current),
             )
         return current
 
@@ -687,7 +701,7 @@ class Accounts:
                 raise SignInRequired(
                     "needs_sign_in",
                     f"{account.display_name} must sign in again: {exc.message}",
-                    hint="Sign in again with 'mcp-connectors login'.",
+                    hint=self._sign_in_hint(account),
                     url=account.issuer,
                 ) from exc
             except ProtocolViolation as exc:

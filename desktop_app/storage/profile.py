@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from desktop_app.accounts.manager import Accounts
+from desktop_app.accounts.models import AccountState
 from desktop_app.errors import ConfigurationError
 from desktop_app.storage.locks import AccountLocks
 from desktop_app.storage.paths import data_dir as default_data_dir
@@ -43,6 +44,8 @@ def open_accounts(
                 hint="Use 'keyring' (the default) or 'file' (not encrypted).",
             )
         remembered = registry.get_setting(SECRET_STORE_SETTING)
+        if secret_store is not None and secret_store != (remembered or "keyring"):
+            _refuse_switch_while_in_use(registry, remembered or "keyring", secret_store)
         choice = secret_store or remembered or "keyring"
         secrets = open_secret_store(choice, profile_id=registry.profile_id(), data_dir=home)
         if secret_store is not None and secret_store != remembered:
@@ -51,3 +54,17 @@ def open_accounts(
         registry.close()
         raise
     return Accounts(registry, secrets, AccountLocks(home / "locks"), clock=clock)
+
+
+def _refuse_switch_while_in_use(registry: SqliteRegistry, current: str, wanted: str) -> None:
+    """Secrets are never copied between stores: switching while logins live in one would strand them there (and,
+    from the file store, leave usable tokens in a plain file)."""
+    live = [a for a in registry.accounts() if a.state is not AccountState.SIGNED_OUT]
+    if live:
+        names = ", ".join(a.display_name for a in live[:5]) + (" …" if len(live) > 5 else "")
+        raise ConfigurationError(
+            "secret_store_in_use",
+            f"Tokens of {len(live)} account(s) ({names}) are kept in the {current} store; switching to the {wanted} "
+            "store would leave them behind.",
+            hint=f"Sign them out first (mcp-connectors logout SERVER --account A), or keep the {current} store.",
+        )

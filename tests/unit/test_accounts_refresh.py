@@ -25,10 +25,12 @@ from desktop_app.accounts.models import (
     StoredRegistration,
     TokenBundle,
     account_secret_key,
+    registration_secret_key,
 )
 from desktop_app.accounts.ports import SignInRecord
 from desktop_app.errors import ConfigurationError, ProtocolViolation, SecretStoreError, SignInRequired, TransientError
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
+from desktop_app.oauth.registration import ClientRegistration
 from desktop_app.oauth.tokens import TokenSet
 from desktop_app.oauth.trace import Trace
 from desktop_app.storage.locks import AccountLocks
@@ -397,3 +399,54 @@ async def test_a_keyring_entry_deleted_behind_our_back_says_sign_in_again(
     current = state(accounts, account)
     assert current.state is AccountState.NEEDS_SIGN_IN
     assert "missing" in (current.last_error or "")
+
+
+def test_the_same_server_with_a_trailing_slash_is_not_added_twice(accounts: Accounts) -> None:
+    accounts.add_server(RESOURCE, name="Work")
+    with pytest.raises(ConfigurationError, match="Work"):
+        accounts.add_server(RESOURCE + "/")
+
+
+async def test_a_registration_whose_secret_is_gone_is_not_offered(accounts: Accounts) -> None:
+    accounts.registrations.put(
+        ClientRegistration(ISSUER, "conf-1", "dcr", "client_secret_basic", client_secret="s3cret-value")
+    )
+    assert accounts.registrations.get(ISSUER) is not None
+    accounts.secrets.delete(registration_secret_key(ISSUER, "conf-1"))
+    assert accounts.registrations.get(ISSUER) is None
+
+
+def test_switching_the_secret_store_while_accounts_are_signed_in_is_refused(tmp_path: Path) -> None:
+    from desktop_app.storage.profile import open_accounts
+
+    home = tmp_path / "p"
+    first = open_accounts(directory=home, secret_store="file")
+    first.secrets.put(account_secret_key("k1"), TokenBundle(tokens()).to_secret())
+    server = first.add_server(RESOURCE)
+    first.registry.save_sign_in(
+        SignInRecord(
+            server_id=server.id,
+            account_id=None,
+            account_key="k1",
+            issuer=ISSUER,
+            client_id="client-1",
+            identity=Identity("sub-1", "alice@example.com", "id_token", None),
+            scopes=(),
+            expires_at=None,
+            has_refresh_token=True,
+            now=NOW,
+            consent=None,
+            event_kind="signed_in",
+            event_detail="test",
+        )
+    )
+    first.registry.close()
+    with pytest.raises(ConfigurationError) as caught:
+        open_accounts(directory=home, secret_store="keyring")
+    assert caught.value.code == "secret_store_in_use"
+    assert "alice@example.com" in caught.value.message
+    again = open_accounts(directory=home)  # without the flag: the remembered file store, still working
+    try:
+        assert again.secrets.kind == "file"
+    finally:
+        again.registry.close()
