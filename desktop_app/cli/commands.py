@@ -295,6 +295,12 @@ async def run_list(args: argparse.Namespace, console: Console) -> int:
             return 0
         now = accounts.clock()
         lines = [f"Secrets are kept in: {accounts.secrets.description}"]
+        check = getattr(accounts.secrets, "check", None)
+        if callable(check):
+            try:
+                check()
+            except ConnectorError as exc:
+                lines.append(f"  Warning: {exc.message}")
         if accounts.secrets.kind != "keyring":
             lines.append(
                 "  Warning: this file store is NOT encrypted; anyone who can read the file can use your logins."
@@ -468,6 +474,10 @@ async def run_logout(args: argparse.Namespace, console: Console) -> int:
     accounts = await open_profile(args)
     try:
         server = accounts.server(args.server)
+        everyone = accounts.registry.accounts(server.id)
+        if not args.account and everyone and all(a.state is AccountState.SIGNED_OUT for a in everyone):
+            console.say(f"Every account on {server.name} is already signed out.")
+            return 0
         account = accounts.account(server, args.account)
         if account.state is AccountState.SIGNED_OUT:
             console.say(f"{account.display_name} on {server.name} is already signed out.")

@@ -253,8 +253,11 @@ def test_a_person_adds_a_server_signs_in_twice_uses_both_accounts_and_removes_ev
     signed_out = cli("token", "lab", "--account", "bob@lab.test")
     assert signed_out.code == EXIT_ACTION, signed_out
     assert signed_out.stdout == ""
-    message, _ = signed_out.refusal()
+    message, hint = signed_out.refusal()
     assert "bob@lab.test is signed out" in message
+    assert hint is not None and "login lab --account" in hint  # a command that works as given
+    again = cli("logout", "lab", "--account", "bob@lab.test")
+    assert again.code == 0 and "already signed out" in again.stderr, again
 
     # Alice still works, and is now the only account --account can be left out for.
     still = cli("call", "lab", "whoami")
@@ -393,6 +396,8 @@ def test_without_a_keyring_it_says_so_suggests_the_file_store_and_writes_no_secr
         assert re.search(r"(?i)no os keyring|keyring.*(unavailable|not available)", message), result
         assert hint is not None and "--secret-store file" in hint
     assert authorization_requests(lab_as) == asked, "no browser opens when the tokens could not be kept"
+    listing = cli("list", env=no_bus)
+    assert listing.code == 0 and "Warning:" in listing.stdout and "keyring" in listing.stdout.lower(), listing
 
     assert not (cli.home / "secrets.json").exists()
     assert cli.known_secrets
