@@ -158,6 +158,7 @@ def stats(command: Command) -> Stats:
 
 def table(title: str, commands: list[Command], bare: Command) -> None:
     base = stats(bare)
+    busy = base.wall > 1.2 * base.cpu + 5  # a bare interpreter waits for nothing: waiting means other load
     print(f"\n{title}")
     header = (
         f"{'command':<44} {'wall med':>8} {'p90':>6} {'cpu med':>8} {'p90':>6} "
@@ -170,6 +171,11 @@ def table(title: str, commands: list[Command], bare: Command) -> None:
         print(
             f"{command.name:<44} {s.wall:>8.0f} {s.wall_p90:>6.0f} {s.cpu:>8.0f} {s.cpu_p90:>6.0f} "
             f"{s.wall / base.wall:>9.2f} {s.cpu / base.cpu:>8.2f} {s.cpu - base.cpu:>8.0f}"
+        )
+    if busy:
+        print(
+            f"  BUSY MACHINE: the bare interpreter took {base.wall:.0f} ms of wall time for {base.cpu:.0f} ms of CPU; "
+            "other work competed for the CPUs, wall times are inflated (process times much less): run again"
         )
 
 
@@ -666,6 +672,7 @@ def run(args: argparse.Namespace) -> int:
     parts = args.only or ["token", "list"]
     print(f"Python {platform.python_version()} ({sys.executable}), {platform.system()}, {os.cpu_count()} CPUs")
     summary = Summary()
+    load_before = os.getloadavg()[0]
     with ExitStack() as stack:
         workdir = Path(tempfile.mkdtemp(prefix="mcpc-bench-"))
         stack.callback(shutil.rmtree, workdir, ignore_errors=True)
@@ -676,7 +683,8 @@ def run(args: argparse.Namespace) -> int:
         if "list" in parts:
             bench_list(summary, workdir, launchers, args)
         summary.print()
-    print(f"\n(total {time.perf_counter() - began:.0f} s)")
+    load = f"load average (1 min) {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+    print(f"\n(total {time.perf_counter() - began:.0f} s; {load})")
     return 0
 
 
