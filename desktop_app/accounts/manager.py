@@ -580,6 +580,13 @@ class Accounts:
                 log.info("Could not revoke a discarded %s at %s: %s", hint, metadata.issuer, exc.code)
 
     # -- tokens --------------------------------------------------------------------------------------------
+    def fresh_token(self, account: Account) -> TokenSet | None:
+        """The stored access token if it needs no renewal (no network), else None: then call :meth:`token`."""
+        account = self._usable(account)
+        bundle = self._read_bundle(account)
+        assert bundle is not None
+        return None if bundle.tokens.is_expired(self.clock(), REFRESH_LEEWAY) else bundle.tokens
+
     async def token(
         self, http: httpx.AsyncClient, account: Account, *, force: bool = False, trace: Trace | None = None
     ) -> TokenSet:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from desktop_app.accounts.consent import PairingCheck
 from desktop_app.accounts.manager import Accounts, StoredSession, metadata_from_json
@@ -426,39 +426,18 @@ async def run_call(args: argparse.Namespace, console: Console) -> int:
     return await _with_session(args, console, work)
 
 
-class _ClientOnDemand:
-    """Stands in for the HTTP client until something uses it, then makes it (``new_client()``) and passes through.
-
-    ``token`` prints a fresh token without the network, but making a client imports httpcore (with anyio and h11)
-    and loads the CA bundle into an SSL context: ~100 ms of CPU that every ``token`` paid for nothing
-    (benchmarks/accounts_cli.py).
-    """
-
-    def __init__(self) -> None:
-        self._client: httpx.AsyncClient | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._client is None:
-            from desktop_app.oauth.http import new_client
-
-            self._client = new_client()
-        return getattr(self._client, name)
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-
-
 async def run_token(args: argparse.Namespace, console: Console) -> int:
     accounts = await open_profile(args)
     try:
         server = accounts.server(args.server)
         account = accounts.account(server, args.account)
-        http = _ClientOnDemand()
-        try:
-            tokens = await accounts.token(cast("httpx.AsyncClient", http), account, force=args.force)
-        finally:
-            await http.aclose()
+        # A fresh token needs no network: the HTTP client (httpcore, the CA bundle) is only made for a renewal.
+        tokens = None if args.force else accounts.fresh_token(account)
+        if tokens is None:
+            from desktop_app.oauth.http import new_client
+
+            async with new_client() as http:
+                tokens = await accounts.token(http, account, force=args.force)
         console.result(tokens.access_token)
     finally:
         accounts.registry.close()
