@@ -22,13 +22,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
-from desktop_app.accounts.consent import PairingCheck, check_pairing, consent_from
-from desktop_app.accounts.identity import identity_scopes, resolve_identity
 from desktop_app.accounts.models import (
     Account,
     AccountState,
@@ -66,6 +64,9 @@ from desktop_app.oauth.tokens import TokenSet, refresh_tokens, revoke_token
 from desktop_app.oauth.trace import Trace
 from desktop_app.oauth.urls import canonical_resource, require_secure
 
+if TYPE_CHECKING:  # consent and identity (joserfc) are imported when a sign-in needs them: `token` stays quick
+    from desktop_app.accounts.consent import PairingCheck
+
 log = logging.getLogger(__name__)
 
 #: Renew this long before expiry (the token is "expiring" inside this window).
@@ -76,7 +77,7 @@ RETRY_DELAYS = (0.5, 1.5)
 PENDING_SECRET_AGE = 3600.0
 
 #: Asked before a browser opens, with the pairing and what changed since the last approval.
-Approve = Callable[[PairingCheck], Awaitable[bool]]
+Approve = Callable[["PairingCheck"], Awaitable[bool]]
 #: Asked when no identity could be learned: a nickname for the new account (None: use a default).
 AskNickname = Callable[[], Awaitable[str | None]]
 
@@ -449,6 +450,8 @@ class Accounts:
         Nothing is written until the tokens are in hand and the identity is checked: signing in again as someone
         else raises :class:`WrongAccount` and leaves the account as it was.
         """
+        from desktop_app.accounts.consent import check_pairing, consent_from
+        from desktop_app.accounts.identity import identity_scopes, resolve_identity
         from desktop_app.mcp import LEGACY_VERSIONS, build_probe_request
 
         check_store = getattr(self.secrets, "check", None)

@@ -13,11 +13,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from desktop_app.accounts.consent import PairingCheck
 from desktop_app.accounts.manager import Accounts, StoredSession, metadata_from_json
 from desktop_app.accounts.models import Account, AccountState, Server, ServerSettings
 from desktop_app.appinfo import COMMAND
-from desktop_app.cli.pairing_text import format_pairing_check
 from desktop_app.errors import ConfigurationError, ConnectorError, SignInRequired, one_line
 from desktop_app.oauth.redact import redact
 from desktop_app.oauth.trace import Trace
@@ -25,6 +23,7 @@ from desktop_app.oauth.trace import Trace
 if TYPE_CHECKING:
     import httpx
 
+    from desktop_app.accounts.consent import PairingCheck
     from desktop_app.cli.main import Console
 
 
@@ -159,6 +158,8 @@ def _quote(text: str) -> str:
 
 def _approver(console: Console) -> Callable[[PairingCheck], Awaitable[bool]]:
     async def approve(check: PairingCheck) -> bool:
+        from desktop_app.cli.pairing_text import format_pairing_check
+
         console.say(format_pairing_check(check))
         if console.assume_yes:
             console.say("Approved (--yes).")
