@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 FORMAT_GENERATION = "v1"
 #: Longest keyring password we write (characters; the JSON is ASCII, so also bytes, and 2000 bytes as UTF-16).
 CHUNK_CHARS = 1000
+#: Lock-free reads retry this many times while another process keeps replacing the value under them.
+READ_ATTEMPTS = 5
 #: Longest value we accept (characters of JSON): a token bundle is 4-10 KB.
 MAX_VALUE_CHARS = 256 * CHUNK_CHARS
 #: Garbage generations remembered in a head (more can only come from deletes failing again and again).
@@ -292,31 +294,48 @@ class KeyringVault:
             self._read(self._prefix + "#probe", "the app's secrets")
 
     def get(self, key: str) -> dict[str, Any] | None:
+        """Read without a lock: a writer in another process may switch the head and delete the parts we were
+        about to read. A part that vanished (or doesn't add up) while the head moved on means "read again", up to
+        :data:`READ_ATTEMPTS` times; only a head that stays put with parts missing is damage."""
         _check_key(key)
         name = self._prefix + key
         with self._session(key, "read"):
+            for _ in range(READ_ATTEMPTS - 1):
+                head = self._head(name, key, strict=True)
+                if head is None or head.value is None:
+                    log.debug("keyring get %s: none", key)
+                    return None
+                try:
+                    return self._assemble(name, key, head.value)
+                except SecretStoreError:
+                    again = self._head(name, key, strict=True)
+                    if again is not None and again.value == head.value:
+                        raise  # the head did not move: the parts really are missing or damaged
+                    log.debug("keyring get %s: changed while reading, reading again", key)
             head = self._head(name, key, strict=True)
             if head is None or head.value is None:
-                log.debug("keyring get %s: none", key)
                 return None
-            generation, length, digest = head.value
-            parts: list[str] = []
-            for index in range(generation.chunks):
-                part = self._read(_chunk(name, generation, index), key)
-                if part is None:
-                    self._damaged(key, f"part {index + 1} of {generation.chunks} is missing")
-                parts.append(part)
-            text = "".join(parts)
-            if len(text) != length or hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
-                self._damaged(key, "its parts do not add up to what was stored")
-            try:
-                value = json.loads(text)
-            except ValueError:
-                self._damaged(key, "it is not JSON")
-            if not isinstance(value, dict):
-                self._damaged(key, "it is not a JSON object")
-            log.debug("keyring get %s: %d part(s)", key, generation.chunks)
-            return value
+            return self._assemble(name, key, head.value)
+
+    def _assemble(self, name: str, key: str, current: tuple[_Generation, int, str]) -> dict[str, Any]:
+        generation, length, digest = current
+        parts: list[str] = []
+        for index in range(generation.chunks):
+            part = self._read(_chunk(name, generation, index), key)
+            if part is None:
+                self._damaged(key, f"part {index + 1} of {generation.chunks} is missing")
+            parts.append(part)
+        text = "".join(parts)
+        if len(text) != length or hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
+            self._damaged(key, "its parts do not add up to what was stored")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            self._damaged(key, "it is not JSON")
+        if not isinstance(value, dict):
+            self._damaged(key, "it is not a JSON object")
+        log.debug("keyring get %s: %d part(s)", key, generation.chunks)
+        return value
 
     def put(self, key: str, value: Mapping[str, Any]) -> None:
         _check_key(key)
