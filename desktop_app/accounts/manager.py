@@ -532,7 +532,9 @@ class Accounts:
         # Keep the registration (and its secret) for renewals after a restart.
         self.registrations.put(registration)
         key = target.key if target is not None else uuid.uuid4().hex
-        if target is None:
+        if target is None or target.state is AccountState.SIGNED_OUT:
+            # Until save_sign_in records the account as signed in, these tokens belong to nobody: if we crash in
+            # between, the next start deletes them (clean_pending_secrets).
             self.registry.note_pending_secret(account_secret_key(key), now=self.clock())
         async with self.locks.hold(key, what=f"the account {identity.label}"):
             self._write_bundle(key, tokens)
