@@ -170,7 +170,7 @@ def select_backend(
     A chainer is resolved to the first backend in it that may hold secrets, so a plaintext backend it also chains
     is never written to.
     """
-    chosen = backend if backend is not None else keyring.get_keyring()
+    chosen = backend if backend is not None else _default_backend()
     if isinstance(chosen, chainer.ChainerBackend):
         members: Sequence[keyring.backend.KeyringBackend] = list(chosen.backends)
         usable = [member for member in members if _refusal(member) is None]
@@ -182,6 +182,43 @@ def select_backend(
             hint=f"{_sentence(_install_hint())}, {_FILE_STORE_HINT}.",
         )
     return chosen, _refusal(chosen)
+
+
+def _default_backend() -> keyring.backend.KeyringBackend:
+    """keyring's own choice, except in the common Linux case, where it is known in advance: the Secret Service.
+
+    keyring's detection imports and probes every backend it knows (on Linux its macOS backend alone runs
+    ``ldconfig`` and ``gcc`` looking for Apple's libraries), about 45 ms of every ``mcp-connectors token``
+    (benchmarks/accounts_cli.py). The shortcut is taken only when nothing could make keyring choose otherwise: no
+    ``PYTHON_KEYRING_BACKEND``, no ``keyringrc.cfg``, and not KDE (where keyring prefers KWallet). An unreachable
+    Secret Service then shows up at the first read or write, mapped like any other (``keyring_unavailable``).
+    """
+    if (
+        sys.platform.startswith("linux")
+        and not os.environ.get("PYTHON_KEYRING_BACKEND")
+        and "KDE" not in os.environ.get("XDG_CURRENT_DESKTOP", "").upper()
+        and _session_bus_socket_exists()
+    ):
+        from keyring.util import platform_
+
+        if not (Path(platform_.config_root()) / "keyringrc.cfg").exists():
+            try:
+                from keyring.backends import SecretService
+            except ImportError:  # pragma: no cover - secretstorage is a dependency of keyring on Linux
+                pass
+            else:
+                return SecretService.Keyring()  # type: ignore[no-untyped-call]
+    return keyring.get_keyring()
+
+
+def _session_bus_socket_exists() -> bool:
+    """``DBUS_SESSION_BUS_ADDRESS`` names a ``unix:path=`` socket that exists (other address forms: don't know)."""
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS", "").split(";")[0]
+    if not address.startswith("unix:"):
+        return False
+    options = dict(part.split("=", 1) for part in address[5:].split(",") if "=" in part)
+    path = options.get("path")
+    return path is not None and Path(path).exists()
 
 
 def _locked_errors() -> tuple[type[BaseException], ...]:
