@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -217,6 +218,16 @@ class RunningAuthServer:
         """Revoke every grant of a lab user (``alice``/``bob``, or a sub): its refresh tokens die."""
         result = _post_json(f"{self.url}/__lab/revoke-grants", params={"sub": user})
         return int(result["revoked"])
+
+    def outage(self, mode: str, *, paths: Sequence[str] | None = None) -> None:
+        """Make ``paths`` (default: the token endpoint) fail until ``outage("off")``: ``"503"`` answers 503,
+        ``"reset"`` resets the connection without an answer. oidc-provider keeps running: grants survive."""
+        body: dict[str, Any] = {"mode": mode}
+        if paths is not None:
+            body["paths"] = list(paths)
+        response = httpx.post(f"{self.url}/__lab/outage", json=body, timeout=5.0, trust_env=False)
+        if response.status_code != 200:
+            raise LabError(f"outage {body}: {response.status_code} {response.text}")
 
     def users(self) -> dict[str, dict[str, str]]:
         """The lab users: ``{"alice": {"sub": ..., "preferred_username": ..., "email": ..., "name": ...}, ...}``."""

@@ -401,8 +401,57 @@ async function revokeGrantsOf(provider, sub) {
   return ids.length;
 }
 
-async function handleLab(provider, req, res, url, baseUrl) {
+// ---------------------------------------------------------------------------------------------------
+// Outage (POST /__lab/outage): chosen paths fail until turned off; oidc-provider keeps running, so its
+// in-memory grants and tokens survive the outage. "503": answer 503 with a plain-text body (as a proxy in
+// front of a down server would); "reset": read the request, then reset the TCP connection (ECONNRESET at
+// the client, no response). The failed request is logged with its scrubbed form body and `outage`.
+// ---------------------------------------------------------------------------------------------------
+
+const OUTAGE_MODES = ['503', 'reset', 'off'];
+const outage = { mode: 'off', paths: [] };
+
+function setOutage(body, issuerPath) {
+  const { mode, paths } = body ?? {};
+  if (!OUTAGE_MODES.includes(mode)) return `mode must be one of ${OUTAGE_MODES.join(', ')}`;
+  const chosen = paths ?? [`${issuerPath}/token`];
+  if (!Array.isArray(chosen) || !chosen.every((p) => typeof p === 'string' && p.startsWith('/'))) {
+    return 'paths must be a list of absolute paths';
+  }
+  outage.mode = mode;
+  outage.paths = mode === 'off' ? [] : chosen;
+  return undefined;
+}
+
+async function failForOutage(req, res, entry) {
+  const body = await readBody(req);
+  if (entry) {
+    entry.outage = outage.mode;
+    if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+      entry.body = scrub(queryObject(new URLSearchParams(body)));
+    }
+  }
+  if (outage.mode === 'reset') {
+    req.socket.resetAndDestroy();
+    return;
+  }
+  res.writeHead(503, { 'content-type': 'text/plain', 'cache-control': 'no-store', 'retry-after': '1' });
+  res.end('lab outage: the authorization server is unavailable\n');
+}
+
+async function handleLab(provider, req, res, url, baseUrl, issuerPath) {
   const path = url.pathname;
+  if (path === '/__lab/outage' && req.method === 'POST') {
+    let body;
+    try {
+      body = JSON.parse((await readBody(req)) || '{}');
+    } catch {
+      return sendJson(res, 400, { error: 'body is not JSON' });
+    }
+    const problem = setOutage(body, issuerPath);
+    if (problem) return sendJson(res, 400, { error: problem });
+    return sendJson(res, 200, { ok: true, ...outage });
+  }
   if (path === '/__lab/requests' && req.method === 'GET') {
     return sendJson(res, 200, requestLog);
   }
@@ -513,7 +562,11 @@ async function main() {
 
     try {
       if (url.pathname.startsWith('/__lab/')) {
-        await handleLab(provider, req, res, url, baseUrl);
+        await handleLab(provider, req, res, url, baseUrl, p);
+        return;
+      }
+      if (outage.mode !== 'off' && outage.paths.includes(url.pathname)) {
+        await failForOutage(req, res, req[LOG_ENTRY]);
         return;
       }
 
