@@ -28,6 +28,7 @@ import re
 import secrets
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,8 @@ FORMAT_GENERATION = "v1"
 CHUNK_CHARS = 1000
 #: Lock-free reads retry this many times while another process keeps replacing the value under them.
 READ_ATTEMPTS = 5
+#: Pauses between tries of one keyring read that failed for a reason other than a locked keyring (seconds).
+READ_RETRY_DELAYS = (0.02, 0.05, 0.1, 0.2)
 #: Longest value we accept (characters of JSON): a token bundle is 4-10 KB.
 MAX_VALUE_CHARS = 256 * CHUNK_CHARS
 #: Garbage generations remembered in a head (more can only come from deletes failing again and again).
@@ -495,10 +498,19 @@ class KeyringVault:
         return tuple(remaining)
 
     def _read(self, username: str, key: str) -> str | None:
-        try:
-            return self._backend.get_password(APP_ID, username)
-        except Exception as exc:
-            raise self._error(exc, "read", key) from exc
+        """One entry. The Secret Service, busy with other processes replacing items, sometimes answers a lookup
+        with an item that is gone by the time it is read (ItemNotFoundException), or fails to find its default
+        collection for a moment (InitError): such a read is tried again, briefly. A locked keyring is not."""
+        for delay in (*READ_RETRY_DELAYS, None):
+            try:
+                return self._backend.get_password(APP_ID, username)
+            except Exception as exc:
+                error = self._error(exc, "read", key)
+                if delay is None or error.code == "keyring_locked":
+                    raise error from exc
+                log.debug("keyring get %s: %s, trying again", key, type(exc).__name__)
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _write(self, username: str, password: str, key: str) -> None:
         try:
