@@ -702,6 +702,9 @@ class Accounts:
                 if not current.is_expired(self.clock(), 0):
                     log.info("Renewing %s failed for now (%s); its token is still valid.", account.id, exc.code)
                     return current
+                exc.hint = exc.hint or (
+                    f"This is temporary: the sign-in of {account.display_name} is kept. Try again in a moment."
+                )
                 raise
             except (GrantExpired, UserActionRequired) as exc:
                 dead = isinstance(exc, GrantExpired) or exc.code in ("invalid_client", "unauthorized_client")

@@ -251,8 +251,9 @@ async def test_an_outage_with_an_expired_token_fails_for_now_and_keeps_everythin
 ) -> None:
     account = signed_in(accounts, tokens(expires_at=NOW - 5))
     endpoint.script = [(503, {})] * 3
-    with pytest.raises(TransientError):
+    with pytest.raises(TransientError) as caught:
         await accounts.token(http, account)
+    assert caught.value.hint is not None and "temporary" in caught.value.hint and "kept" in caught.value.hint
     assert state(accounts, account).state is AccountState.SIGNED_IN
     assert stored_tokens(accounts, account).refresh_token == "rt-0"
     # The server is back: the same login works.
