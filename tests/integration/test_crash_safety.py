@@ -42,12 +42,11 @@ import pytest
 
 from desktop_app.accounts.manager import PENDING_SECRET_AGE, Accounts
 from desktop_app.accounts.models import Account, AccountState, TokenBundle, account_secret_key
-from desktop_app.oauth.http import new_client
 from desktop_app.storage.paths import data_dir
 from desktop_app.storage.profile import open_accounts
 from desktop_app.storage.registry import default_registry_path
 from desktop_app.storage.vault import FORMAT_GENERATION
-from tests.lab.browser import scripted_browser
+from tests.lab.accounts import sign_in
 from tests.lab.secret_service import SECRETS_NAME, PrivateSecretService, _name_has_owner, start_secret_service
 from tests.lab.servers import RunningAuthServer, RunningMcpServer, secret_fingerprint
 
@@ -181,26 +180,6 @@ def crash_cli(point: str, *args: str, user: str = "alice") -> subprocess.Complet
     return result
 
 
-async def approve_all(check: object) -> bool:
-    return True
-
-
-def sign_in(accounts: Accounts, mcp_url: str, user: str) -> Account:
-    async def browser(url: str) -> None:
-        await scripted_browser(url, user=user)
-
-    async def run() -> Account:
-        server = accounts.registry.find_server(mcp_url) or accounts.add_server(mcp_url)
-        async with new_client() as http:
-            result = await accounts.login(
-                http, server, browser=browser, approve=approve_all, new_account=True, timeout=30
-            )
-        return result.account
-
-    return asyncio.run(run())
-
-
-@pytest.fixture
 def secret_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivateSecretService]:
     """This module's own keyring (overrides the session's): gnome-keyring-daemon can abort when a client dies in the
     middle of a call (its known bug, see :class:`KeyringSupervisor`), and that must not take the session's down."""

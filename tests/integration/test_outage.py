@@ -16,19 +16,16 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from desktop_app.accounts.manager import RETRY_DELAYS, Accounts
-from desktop_app.accounts.models import Account, AccountState, account_secret_key
-from desktop_app.mcp import McpClient
-from desktop_app.oauth.http import new_client
+from desktop_app.accounts.models import AccountState, account_secret_key
 from desktop_app.storage.profile import open_accounts
-from tests.lab.browser import scripted_browser
+from tests.lab.accounts import sign_in, whoami_with
 from tests.lab.servers import RunningAuthServer, RunningMcpServer, secret_fingerprint
 
 pytestmark = pytest.mark.lab
@@ -50,45 +47,6 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
     )
-
-
-class FixedBearer(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-
-async def whoami_with(token: str, mcp_url: str) -> str:
-    async with new_client() as http:
-        client = McpClient(http, mcp_url, auth=FixedBearer(token))
-        try:
-            await client.initialize()
-            result = await client.call_tool("whoami", {})
-        finally:
-            await client.close()
-    return json.dumps(result.content)
-
-
-async def approve_all(check: object) -> bool:
-    return True
-
-
-def sign_in(accounts: Accounts, mcp_url: str, user: str) -> Account:
-    async def browser(url: str) -> None:
-        await scripted_browser(url, user=user)
-
-    async def run() -> Account:
-        server = accounts.registry.find_server(mcp_url) or accounts.add_server(mcp_url)
-        async with new_client() as http:
-            result = await accounts.login(
-                http, server, browser=browser, approve=approve_all, new_account=True, timeout=30
-            )
-        return result.account
-
-    return asyncio.run(run())
 
 
 def token_requests(auth_server: RunningAuthServer) -> list[dict[str, Any]]:

@@ -17,21 +17,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, AccountState, account_secret_key
-from desktop_app.mcp import McpClient
-from desktop_app.oauth.http import new_client
 from desktop_app.storage.profile import open_accounts
 from tests.integration.test_crash_safety import KeyringSupervisor
-from tests.lab.browser import scripted_browser
+from tests.lab.accounts import sign_in, whoami_with
 from tests.lab.secret_service import start_secret_service
 from tests.lab.servers import RunningAuthServer, RunningMcpServer, secret_fingerprint
 
@@ -135,47 +132,6 @@ def run_together(commands: list[list[str]], *, repeat: int | list[int] = 1, time
             if process.poll() is None:
                 process.kill()
                 process.communicate()
-
-
-class FixedBearer(httpx.Auth):
-    """Exactly this token, never renewed: proves the token itself is accepted."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-
-async def whoami_with(token: str, mcp_url: str) -> str:
-    async with new_client() as http:
-        client = McpClient(http, mcp_url, auth=FixedBearer(token))
-        try:
-            await client.initialize()
-            result = await client.call_tool("whoami", {})
-        finally:
-            await client.close()
-    return json.dumps(result.content)
-
-
-async def approve_all(check: object) -> bool:
-    return True
-
-
-def sign_in(accounts: Accounts, mcp_url: str, user: str) -> Account:
-    async def browser(url: str) -> None:
-        await scripted_browser(url, user=user)
-
-    async def run() -> Account:
-        server = accounts.registry.find_server(mcp_url) or accounts.add_server(mcp_url)
-        async with new_client() as http:
-            result = await accounts.login(
-                http, server, browser=browser, approve=approve_all, new_account=True, timeout=30
-            )
-        return result.account
-
-    return asyncio.run(run())
 
 
 def expire_access_token(accounts: Accounts, account: Account) -> dict[str, Any]:
