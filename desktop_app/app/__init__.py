@@ -1,0 +1,1 @@
+"""Wiring for the window: arguments → logging → QApplication + qasync loop → profile → main window."""
