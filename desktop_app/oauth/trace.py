@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,10 +32,14 @@ class TraceEvent:
 @dataclass(slots=True)
 class Trace:
     events: list[TraceEvent] = field(default_factory=list)
+    #: Told of every step as it happens (the window shows discovery's progress with it). Must not raise.
+    listener: Callable[[TraceEvent], None] | None = None
 
     def add(self, step: str, url: str, status: int | None, note: str = "") -> None:
         event = TraceEvent(step, strip_query(url), status, note, time.monotonic())
         self.events.append(event)
+        if self.listener is not None:
+            self.listener(event)
         log.info("%s: %s%s%s", step, event.url, "" if status is None else f" → {status}", f" ({note})" if note else "")
 
     def lines(self) -> list[str]:

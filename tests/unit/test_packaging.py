@@ -23,3 +23,17 @@ def test_client_metadata_document() -> None:
         assert doc[key] == body[key], key
     for uri in doc["redirect_uris"]:
         assert uri.startswith("http://127.0.0.1/")
+
+
+def test_every_package_and_icon_goes_into_the_wheel() -> None:
+    """pyproject lists packages by hand (resources/ is mapped to desktop_app.resources): none may be forgotten."""
+    import tomllib
+
+    root = Path(__file__).parents[2]
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "desktop_app").rglob("__init__.py")}
+    assert found - listed == set()
+    assert setuptools["package-dir"]["desktop_app.resources"] == "resources"
+    assert (root / "resources" / "icons" / "app.svg").is_file()
+    assert setuptools["package-data"]["desktop_app.resources"] == ["icons/*.svg"]
