@@ -1,0 +1,445 @@
+"""The window's one async boundary: everything a person does, as jobs that run on the Qt event loop (qasync).
+
+Widgets never await and never touch the network or the keyring themselves: they call the :class:`Controller`,
+which starts a :class:`Job` (a task on the asyncio loop that qasync runs inside Qt's) and reports through signals
+that land on the GUI thread. A sign-in asks its questions (approve this pairing? a nickname?) as signals too, and
+waits for the answer without blocking anything (:class:`SignInJob`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+
+from desktop_app import appinfo
+from desktop_app.accounts.consent import PairingCheck
+from desktop_app.accounts.manager import Accounts, LoginResult, SignOutResult
+from desktop_app.accounts.models import Account, Event, Server, ServerSettings, server_secret_key
+from desktop_app.errors import ConnectorError, one_line
+from desktop_app.mcp import McpClient
+from desktop_app.mcp.protocol import ServerInfo, Tool
+from desktop_app.oauth.http import new_client
+from desktop_app.oauth.trace import Trace, TraceEvent
+
+log = logging.getLogger(__name__)
+
+#: How long the window waits for the browser to come back before saying so (seconds).
+SIGN_IN_TIMEOUT = 600.0
+
+#: What a discovery step is called while it runs (the trace's step names).
+STEP_WORDS = {
+    "probe": "Asking the server how to sign in",
+    "resource_metadata": "Reading the server's protected resource metadata",
+    "authorization_server_metadata": "Reading the authorization server's metadata",
+    "legacy_authorization_server_metadata": "Reading the authorization server's metadata",
+    "legacy_default_endpoints": "Using the default endpoints of a 2025-03-26 server",
+    "registration": "Registering this app with the authorization server",
+    "register": "Registering this app with the authorization server",
+    "authorize": "Waiting for the browser",
+    "callback": "The browser came back; checking the answer",
+    "token": "Exchanging the code for tokens",
+    "jwks": "Checking who signed in",
+    "userinfo": "Checking who signed in",
+}
+
+#: Opens a URL in the system browser; False when no browser could be started.
+OpenUrl = Callable[[str], bool]
+
+
+def open_in_system_browser(url: str) -> bool:
+    return bool(QDesktopServices.openUrl(QUrl(url, QUrl.ParsingMode.StrictMode)))
+
+
+class Job(QObject):
+    """One piece of long work. Exactly one of finished / failed / cancelled is emitted, then done."""
+
+    sig_finished = Signal(object)
+    sig_failed = Signal(object)
+    sig_cancelled = Signal()
+    sig_done = Signal()
+
+    def __init__(self, title: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.cancelled = False
+        self.trace = Trace()
+        self._task: asyncio.Task[None] | None = None
+        self._finished = asyncio.Event()
+
+    def start(self, work: Coroutine[Any, Any, Any]) -> Job:
+        self._task = asyncio.ensure_future(self._run(work))
+        return self
+
+    @property
+    def running(self) -> bool:
+        return not self._finished.is_set()
+
+    def cancel(self) -> None:
+        """Stop the work for real: the task is cancelled (a loopback listener closes, requests stop)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def wait(self) -> Any:
+        """The result (for code that awaits a job: tests, the controller's own sequences)."""
+        await self._finished.wait()
+        if self.error is not None:
+            raise self.error
+        if self.cancelled:
+            raise asyncio.CancelledError
+        return self.result
+
+    async def _run(self, work: Coroutine[Any, Any, Any]) -> None:
+        try:
+            self.result = await work
+        except asyncio.CancelledError:
+            self.cancelled = True
+            log.info("%s: cancelled", self.title)
+            self.sig_cancelled.emit()
+        except ConnectorError as exc:
+            self.error = exc
+            log.info("%s failed: %s (%s)", self.title, exc.code, exc.message)
+            self.sig_failed.emit(exc)
+        except Exception as exc:  # a bug: shown with details instead of vanishing in the loop
+            self.error = exc
+            log.exception("%s failed unexpectedly", self.title)
+            self.sig_failed.emit(exc)
+        else:
+            self.sig_finished.emit(self.result)
+        finally:
+            self._finished.set()
+            self.sig_done.emit()
+
+
+J = TypeVar("J", bound=Job)
+
+
+class SignInJob(Job):
+    """A sign-in: discovery steps, the pairing question, the browser wait, the result (a ``LoginResult``)."""
+
+    #: (step name, words) as discovery and registration run.
+    sig_step = Signal(str, str)
+    #: The pairing must be approved: answer with :meth:`answer_pairing`.
+    sig_pairing_requested = Signal(object)
+    #: The browser was sent to this sign-in page (the waiting page shows "Copy sign-in link").
+    sig_waiting = Signal(str)
+    #: The system browser could not be opened: the person can copy the link instead.
+    sig_browser_failed = Signal(str)
+    #: No identity could be learned: answer with :meth:`answer_nickname`.
+    sig_nickname_requested = Signal()
+
+    def __init__(self, title: str, server: Server, open_url: OpenUrl, parent: QObject | None = None) -> None:
+        super().__init__(title, parent)
+        self.server = server
+        self.url: str | None = None
+        self._open_url = open_url
+        self._pairing: asyncio.Future[bool] | None = None
+        self._nickname: asyncio.Future[str | None] | None = None
+        self.trace.listener = self._on_trace
+
+    def _on_trace(self, event: TraceEvent) -> None:
+        words = STEP_WORDS.get(event.step)
+        if words:
+            self.sig_step.emit(event.step, words)
+
+    async def approve(self, check: PairingCheck) -> bool:
+        self._pairing = asyncio.get_running_loop().create_future()
+        self.sig_pairing_requested.emit(check)
+        try:
+            return await self._pairing
+        finally:
+            self._pairing = None
+
+    def answer_pairing(self, approved: bool) -> None:
+        if self._pairing is not None and not self._pairing.done():
+            self._pairing.set_result(approved)
+
+    async def ask_nickname(self) -> str | None:
+        self._nickname = asyncio.get_running_loop().create_future()
+        self.sig_nickname_requested.emit()
+        try:
+            return await self._nickname
+        finally:
+            self._nickname = None
+
+    def answer_nickname(self, nickname: str | None) -> None:
+        if self._nickname is not None and not self._nickname.done():
+            self._nickname.set_result(nickname)
+
+    def remember_url(self, url: str) -> None:
+        self.url = url
+
+    async def browser(self, url: str) -> None:
+        self.url = url
+        self.sig_waiting.emit(url)
+        self.open_browser_again()
+
+    def open_browser_again(self) -> bool:
+        if self.url is None:
+            return False
+        if self._open_url(self.url):
+            return True
+        self.sig_browser_failed.emit("No web browser could be opened on this computer.")
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionReport:
+    """What "Test connection" found: who answered, and its tools."""
+
+    server_info: ServerInfo
+    tools: tuple[Tool, ...]
+    account: Account
+
+
+class Controller(QObject):
+    """Servers and accounts for the window: reads are immediate, changes that take time are jobs."""
+
+    #: Servers, accounts or events changed (reload the views).
+    sig_changed = Signal()
+    #: An account started or stopped being worked on (``busy`` wording changed).
+    sig_busy_changed = Signal(int)
+
+    def __init__(
+        self,
+        accounts: Accounts,
+        *,
+        open_url: OpenUrl = open_in_system_browser,
+        http_factory: Callable[[], httpx.AsyncClient] = new_client,
+        sign_in_timeout: float = SIGN_IN_TIMEOUT,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.accounts = accounts
+        self.open_url = open_url
+        self.sign_in_timeout = sign_in_timeout
+        self._http_factory = http_factory
+        self._http: httpx.AsyncClient | None = None
+        self._busy: dict[int, str] = {}
+        self._jobs: set[Job] = set()
+        self.last_trace: Trace | None = None
+
+    # -- reads ---------------------------------------------------------------------------------------------
+    def snapshot(self) -> list[tuple[Server, list[Account]]]:
+        registry = self.accounts.registry
+        by_server: dict[int, list[Account]] = {}
+        for account in registry.accounts():
+            by_server.setdefault(account.server_id, []).append(account)
+        return [(server, by_server.get(server.id, [])) for server in registry.servers()]
+
+    def server(self, server_id: int) -> Server | None:
+        return self.accounts.registry.server(server_id)
+
+    def account(self, account_id: int) -> Account | None:
+        return self.accounts.registry.account(account_id)
+
+    def events(self, *, server: Server | None = None, account: Account | None = None) -> list[Event]:
+        if account is not None:
+            return self.accounts.registry.events(account_id=account.id, limit=200)
+        if server is not None:
+            return self.accounts.registry.events(server_id=server.id, limit=200)
+        return []
+
+    def busy(self, account_id: int) -> str | None:
+        return self._busy.get(account_id)
+
+    @property
+    def jobs(self) -> frozenset[Job]:
+        return frozenset(self._jobs)
+
+    # -- the HTTP client -----------------------------------------------------------------------------------
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None or self._http.is_closed:
+            self._http = self._http_factory()
+        return self._http
+
+    async def aclose(self) -> None:
+        """Cancel what still runs and close the HTTP client (the window is closing)."""
+        for job in list(self._jobs):
+            job.cancel()
+        for job in list(self._jobs):
+            with contextlib.suppress(BaseException):
+                await job.wait()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def _track(
+        self, job: J, work: Coroutine[Any, Any, Any], *, account_id: int | None = None, busy: str | None = None
+    ) -> J:
+        self._jobs.add(job)
+        if account_id is not None and busy is not None:
+            self._busy[account_id] = busy
+            self.sig_busy_changed.emit(account_id)
+
+        def done() -> None:
+            self._jobs.discard(job)
+            if account_id is not None and self._busy.pop(account_id, None) is not None:
+                self.sig_busy_changed.emit(account_id)
+            self.last_trace = job.trace
+            self.sig_changed.emit()
+
+        job.sig_done.connect(done)
+        job.start(work)
+        return job
+
+    # -- servers -------------------------------------------------------------------------------------------
+    def add_server(self, url: str, name: str | None = None) -> Server:
+        """Add a server (no network). Raises :class:`ConfigurationError` naming what is wrong with the input."""
+        server = self.accounts.add_server(url, name=name)
+        self.sig_changed.emit()
+        return server
+
+    def save_settings(
+        self, server: Server, settings: ServerSettings, *, client_secret: str | bool | None = False
+    ) -> Server:
+        updated = self.accounts.update_settings(server, settings, client_secret=client_secret)
+        self.sig_changed.emit()
+        return updated
+
+    def has_client_secret(self, server: Server) -> bool:
+        """Whether a pre-registered client secret is stored for the server (reads the keyring; never returns it)."""
+        return self.accounts.secrets.get(server_secret_key(server.id)) is not None
+
+    def reset_registration(self, server: Server) -> list[str]:
+        """Forget this app's registration at the server's authorization server(s): the next sign-in registers anew.
+        Returns the issuers forgotten. Accounts keep working with the registration they were issued for."""
+        issuers = {a.issuer for a in self.accounts.registry.accounts(server.id)}
+        consent = self.accounts.registry.consent(server.id)
+        if consent is not None:
+            issuers.add(consent.issuer)
+        for issuer in sorted(issuers):
+            self.accounts.registrations.forget(issuer)
+        self.sig_changed.emit()
+        return sorted(issuers)
+
+    def remove_server(self, server: Server) -> Job:
+        async def work() -> tuple[str, ...]:
+            _, problems = await self.accounts.remove_server(self.http, server)
+            return problems
+
+        return self._track(Job(f"Removing {server.name}", self), work())
+
+    # -- accounts ------------------------------------------------------------------------------------------
+    def sign_in(
+        self,
+        server: Server,
+        *,
+        account: Account | None = None,
+        new_account: bool = False,
+        remove_server_if_abandoned: bool = False,
+    ) -> SignInJob:
+        """Sign in to ``server`` (first account, ``new_account``, or ``account`` again).
+
+        ``remove_server_if_abandoned``: the server was added for this sign-in; if it fails or is cancelled before any
+        account exists, the server is removed again (the person never finished adding it).
+        """
+        title = f"Signing in again as {account.label}" if account is not None else f"Signing in to {server.name}"
+        job = SignInJob(title, server, self.open_url, self)
+
+        async def work() -> LoginResult:
+            try:
+                return await self.accounts.login(
+                    self.http,
+                    server,
+                    browser=job.browser,
+                    approve=job.approve,
+                    account=account,
+                    new_account=new_account,
+                    ask_nickname=job.ask_nickname,
+                    on_url=job.remember_url,
+                    trace=job.trace,
+                    timeout=self.sign_in_timeout,
+                )
+            except BaseException:
+                if remove_server_if_abandoned and not self.accounts.registry.accounts(server.id):
+                    with contextlib.suppress(ConnectorError):
+                        await asyncio.shield(self.accounts.remove_server(self.http, server))
+                raise
+
+        return self._track(job, work(), account_id=account.id if account else None, busy="Signing in")
+
+    def sign_out(self, account: Account) -> Job:
+        async def work() -> SignOutResult:
+            return await self.accounts.logout(self.http, account)
+
+        return self._track(Job(f"Signing out {account.label}", self), work(), account_id=account.id, busy="Signing out")
+
+    def set_nickname(self, account: Account, nickname: str | None) -> Account:
+        updated = self.accounts.set_nickname(account, nickname)
+        self.sig_changed.emit()
+        return updated
+
+    def test_connection(self, account: Account) -> Job:
+        """initialize + tools/list with the account's token (renewed first if needed)."""
+        server = self.accounts.registry.server(account.server_id)
+        assert server is not None
+
+        async def work() -> ConnectionReport:
+            session = self.accounts.session(self.http, account, server)
+            client = McpClient(self.http, server.resource, auth=session.auth())
+            try:
+                info = await client.initialize()
+                tools = await client.list_tools()
+            finally:
+                await client.close()
+            current = self.accounts.registry.account(account.id) or account
+            return ConnectionReport(info, tools, current)
+
+        return self._track(
+            Job(f"Testing {server.name} as {account.label}", self), work(), account_id=account.id, busy="Testing"
+        )
+
+    def renew(self, account: Account) -> Job:
+        """Renew the access token now (the refresh token is used; nothing is shown)."""
+
+        async def work() -> None:
+            await self.accounts.token(self.http, account, force=True)
+
+        return self._track(Job(f"Renewing {account.label}", self), work(), account_id=account.id, busy="Renewing")
+
+    # -- diagnostics ---------------------------------------------------------------------------------------
+    def diagnostics(self, server: Server | None, account: Account | None = None, *, now: float | None = None) -> str:
+        """A redacted report safe to paste into a bug report: no token, code, secret or query string."""
+        from desktop_app.ui.text import account_state, when
+
+        now = time.time() if now is None else now
+        lines = [f"{appinfo.APP_NAME} {appinfo.VERSION}", f"Secret store: {self.accounts.secrets.description}"]
+        if server is not None:
+            lines += [
+                f"Server: {one_line(server.name)}",
+                f"  URL: {one_line(server.url, 2000)}",
+                f"  Resource: {one_line(server.resource, 2000)}",
+                f"  Settings: {server.settings.to_json()}",
+            ]
+            consent = self.accounts.registry.consent(server.id)
+            if consent is not None:
+                lines.append(
+                    f"  Approved pairing: {consent.issuer} · scopes {' '.join(consent.scopes) or '(none)'} · "
+                    f"{consent.client_kind} {consent.client_id} · {when(consent.approved_at)}"
+                )
+            accounts = [account] if account is not None else self.accounts.registry.accounts(server.id)
+            for a in accounts:
+                state, _ = account_state(a, now, self.busy(a.id))
+                lines.append(f"  Account #{a.id}: {one_line(a.display_name)} · {state} · issuer {a.issuer}")
+                if a.last_error:
+                    lines.append(f"    Last problem: {one_line(a.last_error, 400)}")
+            events = self.events(account=account) if account is not None else self.events(server=server)
+            if events:
+                lines.append("  Activity (newest first):")
+                lines += [f"    {when(e.at)} {e.kind}: {one_line(e.detail, 300)}" for e in events[:20]]
+        if self.last_trace is not None and self.last_trace.events:
+            lines.append("Last operation:")
+            lines += [f"  {line}" for line in self.last_trace.lines()]
+        return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""One way to show a problem: a short message, what the person can do, and details they can copy.
+
+:func:`describe` turns any exception into an :class:`ErrorReport` (the engine's ``message`` and ``hint``, or
+general words for its kind); :class:`ErrorPanel` shows one inside a dialog, :func:`show_error` as a message box.
+Details are redacted again before they are shown: a bug report pasted from here carries no secret.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app import appinfo
+from desktop_app.errors import ConnectorError, one_line
+from desktop_app.oauth.redact import redact
+
+#: What a person can do, when the engine had no more specific hint, by kind of error.
+DEFAULT_HINTS = {
+    "action": "Sign in again, or choose another account.",
+    "transient": "Nothing was lost. Check the network connection and try again in a moment.",
+    "protocol": "This is a problem on the server's side: send the details below to whoever runs it.",
+    "configuration": "Check what you entered, then try again.",
+    "storage": "Check that the keyring and the app's data folder are available, then try again.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReport:
+    title: str
+    message: str
+    hint: str
+    details: str
+
+
+def describe(exc: BaseException, *, title: str, context: str = "") -> ErrorReport:
+    """The words for ``exc``; ``context`` (e.g. a redacted trace of what ran) goes into the details."""
+    if isinstance(exc, ConnectorError):
+        message = one_line(exc.message, 600)
+        hint = exc.hint or DEFAULT_HINTS.get(exc.kind, "Try again.")
+        detail_lines = [f"Error: {type(exc).__name__} ({exc.code})", f"Message: {exc.message}"]
+        if exc.url:
+            detail_lines.append(f"URL: {exc.url}")
+    else:
+        message = "Something went wrong inside the app."
+        hint = "Try again. If it happens again, please report it with the details below."
+        detail_lines = ["".join(traceback.format_exception(exc)).rstrip()]
+    detail_lines.insert(0, f"{appinfo.APP_NAME} {appinfo.VERSION}: {title}")
+    if context:
+        detail_lines += ["", context]
+    return ErrorReport(title, message, hint, redact("\n".join(detail_lines)))
+
+
+class ErrorPanel(QWidget):
+    """A problem shown in place (the sign-in dialog's last page, the connection test)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("errorPanel")
+        icon = QLabel(self)
+        icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(32, 32))
+        icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.message = QLabel(self)
+        self.message.setObjectName("errorMessage")
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.message.font()
+        font.setBold(True)
+        self.message.setFont(font)
+        self.hint = QLabel(self)
+        self.hint.setObjectName("errorHint")
+        self.hint.setWordWrap(True)
+        self.hint.setTextFormat(Qt.TextFormat.PlainText)
+        self.details = QPlainTextEdit(self)
+        self.details.setObjectName("errorDetails")
+        self.details.setReadOnly(True)
+        self.details.setAccessibleName("Error details")
+        self.details.setVisible(False)
+        self.toggle = QPushButton("Show details", self)
+        self.toggle.setCheckable(True)
+        self.toggle.toggled.connect(self._toggle)
+        self.copy = QPushButton("Copy details", self)
+        self.copy.setToolTip("Copy the details (no token or secret is in them) to paste into a bug report")
+        self.copy.clicked.connect(self.copy_details)
+
+        text = QVBoxLayout()
+        text.addWidget(self.message)
+        text.addWidget(self.hint)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.toggle)
+        buttons.addWidget(self.copy)
+        buttons.addStretch(1)
+        text.addLayout(buttons)
+        text.addWidget(self.details, 1)
+        row = QHBoxLayout(self)
+        row.addWidget(icon)
+        row.addLayout(text, 1)
+        self.report: ErrorReport | None = None
+
+    def show_report(self, report: ErrorReport) -> None:
+        self.report = report
+        self.message.setText(report.message)
+        self.hint.setText(f"What you can do: {report.hint}")
+        self.details.setPlainText(report.details)
+        self.setAccessibleDescription(f"{report.message} {report.hint}")
+
+    def _toggle(self, shown: bool) -> None:
+        self.details.setVisible(shown)
+        self.toggle.setText("Hide details" if shown else "Show details")
+
+    def copy_details(self) -> None:
+        if self.report is not None:
+            QGuiApplication.clipboard().setText(self.report.details)
+
+
+def show_error(parent: QWidget | None, report: ErrorReport) -> QMessageBox:
+    """A non-blocking message box (``open()``, never ``exec()``: the event loop keeps running)."""
+    box = QMessageBox(parent)
+    box.setObjectName("errorBox")
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle(report.title)
+    box.setText(report.message)
+    box.setInformativeText(f"What you can do: {report.hint}")
+    box.setDetailedText(report.details)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setStandardButtons(QMessageBox.StandardButton.Ok)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box

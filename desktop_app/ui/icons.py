@@ -1,0 +1,48 @@
+"""Icons: the desktop theme's where it has one, else the SVGs bundled in ``resources/icons`` (crisp at any scale).
+
+``resources/`` is installed as the package ``desktop_app.resources`` (pyproject's package-dir), so the same
+``importlib.resources`` lookup works from a source checkout, an editable install and a wheel.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+from PySide6.QtGui import QIcon
+
+#: Our icon name → the freedesktop theme name tried first (toolbar actions only: state icons are always ours).
+THEME_NAMES = {
+    "add": "list-add",
+    "sign-in": "system-log-in",
+    "sign-out": "system-log-out",
+    "remove": "edit-delete",
+    "copy": "edit-copy",
+    "settings": "preferences-system",
+}
+
+
+def icon_path(name: str) -> str:
+    path = resources.files("desktop_app.resources").joinpath("icons", f"{name}.svg")
+    if not path.is_file():
+        raise FileNotFoundError(f"No bundled icon {name!r} ({path}).")
+    return str(path)
+
+
+@functools.cache
+def icon(name: str) -> QIcon:
+    """A toolbar/menu icon: the theme's if it has it, else ours."""
+    bundled = QIcon(icon_path(name))
+    theme = THEME_NAMES.get(name)
+    return QIcon.fromTheme(theme, bundled) if theme else bundled
+
+
+@functools.cache
+def tone_icon(name: str) -> QIcon:
+    """A state icon (good, attention, problem, working, idle) or ``server``: always the bundled one, so states
+    look the same on every desktop."""
+    return QIcon(icon_path(name))
+
+
+def app_icon() -> QIcon:
+    return tone_icon("app")
