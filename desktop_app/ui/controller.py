@@ -138,9 +138,13 @@ class SignInJob(Job):
     #: No identity could be learned: answer with :meth:`answer_nickname`.
     sig_nickname_requested = Signal()
 
-    def __init__(self, title: str, server: Server, open_url: OpenUrl, parent: QObject | None = None) -> None:
+    def __init__(
+        self, title: str, server: Server, open_url: OpenUrl, *, timeout: float, parent: QObject | None = None
+    ) -> None:
         super().__init__(title, parent)
         self.server = server
+        #: How long the browser may take (seconds).
+        self.timeout = timeout
         self.url: str | None = None
         self._open_url = open_url
         self._pairing: asyncio.Future[bool] | None = None
@@ -346,7 +350,7 @@ class Controller(QObject):
         account exists, the server is removed again (the person never finished adding it).
         """
         title = f"Signing in again as {account.label}" if account is not None else f"Signing in to {server.name}"
-        job = SignInJob(title, server, self.open_url, self)
+        job = SignInJob(title, server, self.open_url, timeout=self.sign_in_timeout, parent=self)
 
         async def work() -> LoginResult:
             try:

@@ -1,0 +1,119 @@
+"""Add a server: its address, checked as the person types, and an optional name."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.accounts.models import Server
+from desktop_app.errors import ConnectorError, one_line
+from desktop_app.oauth.urls import canonical_resource, require_secure
+from desktop_app.ui.controller import Controller
+
+#: A problem under an input: a red that reads on light and dark backgrounds.
+PROBLEM_STYLE = "color: #d14343;"
+
+
+def check_address(text: str) -> tuple[str | None, str]:
+    """(the canonical address or None, what to tell the person). Pure: tested without a window."""
+    text = text.strip()
+    if not text:
+        return None, "Enter the server's address, for example https://mcp.example.com/mcp."
+    if any(c.isspace() for c in text):
+        return None, "The address contains a space; copy it again from the server's documentation."
+    if "://" not in text:
+        guess = f"https://{text}"
+        return None, f"Addresses start with https:// — did you mean {one_line(guess, 300)}?"
+    try:
+        resource = canonical_resource(text)
+        require_secure(resource, what="server address", configuration=True)
+    except ConnectorError as exc:
+        return None, one_line(exc.message, 400) + (f" {exc.hint}" if exc.hint else "")
+    note = ""
+    if urlsplit(resource).scheme == "http":
+        note = " Plain http is accepted because the server is on this computer."
+    return resource, f"The app will connect to {one_line(resource, 400)}.{note}"
+
+
+class AddServerDialog(QDialog):
+    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("addServerDialog")
+        self.setWindowTitle("Add a server")
+        self.setMinimumWidth(520)
+        self.controller = controller
+        self.server: Server | None = None
+
+        intro = QLabel(
+            "Enter the address of a remote MCP server. Next, the app finds out where you sign in for it and shows "
+            "you who is asking for what, before anything opens in your browser."
+        )
+        intro.setWordWrap(True)
+        self.url = QLineEdit()
+        self.url.setObjectName("urlEdit")
+        self.url.setPlaceholderText("https://mcp.example.com/mcp")
+        self.url.setAccessibleName("Server address")
+        self.url.setClearButtonEnabled(True)
+        self.name = QLineEdit()
+        self.name.setObjectName("nameEdit")
+        self.name.setPlaceholderText("optional: its host name is used")
+        self.name.setAccessibleName("Name")
+        self.feedback = QLabel()
+        self.feedback.setObjectName("urlFeedback")
+        self.feedback.setWordWrap(True)
+        self.feedback.setTextFormat(Qt.TextFormat.PlainText)
+        self.feedback.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        form = QFormLayout()
+        url_label = QLabel("&Address:")
+        url_label.setBuddy(self.url)
+        name_label = QLabel("&Name:")
+        name_label.setBuddy(self.name)
+        form.addRow(url_label, self.url)
+        form.addRow("", self.feedback)
+        form.addRow(name_label, self.name)
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.continue_button = self.buttons.addButton("Continue", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.continue_button.setObjectName("continueButton")
+        self.continue_button.setDefault(True)
+        self.buttons.accepted.connect(self._add)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addStretch(1)
+        layout.addWidget(self.buttons)
+        self.url.textChanged.connect(self._validate)
+        self._validate("")
+
+    def _validate(self, text: str) -> None:
+        resource, message = check_address(text)
+        self.continue_button.setEnabled(resource is not None)
+        # Nothing typed yet: a quiet example, not an error.
+        self.feedback.setText(message)
+        self.feedback.setStyleSheet(PROBLEM_STYLE if resource is None and text.strip() else "")
+        self.url.setAccessibleDescription(message)
+
+    def _add(self) -> None:
+        resource, _ = check_address(self.url.text())
+        if resource is None:
+            return
+        try:
+            self.server = self.controller.add_server(self.url.text().strip(), self.name.text().strip() or None)
+        except ConnectorError as exc:
+            self.feedback.setText(one_line(exc.message, 400) + (f" {exc.hint}" if exc.hint else ""))
+            self.feedback.setStyleSheet(PROBLEM_STYLE)
+            return
+        self.accept()

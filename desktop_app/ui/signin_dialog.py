@@ -1,0 +1,280 @@
+"""The sign-in dialog: discovery's steps, the pairing card, the wait for the browser, and the outcome.
+
+It shows one :class:`SignInJob` at a time (``start`` makes one; "Try again" makes the next). Closing the dialog or
+pressing Cancel cancels the job for real: requests stop and the loopback listener closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.accounts.consent import PairingCheck
+from desktop_app.accounts.manager import LoginResult
+from desktop_app.errors import one_line
+from desktop_app.ui.controller import SIGN_IN_TIMEOUT, SignInJob
+from desktop_app.ui.errors import ErrorPanel, describe
+from desktop_app.ui.icons import tone_icon
+from desktop_app.ui.pairing_card import PairingCard
+from desktop_app.ui.text import duration
+
+PROGRESS, PAIRING, WAITING, DONE, FAILED = range(5)
+
+
+def _title_label(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 1.2)
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+class SignInDialog(QDialog):
+    #: The sign-in succeeded (the account is saved): its LoginResult.
+    sig_signed_in = Signal(object)
+
+    def __init__(self, start: Callable[[], SignInJob], *, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("signInDialog")
+        self.setWindowTitle(title)
+        self.setMinimumWidth(560)
+        self._start = start
+        self.job: SignInJob | None = None
+        self.stack = QStackedWidget(self)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.stack)
+        self._build_progress()
+        self._build_pairing()
+        self._build_waiting()
+        self._build_done()
+        self._build_failed()
+
+    # -- pages ---------------------------------------------------------------------------------------------
+    def _buttons(self, *buttons: QPushButton) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addStretch(1)
+        for button in buttons:
+            row.addWidget(button)
+        return row
+
+    def _build_progress(self) -> None:
+        page = QWidget()
+        self.progress_title = _title_label("Finding out how to sign in…")
+        self.steps = QListWidget()
+        self.steps.setObjectName("steps")
+        self.steps.setAccessibleName("Steps")
+        self.steps.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.cancel_progress = QPushButton("Cancel")
+        self.cancel_progress.clicked.connect(self.reject)
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.progress_title)
+        layout.addWidget(self.steps, 1)
+        layout.addLayout(self._buttons(self.cancel_progress))
+        self.stack.addWidget(page)
+
+    def _build_pairing(self) -> None:
+        page = QWidget()
+        self.card_area = QScrollArea()
+        self.card_area.setWidgetResizable(True)
+        self.card_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.explain = QLabel(
+            "Continue opens your web browser at the authorization server above. Sign in there; the browser then "
+            "comes back to this app."
+        )
+        self.explain.setWordWrap(True)
+        self.continue_button = QPushButton("Continue in browser")
+        self.continue_button.setObjectName("continueButton")
+        self.continue_button.clicked.connect(lambda: self._answer(True))
+        self.decline_button = QPushButton("Cancel")
+        self.decline_button.setObjectName("declineButton")
+        self.decline_button.clicked.connect(lambda: self._answer(False))
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.card_area, 1)
+        layout.addWidget(self.explain)
+        layout.addLayout(self._buttons(self.decline_button, self.continue_button))
+        self.stack.addWidget(page)
+
+    def _build_waiting(self) -> None:
+        page = QWidget()
+        title = _title_label("Waiting for you to finish signing in in your browser…")
+        self.waiting_detail = QLabel()
+        self.waiting_detail.setWordWrap(True)
+        self.waiting_detail.setTextFormat(Qt.TextFormat.PlainText)
+        self.browser_problem = QLabel()
+        self.browser_problem.setObjectName("browserProblem")
+        self.browser_problem.setWordWrap(True)
+        self.browser_problem.setVisible(False)
+        self.copy_link = QPushButton("Copy sign-in link")
+        self.copy_link.setObjectName("copyLink")
+        self.copy_link.setToolTip("Copy the sign-in page's address, to open it in the browser of your choice")
+        self.copy_link.clicked.connect(self._copy_link)
+        self.open_again = QPushButton("Open browser again")
+        self.open_again.setObjectName("openAgain")
+        self.open_again.clicked.connect(self._open_again)
+        self.cancel_waiting = QPushButton("Cancel")
+        self.cancel_waiting.setObjectName("cancelWaiting")
+        self.cancel_waiting.clicked.connect(self.reject)
+        layout = QVBoxLayout(page)
+        layout.addWidget(title)
+        layout.addWidget(self.waiting_detail)
+        layout.addWidget(self.browser_problem)
+        layout.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.copy_link)
+        row.addWidget(self.open_again)
+        row.addStretch(1)
+        row.addWidget(self.cancel_waiting)
+        layout.addLayout(row)
+        self.stack.addWidget(page)
+
+    def _build_done(self) -> None:
+        page = QWidget()
+        self.done_title = _title_label("")
+        self.done_title.setObjectName("doneTitle")
+        self.done_detail = QLabel()
+        self.done_detail.setWordWrap(True)
+        self.done_detail.setTextFormat(Qt.TextFormat.PlainText)
+        close = QPushButton("Done")
+        close.setDefault(True)
+        close.clicked.connect(self.accept)
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.done_title)
+        layout.addWidget(self.done_detail)
+        layout.addStretch(1)
+        layout.addLayout(self._buttons(close))
+        self.stack.addWidget(page)
+
+    def _build_failed(self) -> None:
+        page = QWidget()
+        self.failed_title = _title_label("Signing in did not work")
+        self.error_panel = ErrorPanel()
+        self.retry = QPushButton("Try again")
+        self.retry.setObjectName("retryButton")
+        self.retry.clicked.connect(self.start)
+        close = QPushButton("Close")
+        close.clicked.connect(self.reject)
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.failed_title)
+        layout.addWidget(self.error_panel, 1)
+        layout.addLayout(self._buttons(self.retry, close))
+        self.stack.addWidget(page)
+
+    # -- the job -------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start a sign-in (the first, or "Try again")."""
+        self.steps.clear()
+        self.browser_problem.setVisible(False)
+        self.stack.setCurrentIndex(PROGRESS)
+        job = self._start()
+        self.job = job
+        job.sig_step.connect(self._on_step)
+        job.sig_pairing_requested.connect(self._on_pairing)
+        job.sig_waiting.connect(self._on_waiting)
+        job.sig_browser_failed.connect(self._on_browser_failed)
+        job.sig_nickname_requested.connect(self._on_nickname)
+        job.sig_finished.connect(self._on_finished)
+        job.sig_failed.connect(self._on_failed)
+        self.progress_title.setText(f"Connecting to {one_line(job.server.name)}…")
+
+    def _on_step(self, step: str, words: str) -> None:
+        last = self.steps.item(self.steps.count() - 1) if self.steps.count() else None
+        if last is not None and last.text() == words:
+            return
+        if last is not None:
+            last.setIcon(tone_icon("good"))
+        item = QListWidgetItem(tone_icon("working"), words)
+        self.steps.addItem(item)
+
+    def _on_pairing(self, check: PairingCheck) -> None:
+        self.card = PairingCard(check)
+        self.card_area.setWidget(self.card)
+        self.continue_button.setText("Continue in browser")
+        # With a warning on the card, Enter must not approve it by accident.
+        self.continue_button.setDefault(not check.warnings)
+        self.continue_button.setAutoDefault(not check.warnings)
+        self.stack.setCurrentIndex(PAIRING)
+        (self.decline_button if check.warnings else self.continue_button).setFocus()
+
+    def _answer(self, approved: bool) -> None:
+        if self.job is not None:
+            self.job.answer_pairing(approved)
+        if approved:
+            self.stack.setCurrentIndex(PROGRESS)
+        else:
+            self.reject()  # declining is not a failure to explain: the dialog just closes
+
+    def _on_waiting(self, url: str) -> None:
+        timeout = self.job.timeout if self.job is not None else SIGN_IN_TIMEOUT
+        self.waiting_detail.setText(
+            "Your browser opened the sign-in page. When you have signed in there, this window continues by itself. "
+            f"If you don't see the page, open it again or copy its link. This waits up to {duration(timeout)}."
+        )
+        self.stack.setCurrentIndex(WAITING)
+
+    def _on_browser_failed(self, message: str) -> None:
+        self.browser_problem.setText(f"{message} Copy the sign-in link and open it in your browser.")
+        self.browser_problem.setVisible(True)
+
+    def _copy_link(self) -> None:
+        if self.job is not None and self.job.url:
+            QGuiApplication.clipboard().setText(self.job.url)
+            self.copy_link.setText("Link copied")
+
+    def _open_again(self) -> None:
+        if self.job is not None:
+            self.job.open_browser_again()
+
+    def _on_nickname(self) -> None:
+        ask = QInputDialog(self)
+        ask.setWindowTitle("Name this account")
+        ask.setLabelText(
+            "The server did not say who signed in. Give this account a name you will recognise (for example "
+            "'work' or your email address):"
+        )
+        ask.setInputMode(QInputDialog.InputMode.TextInput)
+        ask.textValueSelected.connect(lambda text: self.job.answer_nickname(text) if self.job else None)
+        ask.rejected.connect(lambda: self.job.answer_nickname(None) if self.job else None)
+        ask.open()
+
+    def _on_finished(self, result: LoginResult) -> None:
+        account = result.account
+        verb = "Signed in" if result.created else "Signed in again"
+        self.done_title.setText(f"{verb} as {one_line(account.display_name)}")
+        scopes = ", ".join(account.scopes) or "none"
+        self.done_detail.setText(
+            f"The account is saved; its tokens are kept in your keyring and renewed by themselves.\n"
+            f"Granted permissions: {one_line(scopes, 600)}"
+        )
+        self.stack.setCurrentIndex(DONE)
+        self.sig_signed_in.emit(result)
+
+    def _on_failed(self, exc: BaseException) -> None:
+        context = "\n".join(self.job.trace.lines()) if self.job is not None else ""
+        self.error_panel.show_report(describe(exc, title=self.windowTitle(), context=context))
+        self.stack.setCurrentIndex(FAILED)
+        self.retry.setFocus()
+
+    # -- closing -------------------------------------------------------------------------------------------
+    def reject(self) -> None:
+        """Cancel, Escape or the window's close button: a running sign-in stops for real."""
+        if self.job is not None and self.job.running:
+            self.job.cancel()
+        super().reject()
