@@ -17,6 +17,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
@@ -47,8 +48,8 @@ from desktop_app.ui.model import COLUMNS, NAME, ConnectorsModel
 #: How often "expires in …" is worded anew while the window is shown (ms).
 TICK_MS = 30_000
 
+EMPTY_TITLE = "No servers yet"
 EMPTY_TEXT = (
-    "<h2>No servers yet</h2>"
     "<p>Add the address of a remote MCP server (for example <code>https://mcp.example.com/mcp</code>).</p>"
     "<p>The app finds out where you sign in for it and shows you <b>which server is asking which authorization "
     "server for what</b> before anything opens in your browser. Your sign-in is kept in your keyring and renewed "
@@ -269,18 +270,37 @@ class MainWindow(QMainWindow):
     def _build_empty(self) -> None:
         self.empty = QWidget()
         self.empty.setObjectName("emptyState")
-        label = QLabel(EMPTY_TEXT)
-        label.setTextFormat(Qt.TextFormat.RichText)
-        label.setWordWrap(True)
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setMaximumWidth(560)
+        title = QLabel(EMPTY_TITLE)
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        title.setFont(font)
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        body = QLabel(EMPTY_TEXT)
+        body.setObjectName("emptyText")
+        body.setTextFormat(Qt.TextFormat.RichText)
+        body.setWordWrap(True)
+        body.setAlignment(Qt.AlignmentFlag.AlignCenter)
         button = QPushButton(icon("add"), "Add server…")
         button.setObjectName("emptyAddServer")
         button.clicked.connect(self.add_server)
+        column = QWidget()
+        column.setFixedWidth(560)
+        inner = QVBoxLayout(column)
+        inner.addWidget(title)
+        inner.addWidget(body)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(button)
+        buttons.addStretch(1)
+        inner.addLayout(buttons)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(column)
+        row.addStretch(1)
         layout = QVBoxLayout(self.empty)
         layout.addStretch(1)
-        layout.addWidget(label, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(row)
         layout.addStretch(2)
 
     # -- state -------------------------------------------------------------------------------------------------
