@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from desktop_app.appinfo import APP_NAME
+from desktop_app.errors import StorageError
 
 HOME_VARIABLE = "MCP_CONNECTORS_HOME"
 #: The directory name on Linux (lower case by XDG habit); macOS and Windows use the app's display name.
@@ -37,6 +38,17 @@ def data_dir(environ: Mapping[str, str] | None = None, platform: str | None = No
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create the directory (and parents) if missing; new directories are private to the user (0700)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create the directory (and parents) if missing; new directories are private to the user (0700).
+
+    Raises :class:`StorageError` naming the folder when it cannot be (a file in its place, no permission, ...).
+    """
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "a file is in its place" if isinstance(exc, FileExistsError) else (exc.strerror or type(exc).__name__)
+        raise StorageError(
+            "data_dir_unusable",
+            f"The app's data folder {path} cannot be used: {reason}.",
+            hint=f"Make it a folder you can write to, or set {HOME_VARIABLE} to another folder.",
+        ) from exc
     return path

@@ -99,3 +99,14 @@ def test_data_dir_per_platform() -> None:
     assert data_dir({"HOME": "/h", "XDG_DATA_HOME": "relative"}, "linux") == Path("/h/.local/share/mcp-connectors")
     assert data_dir({"HOME": "/h"}, "darwin") == Path("/h/Library/Application Support/MCP Connector Manager")
     assert data_dir({"HOME": "/h", "LOCALAPPDATA": "C:/L"}, "win32") == Path("C:/L/MCP Connector Manager")
+
+
+def test_unusable_data_folder_is_a_storage_error_naming_it(tmp_path: Path) -> None:
+    from desktop_app.errors import StorageError
+    from desktop_app.storage.paths import ensure_private_dir
+
+    blocker = tmp_path / "profile"
+    blocker.write_text("a file")
+    with pytest.raises(StorageError) as refused:
+        ensure_private_dir(blocker)
+    assert str(blocker) in refused.value.message and "MCP_CONNECTORS_HOME" in (refused.value.hint or "")

@@ -1,0 +1,52 @@
+"""The app's entry point: a real process opens the window on the person's profile and exits cleanly when closed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+#: Starts the app as `mcp-connectors` would, closes every window shortly after they appear, reports what it saw.
+DRIVER = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+import desktop_app.app.main as app_main
+
+app = QApplication(sys.argv[:1])
+seen = []
+
+def close_all():
+    for widget in app.topLevelWidgets():
+        if widget.isVisible():
+            seen.append(widget.objectName() or type(widget).__name__)
+            widget.close()
+
+QTimer.singleShot(400, close_all)
+status = app_main.main()
+print("seen:", ",".join(sorted(seen)))
+print("title:", app.applicationDisplayName())
+sys.exit(status)
+"""
+
+
+def run_app(home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MCP_CONNECTORS_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run([sys.executable, "-c", DRIVER], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_app_opens_the_window_and_exits_when_it_is_closed(tmp_path: Path) -> None:
+    result = run_app(tmp_path / "profile")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "seen: mainWindow" in result.stdout
+    assert "title: MCP Connector Manager" in result.stdout
+    assert (tmp_path / "profile" / "registry.sqlite3").exists() or any((tmp_path / "profile").iterdir())
+
+
+def test_app_says_why_when_the_profile_cannot_be_opened(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the profile folder should be")
+    result = run_app(blocker)
+    assert result.returncode == 6, (result.returncode, result.stderr[-2000:])
+    assert "seen: QMessageBox" in result.stdout
