@@ -203,3 +203,46 @@ async def test_account_states_and_model(window: MainWindow, qtmodeltester, lab_m
     assert window.act_sign_in.text() == "&Sign in again…" and window.act_sign_in.isEnabled()
     assert not window.act_test.isEnabled()
     assert window.controller.account(result.account.id).state is AccountState.NEEDS_SIGN_IN
+
+
+async def test_sign_in_again_heals_an_account_and_diagnostics_hold_no_secret(
+    window: MainWindow, lab_mcp, system_browser: SystemBrowser
+) -> None:
+    server = window.controller.add_server(lab_mcp.url)
+    job = window.controller.sign_in(server)
+    job.sig_pairing_requested.connect(lambda _check: job.answer_pairing(True))
+    account = (await job.wait()).account
+    window.controller.accounts.mark_needs_sign_in(account, "the grant was revoked at the server")
+    window.reload()
+    window.select_account(account.id)
+    window.act_sign_in.trigger()
+    dialog = dialog_of(window, SignInDialog)
+    await wait_until(lambda: dialog.stack.currentIndex() in (DONE, FAILED), what="the sign-in again")
+    assert dialog.stack.currentIndex() == DONE, dialog.error_panel.message.text()
+    assert "Signed in again as alice@lab.test" in dialog.done_title.text()
+    assert "login_hint=" in system_browser.opened[-1]
+    assert accounts_listed(window) == [("alice@lab.test", accounts_listed(window)[0][1])]
+    assert accounts_listed(window)[0][1].startswith("Signed in")
+
+    tokens = window.controller.accounts.secrets.get(f"account/{account.key}")
+    assert tokens is not None
+    window.copy_diagnostics()
+    report = QGuiApplication.clipboard().text()
+    assert "alice@lab.test" in report and lab_mcp.url.split("://")[1].split("/")[0] in report
+    for secret in (tokens["access_token"], tokens["refresh_token"]):
+        assert secret and secret not in report
+    assert "eyJ" not in report
+
+
+async def test_window_geometry_is_remembered(qtbot, controller: Controller, tmp_path) -> None:
+    from PySide6.QtCore import QSettings
+
+    settings = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
+    first = MainWindow(controller, settings=settings)
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(777, 555)
+    first.close()
+    second = MainWindow(controller, settings=QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == (777, 555)
