@@ -104,7 +104,8 @@ class ErrorPanel(QWidget):
         buttons.addWidget(self.copy)
         buttons.addStretch(1)
         text.addLayout(buttons)
-        text.addWidget(self.details, 1)
+        text.addWidget(self.details, 10)
+        text.addStretch(1)  # with the details hidden, spare height goes below, not between the lines
         row = QHBoxLayout(self)
         row.addWidget(icon)
         row.addLayout(text, 1)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QByteArray, QModelIndex, QPoint, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QGuiApplication,
+    QHideEvent,
     QKeySequence,
     QShowEvent,
     QStandardItem,
@@ -58,6 +59,11 @@ EMPTY_TEXT = (
 
 
 class MainWindow(QMainWindow):
+    #: Quit was chosen (File > Quit): the app ends even when it lives in the tray.
+    sig_quit_requested = Signal()
+    #: The window was closed while the app keeps running in the tray.
+    sig_hidden_to_tray = Signal()
+
     def __init__(
         self,
         controller: Controller,
@@ -74,6 +80,9 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.clock = clock
         self.dialogs: list[QWidget] = []
+        #: Closing the window hides it (the tray keeps the app running) instead of ending the app.
+        self.tray_mode = False
+        self._quitting = False
 
         self.model = ConnectorsModel(busy=controller.busy, clock=clock, parent=self)
         self.tree = QTreeView()
@@ -209,7 +218,7 @@ class MainWindow(QMainWindow):
             self.copy_diagnostics,
             "Copy a report without any token or secret, to paste into a bug report",
         )
-        self.act_quit = self._action("quit", "&Quit", None, std.Quit, self.close, "Close the window")
+        self.act_quit = self._action("quit", "&Quit", None, std.Quit, self.quit, f"Quit {appinfo.APP_NAME}")
         self.act_about = self._action("about", "&About", None, None, self.about, f"About {appinfo.APP_NAME}")
 
         toolbar = QToolBar("Main toolbar", self)
@@ -373,7 +382,7 @@ class MainWindow(QMainWindow):
                 text.account_details(account, now),
                 f"Granted scopes: {text.scopes_text(account.scopes)}",
                 f"Signed in: {text.when(account.signed_in_at) if account.signed_in_at else 'never'}"
-                f" · last renewed: {text.ago(account.last_refresh, now)}",
+                f" · last renewed: {text.renewed_text(account, now)}",
             ]
             self._show_events(self.controller.events(account=account))
         else:
@@ -665,5 +674,35 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_geometry()
+        if self.tray_mode and not self._quitting:
+            event.ignore()
+            self.hide()
+            self.ticker.stop()
+            self.sig_hidden_to_tray.emit()
+            return
         self.ticker.stop()
         super().closeEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self.ticker.stop()
+        super().hideEvent(event)
+
+    def quit(self) -> None:
+        """End the app (not just hide the window)."""
+        self._quitting = True
+        self.sig_quit_requested.emit()
+        self.close()
+
+    def bring_forward(self) -> None:
+        """Show the window in front (a tray click, a second launch)."""
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    def sign_in_account(self, account_id: int) -> None:
+        """Open the sign-in again of this account (the tray's "Sign in again…" and its notification)."""
+        self.bring_forward()
+        self.reload()
+        self.select_account(account_id)
+        if self.selected_account() is not None:
+            self.sign_in()

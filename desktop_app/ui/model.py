@@ -279,7 +279,7 @@ class ConnectorsModel(QAbstractItemModel):
             if column == SCOPES:
                 return text.scopes_text(account.scopes)
             if column == RENEWED:
-                return text.ago(account.last_refresh or account.signed_in_at, now)
+                return text.renewed_text(account, now)
         if role == Qt.ItemDataRole.ToolTipRole:
             return text.account_details(account, now)
         if role == Qt.ItemDataRole.DecorationRole and column == NAME:

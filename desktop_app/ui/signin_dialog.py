@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -177,12 +178,23 @@ class SignInDialog(QDialog):
         layout.addLayout(self._buttons(self.retry, close))
         self.stack.addWidget(page)
 
+    def _show_page(self, index: int) -> None:
+        """Switch pages and fit the dialog to the page shown (not to the tallest page)."""
+        for i in range(self.stack.count()):
+            policy = QSizePolicy.Policy.Preferred if i == index else QSizePolicy.Policy.Ignored
+            page = self.stack.widget(i)
+            if page is not None:
+                page.setSizePolicy(policy, policy)
+        self.stack.setCurrentIndex(index)
+        self.stack.adjustSize()
+        self.adjustSize()
+
     # -- the job -------------------------------------------------------------------------------------------
     def start(self) -> None:
         """Start a sign-in (the first, or "Try again")."""
         self.steps.clear()
         self.browser_problem.setVisible(False)
-        self.stack.setCurrentIndex(PROGRESS)
+        self._show_page(PROGRESS)
         job = self._start()
         self.job = job
         job.sig_step.connect(self._on_step)
@@ -206,18 +218,21 @@ class SignInDialog(QDialog):
     def _on_pairing(self, check: PairingCheck) -> None:
         self.card = PairingCard(check)
         self.card_area.setWidget(self.card)
+        # Show the whole card when the screen allows (it scrolls beyond that).
+        screen = self.screen().availableGeometry().height() if self.screen() is not None else 800
+        self.card_area.setMinimumHeight(min(self.card.sizeHint().height() + 8, int(screen * 0.6)))
         self.continue_button.setText("Continue in browser")
         # With a warning on the card, Enter must not approve it by accident.
         self.continue_button.setDefault(not check.warnings)
         self.continue_button.setAutoDefault(not check.warnings)
-        self.stack.setCurrentIndex(PAIRING)
+        self._show_page(PAIRING)
         (self.decline_button if check.warnings else self.continue_button).setFocus()
 
     def _answer(self, approved: bool) -> None:
         if self.job is not None:
             self.job.answer_pairing(approved)
         if approved:
-            self.stack.setCurrentIndex(PROGRESS)
+            self._show_page(PROGRESS)
         else:
             self.reject()  # declining is not a failure to explain: the dialog just closes
 
@@ -227,7 +242,7 @@ class SignInDialog(QDialog):
             "Your browser opened the sign-in page. When you have signed in there, this window continues by itself. "
             f"If you don't see the page, open it again or copy its link. This waits up to {duration(timeout)}."
         )
-        self.stack.setCurrentIndex(WAITING)
+        self._show_page(WAITING)
 
     def _on_browser_failed(self, message: str) -> None:
         self.browser_problem.setText(f"{message} Copy the sign-in link and open it in your browser.")
@@ -263,13 +278,13 @@ class SignInDialog(QDialog):
             f"The account is saved; its tokens are kept in your keyring and renewed by themselves.\n"
             f"Granted permissions: {one_line(scopes, 600)}"
         )
-        self.stack.setCurrentIndex(DONE)
+        self._show_page(DONE)
         self.sig_signed_in.emit(result)
 
     def _on_failed(self, exc: BaseException) -> None:
         context = "\n".join(self.job.trace.lines()) if self.job is not None else ""
         self.error_panel.show_report(describe(exc, title=self.windowTitle(), context=context))
-        self.stack.setCurrentIndex(FAILED)
+        self._show_page(FAILED)
         self.retry.setFocus()
 
     # -- closing -------------------------------------------------------------------------------------------

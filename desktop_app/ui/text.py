@@ -82,7 +82,10 @@ def account_details(account: Account, now: float) -> str:
     lines.append(f"Authorization server: {one_line(account.issuer, 400)}")
     if account.expires_at is not None and account.state is AccountState.SIGNED_IN:
         lines.append(f"Access token expires: {when(account.expires_at)}")
-    lines.append("Renews by itself" if account.has_refresh_token else "No refresh token: sign in again when it expires")
+    if account.state is AccountState.SIGNED_IN:
+        lines.append(
+            "Renews by itself" if account.has_refresh_token else "No refresh token: sign in again when it expires"
+        )
     if account.last_error:
         prefix = "Why" if account.state is AccountState.NEEDS_SIGN_IN else "Last renewal problem"
         lines.append(f"{prefix}: {one_line(account.last_error, 400)}")
@@ -99,6 +102,13 @@ def _source(account: Account) -> str:
     }.get(account.identity_source, "")
 
 
+def renewed_text(account: Account, now: float) -> str:
+    """The "Last renewed" column: when the token was last renewed; "not yet" for a fresh sign-in."""
+    if account.last_refresh is not None:
+        return ago(account.last_refresh, now)
+    return "—" if account.state is AccountState.SIGNED_OUT else "not yet"
+
+
 def scopes_text(scopes: tuple[str, ...]) -> str:
     return " ".join(one_line(s) for s in scopes) if scopes else "—"
 
@@ -109,8 +119,10 @@ def server_state(accounts: list[Account]) -> tuple[str, Tone]:
     if not live:
         return "Not signed in", Tone.IDLE
     waiting = sum(1 for a in live if a.state is AccountState.NEEDS_SIGN_IN)
+    if waiting and waiting == len(live):
+        return ("Needs sign-in" if waiting == 1 else f"All {waiting} accounts need sign-in"), Tone.ATTENTION
     if waiting:
-        return f"{waiting} of {len(live)} need{'s' if waiting == 1 else ''} sign-in", Tone.ATTENTION
+        return f"{waiting} of {len(live)} accounts need sign-in", Tone.ATTENTION
     return f"{len(live)} account{'s' if len(live) != 1 else ''} signed in", Tone.GOOD
 
 

@@ -100,10 +100,15 @@ def test_what_each_row_says() -> None:
     assert tones == ["good", "attention", "idle", "working", "problem", "attention"]
     assert model.index(2, 0, parent).data() == "old (user3@example.com)"
     assert "the grant was revoked" in model.index(1, 0, parent).data(Qt.ItemDataRole.ToolTipRole)
-    assert model.index(0, 0).data() == "Files" and model.index(0, STATE).data() == "1 of 5 needs sign-in"
+    assert model.index(0, 0).data() == "Files" and model.index(0, STATE).data() == "1 of 5 accounts need sign-in"
     assert model.index(0, 0, parent).data(ACCOUNT_ROLE).id == 1
     assert model.index(0, 0, parent).data(SERVER_ROLE).name == "Files"
     assert model.index(0, 3, parent).data() == "2 min ago"
+    fresh = account(7, 2, last_refresh=None)
+    model.set_snapshot([(server(2), [fresh, account(8, 2, last_refresh=None, state=AccountState.SIGNED_OUT)])])
+    parent = model.index(0, 0)
+    assert [model.index(r, 3, parent).data() for r in range(2)] == ["not yet", "—"]
+    assert model.index(0, STATE).data() == "1 account signed in"
 
 
 def test_server_chosen_text_cannot_break_a_row() -> None:
