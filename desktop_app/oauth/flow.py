@@ -41,6 +41,7 @@ from desktop_app.oauth.discovery import (
     fetch_legacy_metadata,
     fetch_protected_resource_metadata,
 )
+from desktop_app.oauth.http import unreachable
 from desktop_app.oauth.loopback import LoopbackListener
 from desktop_app.oauth.registration import (
     ClientRegistration,
@@ -164,9 +165,7 @@ async def probe(
             "timeout", f"The MCP server {request.url} did not answer in time.", url=str(request.url)
         ) from None
     except httpx.TransportError as exc:
-        raise NetworkError(
-            "network", f"Could not reach the MCP server {request.url} ({type(exc).__name__}).", url=str(request.url)
-        ) from None
+        raise unreachable(exc, str(request.url), "the MCP server") from None
     await response.aclose()
     trace.add("probe", str(request.url), response.status_code)
     if response.is_redirect:

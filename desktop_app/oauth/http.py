@@ -35,6 +35,28 @@ def new_client(**kwargs: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(headers=headers, **kwargs)
 
 
+def unreachable(exc: httpx.TransportError, url: str, what: str, *, reading: bool = False) -> NetworkError:
+    """A transport failure in words a person reads (not an exception class name), with what they can do."""
+    if isinstance(exc, httpx.ConnectError):
+        why = "nothing answered there (the connection was refused or the host was not found)"
+    elif isinstance(exc, httpx.ProxyError):
+        why = "the proxy refused the connection"
+    elif isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)):
+        why = "the connection was closed before an answer arrived"
+    else:
+        why = "the connection failed"
+    host = httpx.URL(url).host if url else ""
+    local = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    hint = (
+        "Check that the server is running on this computer, then try again."
+        if local
+        else "Check the address and your network connection, then try again; nothing was lost."
+    )
+    verb = "Reading" if reading else "Could not reach"
+    message = f"{verb} {what} at {url} failed: {why}." if reading else f"{verb} {what} at {url}: {why}."
+    return NetworkError("network", message, hint=hint, url=url)
+
+
 @dataclass(frozen=True, slots=True)
 class JsonResponse:
     """A response whose body was read (capped) and, where possible, decoded as a JSON object."""
@@ -107,9 +129,7 @@ async def request_json(
         except httpx.TimeoutException:
             raise NetworkError("timeout", f"{what} at {current} did not answer in time.", url=current) from None
         except httpx.TransportError as exc:
-            raise NetworkError(
-                "network", f"Could not reach {what} at {current} ({type(exc).__name__}).", url=current
-            ) from None
+            raise unreachable(exc, current, what) from None
         try:
             if response.is_redirect:
                 location = response.headers.get("location", "")
@@ -146,9 +166,7 @@ async def request_json(
             except httpx.TimeoutException:
                 raise NetworkError("timeout", f"{what} at {current} did not answer in time.", url=current) from None
             except httpx.TransportError as exc:
-                raise NetworkError(
-                    "network", f"Reading {what} from {current} failed ({type(exc).__name__}).", url=current
-                ) from None
+                raise unreachable(exc, current, what, reading=True) from None
             decoded, problem = _decode(body)
             return JsonResponse(current, response.status_code, response.headers, decoded, problem)
         finally:
