@@ -9,8 +9,9 @@ root=$PWD
 step() { printf '\n== %s\n' "$*"; }
 
 # 1. System packages: Chromium for the real-browser test; gnome-keyring (+ secret-tool, dbus-daemon) for the private
-#    Secret Service every test runs against (tests/lab/secret_service.py).
-system_packages=(chromium gnome-keyring libsecret-tools dbus-daemon)
+#    Secret Service every test runs against (tests/lab/secret_service.py); Xvfb (+ xauth and the two xcb libraries
+#    Qt's xcb platform needs beyond this image) and trayer for the tray tests on a real display (tests/gui/test_tray.py).
+system_packages=(chromium gnome-keyring libsecret-tools dbus-daemon xvfb xauth libxcb-icccm4 libxcb-keysyms1 trayer)
 missing=()
 for package in "${system_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -23,7 +24,7 @@ if ((${#missing[@]})); then
   else
     echo "Missing system packages: ${missing[*]}. Run this script as root to install them." >&2
     echo "Without gnome-keyring, libsecret-tools and dbus-daemon the whole suite fails (it needs a real Secret Service);" >&2
-    echo "without chromium its real-browser test skips." >&2
+    echo "without chromium its real-browser test skips; without xvfb and trayer the tray test fails." >&2
   fi
 fi
 

@@ -49,6 +49,8 @@ class Due:
     at: float
     #: The expiry this entry is about (a warning is given once per expiry).
     expires_at: float
+    #: Consecutive transient failures when it was planned (a backoff is not restarted by re-planning).
+    failures: int = 0
 
 
 def lifetime_of(account: Account) -> float | None:
@@ -84,7 +86,7 @@ def deadline(account: Account, now: float) -> Due | None:
         return Due(account.id, "expiry_warning", warn_at, account.expires_at)
     if account.failures > 0:
         # A transient failure is on record: retry after the backoff (the failure happened "now" or before).
-        return Due(account.id, "refresh", now + backoff(account.failures), account.expires_at)
+        return Due(account.id, "refresh", now + backoff(account.failures), account.expires_at, account.failures)
     lead = refresh_lead(lifetime)
     return Due(account.id, "refresh", account.expires_at - lead - _jitter(account, lead), account.expires_at)
 
@@ -114,8 +116,15 @@ class RefreshPlan:
         for account in accounts:
             if account.id in self._in_flight:
                 continue  # planned again when its renewal finishes (never two at once)
-            self._entries.pop(account.id, None)
             due = deadline(account, now)
+            existing = self._entries.get(account.id)
+            if (
+                due is not None
+                and existing is not None
+                and (existing.kind, existing.expires_at, existing.failures) == (due.kind, due.expires_at, due.failures)
+            ):
+                continue  # unchanged: keep its deadline (re-planning must not push a retry back)
+            self._entries.pop(account.id, None)
             if due is None:
                 continue
             if due.kind == "expiry_warning" and (account.id, due.expires_at) in self._warned:
@@ -141,7 +150,7 @@ class RefreshPlan:
         for account in accounts:
             entry = self._entries.get(account.id)
             if account.failures > 0 and entry is not None and entry.kind == "refresh" and entry.at > now:
-                self._put(Due(account.id, "refresh", now, entry.expires_at))
+                self._put(Due(account.id, "refresh", now, entry.expires_at, entry.failures))
                 count += 1
         return count
 

@@ -6,6 +6,7 @@ when the profile's storage (database or keyring) cannot be opened (said in a mes
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -22,28 +23,49 @@ EXIT_STORAGE = 6
 log = logging.getLogger(__name__)
 
 
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=appinfo.COMMAND, description=f"{appinfo.APP_NAME}: the window.")
+    parser.add_argument(
+        "--hidden", action="store_true", help="start in the tray without showing the window (used at login)"
+    )
+    known, _qt_args = parser.parse_known_args(list(argv))
+    return known
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ["QT_API"] = "pyside6"  # qasync picks its binding from this (else it tries PyQt5 first)
     configure_logging(logging.DEBUG if os.environ.get("MCP_CONNECTORS_DEBUG") else logging.WARNING)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
 
     import qasync
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from desktop_app.app import autostart
     from desktop_app.storage.paths import data_dir
     from desktop_app.storage.profile import open_accounts
     from desktop_app.ui.controller import Controller
     from desktop_app.ui.errors import describe
     from desktop_app.ui.icons import app_icon
     from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.refresher import BackgroundRefresher
+    from desktop_app.ui.single_instance import SingleInstance, ask_running_instance_to_show, instance_name
+    from desktop_app.ui.tray import Tray
 
     existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(list(argv or sys.argv[:1]))
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName(appinfo.COMMAND)
     app.setApplicationDisplayName(appinfo.APP_NAME)
     app.setApplicationVersion(appinfo.VERSION)
     app.setDesktopFileName(appinfo.APP_ID)
     app.setWindowIcon(app_icon())
+
+    name = instance_name(data_dir())
+    if ask_running_instance_to_show(name):
+        print(f"{appinfo.APP_NAME} is already running: its window was brought forward.", file=sys.stderr)
+        return EXIT_OK
+    instance = SingleInstance(name)
+    instance.listen()
 
     try:
         accounts = open_accounts()
@@ -60,16 +82,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = QSettings(str(data_dir() / "window.ini"), QSettings.Format.IniFormat)
     controller = Controller(accounts)
     window = MainWindow(controller, settings=settings)
-    closed = asyncio.Event()
-    app.lastWindowClosed.connect(closed.set)
-    window.show()
+    refresher = BackgroundRefresher(controller, parent=app)
+    quit_requested = asyncio.Event()
+
+    tray: Tray | None = None
+    if Tray.available():
+        tray = Tray(
+            controller,
+            refresher,
+            autostart_enabled=autostart.is_enabled if autostart.supported() else (lambda: False),
+            parent=app,
+        )
+        tray.sig_open_requested.connect(window.bring_forward)
+        tray.sig_sign_in_requested.connect(window.sign_in_account)
+        tray.sig_quit_requested.connect(quit_requested.set)
+        tray.sig_autostart_toggled.connect(lambda on: autostart.set_enabled(on))
+        window.tray_mode = True
+        app.setQuitOnLastWindowClosed(False)
+
+        def told_once() -> None:
+            if settings.value("tray/told") is None and tray is not None:
+                tray.icon.showMessage(
+                    appinfo.APP_NAME,
+                    "Still running in the tray: it keeps your sign-ins renewed. Quit from its menu.",
+                )
+                settings.setValue("tray/told", 1)
+
+        window.sig_hidden_to_tray.connect(told_once)
+        tray.show()
+    else:
+        window.statusBar().showMessage(
+            "No system tray on this desktop: sign-ins are renewed while this window is open.", 30_000
+        )
+        app.lastWindowClosed.connect(quit_requested.set)
+    window.sig_quit_requested.connect(quit_requested.set)
+    instance.sig_show_requested.connect(window.bring_forward)
+    if not args.hidden or tray is None:
+        window.show()
 
     async def run() -> None:
         try:
             await accounts.clean_pending_secrets()
         except ConnectorError as exc:
             log.warning("Could not clean up secrets left by an interrupted sign-in: %s", exc.message)
-        await closed.wait()
+        refresher.start()
+        await quit_requested.wait()
+        refresher.stop()
+        if tray is not None:
+            tray.hide()
+        window.tray_mode = False
+        window.close()
         await controller.aclose()
 
     try:

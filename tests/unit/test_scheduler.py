@@ -157,3 +157,12 @@ def test_removed_accounts_leave_the_plan() -> None:
     plan.replace_all([account(1, lifetime=600), account(2, lifetime=600)], T0)
     plan.replace_all([account(2, lifetime=600)], T0)
     assert {d.account_id for d in plan.pop_due(T0 + 10_000)} == {2}
+
+
+def test_re_planning_an_unchanged_failing_account_keeps_its_retry_time() -> None:
+    plan = RefreshPlan()
+    failing = account(1, lifetime=3600, failures=2)
+    plan.update([failing], T0)
+    first = plan.next_at()
+    plan.replace_all([failing], T0 + 20)  # something else changed in the profile
+    assert plan.next_at() == first == T0 + backoff(2)
