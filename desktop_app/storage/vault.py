@@ -14,6 +14,12 @@ Manager caps one secret at 2560 bytes (UTF-16). ``put`` writes the chunks of a n
 head to it, then deletes the old generation; the head is one keyring entry, so a reader sees the old value or the
 new one. Generations whose chunks may still exist (a crash, a failed delete) are listed in the head as garbage and
 removed by the next ``put`` or ``delete``, so no fragment of an old secret is left behind for long.
+
+Each entry is a keyring-library entry (``keyring.get_password(APP_ID, name)`` reads it). On Linux with a Secret
+Service and no keyring configuration, the vault talks to the Secret Service itself through ``secretstorage``
+(:class:`_SecretServiceEntries`): one D-Bus connection and one encrypted session per vault instead of one of each per
+entry, and the items exactly as keyring's SecretService backend writes them. Elsewhere the keyring library does the
+work (:class:`_KeyringLibraryEntries`). Neither ``keyring`` nor ``secretstorage`` is imported before it is needed.
 See docs/decisions/0008-secret-storage.md.
 """
 
@@ -29,20 +35,22 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
-
-import keyring
-import keyring.backend
-import keyring.errors
-from keyring.backends import chainer, fail, null
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from desktop_app.appinfo import APP_ID
 from desktop_app.errors import ConfigurationError, SecretStoreError, one_line
 
+if TYPE_CHECKING:  # both are imported when first used: `keyring` alone costs ~80 ms of every command's start
+    import keyring.backend
+    import secretstorage
+    from secretstorage.dhcrypto import Session
+
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: The keyring entry layout generation, part of every entry name.
 FORMAT_GENERATION = "v1"
@@ -92,11 +100,17 @@ def _is_plaintext(backend: keyring.backend.KeyringBackend) -> bool:
     return any((cls.__module__ or "").split(".")[:2] == ["keyrings", "alt"] for cls in type(backend).__mro__)
 
 
+#: What the vault calls the Secret Service, whichever way it is reached.
+SECRET_SERVICE_NAME = "Secret Service (org.freedesktop.secrets)"  # noqa: S105 - a name, not a secret
+
+
 def backend_name(backend: keyring.backend.KeyringBackend) -> str:
     """A human name for a keyring backend."""
+    from keyring.backends import fail
+
     module = _module_of(backend)
     if module == "keyring.backends.SecretService":
-        return "Secret Service (org.freedesktop.secrets)"
+        return SECRET_SERVICE_NAME
     if module == "keyring.backends.libsecret":
         return "Secret Service (libsecret)"
     if module.startswith("keyring.backends.macOS"):
@@ -112,6 +126,8 @@ def backend_name(backend: keyring.backend.KeyringBackend) -> str:
 
 def _refusal(backend: keyring.backend.KeyringBackend) -> SecretStoreError | None:
     """Why this backend must not hold secrets, or None when it may."""
+    from keyring.backends import fail, null
+
     cls = f"{_module_of(backend)}.{type(backend).__qualname__}"
     if _is_plaintext(backend):
         return SecretStoreError(
@@ -173,6 +189,8 @@ def select_backend(
     A chainer is resolved to the first backend in it that may hold secrets, so a plaintext backend it also chains
     is never written to.
     """
+    from keyring.backends import chainer
+
     chosen = backend if backend is not None else _default_backend()
     if isinstance(chosen, chainer.ChainerBackend):
         members: Sequence[keyring.backend.KeyringBackend] = list(chosen.backends)
@@ -190,28 +208,44 @@ def select_backend(
 def _default_backend() -> keyring.backend.KeyringBackend:
     """keyring's own choice, except in the common Linux case, where it is known in advance: the Secret Service.
 
-    keyring's detection imports and probes every backend it knows (on Linux its macOS backend alone runs
-    ``ldconfig`` and ``gcc`` looking for Apple's libraries), about 45 ms of every ``mcp-connectors token``
-    (benchmarks/accounts_cli.py). The shortcut is taken only when nothing could make keyring choose otherwise: no
-    ``PYTHON_KEYRING_BACKEND``, no ``keyringrc.cfg``, and not KDE (where keyring prefers KWallet). An unreachable
-    Secret Service then shows up at the first read or write, mapped like any other (``keyring_unavailable``).
+    keyring's detection imports every backend, and its macOS one runs ``ctypes.util.find_library`` at import time
+    (on Linux: ``ldconfig``, ``gcc`` and ``ld`` in child processes), ~30-45 ms of every command
+    (benchmarks/accounts_cli.py). A vault made without a backend takes the Secret Service without the keyring
+    library at all in that case (:func:`secret_service_is_the_choice`); this is the same choice for a caller that
+    wants a keyring backend.
     """
-    if (
+    if secret_service_is_the_choice():
+        try:
+            from keyring.backends import SecretService
+        except ImportError:  # pragma: no cover - secretstorage is a dependency of keyring on Linux
+            pass
+        else:
+            return SecretService.Keyring()  # type: ignore[no-untyped-call]
+    import keyring
+
+    return keyring.get_keyring()
+
+
+def secret_service_is_the_choice() -> bool:
+    """The keyring library would choose its Secret Service backend here, and nothing could make it choose another.
+
+    Linux with a session bus socket that exists, no ``PYTHON_KEYRING_BACKEND``, no ``keyringrc.cfg``, and not KDE
+    (where keyring prefers KWallet). An unreachable Secret Service then shows up at the first read or write, mapped
+    like any other (``keyring_unavailable``).
+    """
+    return (
         sys.platform.startswith("linux")
         and not os.environ.get("PYTHON_KEYRING_BACKEND")
         and "KDE" not in os.environ.get("XDG_CURRENT_DESKTOP", "").upper()
         and _session_bus_socket_exists()
-    ):
-        from keyring.util import platform_
+        and not (keyring_config_root() / "keyringrc.cfg").exists()
+    )
 
-        if not (Path(platform_.config_root()) / "keyringrc.cfg").exists():
-            try:
-                from keyring.backends import SecretService
-            except ImportError:  # pragma: no cover - secretstorage is a dependency of keyring on Linux
-                pass
-            else:
-                return SecretService.Keyring()  # type: ignore[no-untyped-call]
-    return keyring.get_keyring()
+
+def keyring_config_root() -> Path:
+    """Where the keyring library looks for ``keyringrc.cfg`` on Linux (``keyring.util.platform_.config_root()``),
+    worked out without importing keyring."""
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config", "python_keyring")
 
 
 def _session_bus_socket_exists() -> bool:
@@ -224,24 +258,273 @@ def _session_bus_socket_exists() -> bool:
     return path is not None and Path(path).exists()
 
 
-def _locked_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from secretstorage.exceptions import LockedException, PromptDismissedException
-    except ImportError:  # pragma: no cover - secretstorage is only installed on Linux
-        return (keyring.errors.KeyringLocked,)
-    return (keyring.errors.KeyringLocked, LockedException, PromptDismissedException)
+def _secretstorage_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("secretstorage") is not None
 
 
-def _unavailable_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from secretstorage.exceptions import SecretServiceNotAvailableException
-    except ImportError:  # pragma: no cover
-        return (keyring.errors.NoKeyringError, keyring.errors.InitError)
-    return (keyring.errors.NoKeyringError, keyring.errors.InitError, SecretServiceNotAvailableException)
+#: The Secret Service's answer to a call on a locked item or collection.
+_DBUS_IS_LOCKED = "org.freedesktop.Secret.Error.IsLocked"
 
 
-_LOCKED = _locked_errors()
-_UNAVAILABLE = _unavailable_errors()
+def _loaded(module: str, *names: str) -> tuple[type[BaseException], ...]:
+    """These exception classes of ``module`` if it was imported (an exception of it can only come from there)."""
+    loaded = sys.modules.get(module)
+    return tuple(getattr(loaded, name) for name in names if hasattr(loaded, name)) if loaded is not None else ()
+
+
+def _is_locked(exc: BaseException) -> bool:
+    locked = _loaded("keyring.errors", "KeyringLocked") + _loaded(
+        "secretstorage.exceptions", "LockedException", "PromptDismissedException"
+    )
+    return isinstance(exc, locked) or getattr(exc, "name", None) == _DBUS_IS_LOCKED
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    unavailable = _loaded("keyring.errors", "NoKeyringError", "InitError") + _loaded(
+        "secretstorage.exceptions", "SecretServiceNotAvailableException"
+    )
+    return isinstance(exc, unavailable)
+
+
+def _is_missing_item(exc: BaseException) -> bool:
+    return isinstance(exc, _loaded("secretstorage.exceptions", "ItemNotFoundException"))
+
+
+# -- the entries, through keyring or straight to the Secret Service --------------------------------------------------
+class _Entries(Protocol):
+    """Entries ``(APP_ID, username) -> password``. Errors are raised as they come; the vault maps them."""
+
+    def ensure_unlocked(self, what: str, timeout: float) -> None: ...
+    def get_many(self, usernames: Sequence[str]) -> list[str | None]: ...
+    def set(self, username: str, password: str) -> None: ...
+    def delete(self, username: str) -> None:
+        """A missing entry is fine."""
+
+    def close(self) -> None: ...
+
+
+class _KeyringLibraryEntries:
+    """Through a keyring-library backend (macOS, Windows, KWallet, a configured backend, an injected one)."""
+
+    def __init__(self, backend: keyring.backend.KeyringBackend) -> None:
+        self.backend = backend
+
+    def ensure_unlocked(self, what: str, timeout: float) -> None:
+        """Secret Service: unlock (or fail on) a locked collection ourselves, on a connection we close.
+
+        The keyring library raises KeyringLocked in that case but leaves its D-Bus connection open.
+        """
+        if _module_of(self.backend) != "keyring.backends.SecretService":
+            return
+        import keyring.errors
+        import secretstorage
+
+        with contextlib.closing(secretstorage.dbus_init()) as connection:
+            preferred = getattr(self.backend, "preferred_collection", None)
+            if isinstance(preferred, str):
+                collection = secretstorage.Collection(connection, preferred)
+            else:
+                collection = secretstorage.get_default_collection(connection)
+            if collection.is_locked():
+                log.debug("keyring: the collection is locked; asking to unlock it for %s", what)
+                collection.unlock(timeout=timeout)
+                if collection.is_locked():
+                    raise keyring.errors.KeyringLocked("the unlock prompt was dismissed")
+
+    def get_many(self, usernames: Sequence[str]) -> list[str | None]:
+        return [self.backend.get_password(APP_ID, username) for username in usernames]
+
+    def set(self, username: str, password: str) -> None:
+        self.backend.set_password(APP_ID, username, password)
+
+    def delete(self, username: str) -> None:
+        import keyring.errors
+
+        try:
+            self.backend.delete_password(APP_ID, username)
+        except keyring.errors.PasswordDeleteError:
+            # "No such password", or a refusal: only a second look tells.
+            if self.backend.get_password(APP_ID, username) is not None:
+                raise
+
+    def close(self) -> None:
+        pass
+
+
+#: What keyring's SecretService backend writes (keyring.backends.SecretService.Keyring.appid, its default scheme
+#: and its label): items written either way are the same items.
+KEYRING_APPLICATION = "Python keyring library"
+_SS_PATH = "/org/freedesktop/secrets"
+_SS_SERVICE = "org.freedesktop.Secret.Service"
+_SS_COLLECTION = "org.freedesktop.Secret.Collection"
+
+
+def keyring_label(username: str) -> str:
+    return f"Password for '{username}' on '{APP_ID}'"
+
+
+class _SecretServiceEntries:
+    """Straight to the Secret Service through ``secretstorage``: the default collection, as keyring's SecretService
+    backend would use it (attributes ``service``/``username``/``application``, its label, ``text/plain``).
+
+    One D-Bus connection and one encrypted session (a Diffie-Hellman exchange), opened at first use and kept until
+    :meth:`close` or the vault is collected; keyring's backend opens one of each for every entry. Reading several
+    entries is one ``SearchItems`` per entry and one ``GetSecrets`` for all of them. When a call fails on a
+    connection kept from an earlier operation (the keyring daemon restarted: its sessions are gone; the bus
+    closed), it is tried once more on a new connection. Not thread-safe: the vault's lock serialises calls.
+    """
+
+    def __init__(self) -> None:
+        self._connection: Any = None  # jeepney's DBusConnection (jeepney has no type information)
+        self._collection: secretstorage.Collection | None = None
+        self._session: Session | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    # -- the connection and the session -------------------------------------------------------------------------
+    def _open(self) -> secretstorage.Collection:
+        if self._collection is None:
+            import secretstorage
+
+            connection = secretstorage.dbus_init()
+            try:
+                # Its errors as they come, as before (SecretServiceNotAvailableException: nobody owns the name).
+                collection = secretstorage.get_default_collection(connection)
+            except BaseException:
+                connection.close()
+                raise
+            self._connection, self._collection = connection, collection
+            self._finalizer = weakref.finalize(self, connection.close)
+        return self._collection
+
+    def _opened_session(self, collection: secretstorage.Collection) -> Session:
+        if self._session is None:
+            from secretstorage.util import open_session
+
+            self._session = open_session(self._connection)
+            collection.session = self._session
+        return self._session
+
+    def close(self) -> None:
+        finalizer, self._finalizer = self._finalizer, None
+        self._connection = self._collection = self._session = None
+        if finalizer is not None:
+            finalizer()
+
+    def _run(self, operation: Callable[[secretstorage.Collection], _T]) -> _T:
+        for last in (self._collection is None, True):
+            try:
+                return operation(self._open())
+            except Exception as exc:
+                if _is_locked(exc) or _is_missing_item(exc):
+                    raise  # an answer, not a broken connection
+                self.close()
+                if last or isinstance(exc, TimeoutError):
+                    raise
+                log.debug("keyring: the kept D-Bus connection failed (%s); opening another", type(exc).__name__)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- entries ------------------------------------------------------------------------------------------------
+    def _find_all(self, collection: secretstorage.Collection, username: str) -> list[str]:
+        """The items of that name, in the order keyring's ``get_password(APP_ID, username)`` considers them."""
+        from secretstorage.util import DBusAddressWrapper
+
+        proxy = DBusAddressWrapper(collection.collection_path, _SS_COLLECTION, self._connection)
+        (paths,) = proxy.call("SearchItems", "a{ss}", {"username": username, "service": APP_ID})
+        return [str(path) for path in paths]
+
+    def _find(self, collection: secretstorage.Collection, username: str) -> str | None:
+        """The item keyring's ``get_password(APP_ID, username)`` would read, or None."""
+        paths = self._find_all(collection, username)
+        return paths[0] if paths else None
+
+    def _delete_items(self, paths: Sequence[str]) -> None:
+        import secretstorage
+
+        for path in paths:
+            with contextlib.suppress(secretstorage.ItemNotFoundException):  # gone already
+                secretstorage.Item(self._connection, path).delete()
+
+    def ensure_unlocked(self, what: str, timeout: float) -> None:
+        def check(collection: secretstorage.Collection) -> None:
+            if collection.is_locked():
+                from secretstorage.exceptions import PromptDismissedException
+
+                log.debug("keyring: the collection is locked; asking to unlock it for %s", what)
+                collection.unlock(timeout=timeout)
+                if collection.is_locked():
+                    raise PromptDismissedException("the unlock prompt was dismissed")
+
+        self._run(check)
+
+    def get_many(self, usernames: Sequence[str]) -> list[str | None]:
+        def read(collection: secretstorage.Collection) -> list[str | None]:
+            from secretstorage.exceptions import ItemNotFoundException, LockedException
+            from secretstorage.util import DBusAddressWrapper
+
+            found = [self._find(collection, username) for username in usernames]
+            paths = [path for path in found if path is not None]
+            if not paths:
+                return [None] * len(found)
+            session = self._opened_session(collection)
+            service = DBusAddressWrapper(_SS_PATH, _SS_SERVICE, self._connection)
+            (secrets_by_path,) = service.call("GetSecrets", "aoo", paths, session.object_path)
+            values: list[str | None] = []
+            for path in found:
+                if path is None:
+                    values.append(None)
+                    continue
+                secret = secrets_by_path.get(path)
+                if secret is None:  # GetSecrets leaves out locked items and items that are gone
+                    if collection.is_locked():
+                        raise LockedException("the collection was locked while reading")
+                    raise ItemNotFoundException("an item went away while reading")
+                values.append(_decrypt(session, secret))
+            return values
+
+        return self._run(read)
+
+    def set(self, username: str, password: str) -> None:
+        """Replaces the item of that name. An item of the same name with other attributes (written by another
+        program, e.g. ``secret-tool``, which CreateItem's ``replace`` does not match) is deleted, so that the name
+        reads as what was written last; keyring would leave it, and read whichever the search returns first."""
+
+        def write(collection: secretstorage.Collection) -> None:
+            self._opened_session(collection)
+            attributes = {"username": username, "service": APP_ID, "application": KEYRING_APPLICATION}
+            item = collection.create_item(keyring_label(username), attributes, password.encode("utf-8"), replace=True)
+            try:
+                self._delete_items([path for path in self._find_all(collection, username) if path != item.item_path])
+            except Exception as exc:  # noqa: BLE001 - the value is written, which is what the caller asked
+                log.debug("keyring: another item named %s stays (%s)", username, type(exc).__name__)
+
+        self._run(write)
+
+    def delete(self, username: str) -> None:
+        """Every item of that name (keyring deletes the first); none is fine."""
+
+        def remove(collection: secretstorage.Collection) -> None:
+            self._delete_items(self._find_all(collection, username))
+
+        self._run(remove)
+
+
+def _decrypt(session: Session, secret: tuple[str, bytes, bytes, str]) -> str:
+    """One secret of a ``GetSecrets`` answer, as ``secretstorage.Item.get_secret`` decodes it (AES-128-CBC, PKCS#7
+    padding, with the session's key), checked, as text. Errors name nothing of the content."""
+    _session_path, parameters, value, _content_type = secret
+    if not session.encrypted:
+        return bytes(value).decode("utf-8")
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    assert session.aes_key is not None
+    decryptor = Cipher(algorithms.AES(session.aes_key), modes.CBC(bytes(parameters))).decryptor()
+    padded = decryptor.update(bytes(value)) + decryptor.finalize()
+    padding = padded[-1] if padded else 0
+    if not 1 <= padding <= 16 or padded[-padding:] != bytes((padding,)) * padding:
+        raise ValueError("a secret from the Secret Service is not padded as it should be")
+    return padded[:-padding].decode("utf-8")
 
 
 # -- the keyring vault -----------------------------------------------------------------------------------------------
@@ -298,15 +581,25 @@ class KeyringVault:
     """Secrets in the OS keyring, one entry per :data:`CHUNK_CHARS` characters of JSON, plus a head per key.
 
     Writes to one key must not run concurrently from two processes (the account lock serialises them); within a
-    process a lock does.
+    process a lock does. Without an injected ``backend``, on Linux where the keyring library could only choose the
+    Secret Service (:func:`secret_service_is_the_choice`), the vault talks to it directly over one D-Bus connection
+    that it keeps (:meth:`close` ends it; so does collecting the vault).
     """
 
     def __init__(self, profile_id: str, *, backend: keyring.backend.KeyringBackend | None = None) -> None:
         if not _PROFILE.fullmatch(profile_id):
             raise ValueError("a profile id is 1-64 characters of A-Z a-z 0-9 . _ -")
         self._prefix = f"{FORMAT_GENERATION}/{profile_id}/"
-        self._backend, self._refused = select_backend(backend)
-        self._name = backend_name(self._backend)
+        self._backend: keyring.backend.KeyringBackend | None
+        self._entries: _Entries
+        if backend is None and secret_service_is_the_choice() and _secretstorage_installed():
+            self._backend, self._refused = None, None
+            self._entries = _SecretServiceEntries()
+            self._name = SECRET_SERVICE_NAME
+        else:
+            self._backend, self._refused = select_backend(backend)
+            self._entries = _KeyringLibraryEntries(self._backend)
+            self._name = backend_name(self._backend)
         self._lock = threading.RLock()
 
     @property
@@ -319,10 +612,21 @@ class KeyringVault:
 
     @property
     def backend(self) -> keyring.backend.KeyringBackend:
+        """The keyring-library backend that reads and writes the same entries (when the vault talks to the Secret
+        Service itself: keyring's SecretService backend, made when first asked for)."""
+        if self._backend is None:
+            from keyring.backends import SecretService
+
+            self._backend = SecretService.Keyring()  # type: ignore[no-untyped-call]
         return self._backend
 
     def __repr__(self) -> str:
         return f"KeyringVault({self._prefix!r}, {self._name!r})"
+
+    def close(self) -> None:
+        """End the D-Bus connection the vault keeps, if any (the next call opens a new one)."""
+        with self._lock:
+            self._entries.close()
 
     # -- the port ----------------------------------------------------------------------------------------------
     def check(self) -> None:
@@ -359,13 +663,11 @@ class KeyringVault:
 
     def _assemble(self, name: str, key: str, current: tuple[_Generation, int, str]) -> dict[str, Any]:
         generation, length, digest = current
-        parts: list[str] = []
-        for index in range(generation.chunks):
-            part = self._read(_chunk(name, generation, index), key)
+        parts = self._read_many([_chunk(name, generation, index) for index in range(generation.chunks)], key)
+        for index, part in enumerate(parts):
             if part is None:
                 self._damaged(key, f"part {index + 1} of {generation.chunks} is missing")
-            parts.append(part)
-        text = "".join(parts)
+        text = "".join(part or "" for part in parts)
         if len(text) != length or hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
             self._damaged(key, "its parts do not add up to what was stored")
         try:
@@ -443,26 +745,9 @@ class KeyringVault:
             yield
 
     def _ensure_unlocked(self, key: str, action: str) -> None:
-        """Secret Service: unlock (or fail on) a locked collection ourselves, on a connection we close.
-
-        The keyring library raises KeyringLocked in that case but leaves its D-Bus connection open.
-        """
-        if _module_of(self._backend) != "keyring.backends.SecretService":
-            return
+        """A locked keyring is unlocked (the person is asked) or reported, before anything is read or written."""
         try:
-            import secretstorage
-
-            with contextlib.closing(secretstorage.dbus_init()) as connection:
-                preferred = getattr(self._backend, "preferred_collection", None)
-                if isinstance(preferred, str):
-                    collection = secretstorage.Collection(connection, preferred)
-                else:
-                    collection = secretstorage.get_default_collection(connection)
-                if collection.is_locked():
-                    log.debug("keyring: the collection is locked; asking to unlock it for %s", key)
-                    collection.unlock(timeout=UNLOCK_PROMPT_TIMEOUT)
-                    if collection.is_locked():
-                        raise keyring.errors.KeyringLocked("the unlock prompt was dismissed")
+            self._entries.ensure_unlocked(key, UNLOCK_PROMPT_TIMEOUT)
         except TimeoutError as exc:
             raise SecretStoreError(
                 "keyring_locked",
@@ -498,12 +783,16 @@ class KeyringVault:
         return tuple(remaining)
 
     def _read(self, username: str, key: str) -> str | None:
-        """One entry. The Secret Service, busy with other processes replacing items, sometimes answers a lookup
-        with an item that is gone by the time it is read (ItemNotFoundException), or fails to find its default
-        collection for a moment (InitError): such a read is tried again, briefly. A locked keyring is not."""
+        return self._read_many([username], key)[0]
+
+    def _read_many(self, usernames: Sequence[str], key: str) -> list[str | None]:
+        """Entries, None for those that don't exist. The Secret Service, busy with other processes replacing items,
+        sometimes answers a lookup with an item that is gone by the time it is read (ItemNotFoundException), or
+        fails to find its default collection for a moment (InitError): such a read is tried again, briefly. A
+        locked keyring is not."""
         for delay in (*READ_RETRY_DELAYS, None):
             try:
-                return self._backend.get_password(APP_ID, username)
+                return self._entries.get_many(usernames)
             except Exception as exc:
                 error = self._error(exc, "read", key)
                 if delay is None or error.code == "keyring_locked":
@@ -514,28 +803,24 @@ class KeyringVault:
 
     def _write(self, username: str, password: str, key: str) -> None:
         try:
-            self._backend.set_password(APP_ID, username, password)
+            self._entries.set(username, password)
         except Exception as exc:
             raise self._error(exc, "store", key) from exc
 
     def _remove(self, username: str, key: str) -> None:
         """Delete one entry; a missing one is fine."""
         try:
-            self._backend.delete_password(APP_ID, username)
-        except keyring.errors.PasswordDeleteError as exc:
-            # "No such password", or a refusal: only a second look tells.
-            if self._read(username, key) is not None:
-                raise self._error(exc, "delete", key) from exc
+            self._entries.delete(username)
         except Exception as exc:
             raise self._error(exc, "delete", key) from exc
 
     def _error(self, exc: BaseException, action: str, key: str) -> SecretStoreError:
         what = type(exc).__name__
-        if isinstance(exc, _LOCKED):
+        if _is_locked(exc):
             return SecretStoreError(
                 "keyring_locked", f"The {self._name} is locked: cannot {action} {key}.", hint=_unlock_hint(self._name)
             )
-        if isinstance(exc, _UNAVAILABLE):
+        if _is_unavailable(exc):
             return SecretStoreError(
                 "keyring_unavailable",
                 f"The {self._name} is not available ({what}) to {action} {key}.",

@@ -21,7 +21,15 @@ from keyring.errors import KeyringLocked, PasswordDeleteError, PasswordSetError
 
 from desktop_app.appinfo import APP_ID
 from desktop_app.errors import ConfigurationError, SecretStoreError
-from desktop_app.storage.vault import CHUNK_CHARS, FileVault, KeyringVault, open_secret_store
+from desktop_app.storage.vault import (
+    CHUNK_CHARS,
+    SECRET_SERVICE_NAME,
+    FileVault,
+    KeyringVault,
+    keyring_config_root,
+    open_secret_store,
+    secret_service_is_the_choice,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "SECRET-TOKEN-TEXT"
@@ -351,6 +359,48 @@ def test_logs_name_keys_never_values(fake: FakeKeyring, caplog: pytest.LogCaptur
     messages = [record.getMessage() for record in caplog.records if record.name.startswith("desktop_app")]
     assert any("account/a" in message for message in messages)
     assert not any(SECRET in message for message in messages)
+
+
+# -- which way to the keyring ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("config_home", [None, "", "/somewhere/config"])
+def test_the_keyring_config_is_looked_for_where_keyring_looks(
+    config_home: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keyring.util import platform_
+
+    if config_home is None:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CONFIG_HOME", config_home)
+    assert keyring_config_root() == Path(platform_.config_root())
+
+
+def test_the_secret_service_is_reached_directly_only_where_keyring_could_choose_nothing_else(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Only the predicate is exercised for the other cases: a vault made there would ask keyring to detect its
+    backend, which keyring caches for the whole test session (the subprocess tests cover those paths)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("XDG_CURRENT_DESKTOP", raising=False)
+    assert secret_service_is_the_choice()  # the suite's private bus, no keyring configuration
+    vault = KeyringVault("p1")
+    assert vault.description == SECRET_SERVICE_NAME
+    vault.check()
+    with monkeypatch.context() as patch:
+        patch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+        assert not secret_service_is_the_choice()
+    with monkeypatch.context() as patch:
+        patch.setenv("XDG_CURRENT_DESKTOP", "KDE")
+        assert not secret_service_is_the_choice()
+    with monkeypatch.context() as patch:
+        patch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")
+        assert not secret_service_is_the_choice()
+        patch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:abstract=/tmp/dbus-x")
+        assert not secret_service_is_the_choice()
+    config = tmp_path / "config" / "python_keyring" / "keyringrc.cfg"
+    config.parent.mkdir(parents=True)
+    config.write_text("[backend]\ndefault-keyring=keyring.backends.SecretService.Keyring\n")
+    assert not secret_service_is_the_choice()
 
 
 # -- FileVault -------------------------------------------------------------------------------------------------
