@@ -13,7 +13,6 @@ and renews tokens under a per-account lock that every process on the machine res
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import shlex
@@ -24,8 +23,6 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
-
-import httpx
 
 from desktop_app.accounts.models import (
     Account,
@@ -53,19 +50,23 @@ from desktop_app.errors import (
     UserActionRequired,
     WrongAccount,
 )
-from desktop_app.oauth.auth import BearerAuth, merge_scopes
-from desktop_app.oauth.authorize import Browser
-from desktop_app.oauth.challenge import BearerChallenge
-from desktop_app.oauth.discovery import AuthorizationServerMetadata
-from desktop_app.oauth.flow import SignIn, SignInOptions
-from desktop_app.oauth.pkce import random_token
-from desktop_app.oauth.registration import ClientRegistration, PreRegisteredClient
-from desktop_app.oauth.tokens import TokenSet, refresh_tokens, revoke_token
-from desktop_app.oauth.trace import Trace
+from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.oauth.urls import canonical_resource, require_secure
 
-if TYPE_CHECKING:  # consent and identity (joserfc) are imported when a sign-in needs them: `token` stays quick
+# What reads a stored token (`mcp-connectors token` with a fresh one) needs none of these: the OAuth engine, httpx
+# and asyncio are imported by the methods that talk to a server (tests/unit/test_layers.py). Consent and identity
+# (joserfc) are imported when a sign-in needs them.
+if TYPE_CHECKING:
+    import httpx
+
     from desktop_app.accounts.consent import PairingCheck
+    from desktop_app.oauth.auth import BearerAuth
+    from desktop_app.oauth.authorize import Browser
+    from desktop_app.oauth.challenge import BearerChallenge
+    from desktop_app.oauth.discovery import AuthorizationServerMetadata
+    from desktop_app.oauth.flow import SignInOptions
+    from desktop_app.oauth.registration import ClientRegistration
+    from desktop_app.oauth.trace import Trace
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ def metadata_to_json(metadata: AuthorizationServerMetadata) -> dict[str, Any]:
 
 
 def metadata_from_json(data: Mapping[str, Any]) -> AuthorizationServerMetadata:
+    from desktop_app.oauth.discovery import AuthorizationServerMetadata
+
     fields = {f.name for f in dataclasses.fields(AuthorizationServerMetadata)}
     values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in fields}
     return AuthorizationServerMetadata(**values)
@@ -151,6 +154,8 @@ class PersistentRegistrationStore:
                     hint="Sign in again; the app registers itself anew.",
                     url=stored.issuer,
                 )
+        from desktop_app.oauth.registration import ClientRegistration
+
         method = stored.method if stored.method in ("preregistered", "cimd", "dcr") else "dcr"
         return ClientRegistration(
             issuer=stored.issuer,
@@ -185,6 +190,21 @@ class PersistentRegistrationStore:
         for gone in self._registry.retire_registrations(issuer):
             if gone.has_secret:
                 self._secrets.delete(registration_secret_key(gone.issuer, gone.client_id))
+
+
+async def refresh_tokens(
+    http: httpx.AsyncClient,
+    token_endpoint: str,
+    registration: ClientRegistration,
+    tokens: TokenSet,
+    *,
+    now: float,
+    trace: Trace,
+) -> TokenSet:
+    """:func:`desktop_app.oauth.tokens.refresh_tokens`, imported on first use (it brings httpx)."""
+    from desktop_app.oauth.tokens import refresh_tokens as refresh
+
+    return await refresh(http, token_endpoint, registration, tokens, now=now, trace=trace)
 
 
 # -- the service ------------------------------------------------------------------------------------------------
@@ -264,6 +284,9 @@ class Accounts:
         return self.registry.update_server(server.id, settings=settings)
 
     def sign_in_options(self, server: Server, *, timeout: float | None = None) -> SignInOptions:
+        from desktop_app.oauth.flow import SignInOptions
+        from desktop_app.oauth.registration import PreRegisteredClient
+
         s = server.settings
         pre = None
         if s.registration == "preregistered" and s.client_id:
@@ -453,6 +476,10 @@ class Accounts:
         from desktop_app.accounts.consent import check_pairing, consent_from
         from desktop_app.accounts.identity import identity_scopes, resolve_identity
         from desktop_app.mcp import LEGACY_VERSIONS, build_probe_request
+        from desktop_app.oauth.auth import merge_scopes
+        from desktop_app.oauth.flow import SignIn
+        from desktop_app.oauth.pkce import random_token
+        from desktop_app.oauth.trace import Trace
 
         check_store = getattr(self.secrets, "check", None)
         if callable(check_store):
@@ -572,6 +599,8 @@ class Accounts:
         trace: Trace,
     ) -> None:
         """Tokens we will not keep: revoke them where possible (best effort, errors only logged)."""
+        from desktop_app.oauth.tokens import revoke_token
+
         if not metadata.revocation_endpoint:
             return
         for value, hint in ((tokens.refresh_token, "refresh_token"), (tokens.access_token, "access_token")):
@@ -596,6 +625,8 @@ class Accounts:
         self, http: httpx.AsyncClient, account: Account, *, force: bool = False, trace: Trace | None = None
     ) -> TokenSet:
         """A usable access token for the account, renewed first when it is about to expire (or ``force``)."""
+        from desktop_app.oauth.trace import Trace
+
         account = self._usable(account)
         bundle = self._read_bundle(account)
         assert bundle is not None
@@ -661,6 +692,8 @@ class Accounts:
     async def _refresh_locked(
         self, http: httpx.AsyncClient, account: Account, current: TokenSet, trace: Trace
     ) -> TokenSet:
+        import asyncio
+
         cached = self.registry.metadata(account.issuer)
         if cached is None:
             raise SignInRequired(
@@ -768,6 +801,8 @@ class Accounts:
 
         Revocation failing is reported, never a reason to keep the secrets.
         """
+        from desktop_app.oauth.trace import Trace
+
         trace = trace if trace is not None else Trace()
         async with self._lock(account):
             bundle = self._read_bundle(account, missing_ok=True)
@@ -797,6 +832,9 @@ class Accounts:
         self, http: httpx.AsyncClient, account: Account, tokens: TokenSet, trace: Trace | None = None
     ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
         """Revoke the refresh token, then the access token (RFC 7009). Returns (revoked, problems, notes)."""
+        from desktop_app.oauth.tokens import revoke_token
+        from desktop_app.oauth.trace import Trace
+
         trace = trace if trace is not None else Trace()
         cached = self.registry.metadata(account.issuer)
         endpoint = metadata_from_json(cached).revocation_endpoint if cached else None
@@ -901,4 +939,6 @@ class StoredSession:
         self.account = self._accounts.mark_needs_sign_in(self.account, reason)
 
     def auth(self) -> BearerAuth:
+        from desktop_app.oauth.auth import BearerAuth
+
         return BearerAuth(self)

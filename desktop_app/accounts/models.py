@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from desktop_app.oauth.tokens import TokenSet
+from desktop_app.oauth.tokenset import TokenSet
 
 RegistrationChoice = Literal["automatic", "preregistered", "cimd"]
 IdentitySource = Literal["id_token", "userinfo", "access_token", "nickname", "none"]

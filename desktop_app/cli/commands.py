@@ -7,7 +7,6 @@ raised as :class:`~desktop_app.errors.ConnectorError` and worded by ``main``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -18,8 +17,9 @@ from desktop_app.accounts.models import Account, AccountState, Server, ServerSet
 from desktop_app.appinfo import COMMAND
 from desktop_app.errors import ConfigurationError, ConnectorError, SignInRequired, one_line
 from desktop_app.oauth.redact import redact
-from desktop_app.oauth.trace import Trace
 
+# asyncio, httpx and the OAuth engine are imported inside the commands that talk to a server: `token` with a fresh
+# token (token_if_fresh) needs none of them.
 if TYPE_CHECKING:
     import httpx
 
@@ -158,6 +158,8 @@ def _quote(text: str) -> str:
 
 def _approver(console: Console) -> Callable[[PairingCheck], Awaitable[bool]]:
     async def approve(check: PairingCheck) -> bool:
+        import asyncio
+
         from desktop_app.cli.pairing_text import format_pairing_check
 
         console.say(format_pairing_check(check))
@@ -178,6 +180,8 @@ def _approver(console: Console) -> Callable[[PairingCheck], Awaitable[bool]]:
 
 def _nickname_asker(console: Console) -> Callable[[], Awaitable[str | None]]:
     async def ask() -> str | None:
+        import asyncio
+
         console.say("The server did not say who signed in.")
         if not console.stdin.isatty():
             return None
@@ -427,6 +431,33 @@ async def run_call(args: argparse.Namespace, console: Console) -> int:
     return await _with_session(args, console, work)
 
 
+def token_if_fresh(args: argparse.Namespace, console: Console) -> int | None:
+    """``token`` when the stored token needs no renewal: print it and return 0. None when it must be renewed
+    (``--force``, or about to expire), or when a crash left something for :func:`open_profile` to finish: then
+    :func:`run_token` does the rest.
+
+    Synchronous, and imports neither asyncio, httpx nor the OAuth engine: a script asking for a token pays for
+    SQLite and one keyring read (benchmarks/accounts_cli.py). Errors are the same as :func:`run_token`'s.
+    """
+    if args.force:
+        return None
+    from desktop_app.storage.profile import open_accounts
+
+    accounts = open_accounts(secret_store=getattr(args, "secret_store", None))
+    try:
+        if accounts.registry.stale_pending_secrets(older_than=accounts.clock() + 1):
+            return None  # an interrupted sign-in or sign-out to finish first, under the account locks
+        server = accounts.server(args.server)
+        account = accounts.account(server, args.account)
+        tokens = accounts.fresh_token(account)
+        if tokens is None:
+            return None
+        console.result(tokens.access_token)
+    finally:
+        accounts.registry.close()
+    return 0
+
+
 async def run_token(args: argparse.Namespace, console: Console) -> int:
     accounts = await open_profile(args)
     try:
@@ -491,6 +522,8 @@ async def run_remove(args: argparse.Namespace, console: Console) -> int:
                     f"Removing {server.name} needs your confirmation, but there is no terminal to ask in.",
                     hint="Add --yes to remove it.",
                 )
+            import asyncio
+
             answer = await asyncio.to_thread(console.ask, question)
             if answer.strip().lower() not in ("y", "yes"):
                 console.say("Nothing removed.")
@@ -589,6 +622,7 @@ async def run_doctor(args: argparse.Namespace, console: Console) -> int:
 async def _diagnose(accounts: Accounts, http: httpx.AsyncClient, server: Server) -> list[str]:
     from desktop_app.mcp import LEGACY_VERSIONS, McpClient, build_probe_request
     from desktop_app.oauth.flow import NoAuthorizationNeeded, SignIn
+    from desktop_app.oauth.trace import Trace
 
     lines = ["", f"== {server.name}: {server.url}", f"resource: {server.resource}"]
     s = server.settings

@@ -14,7 +14,6 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -32,13 +31,17 @@ from desktop_app.errors import (
     UserActionRequired,
     one_line,
 )
-from desktop_app.oauth.flow import Pairing, SignInOptions
 from desktop_app.oauth.redact import configure_logging, redact
-from desktop_app.oauth.registration import SUPPORTED_AUTH_METHODS, PreRegisteredClient
-from desktop_app.oauth.trace import Trace
 
-if TYPE_CHECKING:  # imported lazily at run time, so --help stays fast
+# Imported where they are used: `--help`, and `token` with a fresh token (the scripts' common case), need neither
+# the OAuth engine, httpx nor asyncio (tests/unit/test_layers.py; benchmarks/accounts_cli.py).
+if TYPE_CHECKING:
     from desktop_app.mcp import ToolResult
+    from desktop_app.oauth.flow import Pairing, SignInOptions
+
+#: ``--client-auth`` choices: desktop_app.oauth.registration.SUPPORTED_AUTH_METHODS (tests/unit/test_layers.py checks
+#: they agree), written out so that building the parser imports no HTTP code.
+CLIENT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 
 EXIT_OK = 0
 EXIT_ACTION = 1
@@ -82,7 +85,7 @@ def _sign_in_options(parser: argparse.ArgumentParser, *, settings_only: bool = F
     )
     parser.add_argument(
         "--client-auth",
-        choices=SUPPORTED_AUTH_METHODS,
+        choices=CLIENT_AUTH_METHODS,
         help="how the pre-registered client authenticates (default: client_secret_basic with a secret, else none)",
     )
     parser.add_argument(
@@ -218,6 +221,9 @@ def _scopes(values: list[str] | None) -> tuple[str, ...] | None:
 
 
 def options_from(args: argparse.Namespace) -> SignInOptions:
+    from desktop_app.oauth.flow import SignInOptions
+    from desktop_app.oauth.registration import PreRegisteredClient
+
     secret = args.client_secret or os.environ.get("MCP_CONNECTORS_CLIENT_SECRET") or None
     if (secret or args.client_auth) and not args.client_id:
         raise ConfigurationError("missing_client_id", "--client-secret and --client-auth need --client-id.")
@@ -296,6 +302,8 @@ class Console:
                 "The pairing needs your approval, but there is no terminal to ask in.",
                 hint="Run the command in a terminal, or add --yes to approve it.",
             )
+        import asyncio
+
         answer = await asyncio.to_thread(self._ask, "Open the browser to sign in? [y/N] ")
         return answer.strip().lower() in ("y", "yes")
 
@@ -342,6 +350,7 @@ async def run_connect(args: argparse.Namespace, console: Console) -> int:
     from desktop_app.mcp import LEGACY_VERSIONS, McpClient, build_probe_request
     from desktop_app.oauth.authorize import system_browser
     from desktop_app.oauth.http import new_client
+    from desktop_app.oauth.trace import Trace
 
     tool_args = tool_arguments(args.args)
     options = options_from(args)
@@ -426,6 +435,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     console = Console(assume_yes=getattr(args, "yes", False))
     try:
+        if args.command == "token":
+            # A fresh token needs SQLite and one keyring read: no event loop, no HTTP stack. Only a token to renew
+            # (or a crash to clean up after) goes on to the asynchronous command.
+            from desktop_app.cli.commands import token_if_fresh
+
+            done = token_if_fresh(args, console)
+            if done is not None:
+                return done
+        import asyncio
+
         return asyncio.run(_dispatch(args, console))
     except ConnectorError as error:
         console.say(f"{COMMAND}: {redact(error.message)}")

@@ -25,33 +25,12 @@ from desktop_app.errors import (
 from desktop_app.oauth.authorize import PendingAuthorization
 from desktop_app.oauth.http import JsonResponse, request_json
 from desktop_app.oauth.registration import ClientRegistration
+from desktop_app.oauth.tokenset import TokenSet as TokenSet  # re-exported: defined apart, without httpx
 from desktop_app.oauth.trace import Trace
 
 #: A lifetime beyond this is treated as a server mistake and clamped (the token is refreshed on a 401 anyway).
 MAX_EXPIRES_IN = 366 * 24 * 3600
 _DIGITS = re.compile(r"[0-9]{1,30}")  # ASCII digits only: str.isdigit() accepts '²'
-
-
-@dataclass(frozen=True, slots=True)
-class TokenSet:
-    """An access token bound to one resource and one issuer, with what came with it."""
-
-    access_token: str = field(repr=False)
-    issuer: str
-    client_id: str
-    resource: str | None
-    scopes: tuple[str, ...]
-    obtained_at: float
-    expires_at: float | None = None
-    refresh_token: str | None = field(default=None, repr=False)
-    id_token: str | None = field(default=None, repr=False)
-    token_type: str = "Bearer"  # noqa: S105 - a token type name
-
-    def expires_in(self, now: float) -> float | None:
-        return None if self.expires_at is None else self.expires_at - now
-
-    def is_expired(self, now: float, leeway: float = 30.0) -> bool:
-        return self.expires_at is not None and now >= self.expires_at - leeway
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import AccountState
 from desktop_app.errors import ConfigurationError
-from desktop_app.storage.locks import AccountLocks
 from desktop_app.storage.paths import data_dir as default_data_dir
 from desktop_app.storage.paths import ensure_private_dir
 from desktop_app.storage.registry import SqliteRegistry, default_registry_path
 from desktop_app.storage.vault import open_secret_store
+
+if TYPE_CHECKING:
+    from desktop_app.storage.locks import AccountLocks
 
 SECRET_STORE_SETTING = "secret_store"  # noqa: S105 - a setting name
 SECRET_STORES = ("keyring", "file")
@@ -53,7 +57,24 @@ def open_accounts(
     except BaseException:
         registry.close()
         raise
-    return Accounts(registry, secrets, AccountLocks(home / "locks"), clock=clock)
+    return Accounts(registry, secrets, LocksOnFirstUse(home / "locks"), clock=clock)
+
+
+class LocksOnFirstUse:
+    """The profile's :class:`~desktop_app.storage.locks.AccountLocks`, made when a lock is first taken: they bring
+    asyncio, which a command that only reads a fresh token never needs (tests/unit/test_layers.py)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._locks: AccountLocks | None = None
+
+    def hold(self, name: str, **options: Any) -> AbstractAsyncContextManager[None]:
+        """``AccountLocks.hold`` (same keyword options: ``timeout``, ``what``)."""
+        if self._locks is None:
+            from desktop_app.storage.locks import AccountLocks
+
+            self._locks = AccountLocks(self.directory)
+        return self._locks.hold(name, **options)
 
 
 def _refuse_switch_while_in_use(registry: SqliteRegistry, current: str, wanted: str) -> None:

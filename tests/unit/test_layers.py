@@ -1,8 +1,11 @@
-"""The Qt-free core stays Qt-free: importing it (and running the CLI's help) never loads PySide6."""
+"""The Qt-free core stays Qt-free: importing it (and running the CLI's help) never loads PySide6. A fresh token is
+printed without loading what only a renewal needs."""
 
 import re
 import subprocess
 import sys
+import time
+import uuid
 
 QT_FREE = [
     "desktop_app.errors",
@@ -47,3 +50,89 @@ def test_pyside6_is_importable_for_the_ui_layer() -> None:
         [sys.executable, "-c", "import PySide6; print(PySide6.__version__)"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+#: Runs the CLI in a fresh interpreter, then says on stderr which of the modules only a renewal needs were loaded.
+TOKEN_RUN = """
+import sys
+from desktop_app.cli.main import main
+code = main(sys.argv[1:])
+renewal_only = ("httpx", "httpcore", "anyio", "asyncio", "keyring", "joserfc")
+loaded = [m for m in sys.modules if m.split(".")[0] in renewal_only or m.startswith("desktop_app.oauth.flow")]
+print("LOADED " + ",".join(sorted(loaded)), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _one_account(expires_in: float) -> str:
+    """This test's profile (MCP_CONNECTORS_HOME) with a server ``srv`` and one signed-in account whose access token,
+    stored in the keyring (the suite's private Secret Service), expires in ``expires_in`` s. Returns the token."""
+    from desktop_app.accounts.models import Identity, ServerSettings, TokenBundle, account_secret_key
+    from desktop_app.accounts.ports import SignInRecord
+    from desktop_app.oauth.tokens import TokenSet
+    from desktop_app.storage.profile import open_accounts
+
+    accounts = open_accounts()
+    try:
+        now = time.time()
+        url = "https://mcp.example/mcp"
+        server = accounts.registry.add_server(url=url, resource=url, name="srv", settings=ServerSettings(), now=now)
+        key, token = uuid.uuid4().hex, f"at-{uuid.uuid4().hex}"
+        tokens = TokenSet(token, "https://as.example", "client", url, ("mcp",), now, expires_at=now + expires_in)
+        accounts.secrets.put(account_secret_key(key), TokenBundle(tokens).to_secret())
+        accounts.registry.save_sign_in(
+            SignInRecord(
+                server_id=server.id,
+                account_id=None,
+                account_key=key,
+                issuer=tokens.issuer,
+                client_id=tokens.client_id,
+                identity=Identity("sub-alice", "alice@example.com", "id_token", "alice@example.com"),
+                scopes=tokens.scopes,
+                expires_at=tokens.expires_at,
+                has_refresh_token=False,
+                now=now,
+                consent=None,
+                event_kind="signed_in",
+                event_detail="as alice@example.com",
+            )
+        )
+    finally:
+        accounts.registry.close()
+    return token
+
+
+def _token_command() -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    result = subprocess.run(
+        [sys.executable, "-c", TOKEN_RUN, "token", "srv"], capture_output=True, text=True, timeout=60, check=False
+    )
+    lines = [line for line in result.stderr.splitlines() if line.startswith("LOADED ")]
+    assert len(lines) == 1, result.stderr
+    return result, [name for name in lines[0].removeprefix("LOADED ").split(",") if name]
+
+
+def test_a_fresh_token_is_printed_without_httpx_asyncio_or_the_oauth_engine() -> None:
+    """`mcp-connectors token` in a script's loop: SQLite and one keyring read, nothing a renewal needs (the keyring
+    library included: the vault reaches the Secret Service itself)."""
+    token = _one_account(expires_in=3600)
+    result, loaded = _token_command()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == token + "\n"
+    assert loaded == []
+
+
+def test_a_token_to_renew_takes_the_full_path() -> None:
+    """The same run with an expired token (and nothing to renew it with) goes on to the renewal, which loads the
+    event loop and the HTTP stack: the check above sees what it looks for."""
+    _one_account(expires_in=-30)
+    result, loaded = _token_command()
+    assert result.returncode == 1, result.stderr
+    assert "expired" in result.stderr
+    assert "asyncio" in loaded and "httpx" in loaded
+
+
+def test_the_clis_client_auth_choices_are_the_engines() -> None:
+    from desktop_app.cli.main import CLIENT_AUTH_METHODS
+    from desktop_app.oauth.registration import SUPPORTED_AUTH_METHODS
+
+    assert CLIENT_AUTH_METHODS == SUPPORTED_AUTH_METHODS
