@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shlex
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -636,6 +635,8 @@ class Accounts:
 
     def _sign_in_hint(self, account: Account) -> str:
         server = self.registry.server(account.server_id)
+        import shlex
+
         name = shlex.quote(server.name) if server is not None else "SERVER"
         return f"Sign in again: {COMMAND} login {name} --account {account.id}"
 

@@ -39,6 +39,22 @@ if TYPE_CHECKING:
     from desktop_app.mcp import ToolResult
     from desktop_app.oauth.flow import Pairing, SignInOptions
 
+#: The subcommands, in the order of ``--help``.
+COMMANDS = (
+    "connect",
+    "add",
+    "login",
+    "list",
+    "tools",
+    "call",
+    "token",
+    "logout",
+    "remove",
+    "nickname",
+    "consent",
+    "doctor",
+)
+
 #: ``--client-auth`` choices: desktop_app.oauth.registration.SUPPORTED_AUTH_METHODS (tests/unit/test_layers.py checks
 #: they agree), written out so that building the parser imports no HTTP code.
 CLIENT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
@@ -115,7 +131,13 @@ def _timeout_and_yes(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line. With ``command`` (one of :data:`COMMANDS`), the global options and that subcommand only:
+    what :func:`main` parses with, because building all twelve costs ~5 ms, a twentieth of a fresh ``token``."""
+
+    def wanted(name: str) -> bool:
+        return command not in COMMANDS or name == command
+
     parser = argparse.ArgumentParser(
         prog=COMMAND,
         description=f"{APP_NAME}: connect AI tools to OAuth-protected MCP servers.",
@@ -133,84 +155,97 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    connect = commands.add_parser(
-        "connect",
-        help="sign in to an MCP server once (nothing is stored) and list its tools",
-        description="Discover the server's authorization server, show the pairing, sign in through your browser, "
-        "then list the server's tools (and call one with --call). Nothing is stored: see 'add' and 'login'.",
-    )
-    connect.add_argument("url", help="the MCP server's address, e.g. https://example.com/mcp")
-    _timeout_and_yes(connect)
-    _sign_in_options(connect)
-    connect.add_argument("--call", metavar="TOOL", help="call this tool after listing the tools")
-    connect.add_argument("--args", metavar="JSON", default="{}", help="the tool's arguments as a JSON object")
+    if wanted("connect"):
+        connect = commands.add_parser(
+            "connect",
+            help="sign in to an MCP server once (nothing is stored) and list its tools",
+            description="Discover the server's authorization server, show the pairing, sign in through your browser, "
+            "then list the server's tools (and call one with --call). Nothing is stored: see 'add' and 'login'.",
+        )
+        connect.add_argument("url", help="the MCP server's address, e.g. https://example.com/mcp")
+        _timeout_and_yes(connect)
+        _sign_in_options(connect)
+        connect.add_argument("--call", metavar="TOOL", help="call this tool after listing the tools")
+        connect.add_argument("--args", metavar="JSON", default="{}", help="the tool's arguments as a JSON object")
 
-    add = commands.add_parser("add", help="add an MCP server by its URL", description="Remember a server.")
-    add.add_argument("url", help="the MCP server's address, e.g. https://example.com/mcp")
-    add.add_argument("--name", metavar="N", help="what to call it (default: its host name)")
-    add.add_argument("--no-identity", action="store_true", help="don't ask the server who signed in (no openid)")
-    _sign_in_options(add, settings_only=True)
+    if wanted("add"):
+        add = commands.add_parser("add", help="add an MCP server by its URL", description="Remember a server.")
+        add.add_argument("url", help="the MCP server's address, e.g. https://example.com/mcp")
+        add.add_argument("--name", metavar="N", help="what to call it (default: its host name)")
+        add.add_argument("--no-identity", action="store_true", help="don't ask the server who signed in (no openid)")
+        _sign_in_options(add, settings_only=True)
 
-    login = commands.add_parser(
-        "login",
-        help="sign in to a server (first account, another account, or an account again)",
-        description="Sign in through your browser. With one account on the server, signs it in again (the same "
-        "person must come back); --new-account adds another; --account chooses which one to sign in again. "
-        "Sign-in options given here are saved as the server's settings.",
-    )
-    login.add_argument("server", metavar="SERVER", help="a server's name, id, or URL (a new URL is added)")
-    login.add_argument("--account", metavar="A", help="sign this account in again")
-    login.add_argument("--new-account", action="store_true", help="add another account on this server")
-    login.add_argument("--nickname", metavar="N", help="a name of your own for the new account")
-    login.add_argument("--no-identity", action="store_true", help="don't ask the server who signed in (no openid)")
-    _timeout_and_yes(login)
-    _sign_in_options(login, settings_only=True)
+    if wanted("login"):
+        login = commands.add_parser(
+            "login",
+            help="sign in to a server (first account, another account, or an account again)",
+            description="Sign in through your browser. With one account on the server, signs it in again (the same "
+            "person must come back); --new-account adds another; --account chooses which one to sign in again. "
+            "Sign-in options given here are saved as the server's settings.",
+        )
+        login.add_argument("server", metavar="SERVER", help="a server's name, id, or URL (a new URL is added)")
+        login.add_argument("--account", metavar="A", help="sign this account in again")
+        login.add_argument("--new-account", action="store_true", help="add another account on this server")
+        login.add_argument("--nickname", metavar="N", help="a name of your own for the new account")
+        login.add_argument("--no-identity", action="store_true", help="don't ask the server who signed in (no openid)")
+        _timeout_and_yes(login)
+        _sign_in_options(login, settings_only=True)
 
-    listing = commands.add_parser("list", help="servers and accounts: who, state, expiry")
-    listing.add_argument("--json", action="store_true", help="machine-readable output (no secrets)")
+    if wanted("list"):
+        listing = commands.add_parser("list", help="servers and accounts: who, state, expiry")
+        listing.add_argument("--json", action="store_true", help="machine-readable output (no secrets)")
 
-    tools = commands.add_parser("tools", help="list a server's tools with an account's token")
-    tools.add_argument("server", metavar="SERVER")
-    tools.add_argument("--account", metavar="A")
-    tools.add_argument("--yes", "-y", action="store_true", help="approve a step-up without asking")
+    if wanted("tools"):
+        tools = commands.add_parser("tools", help="list a server's tools with an account's token")
+        tools.add_argument("server", metavar="SERVER")
+        tools.add_argument("--account", metavar="A")
+        tools.add_argument("--yes", "-y", action="store_true", help="approve a step-up without asking")
 
-    call = commands.add_parser("call", help="call one of a server's tools")
-    call.add_argument("server", metavar="SERVER")
-    call.add_argument("tool", metavar="TOOL")
-    call.add_argument("--args", metavar="JSON", default="{}", help="the tool's arguments as a JSON object")
-    call.add_argument("--account", metavar="A")
-    call.add_argument("--yes", "-y", action="store_true", help="approve a step-up without asking")
+    if wanted("call"):
+        call = commands.add_parser("call", help="call one of a server's tools")
+        call.add_argument("server", metavar="SERVER")
+        call.add_argument("tool", metavar="TOOL")
+        call.add_argument("--args", metavar="JSON", default="{}", help="the tool's arguments as a JSON object")
+        call.add_argument("--account", metavar="A")
+        call.add_argument("--yes", "-y", action="store_true", help="approve a step-up without asking")
 
-    token = commands.add_parser(
-        "token",
-        help="print a fresh access token (renewed if needed) for scripts",
-        description="Print only the access token on stdout, renewing it first when it is about to expire.",
-    )
-    token.add_argument("server", metavar="SERVER")
-    token.add_argument("--account", metavar="A")
-    token.add_argument("--force", action="store_true", help="renew even if the token is still fresh")
+    if wanted("token"):
+        token = commands.add_parser(
+            "token",
+            help="print a fresh access token (renewed if needed) for scripts",
+            description="Print only the access token on stdout, renewing it first when it is about to expire.",
+        )
+        token.add_argument("server", metavar="SERVER")
+        token.add_argument("--account", metavar="A")
+        token.add_argument("--force", action="store_true", help="renew even if the token is still fresh")
 
-    logout = commands.add_parser("logout", help="sign an account out: revoke its tokens and delete them here")
-    logout.add_argument("server", metavar="SERVER")
-    logout.add_argument("--account", metavar="A")
+    if wanted("logout"):
+        logout = commands.add_parser("logout", help="sign an account out: revoke its tokens and delete them here")
+        logout.add_argument("server", metavar="SERVER")
+        logout.add_argument("--account", metavar="A")
 
-    remove = commands.add_parser("remove", help="remove a server with its accounts, registrations and approvals")
-    remove.add_argument("server", metavar="SERVER")
-    remove.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
+    if wanted("remove"):
+        remove = commands.add_parser("remove", help="remove a server with its accounts, registrations and approvals")
+        remove.add_argument("server", metavar="SERVER")
+        remove.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
 
-    nickname = commands.add_parser("nickname", help="give an account a name of your own ('' clears it)")
-    nickname.add_argument("server", metavar="SERVER")
-    nickname.add_argument("nickname", metavar="NAME")
-    nickname.add_argument("--account", metavar="A")
+    if wanted("nickname"):
+        nickname = commands.add_parser("nickname", help="give an account a name of your own ('' clears it)")
+        nickname.add_argument("server", metavar="SERVER")
+        nickname.add_argument("nickname", metavar="NAME")
+        nickname.add_argument("--account", metavar="A")
 
-    consent = commands.add_parser("consent", help="show (or withdraw) the pairing you approved for a server")
-    consent.add_argument("server", metavar="SERVER")
-    consent.add_argument("--withdraw", action="store_true", help="forget the approval: ask again next time")
+    if wanted("consent"):
+        consent = commands.add_parser("consent", help="show (or withdraw) the pairing you approved for a server")
+        consent.add_argument("server", metavar="SERVER")
+        consent.add_argument("--withdraw", action="store_true", help="forget the approval: ask again next time")
 
-    doctor = commands.add_parser(
-        "doctor", help="a redacted trace of discovery → registration → sign-in → token, safe to share"
-    )
-    doctor.add_argument("server", metavar="SERVER", nargs="?")
+    if wanted("doctor"):
+        doctor = commands.add_parser(
+            "doctor", help="a redacted trace of discovery → registration → sign-in → token, safe to share"
+        )
+        doctor.add_argument("server", metavar="SERVER", nargs="?")
+
     return parser
 
 
@@ -426,9 +461,25 @@ async def _dispatch(args: argparse.Namespace, console: Console) -> int:
     return await handlers[args.command](args, console)
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is neither an option nor ``--secret-store``'s value.
+
+    A guess that only decides how much of the parser to build: anything it gets wrong parses with the whole parser
+    or fails as the whole parser would (a word it takes for the command can only be an option's value if it is
+    ``keyring`` or ``file``, which no command is called)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--secret-store":
+            next(words, None)
+        elif word == "--" or not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_in(words))
+    args = parser.parse_args(words)
     configure_logging(logging.INFO if args.verbose else logging.WARNING)
     if args.command is None:
         parser.print_help()

@@ -31,7 +31,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import sys
 import threading
 import time
@@ -684,7 +683,7 @@ class KeyringVault:
         text = _encode(value)
         name = self._prefix + key
         chunks = [text[i : i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)]
-        new = _Generation(secrets.token_hex(8), len(chunks))
+        new = _Generation(os.urandom(8).hex(), len(chunks))  # random: names are visible while locked
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         with self._session(key, "store"):
             old = self._head(name, key, strict=False) or _Head(None)
@@ -996,7 +995,7 @@ class FileVault:
     def _save(self, data: Mapping[str, Any]) -> None:
         text = json.dumps({"format": _FILE_FORMAT, "secrets": dict(data)}, separators=(",", ":"), sort_keys=True)
         directory = self._path.parent
-        temp = directory / f".{self._path.name}.{secrets.token_hex(6)}.tmp"
+        temp = directory / f".{self._path.name}.{os.urandom(6).hex()}.tmp"
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
         except OSError as exc:

@@ -7,6 +7,8 @@ import sys
 import time
 import uuid
 
+import pytest
+
 QT_FREE = [
     "desktop_app.errors",
     "desktop_app.oauth.flow",
@@ -136,3 +138,48 @@ def test_the_clis_client_auth_choices_are_the_engines() -> None:
     from desktop_app.oauth.registration import SUPPORTED_AUTH_METHODS
 
     assert CLIENT_AUTH_METHODS == SUPPORTED_AUTH_METHODS
+
+
+PARSED_LIKE_THE_WHOLE = [
+    ["token", "srv"],
+    ["token", "srv", "--account", "alice", "--force"],
+    ["-v", "--secret-store", "file", "token", "srv"],
+    ["--secret-store=keyring", "list", "--json"],
+    ["login", "https://mcp.example/mcp", "--scope", "a b", "--client-id", "id", "--yes"],
+    ["call", "srv", "echo", "--args", '{"text": "hi"}', "-y"],
+    ["doctor"],
+]
+
+
+@pytest.mark.parametrize("argv", PARSED_LIKE_THE_WHOLE)
+def test_the_parser_main_builds_parses_like_the_whole_one(argv: list[str]) -> None:
+    """``main`` builds only the subcommand it is given (the whole parser is ~5 ms of a fresh token's time)."""
+    from desktop_app.cli.main import _command_in, build_parser
+
+    assert _command_in(argv) == next(word for word in argv if word in ("token", "list", "login", "call", "doctor"))
+    assert vars(build_parser(_command_in(argv)).parse_args(argv)) == vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["token"],  # missing SERVER
+        ["token", "srv", "--bogus"],
+        ["--secret-store", "token", "token", "srv"],  # 'token' is not a store
+        ["tokn", "srv"],
+        ["token", "--help"],
+        ["--help"],
+    ],
+)
+def test_the_parser_main_builds_refuses_and_helps_like_the_whole_one(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from desktop_app.cli.main import _command_in, build_parser
+
+    said = []
+    for parser in (build_parser(_command_in(argv)), build_parser()):
+        with pytest.raises(SystemExit) as stopped:
+            parser.parse_args(argv)
+        captured = capsys.readouterr()
+        said.append((stopped.value.code, captured.out, captured.err))
+    assert said[0] == said[1]
