@@ -77,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         box.exec()  # before the event loop runs: nothing else to keep responsive
         return EXIT_STORAGE
 
+    # The app ends when run() below has finished cleanly (jobs cancelled, HTTP client closed), never because Qt
+    # decided the last window closed: that would stop the loop under a running coroutine.
+    app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     settings = QSettings(str(data_dir() / "window.ini"), QSettings.Format.IniFormat)
@@ -98,7 +101,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         tray.sig_quit_requested.connect(quit_requested.set)
         tray.sig_autostart_toggled.connect(lambda on: autostart.set_enabled(on))
         window.tray_mode = True
-        app.setQuitOnLastWindowClosed(False)
 
         def told_once() -> None:
             if settings.value("tray/told") is None and tray is not None:

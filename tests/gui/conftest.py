@@ -32,6 +32,9 @@ from tests.lab.browser import scripted_browser
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
     def factory() -> asyncio.AbstractEventLoop:
         app = QApplication.instance() or QApplication([])
+        # As in the app: closing the last visible window must not quit (and so stop the loop under a test).
+        assert isinstance(app, QApplication)
+        app.setQuitOnLastWindowClosed(False)
         return qasync.QEventLoop(app, already_running=False)
 
     return {"qasync": factory}

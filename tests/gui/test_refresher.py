@@ -118,3 +118,27 @@ async def test_a_revoked_grant_needs_sign_in_with_one_notification(signed_in, sh
     assert len(notices) == 1 and {a.id for a in notices[0]} == {alice.id, bob.id}
     assert refresher.plan.next_at() is None  # nothing left to renew: no timer armed
     assert refresher.timer.deadline is None
+
+
+async def test_an_account_without_refresh_token_is_warned_before_it_expires(signed_in) -> None:
+    controller, refresher, (alice, _bob) = signed_in
+    now = time.time()
+    controller.accounts.registry.record_refresh(
+        alice.id, scopes=alice.scopes, expires_at=now + 4, has_refresh_token=False, now=now
+    )
+    warned: list[tuple[Account, ...]] = []
+    refresher.sig_expiring.connect(warned.append)
+    refresher.start()
+    await wait_until(lambda: warned, timeout=10, what="the expiry warning")
+    assert [a.id for a in warned[0]] == [alice.id]
+    assert time.time() < now + 4  # before it expired
+
+
+async def test_pausing_disarms_the_timer_and_resuming_re_arms_it(signed_in) -> None:
+    _controller, refresher, _accounts = signed_in
+    refresher.start()
+    assert refresher.timer.deadline is not None
+    refresher.set_paused(True)
+    assert refresher.timer.deadline is None
+    refresher.set_paused(False)
+    assert refresher.timer.deadline is not None
