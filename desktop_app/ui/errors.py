@@ -37,6 +37,16 @@ DEFAULT_HINTS = {
 }
 
 
+#: The window's own words where the engine's hint is a command line (e.g. "mcp-connectors login ...").
+WINDOW_HINTS = {
+    "signed_out": "Select the account and choose Sign in again.",
+    "needs_sign_in": "Select the account and choose Sign in again.",
+    "expired": "Select the account and choose Sign in again.",
+    "account_removed": "Reload the list; the account was removed (perhaps from the command line).",
+    "server_exists": "Select that server in the list to sign in or add an account.",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorReport:
     title: str
@@ -49,7 +59,9 @@ def describe(exc: BaseException, *, title: str, context: str = "") -> ErrorRepor
     """The words for ``exc``; ``context`` (e.g. a redacted trace of what ran) goes into the details."""
     if isinstance(exc, ConnectorError):
         message = one_line(exc.message, 600)
-        hint = exc.hint or DEFAULT_HINTS.get(exc.kind, "Try again.")
+        hint = WINDOW_HINTS.get(exc.code) or exc.hint or DEFAULT_HINTS.get(exc.kind, "Try again.")
+        if "mcp-connectors " in hint:  # a command-line hint has no place in the window
+            hint = DEFAULT_HINTS.get(exc.kind, "Try again.")
         detail_lines = [f"Error: {type(exc).__name__} ({exc.code})", f"Message: {exc.message}"]
         if exc.url:
             detail_lines.append(f"URL: {exc.url}")
