@@ -406,6 +406,7 @@ def child_stall(config: dict[str, Any]) -> dict[str, Any]:
     controller = Controller(accounts, sign_in_timeout=60)
     window = MainWindow(controller, settings=settings)
     window.show()
+    background = [loop.create_task(controller.prepare())]  # as desktop_app/app/main.py does after showing
 
     qt_ticks: list[float] = []
     asyncio_ticks: list[float] = []
@@ -522,6 +523,8 @@ def child_stall(config: dict[str, Any]) -> dict[str, Any]:
                 sampler.join()
         result["duration"] = time.perf_counter() - started
         result["start"] = started
+        for task in background:
+            task.cancel()
         await controller.aclose()
 
     try:

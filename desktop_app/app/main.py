@@ -128,7 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConnectorError as exc:
             log.warning("Could not clean up secrets left by an interrupted sign-in: %s", exc.message)
         refresher.start()
+        prepared = asyncio.ensure_future(controller.prepare())  # the first sign-in's imports, off the GUI thread
         await quit_requested.wait()
+        prepared.cancel()
         refresher.stop()
         if tray is not None:
             tray.hide()
