@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -557,6 +556,8 @@ class Accounts:
 
         # Keep the registration (and its secret) for renewals after a restart.
         self.registrations.put(registration)
+        import uuid
+
         key = target.key if target is not None else uuid.uuid4().hex
         if target is None or target.state is AccountState.SIGNED_OUT:
             # Until save_sign_in records the account as signed in, these tokens belong to nobody: if we crash in

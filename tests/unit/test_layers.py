@@ -183,3 +183,32 @@ def test_the_parser_main_builds_refuses_and_helps_like_the_whole_one(
         captured = capsys.readouterr()
         said.append((stopped.value.code, captured.out, captured.err))
     assert said[0] == said[1]
+
+
+@pytest.mark.parametrize("columns", [None, "100", "0", "abc"])
+def test_the_help_is_laid_out_as_argparse_would_without_shutil(
+    columns: str | None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI measures the terminal itself (argparse would import shutil, with bz2 and lzma, for every parser)."""
+    import argparse
+    import shutil
+
+    from desktop_app.cli import main as cli
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert cli._terminal_columns() == shutil.get_terminal_size().columns
+
+    def helps() -> list[str]:
+        said = []
+        for argv in (["--help"], ["login", "--help"], ["token", "--help"]):
+            with pytest.raises(SystemExit):
+                cli.build_parser(cli._command_in(argv)).parse_args(argv)
+            said.append(capsys.readouterr().out)
+        return said
+
+    ours = helps()
+    monkeypatch.setattr(cli, "_HelpFormatter", argparse.HelpFormatter)
+    assert ours == helps()
