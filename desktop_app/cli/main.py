@@ -173,7 +173,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     parser = _ArgumentParser(
         prog=COMMAND,
-        description=f"{APP_NAME}: connect AI tools to OAuth-protected MCP servers.",
+        description=f"{APP_NAME}: connect AI tools to OAuth-protected MCP servers. Without a command it opens the "
+        f"window ({WINDOW_HIDDEN_FLAG}: start in the tray only).",
         epilog="Exit codes: 0 ok, 1 you must act, 2 bad input, 3 temporary problem, 4 server broke the protocol, "
         "5 the tool reported an error, 6 the keyring or database cannot be used, 130 interrupted. "
         "SERVER is a server's name, id or URL; --account A is an account's label, nickname or id.",
@@ -509,8 +510,17 @@ def _command_in(argv: Sequence[str]) -> str | None:
     return None
 
 
+#: ``mcp-connectors --hidden``: the app, started in the tray without its window (used at login).
+WINDOW_HIDDEN_FLAG = "--hidden"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
+    if not words or words == [WINDOW_HIDDEN_FLAG]:
+        # No command: the app itself (the window, and the tray when the desktop has one).
+        from desktop_app.app.main import main as window_main
+
+        return window_main(words)
     parser = build_parser(_command_in(words))
     args = parser.parse_args(words)
     configure_logging(logging.INFO if args.verbose else logging.WARNING)
