@@ -94,15 +94,14 @@ def test_args_must_be_a_json_object(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--args must be a JSON object" in capsys.readouterr().err
 
 
-def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 0
+def test_options_without_a_command_print_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-v"]) == 0  # (no words at all opens the window: below)
     assert "connect" in capsys.readouterr().out
 
 
-def test_no_command_opens_the_window(monkeypatch) -> None:
+def test_no_command_opens_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
     """`mcp-connectors` alone (or with --hidden) runs the app; `--help` and commands stay the command line."""
     import desktop_app.app.main as app_main
-    from desktop_app.cli.main import main
 
     started: list[list[str]] = []
     monkeypatch.setattr(app_main, "main", lambda argv: started.append(list(argv)) or 0)
