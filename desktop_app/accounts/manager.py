@@ -14,12 +14,13 @@ and renews tokens under a per-account lock that every process on the machine res
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from desktop_app.accounts.models import (
@@ -68,6 +69,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 #: Renew this long before expiry (the token is "expiring" inside this window).
 REFRESH_LEEWAY = 60.0
 #: Waits between attempts when the authorization server has a transient problem (seconds).
@@ -79,6 +82,17 @@ PENDING_SECRET_AGE = 3600.0
 Approve = Callable[["PairingCheck"], Awaitable[bool]]
 #: Asked when no identity could be learned: a nickname for the new account (None: use a default).
 AskNickname = Callable[[], Awaitable[str | None]]
+
+
+class Offload(Protocol):
+    """Runs a blocking keyring call somewhere the event loop does not wait on it (the window: a worker thread)."""
+
+    def __call__(self, call: Callable[[], _T], /) -> Awaitable[_T]: ...
+
+
+async def run_inline(call: Callable[[], _T]) -> _T:
+    """The default: run it here (the command line has no window to keep responsive)."""
+    return call()
 
 
 class Locks(Protocol):
@@ -226,6 +240,8 @@ class Accounts:
         self.clock = clock
         self.retry_delays = retry_delays
         self.registrations = PersistentRegistrationStore(registry, secrets, clock)
+        #: Where the async paths run their keyring calls (the window sets a worker thread: ADR 0011).
+        self.offload: Offload = run_inline
 
     # -- servers -------------------------------------------------------------------------------------------
     def add_server(self, url: str, *, name: str | None = None, settings: ServerSettings | None = None) -> Server:
@@ -313,7 +329,7 @@ class Accounts:
             if account.state is AccountState.SIGNED_OUT:
                 continue
             async with self._lock(account):
-                bundle = self._read_bundle(account, missing_ok=True)
+                bundle = await self._read_bundle_async(account, missing_ok=True)
                 if bundle is not None:
                     _, trouble, _ = await self._revoke(http, account, bundle.tokens)
                     problems.extend(trouble)
@@ -325,19 +341,23 @@ class Accounts:
         removed = self.registry.remove_server(server.id)
         for key in keys:
             try:
-                self.secrets.delete(key)
+                await self.offload(functools.partial(self.secrets.delete, key))
             except SecretStoreError as exc:
                 problems.append(exc.message)
             else:
                 self.registry.clear_pending_secret(key)
         try:
-            self.secrets.delete(server_secret_key(server.id))
+            await self.offload(functools.partial(self.secrets.delete, server_secret_key(server.id)))
         except SecretStoreError as exc:
             problems.append(exc.message)
         for registration in removed.registrations:
             if registration.has_secret:
                 try:
-                    self.secrets.delete(registration_secret_key(registration.issuer, registration.client_id))
+                    await self.offload(
+                        functools.partial(
+                            self.secrets.delete, registration_secret_key(registration.issuer, registration.client_id)
+                        )
+                    )
                 except SecretStoreError as exc:
                     problems.append(exc.message)
         return removed, tuple(problems)
@@ -386,7 +406,13 @@ class Accounts:
         return self.locks.hold(account.key, what=f"the account {account.display_name}")
 
     def _read_bundle(self, account: Account, *, missing_ok: bool = False) -> TokenBundle | None:
-        value = self.secrets.get(account_secret_key(account.key))
+        return self._bundle_of(account, self.secrets.get(account_secret_key(account.key)), missing_ok=missing_ok)
+
+    async def _read_bundle_async(self, account: Account, *, missing_ok: bool = False) -> TokenBundle | None:
+        value = await self.offload(functools.partial(self.secrets.get, account_secret_key(account.key)))
+        return self._bundle_of(account, value, missing_ok=missing_ok)
+
+    def _bundle_of(self, account: Account, value: dict[str, Any] | None, *, missing_ok: bool) -> TokenBundle | None:
         if value is None:
             if missing_ok:
                 return None
@@ -441,10 +467,10 @@ class Accounts:
                 if account is None:
                     if key not in self.registry.stale_pending_secrets(older_than=now - PENDING_SECRET_AGE):
                         continue  # maybe a first sign-in still in progress elsewhere: leave it for later
-                    self.secrets.delete(key)
+                    await self.offload(functools.partial(self.secrets.delete, key))
                     cleaned += 1
                 elif account.state is AccountState.SIGNED_OUT:
-                    self.secrets.delete(key)
+                    await self.offload(functools.partial(self.secrets.delete, key))
                     cleaned += 1
                 self.registry.clear_pending_secret(key)
         return cleaned
@@ -481,7 +507,7 @@ class Accounts:
 
         check_store = getattr(self.secrets, "check", None)
         if callable(check_store):
-            check_store()  # a missing or locked keyring is reported before a browser opens
+            await self.offload(check_store)  # a missing or locked keyring is reported before a browser opens
         trace = trace if trace is not None else Trace()
         options = self.sign_in_options(server, timeout=timeout)
         signin = SignIn(http, server.url, options=options, store=self.registrations, trace=trace, clock=self.clock)
@@ -564,7 +590,7 @@ class Accounts:
             # between, the next start deletes them (clean_pending_secrets).
             self.registry.note_pending_secret(account_secret_key(key), now=self.clock())
         async with self.locks.hold(key, what=f"the account {identity.label}"):
-            self._write_bundle(key, tokens)
+            await self.offload(functools.partial(self._write_bundle, key, tokens))
             saved = self.registry.save_sign_in(
                 SignInRecord(
                     server_id=server.id,
@@ -628,7 +654,7 @@ class Accounts:
         from desktop_app.oauth.trace import Trace
 
         account = self._usable(account)
-        bundle = self._read_bundle(account)
+        bundle = await self._read_bundle_async(account)
         assert bundle is not None
         if not force and not bundle.tokens.is_expired(self.clock(), REFRESH_LEEWAY):
             return bundle.tokens
@@ -665,7 +691,7 @@ class Accounts:
     ) -> TokenSet:
         async with self._lock(account):
             account = self._usable(account)
-            bundle = self._read_bundle(account)
+            bundle = await self._read_bundle_async(account)
             assert bundle is not None
             current = bundle.tokens
             now = self.clock()
@@ -761,7 +787,7 @@ class Accounts:
                 )
                 raise
         try:
-            self._write_bundle(account.key, fresh)
+            await self.offload(functools.partial(self._write_bundle, account.key, fresh))
         except SecretStoreError as exc:
             # The old refresh token was probably rotated away: never send it again, and say what happened.
             self.registry.record_refresh_failure(
@@ -807,7 +833,7 @@ class Accounts:
 
         trace = trace if trace is not None else Trace()
         async with self._lock(account):
-            bundle = self._read_bundle(account, missing_ok=True)
+            bundle = await self._read_bundle_async(account, missing_ok=True)
             revoked: tuple[str, ...] = ()
             problems: tuple[str, ...] = ()
             notes: tuple[str, ...] = ()
@@ -826,7 +852,7 @@ class Accounts:
             saved = self.registry.set_state(
                 account.id, AccountState.SIGNED_OUT, now=self.clock(), event_kind="signed_out", detail=detail
             )
-            self.secrets.delete(key)
+            await self.offload(functools.partial(self.secrets.delete, key))
             self.registry.clear_pending_secret(key)
         return SignOutResult(saved, revoked, problems, notes)
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -134,6 +135,7 @@ class Job(QObject):
 
 
 J = TypeVar("J", bound=Job)
+_T = TypeVar("_T")
 
 
 class SignInJob(Job):
@@ -244,6 +246,12 @@ class Controller(QObject):
         self._busy: dict[int, str] = {}
         self._jobs: set[Job] = set()
         self.last_trace: Trace | None = None
+        # Keyring calls (D-Bus round trips, 30-80 ms for a write) run on one worker thread, never on the GUI thread.
+        self._keyring_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
+        accounts.offload = self._in_keyring_thread
+
+    async def _in_keyring_thread(self, call: Callable[[], _T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._keyring_thread, call)
 
     # -- reads ---------------------------------------------------------------------------------------------
     def snapshot(self) -> list[tuple[Server, list[Account]]]:
@@ -303,6 +311,8 @@ class Controller(QObject):
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        # A keyring write that a cancelled job started still finishes before the app goes.
+        await asyncio.get_running_loop().run_in_executor(None, self._keyring_thread.shutdown)
 
     def _track(
         self, job: J, work: Coroutine[Any, Any, Any], *, account_id: int | None = None, busy: str | None = None
