@@ -73,6 +73,14 @@ _T = TypeVar("_T")
 
 #: Renew this long before expiry (the token is "expiring" inside this window).
 REFRESH_LEEWAY = 60.0
+def renewal_leeway(tokens: TokenSet) -> float:
+    """How long before expiry a token counts as expiring: REFRESH_LEEWAY, but at most half its lifetime, so a
+    token that lives 30 seconds is used for ~15 of them instead of being renewed at every use."""
+    if tokens.expires_at is None or tokens.obtained_at <= 0:
+        return REFRESH_LEEWAY
+    return min(REFRESH_LEEWAY, max(0.0, (tokens.expires_at - tokens.obtained_at) / 2))
+
+
 #: Waits between attempts when the authorization server has a transient problem (seconds).
 RETRY_DELAYS = (0.5, 1.5)
 #: A vault key written for an account that never made it into the database is cleaned up after this long.
@@ -645,7 +653,7 @@ class Accounts:
         account = self._usable(account)
         bundle = self._read_bundle(account)
         assert bundle is not None
-        return None if bundle.tokens.is_expired(self.clock(), REFRESH_LEEWAY) else bundle.tokens
+        return None if bundle.tokens.is_expired(self.clock(), renewal_leeway(bundle.tokens)) else bundle.tokens
 
     async def token(
         self, http: httpx.AsyncClient, account: Account, *, force: bool = False, trace: Trace | None = None
@@ -656,7 +664,7 @@ class Accounts:
         account = self._usable(account)
         bundle = await self._read_bundle_async(account)
         assert bundle is not None
-        if not force and not bundle.tokens.is_expired(self.clock(), REFRESH_LEEWAY):
+        if not force and not bundle.tokens.is_expired(self.clock(), renewal_leeway(bundle.tokens)):
             return bundle.tokens
         return await self._renew(http, account, bundle.tokens, force=force, trace=trace or Trace())
 
@@ -698,7 +706,7 @@ class Accounts:
             renewed_elsewhere = (
                 current.access_token != stale.access_token or current.refresh_token != stale.refresh_token
             )
-            if (renewed_elsewhere or not force) and not current.is_expired(now, REFRESH_LEEWAY):
+            if (renewed_elsewhere or not force) and not current.is_expired(now, renewal_leeway(current)):
                 return current  # another process (or coroutine) renewed it while we waited
             if current.refresh_token is None:
                 if current.is_expired(now, 0):

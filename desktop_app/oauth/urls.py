@@ -5,7 +5,6 @@ Pure functions; no I/O.
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from desktop_app.errors import ConfigurationError, ProtocolViolation
@@ -22,6 +21,8 @@ def is_loopback_host(host: str | None) -> bool:
     if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
         return True
     try:
+        import ipaddress  # on first use: a fresh `token` never checks a host, and every command imports urls
+
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False

@@ -136,7 +136,7 @@ def tokens(*, access: str = "at-0", refresh: str | None = "rt-0", expires_at: fl
         client_id="client-1",
         resource=RESOURCE,
         scopes=("mcp:tools",),
-        obtained_at=NOW - 10,
+        obtained_at=NOW - 3600,  # an hour-long token (short ones get a shorter renewal window)
         expires_at=expires_at,
         refresh_token=refresh,
     )
@@ -451,3 +451,25 @@ def test_switching_the_secret_store_while_accounts_are_signed_in_is_refused(tmp_
         assert again.secrets.kind == "file"
     finally:
         again.registry.close()
+
+
+def test_renewal_leeway_is_at_most_half_a_short_lifetime() -> None:
+    from desktop_app.accounts.manager import REFRESH_LEEWAY, renewal_leeway
+    from desktop_app.oauth.tokenset import TokenSet
+
+    def tokens(lifetime: float | None) -> TokenSet:
+        return TokenSet(
+            access_token="a",
+            issuer="https://as.example",
+            client_id="c",
+            resource=None,
+            scopes=(),
+            obtained_at=1000.0,
+            expires_at=None if lifetime is None else 1000.0 + lifetime,
+        )
+
+    assert renewal_leeway(tokens(3600)) == REFRESH_LEEWAY
+    assert renewal_leeway(tokens(5)) == 2.5  # a 5-second token is used, not renewed at every call
+    assert renewal_leeway(tokens(None)) == REFRESH_LEEWAY
+    assert not tokens(5).is_expired(1001.0, renewal_leeway(tokens(5)))
+    assert tokens(5).is_expired(1003.0, renewal_leeway(tokens(5)))
