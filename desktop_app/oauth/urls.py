@@ -29,8 +29,17 @@ def is_loopback_host(host: str | None) -> bool:
 
 
 def _split(url: str, *, what: str, error: type[ConfigurationError | ProtocolViolation]) -> SplitResult:
+    text = url.strip()
+    if any(c.isspace() for c in text):
+        # urlsplit keeps a space in a path and silently drops tabs and newlines: neither is a usable address.
+        raise error(
+            "malformed_url",
+            f"The {what} {url!r} contains white space.",
+            url=url,
+            hint="Copy the address again; spaces inside it must be written as %20.",
+        )
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise error("malformed_url", f"The {what} {url!r} is not a valid URL.", url=url) from None

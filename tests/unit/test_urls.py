@@ -112,3 +112,11 @@ def test_browser_url_refusals(url: str) -> None:
 def test_browser_url_accepts_https_and_loopback_http() -> None:
     assert validate_browser_url("https://as.example/authorize?a=b%20c&d=e")
     assert validate_browser_url("http://127.0.0.1:5555/authorize?a=b")
+
+
+def test_white_space_inside_an_address_is_refused_naming_it() -> None:
+    for url in ("http://127.0.0.1/ #", "https://ex ample.com/mcp", "https://example.com/m\tcp"):
+        with pytest.raises(ConfigurationError) as refused:
+            canonical_resource(url)
+        assert "white space" in refused.value.message and repr(url) in refused.value.message
+    assert canonical_resource("  https://example.com/mcp \n") == "https://example.com/mcp"  # around it is fine
