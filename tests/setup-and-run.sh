@@ -40,7 +40,7 @@ npm ci --prefix tests/lab/node --no-audit --no-fund --loglevel=error
 # 4. Lint and types.
 step "ruff"
 .venv/bin/ruff check .
-step "mypy --strict (Qt-free packages)"
+step "mypy --strict"
 .venv/bin/mypy
 
 # 5. The suite. pytest's exit code 5 ("no tests collected") is a failure here, never a pass.
