@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import math
 import os
 import platform
 import pstats
@@ -50,8 +49,8 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,14 +60,19 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.lab_env import (  # noqa: E402
+    BenchmarkError,
+    Seeded,
+    child_env,
+    nearest_rank,
+    private_keyring,
+    seed_profile,
+)
 from desktop_app.accounts.consent import PairingCheck  # noqa: E402
-from desktop_app.accounts.models import AccountState, Identity, ServerSettings  # noqa: E402
-from desktop_app.accounts.ports import SignInRecord  # noqa: E402
+from desktop_app.accounts.models import AccountState  # noqa: E402
 from desktop_app.oauth.http import new_client  # noqa: E402
-from desktop_app.oauth.urls import canonical_resource  # noqa: E402
 from desktop_app.storage.profile import open_accounts  # noqa: E402
 from tests.lab.browser import scripted_browser  # noqa: E402
-from tests.lab.secret_service import PrivateSecretService, start_secret_service  # noqa: E402
 from tests.lab.servers import RunningAuthServer, start_auth_server, start_mcp_server  # noqa: E402
 
 TOKEN_TARGET_MS = 150.0
@@ -80,10 +84,6 @@ RUN_TIMEOUT = 60.0
 #: The keyring entry the reference commands read (in the private keyring only).
 FLOOR_SERVICE = "mcpc-benchmark"
 FLOOR_USER = "floor"
-
-
-class BenchmarkError(RuntimeError):
-    """The benchmark could not run (as opposed to a missed target, which is a result)."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -137,12 +137,6 @@ def measure(commands: list[Command], repeat: int) -> None:
             command.samples.append(command.run())
 
 
-def p90(values: list[float]) -> float:
-    """Nearest-rank 90th percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
-
-
 @dataclass(frozen=True)
 class Stats:
     wall: float
@@ -154,7 +148,7 @@ class Stats:
 def stats(command: Command) -> Stats:
     wall = [s.wall_ms for s in command.samples]
     cpu = [s.cpu_ms for s in command.samples]
-    return Stats(statistics.median(wall), p90(wall), statistics.median(cpu), p90(cpu))
+    return Stats(statistics.median(wall), nearest_rank(wall, 0.9), statistics.median(cpu), nearest_rank(cpu, 0.9))
 
 
 def table(title: str, commands: list[Command], bare: Command) -> None:
@@ -185,38 +179,6 @@ def table(title: str, commands: list[Command], bare: Command) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def private_keyring() -> Iterator[PrivateSecretService]:
-    """The test suite's private gnome-keyring; this process and every command it runs use it."""
-    service = start_secret_service()
-    saved = {key: os.environ.get(key) for key in (*service.environment, "PYTHON_KEYRING_BACKEND")}
-    os.environ.pop("PYTHON_KEYRING_BACKEND", None)
-    os.environ.update(service.environment)
-    try:
-        yield service
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        service.stop()
-
-
-def child_env(home: Path, pycache: Path) -> dict[str, str]:
-    """The commands' environment: this keyring, the profile ``home``, and bytecode cached in ``pycache``.
-
-    Bytecode is cached as after a ``pip install`` (which compiles it), but in a private directory
-    (``PYTHONPYCACHEPREFIX``, filled by the warm-up runs), whatever ``PYTHONDONTWRITEBYTECODE`` says here: without
-    it every module whose ``.pyc`` is missing or stale would be compiled again at every run.
-    """
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(pycache)
-    env["MCP_CONNECTORS_HOME"] = str(home)
-    return env
-
-
 async def _approve(_check: PairingCheck) -> bool:
     return True
 
@@ -237,63 +199,30 @@ async def sign_in(home: Path, mcp_url: str) -> str:
         accounts.registry.close()
 
 
-def seed_list_profile(home: Path, servers: int, per_server: int) -> float:
-    """``servers`` x ``per_server`` accounts written through the registry (no network, no keyring entries).
+def list_account(_server: int, j: int, now: float) -> Seeded:
+    """The three accounts of a server differ the way real ones do: signed in and fresh; expired, to be renewed on
+    next use, with a renewal time; needing a sign-in, with the reason."""
+    if j == 1:
+        return Seeded(signed_in_at=now - 86400, expires_at=now - 600, renewed_at=now - 4200)
+    return Seeded(
+        signed_in_at=now - 86400,
+        expires_at=now + 3600 - 60 * j,
+        needs_sign_in_since=now - 7200 if j == 2 else None,
+    )
 
-    The three accounts of a server differ the way real ones do: signed in and fresh; expired, to be renewed on next
-    use, with a renewal time; needing a sign-in, with the reason. Returns the seconds it took.
-    """
+
+def seed_list_profile(home: Path, servers: int, per_server: int) -> float:
+    """``servers`` x ``per_server`` accounts written through the registry (no network, no keyring entries), shaped
+    by :func:`list_account`. Returns the seconds it took."""
     started = time.perf_counter()
-    accounts = open_accounts(directory=home)
-    registry = accounts.registry
-    now = time.time()
+    seed_profile(home, servers, per_server, list_account)
+    registry = open_accounts(directory=home).registry
     try:
-        for i in range(servers):
-            url = f"https://mcp{i:03d}.example.com/mcp"
-            server = registry.add_server(
-                url=url, resource=canonical_resource(url), name=f"server-{i:03d}", settings=ServerSettings(), now=now
-            )
-            issuer = f"https://auth{i % 40:02d}.example.com"
-            for j in range(per_server):
-                user = f"user{j}"
-                account = registry.save_sign_in(
-                    SignInRecord(
-                        server_id=server.id,
-                        account_id=None,
-                        account_key=hashlib.sha256(f"{i}/{j}".encode()).hexdigest()[:32],
-                        issuer=issuer,
-                        client_id=f"client-{i % 40}",
-                        identity=Identity(f"sub-{i}-{j}", f"{user}@example.com", "id_token", f"{user}@example.com"),
-                        scopes=("mcp:tools", "openid", "email", "profile", "offline_access"),
-                        expires_at=now + 3600 - 60 * j if j != 1 else now - 600,
-                        has_refresh_token=True,
-                        now=now - 86400,
-                        consent=None,
-                        event_kind="signed_in",
-                        event_detail=f"as {user}@example.com at {issuer}",
-                    )
-                )
-                if j == 1:
-                    registry.record_refresh(
-                        account.id,
-                        scopes=account.scopes,
-                        expires_at=now - 600,
-                        has_refresh_token=True,
-                        now=now - 4200,
-                    )
-                elif j == 2:
-                    registry.record_refresh_failure(
-                        account.id,
-                        code="invalid_grant",
-                        message="the authorization server no longer accepts this sign-in (invalid_grant)",
-                        needs_sign_in=True,
-                        now=now - 7200,
-                    )
         states = [a.state for a in registry.accounts()]
-        if len(states) != servers * per_server or AccountState.NEEDS_SIGN_IN not in states:
-            raise BenchmarkError(f"seeding wrote {len(states)} accounts, expected {servers * per_server}")
     finally:
         registry.close()
+    if AccountState.NEEDS_SIGN_IN not in states or AccountState.SIGNED_IN not in states:
+        raise BenchmarkError(f"seeding did not give the account states expected: {sorted(set(states))}")
     return time.perf_counter() - started
 
 
@@ -599,7 +528,7 @@ def bench_token(
         print(f"Signed in as {label} on {SERVER_NAME} ({mcp.url})", flush=True)
         floor_secret = secrets.token_urlsafe(600)  # about one chunk of a token bundle in the vault
         keyring.set_password(FLOOR_SERVICE, FLOOR_USER, floor_secret)
-        env = child_env(home, workdir / "pycache")
+        env = child_env(workdir / "pycache", home=home)
         references = reference_commands(env, len(floor_secret))
         watch = TokenWatch()
         fresh = [
@@ -642,7 +571,7 @@ def bench_list(
     print(f"list: seeding {SERVERS} servers x {ACCOUNTS_PER_SERVER} accounts …", flush=True)
     seconds = seed_list_profile(home, SERVERS, ACCOUNTS_PER_SERVER)
     print(f"  seeded in {seconds:.1f} s", flush=True)
-    env = child_env(home, workdir / "pycache")
+    env = child_env(workdir / "pycache", home=home)
     bare = Command("python -c pass", [sys.executable, "-c", "pass"], env)
     listings = []
     for name, argv in launchers:

@@ -56,8 +56,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +64,17 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from benchmarks.lab_env import (  # noqa: E402
+    BenchmarkError,
+    Seeded,
+    child_env,
+    describe_checkout,
+    nearest_rank,
+    private_keyring,
+    seed_profile,
+    virtual_display,
+)
 
 STALL_TARGET_MS = 50.0
 START_TARGET_MS = 1500.0
@@ -88,21 +98,9 @@ USER = "alice"
 SERVER_NAMES = ("Lab one", "Lab two")
 
 
-class BenchmarkError(RuntimeError):
-    """The benchmark could not run (as opposed to a missed target, which is a result)."""
-
-
 # ------------------------------------------------------------------------------------------------
 # Small statistics
 # ------------------------------------------------------------------------------------------------
-
-
-def nearest_rank(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1); 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def stalls_of(ticks: list[float], interval_s: float) -> list[float]:
@@ -113,65 +111,6 @@ def stalls_of(ticks: list[float], interval_s: float) -> list[float]:
 # ------------------------------------------------------------------------------------------------
 # The world: display, keyring, latency
 # ------------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def virtual_display(platform_name: str) -> Iterator[dict[str, str]]:
-    """The environment for Qt children: an Xvfb of our own (xcb), or Qt's offscreen platform."""
-    if platform_name == "offscreen":
-        yield {"QT_QPA_PLATFORM": "offscreen"}
-        return
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        raise BenchmarkError("Xvfb is needed for --platform xvfb (apt-get install xvfb), or use --platform offscreen")
-    read_end, write_end = os.pipe()
-    process = subprocess.Popen(
-        [xvfb, "-displayfd", str(write_end), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-        pass_fds=(write_end,),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    try:
-        number = b""
-        deadline = time.monotonic() + 10
-        while not number.endswith(b"\n"):
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise BenchmarkError("Xvfb did not start (no display number after 10 s)")
-            chunk = os.read(read_end, 16)
-            if not chunk:
-                raise BenchmarkError(f"Xvfb exited with status {process.wait()} before naming its display")
-            number += chunk
-        yield {"QT_QPA_PLATFORM": "xcb", "DISPLAY": f":{number.decode().strip()}"}
-    finally:
-        os.close(read_end)
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def private_keyring() -> Iterator[None]:
-    """The test suite's private gnome-keyring; this process and every process it starts use it."""
-    from tests.lab.secret_service import start_secret_service
-
-    service = start_secret_service()
-    saved = {key: os.environ.get(key) for key in (*service.environment, "PYTHON_KEYRING_BACKEND")}
-    os.environ.pop("PYTHON_KEYRING_BACKEND", None)
-    os.environ.update(service.environment)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        service.stop()
 
 
 class LatencyProxy:
@@ -271,26 +210,6 @@ class LatencyProxy:
                 await writer.drain()
         finally:
             pumping.cancel()
-
-
-def child_env(extra: dict[str, str], pycache: Path, home: Path | None) -> dict[str, str]:
-    """The children's environment: this keyring, the display, and bytecode cached in ``pycache``.
-
-    Bytecode is cached as after a ``pip install``, in a private directory filled by the unmeasured runs, whatever
-    ``PYTHONDONTWRITEBYTECODE`` says here (without it every stale ``.pyc`` would be compiled again at every run).
-    """
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    for key in ("WAYLAND_DISPLAY", "QT_STYLE_OVERRIDE", "QT_SCALE_FACTOR", "QT_SCREEN_SCALE_FACTORS", "DISPLAY"):
-        env.pop(key, None)
-    env.update(extra)
-    env["PYTHONPYCACHEPREFIX"] = str(pycache)
-    env["QT_API"] = "pyside6"
-    # The tree this script lives in is the one measured (before the venv's editable install of /work/main).
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    if home is not None:
-        env["MCP_CONNECTORS_HOME"] = str(home)
-    return env
 
 
 # ------------------------------------------------------------------------------------------------
@@ -820,7 +739,7 @@ def bench_stalls(summary: Summary, workdir: Path, display: dict[str, str], args:
         pycache = workdir / "pycache"
 
         def one(index: str, scenario: str, **extra: Any) -> StallRun:
-            env = child_env(display, pycache, workdir / f"stall-{index}-{scenario}")
+            env = child_env(pycache, home=workdir / f"stall-{index}-{scenario}", display=display)
             return run_child({"scenario": scenario, "mcp_urls": urls, **extra}, env)
 
         print(
@@ -1028,55 +947,15 @@ class StartCommand:
         self.marks.append({k: v * 1000 for k, v in marks.items()})
 
 
-def seed_profile(home: Path, servers: int, per_server: int) -> None:
-    """``servers`` x ``per_server`` accounts through the registry (no network, no keyring entries), signed in a minute
-    ago: for an hour, for 40 minutes, and needing a sign-in with its reason. None is due for renewal (renewal starts
-    10 % of the lifetime before expiry), so nothing reaches the network while the window starts."""
-    import hashlib
-
-    from desktop_app.accounts.models import Identity, ServerSettings
-    from desktop_app.accounts.ports import SignInRecord
-    from desktop_app.oauth.urls import canonical_resource
-    from desktop_app.storage.profile import open_accounts
-
-    registry = open_accounts(directory=home).registry
-    now = time.time()
-    try:
-        for i in range(servers):
-            url = f"https://mcp{i:02d}.example.com/mcp"
-            server = registry.add_server(
-                url=url, resource=canonical_resource(url), name=f"server-{i:02d}", settings=ServerSettings(), now=now
-            )
-            issuer = f"https://auth{i % 5}.example.com"
-            for j in range(per_server):
-                user = f"user{j}"
-                account = registry.save_sign_in(
-                    SignInRecord(
-                        server_id=server.id,
-                        account_id=None,
-                        account_key=hashlib.sha256(f"{i}/{j}".encode()).hexdigest()[:32],
-                        issuer=issuer,
-                        client_id=f"client-{i % 5}",
-                        identity=Identity(f"sub-{i}-{j}", f"{user}@example.com", "id_token", f"{user}@example.com"),
-                        scopes=("mcp:tools", "openid", "email", "profile", "offline_access"),
-                        expires_at=now + (3600 if j == 0 else 2400),
-                        has_refresh_token=True,
-                        now=now - 60,
-                        consent=None,
-                        event_kind="signed_in",
-                        event_detail=f"as {user}@example.com at {issuer}",
-                    )
-                )
-                if j == 2:
-                    registry.record_refresh_failure(
-                        account.id,
-                        code="invalid_grant",
-                        message="the authorization server no longer accepts this sign-in (invalid_grant)",
-                        needs_sign_in=True,
-                        now=now - 30,
-                    )
-    finally:
-        registry.close()
+def seeded_account(_server: int, j: int, now: float) -> Seeded:
+    """Signed in a minute ago: for an hour, for 40 minutes, and needing a sign-in with its reason. None is due for
+    renewal (renewal starts 10 % of the lifetime before expiry), so nothing reaches the network while the window
+    starts."""
+    return Seeded(
+        signed_in_at=now - 60,
+        expires_at=now + (3600 if j == 0 else 2400),
+        needs_sign_in_since=now - 30 if j == 2 else None,
+    )
 
 
 def print_start_table(commands: list[StartCommand], repeat: int) -> None:
@@ -1201,8 +1080,8 @@ def bench_start(summary: Summary, workdir: Path, display: dict[str, str], args: 
     empty = workdir / "start-empty"
     open_accounts(directory=empty).registry.close()
     seeded = workdir / "start-seeded"
-    seed_profile(seeded, SEED_SERVERS, SEED_ACCOUNTS)
-    env = child_env(display, workdir / "pycache", None)
+    seed_profile(seeded, SEED_SERVERS, SEED_ACCOUNTS, seeded_account)
+    env = child_env(workdir / "pycache", display=display)
     python = sys.executable
     commands = [
         StartCommand("python -c pass", [python, "-c", "pass"], env),
@@ -1266,19 +1145,6 @@ class Summary:
             print()
             for line in self.missed:
                 print(line)
-
-
-def describe_checkout() -> str:
-    def git(*argv: str) -> str:
-        done = subprocess.run(["git", *argv], cwd=REPO, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD")
-    if not commit:
-        return f"{REPO} (not a git checkout)"
-    changed = [line for line in git("status", "--porcelain", "--", "desktop_app").splitlines() if line.strip()]
-    dirty = f", {len(changed)} files of desktop_app/ changed or new in the working tree" if changed else ""
-    return f"commit {commit}{dirty}"
 
 
 def run(args: argparse.Namespace) -> int:
