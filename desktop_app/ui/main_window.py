@@ -63,6 +63,8 @@ class MainWindow(QMainWindow):
     sig_quit_requested = Signal()
     #: The window was closed while the app keeps running in the tray.
     sig_hidden_to_tray = Signal()
+    #: The window is being shown (at start, or brought out of the tray).
+    sig_shown = Signal()
 
     def __init__(
         self,
@@ -671,6 +673,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         self.model.refresh_times()
         self.ticker.start()
+        self.sig_shown.emit()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_geometry()
