@@ -40,6 +40,7 @@ npm ci --prefix tests/lab/node --no-audit --no-fund --loglevel=error
 # 4. Lint and types.
 step "ruff"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 step "mypy --strict"
 .venv/bin/mypy
 

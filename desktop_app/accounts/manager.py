@@ -73,6 +73,8 @@ _T = TypeVar("_T")
 
 #: Renew this long before expiry (the token is "expiring" inside this window).
 REFRESH_LEEWAY = 60.0
+
+
 def renewal_leeway(tokens: TokenSet) -> float:
     """How long before expiry a token counts as expiring: REFRESH_LEEWAY, but at most half its lifetime, so a
     token that lives 30 seconds is used for ~15 of them instead of being renewed at every use."""

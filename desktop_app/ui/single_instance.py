@@ -59,8 +59,10 @@ class SingleInstance(QObject):
         QLocalServer.removeServer(self.name)
         ok = self.server.listen(self.name)
         if not ok:
-            log.warning("Cannot listen for other launches (%s): a second launch will open a second window",
-                        self.server.errorString())
+            log.warning(
+                "Cannot listen for other launches (%s): a second launch will open a second window",
+                self.server.errorString(),
+            )
         return ok
 
     def _connection(self) -> None:

@@ -23,15 +23,36 @@ from desktop_app.errors import (
 )
 from desktop_app.oauth.flow import Pairing
 
-PAIRING = Pairing(resource="https://mcp.example/mcp", resource_name="Files", issuer="https://as.example",
-                  scopes=("read", "write"), scope_descriptions={"write": "Change your files"}, client_kind="dcr",
-                  client_id="abc", redirect_uri="http://127.0.0.1:<any port>/callback")
+PAIRING = Pairing(
+    resource="https://mcp.example/mcp",
+    resource_name="Files",
+    issuer="https://as.example",
+    scopes=("read", "write"),
+    scope_descriptions={"write": "Change your files"},
+    client_kind="dcr",
+    client_id="abc",
+    redirect_uri="http://127.0.0.1:<any port>/callback",
+)
 
 
 def test_options_from_arguments() -> None:
-    args = build_parser().parse_args(["connect", "https://mcp.example/mcp", "--scope", "a b", "--scope", "c",
-                                      "--client-id", "id", "--client-secret", "s", "--no-resource",
-                                      "--callback-port", "8765"])
+    args = build_parser().parse_args(
+        [
+            "connect",
+            "https://mcp.example/mcp",
+            "--scope",
+            "a b",
+            "--scope",
+            "c",
+            "--client-id",
+            "id",
+            "--client-secret",
+            "s",
+            "--no-resource",
+            "--callback-port",
+            "8765",
+        ]
+    )
     options = options_from(args)
     assert options.scopes == ("a", "b", "c")
     assert options.preregistered is not None
@@ -50,8 +71,14 @@ def test_bad_option_combinations(argv: list[str]) -> None:
 
 def test_pairing_text_shows_server_issuer_scopes_client_and_redirect() -> None:
     text = format_pairing(PAIRING, None)
-    for expected in ("https://mcp.example/mcp (Files)", "https://as.example", "- read", "- write: Change your files",
-                     "registered client abc", "http://127.0.0.1:<any port>/callback"):
+    for expected in (
+        "https://mcp.example/mcp (Files)",
+        "https://as.example",
+        "- read",
+        "- write: Change your files",
+        "registered client abc",
+        "http://127.0.0.1:<any port>/callback",
+    ):
         assert expected in text
 
 
