@@ -45,10 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from desktop_app.app import autostart
     from desktop_app.storage.paths import data_dir
     from desktop_app.storage.profile import open_accounts
+    from desktop_app.storage.registry import default_registry_path
     from desktop_app.ui.controller import Controller
     from desktop_app.ui.errors import describe
     from desktop_app.ui.icons import app_icon
     from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.profile_watch import ProfileWatcher
     from desktop_app.ui.refresher import BackgroundRefresher
     from desktop_app.ui.single_instance import SingleInstance, ask_running_instance_to_show, instance_name
     from desktop_app.ui.tray import Tray
@@ -89,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     controller = Controller(accounts)
     window = MainWindow(controller, settings=settings)
     refresher = BackgroundRefresher(controller, parent=app)
+    # Sign-ins, sign-outs and renewals by the command line show up in the window and the renewal plan at once.
+    profile_watch = ProfileWatcher(default_registry_path(data_dir()), accounts.registry.changed_elsewhere, parent=app)
+    profile_watch.sig_changed_elsewhere.connect(controller.changed_elsewhere)
     quit_requested = asyncio.Event()
 
     tray: Tray | None = None
@@ -131,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConnectorError as exc:
             log.warning("Could not clean up secrets left by an interrupted sign-in: %s", exc.message)
         refresher.start()
+        profile_watch.start()
         # The first sign-in's imports and HTTP client, off the GUI thread, once the window is there to sign in
         # from: an app started in the tray stays small until a person opens it (tests/benchmarks: tray_idle).
         prepared: list[asyncio.Future[None]] = []
@@ -147,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for future in prepared:
             future.cancel()
         refresher.stop()
+        profile_watch.stop()
         if tray is not None:
             tray.hide()
         window.tray_mode = False

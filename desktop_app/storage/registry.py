@@ -74,6 +74,7 @@ class SqliteRegistry:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._conn = _open(self.path)
+        self._data_version: int | None = None
 
     # -- plumbing --------------------------------------------------------------------------------------------
     @contextmanager
@@ -122,6 +123,18 @@ class SqliteRegistry:
                 "database_unreadable", f"The registry {self.path} has no profile id: it is damaged.", hint=_MOVE_ASIDE
             )
         return str(row[0])
+
+    def changed_elsewhere(self) -> bool:
+        # SQLite's data_version changes when another connection commits, never for this one's own commits.
+        with self._lock:
+            try:
+                version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.ProgrammingError:
+                raise
+            except sqlite3.Error as exc:
+                raise _storage_error(self.path, exc) from exc
+            previous, self._data_version = self._data_version, version
+        return previous is not None and version != previous
 
     def get_setting(self, key: str) -> str | None:
         with self._transaction(write=False) as conn:

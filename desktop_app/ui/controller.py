@@ -333,6 +333,11 @@ class Controller(QObject):
         job.start(work)
         return job
 
+    def changed_elsewhere(self) -> None:
+        """Another program changed the profile (a sign-in on the command line, say): whatever shows or plans the
+        accounts looks at them again."""
+        self.sig_changed.emit()
+
     # -- servers -------------------------------------------------------------------------------------------
     def add_server(self, url: str, name: str | None = None) -> Server:
         """Add a server (no network). Raises :class:`ConfigurationError` naming what is wrong with the input."""

@@ -894,3 +894,29 @@ def test_two_processes_write_at_once(path: Path, tmp_path: Path) -> None:
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     conn.close()
+
+
+def test_changed_elsewhere_sees_other_connections_and_processes_never_its_own(reg: SqliteRegistry, path: Path) -> None:
+    assert reg.changed_elsewhere() is False  # the first look only remembers where it is
+    add(reg, "Mine")
+    assert reg.changed_elsewhere() is False  # its own commit does not count
+
+    other = SqliteRegistry(path)
+    try:
+        add(other, "Theirs")
+    finally:
+        other.close()
+    assert reg.changed_elsewhere() is True
+    assert reg.changed_elsewhere() is False  # said once
+
+    # Another process, as the command line is.
+    script = (
+        "import sys; from desktop_app.storage.registry import SqliteRegistry; from desktop_app.accounts.models import "
+        "ServerSettings; r = SqliteRegistry(sys.argv[1]); "
+        "r.add_server(url='https://cli.example/mcp', resource='https://cli.example/mcp', name='Cli', "
+        "settings=ServerSettings(), now=2.0); r.close()"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True, timeout=60)
+    assert reg.changed_elsewhere() is True
+    assert {s.name for s in reg.servers()} == {"Mine", "Theirs", "Cli"}
+    assert reg.changed_elsewhere() is False  # reading is no change
