@@ -21,7 +21,7 @@ import pytest
 import qasync
 from PySide6.QtCore import QObject, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.storage.profile import open_accounts
@@ -100,6 +100,16 @@ def system_browser(qapp: QApplication) -> Iterator[SystemBrowser]:
     QDesktopServices.unsetUrlHandler("https")
     for task in browser.tasks:
         task.cancel()
+
+
+@pytest.fixture
+def dialog_parent(qtbot: Any) -> QWidget:
+    """Stands for the main window when a test opens a dialog alone: dialogs are the window's children in the app
+    (placement, modality, and they go with it)."""
+    made = QWidget()
+    qtbot.addWidget(made)
+    made.show()
+    return made
 
 
 @pytest.fixture

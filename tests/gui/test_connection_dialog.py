@@ -50,18 +50,8 @@ def alice_on_stopped(accounts: Accounts, lab_as, lab_mcp_factory) -> Account:
     return account
 
 
-@pytest.fixture
-def window(qtbot) -> QWidget:
-    """Stands for the main window: dialogs are its children, as in the app. (Without a visible window, closing a
-    dialog would be "the last window closed" and quit the Qt loop under the running test.)"""
-    made = QWidget()
-    qtbot.addWidget(made)
-    made.show()
-    return made
-
-
-def open_dialog(qtbot, window: QWidget, controller: Controller, account: Account) -> ConnectionDialog:
-    dialog = ConnectionDialog(controller, account, window)
+def open_dialog(qtbot, dialog_parent: QWidget, controller: Controller, account: Account) -> ConnectionDialog:
+    dialog = ConnectionDialog(controller, account, dialog_parent)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
@@ -75,9 +65,9 @@ def tool_rows(dialog: ConnectionDialog) -> dict[str, str]:
 
 
 async def test_lists_the_servers_tools_and_what_it_says_about_itself(
-    qtbot, window, alice: Account, controller: Controller
+    qtbot, dialog_parent, alice: Account, controller: Controller
 ):
-    dialog = open_dialog(qtbot, window, controller, alice)
+    dialog = open_dialog(qtbot, dialog_parent, controller, alice)
     assert dialog.windowTitle().startswith("Test connection — ")
     job = dialog.job
     assert job is not None and job.running  # showing the dialog started the test
@@ -107,11 +97,11 @@ async def test_lists_the_servers_tools_and_what_it_says_about_itself(
 
 
 async def test_a_signed_out_account_shows_the_problem_and_what_to_do(
-    qtbot, window, alice: Account, controller: Controller
+    qtbot, dialog_parent, alice: Account, controller: Controller
 ):
     result = await controller.accounts.logout(controller.http, alice)
     assert result.account.state is AccountState.SIGNED_OUT
-    dialog = open_dialog(qtbot, window, controller, alice)
+    dialog = open_dialog(qtbot, dialog_parent, controller, alice)
     job = dialog.job
     assert job is not None
     await wait_signal(job.sig_done)
@@ -129,10 +119,12 @@ async def test_a_signed_out_account_shows_the_problem_and_what_to_do(
     assert dialog.stack.currentIndex() == FAILED
 
 
-async def test_a_server_that_stopped_is_explained(qtbot, window, alice_on_stopped: Account, controller: Controller):
+async def test_a_server_that_stopped_is_explained(
+    qtbot, dialog_parent, alice_on_stopped: Account, controller: Controller
+):
     server = controller.server(alice_on_stopped.server_id)
     assert server is not None
-    dialog = open_dialog(qtbot, window, controller, alice_on_stopped)
+    dialog = open_dialog(qtbot, dialog_parent, controller, alice_on_stopped)
     job = dialog.job
     assert job is not None
     await wait_signal(job.sig_done)
@@ -146,12 +138,12 @@ async def test_a_server_that_stopped_is_explained(qtbot, window, alice_on_stoppe
 
 
 async def test_cancel_and_close_stop_a_test_that_is_connecting(
-    qtbot, window, alice_on_slow: Account, controller: Controller, slow_mcp
+    qtbot, dialog_parent, alice_on_slow: Account, controller: Controller, slow_mcp
 ):
     loop = asyncio.get_running_loop()
     for how in ("cancel", "close"):
         slow_mcp.reset_requests()
-        dialog = open_dialog(qtbot, window, controller, alice_on_slow)
+        dialog = open_dialog(qtbot, dialog_parent, controller, alice_on_slow)
         job = dialog.job
         assert job is not None
         # The request is at the server, whose answer is still SLOW_MS away.
@@ -167,7 +159,7 @@ async def test_cancel_and_close_stop_a_test_that_is_connecting(
         assert job not in controller.jobs and controller.busy(alice_on_slow.id) is None
 
 
-async def test_server_text_is_shown_plain_and_on_one_line(qtbot, window: QWidget, controller: Controller):
+async def test_server_text_is_shown_plain_and_on_one_line(qtbot, dialog_parent: QWidget, controller: Controller):
     account = Account(
         id=7,
         key="k",
@@ -187,7 +179,7 @@ async def test_server_text_is_shown_plain_and_on_one_line(qtbot, window: QWidget
         signed_in_at=0.0,
         last_refresh=None,
     )
-    dialog = ConnectionDialog(controller, account, window)  # not shown: no test runs
+    dialog = ConnectionDialog(controller, account, dialog_parent)  # not shown: no test runs
     qtbot.addWidget(dialog)
     info = ServerInfo(
         name="<b>evil</b>\nsecond", version="1.0\r\n<i>x</i>", protocol_version="2025-11-25", capabilities={}

@@ -25,18 +25,8 @@ def server(controller: Controller) -> Server:
     return controller.add_server("https://mcp.example.com/mcp")
 
 
-@pytest.fixture
-def window(qtbot) -> QWidget:
-    """Stands for the main window: dialogs are its children, as in the app. (Without a visible window, closing a
-    dialog would be "the last window closed" and quit the Qt loop under the running test.)"""
-    made = QWidget()
-    qtbot.addWidget(made)
-    made.show()
-    return made
-
-
-def open_dialog(qtbot, window: QWidget, controller: Controller, server: Server) -> ServerSettingsDialog:
-    dialog = ServerSettingsDialog(controller, server, window)
+def open_dialog(qtbot, dialog_parent: QWidget, controller: Controller, server: Server) -> ServerSettingsDialog:
+    dialog = ServerSettingsDialog(controller, server, dialog_parent)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
@@ -60,8 +50,10 @@ def files_hold(text: str) -> list[str]:
     return [str(p) for p in home.rglob("*") if p.is_file() and text.encode() in p.read_bytes()]
 
 
-async def test_a_new_server_shows_the_defaults_and_saves_them_unchanged(qtbot, window, controller: Controller, server):
-    dialog = open_dialog(qtbot, window, controller, server)
+async def test_a_new_server_shows_the_defaults_and_saves_them_unchanged(
+    qtbot, dialog_parent, controller: Controller, server
+):
+    dialog = open_dialog(qtbot, dialog_parent, controller, server)
     assert dialog.windowTitle() == f"Settings — {server.name}"
     assert dialog.automatic.isChecked() and dialog.port_any.isChecked()
     assert dialog.send_resource.isChecked() and dialog.request_identity.isChecked()
@@ -75,8 +67,10 @@ async def test_a_new_server_shows_the_defaults_and_saves_them_unchanged(qtbot, w
     assert not controller.has_client_secret(server)
 
 
-async def test_a_pre_registered_client_and_every_other_field_round_trip(qtbot, window, controller: Controller, server):
-    dialog = open_dialog(qtbot, window, controller, server)
+async def test_a_pre_registered_client_and_every_other_field_round_trip(
+    qtbot, dialog_parent, controller: Controller, server
+):
+    dialog = open_dialog(qtbot, dialog_parent, controller, server)
     dialog.preregistered.click()
     assert dialog.preregistered_fields.isEnabled()
     qtbot.keyClicks(dialog.client_id, "my-client")
@@ -113,7 +107,7 @@ async def test_a_pre_registered_client_and_every_other_field_round_trip(qtbot, w
     assert files_hold("my-client")  # the scan does see what the profile's files hold
 
     # Reopened: every value shown again, the secret only as "stored".
-    again = open_dialog(qtbot, window, controller, current)
+    again = open_dialog(qtbot, dialog_parent, controller, current)
     assert again.preregistered.isChecked() and again.client_id.text() == "my-client"
     assert again.client_auth.currentData() == "client_secret_post"
     assert again.scopes.text() == "mcp:tools mcp:admin"
@@ -129,11 +123,11 @@ async def test_a_pre_registered_client_and_every_other_field_round_trip(qtbot, w
     assert saved(controller, server) == settings
 
 
-async def test_the_stored_secret_is_replaced_or_removed(qtbot, window, controller: Controller, server):
+async def test_the_stored_secret_is_replaced_or_removed(qtbot, dialog_parent, controller: Controller, server):
     controller.save_settings(
         server, ServerSettings(registration="preregistered", client_id="my-client"), client_secret=SECRET
     )
-    dialog = open_dialog(qtbot, window, controller, server)
+    dialog = open_dialog(qtbot, dialog_parent, controller, server)
     qtbot.keyClicks(dialog.client_secret, "another-secret-value")
     dialog.ok_button.click()
     current = controller.server(server.id)
@@ -141,18 +135,18 @@ async def test_the_stored_secret_is_replaced_or_removed(qtbot, window, controlle
     options = controller.accounts.sign_in_options(current)
     assert options.preregistered is not None and options.preregistered.client_secret == "another-secret-value"
 
-    dialog = open_dialog(qtbot, window, controller, current)
+    dialog = open_dialog(qtbot, dialog_parent, controller, current)
     dialog.remove_secret.click()
     assert not dialog.client_secret.isEnabled()
     dialog.ok_button.click()
     assert not controller.has_client_secret(server)
     assert saved(controller, server).client_id == "my-client"
-    dialog = open_dialog(qtbot, window, controller, current)
+    dialog = open_dialog(qtbot, dialog_parent, controller, current)
     assert dialog.client_secret.placeholderText() != KEEP_STORED_HINT and not dialog.remove_secret.isVisibleTo(dialog)
 
 
-async def test_a_metadata_document_url_round_trips(qtbot, window, controller: Controller, server):
-    dialog = open_dialog(qtbot, window, controller, server)
+async def test_a_metadata_document_url_round_trips(qtbot, dialog_parent, controller: Controller, server):
+    dialog = open_dialog(qtbot, dialog_parent, controller, server)
     dialog.cimd.click()
     assert dialog.cimd_fields.isEnabled() and not dialog.preregistered_fields.isEnabled()
     qtbot.keyClicks(dialog.metadata_url, CIMD_URL)
@@ -161,27 +155,29 @@ async def test_a_metadata_document_url_round_trips(qtbot, window, controller: Co
     assert saved(controller, server) == ServerSettings(registration="cimd", client_metadata_url=CIMD_URL)
     current = controller.server(server.id)
     assert current is not None
-    again = open_dialog(qtbot, window, controller, current)
+    again = open_dialog(qtbot, dialog_parent, controller, current)
     assert again.cimd.isChecked() and again.metadata_url.text() == CIMD_URL
 
 
 async def test_going_back_to_automatic_keeps_nothing_of_the_other_methods(
-    qtbot, window, controller: Controller, server
+    qtbot, dialog_parent, controller: Controller, server
 ):
     controller.save_settings(
         server,
         ServerSettings(registration="preregistered", client_id="my-client", client_auth="client_secret_basic"),
         client_secret=SECRET,
     )
-    dialog = open_dialog(qtbot, window, controller, server)
+    dialog = open_dialog(qtbot, dialog_parent, controller, server)
     dialog.automatic.click()
     dialog.ok_button.click()
     assert saved(controller, server) == ServerSettings()
     assert not controller.has_client_secret(server)  # the secret of a client no longer used is deleted
 
 
-async def test_a_pre_registered_client_without_its_id_cannot_be_saved(qtbot, window, controller: Controller, server):
-    dialog = open_dialog(qtbot, window, controller, server)
+async def test_a_pre_registered_client_without_its_id_cannot_be_saved(
+    qtbot, dialog_parent, controller: Controller, server
+):
+    dialog = open_dialog(qtbot, dialog_parent, controller, server)
     dialog.preregistered.click()
     assert not dialog.ok_button.isEnabled()
     assert dialog.problem.isVisible() and "client id" in dialog.problem.text()
@@ -210,8 +206,10 @@ async def test_a_pre_registered_client_without_its_id_cannot_be_saved(qtbot, win
         ("https://app.example.com/a/../client.json", "dot segments"),
     ],
 )
-async def test_an_invalid_metadata_document_url_is_named(qtbot, window, controller: Controller, server, url, problem):
-    dialog = open_dialog(qtbot, window, controller, server)
+async def test_an_invalid_metadata_document_url_is_named(
+    qtbot, dialog_parent, controller: Controller, server, url, problem
+):
+    dialog = open_dialog(qtbot, dialog_parent, controller, server)
     dialog.cimd.click()
     assert not dialog.ok_button.isEnabled() and "Enter the https address" in dialog.problem.text()
     qtbot.keyClicks(dialog.metadata_url, url)
@@ -223,16 +221,16 @@ async def test_an_invalid_metadata_document_url_is_named(qtbot, window, controll
     assert dialog.ok_button.isEnabled() and not dialog.problem.isVisible()
 
 
-async def test_a_scope_with_a_quote_is_named(qtbot, window, controller: Controller, server):
-    dialog = open_dialog(qtbot, window, controller, server)
+async def test_a_scope_with_a_quote_is_named(qtbot, dialog_parent, controller: Controller, server):
+    dialog = open_dialog(qtbot, dialog_parent, controller, server)
     qtbot.keyClicks(dialog.scopes, 'mcp:tools mcp:"admin')
     assert not dialog.ok_button.isEnabled() and 'mcp:"admin' in dialog.problem.text()
     dialog.scopes.clear()
     assert dialog.ok_button.isEnabled()
 
 
-async def test_a_failed_save_is_shown_and_the_dialog_stays_open(qtbot, window, controller: Controller, server):
-    dialog = open_dialog(qtbot, window, controller, server)
+async def test_a_failed_save_is_shown_and_the_dialog_stays_open(qtbot, dialog_parent, controller: Controller, server):
+    dialog = open_dialog(qtbot, dialog_parent, controller, server)
     qtbot.keyClicks(dialog.scopes, "mcp:tools")
     controller.accounts.registry.remove_server(server.id)  # gone behind the dialog's back (another process)
     dialog.ok_button.click()
@@ -243,8 +241,8 @@ async def test_a_failed_save_is_shown_and_the_dialog_stays_open(qtbot, window, c
     box.close()
 
 
-async def test_every_input_has_a_name_and_a_label(qtbot, window, controller: Controller, server):
-    dialog = open_dialog(qtbot, window, controller, server)
+async def test_every_input_has_a_name_and_a_label(qtbot, dialog_parent, controller: Controller, server):
+    dialog = open_dialog(qtbot, dialog_parent, controller, server)
     buddies = {id(label.buddy()) for label in dialog.findChildren(QLabel) if label.buddy() is not None}
     inputs = [*dialog.findChildren(QLineEdit), *dialog.findChildren(QComboBox), *dialog.findChildren(QSpinBox)]
     inputs = [w for w in inputs if w.objectName() != "qt_spinbox_lineedit"]  # the spin box's own editor
@@ -264,8 +262,8 @@ async def test_every_input_has_a_name_and_a_label(qtbot, window, controller: Con
         assert button.accessibleDescription() or button.accessibleName()
 
 
-async def test_reset_with_nothing_registered_says_so(qtbot, window, controller: Controller, server):
-    dialog = open_dialog(qtbot, window, controller, server)
+async def test_reset_with_nothing_registered_says_so(qtbot, dialog_parent, controller: Controller, server):
+    dialog = open_dialog(qtbot, dialog_parent, controller, server)
     dialog.reset_button.click()
     box = dialog.reset_box
     assert box is not None and box.isVisible()
@@ -287,12 +285,12 @@ def current_registrations(controller: Controller, issuer: str) -> list[str]:
 
 @pytest.mark.lab
 async def test_reset_registration_forgets_it_and_the_next_sign_in_registers_again(
-    qtbot, window, alice: Account, controller: Controller, system_browser
+    qtbot, dialog_parent, alice: Account, controller: Controller, system_browser
 ):
     server = controller.server(alice.server_id)
     assert server is not None
     assert current_registrations(controller, alice.issuer) == [alice.client_id]
-    dialog = open_dialog(qtbot, window, controller, server)
+    dialog = open_dialog(qtbot, dialog_parent, controller, server)
 
     # Asked first; Cancel forgets nothing.
     dialog.reset_button.click()
