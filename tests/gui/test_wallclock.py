@@ -28,3 +28,25 @@ async def test_fires_at_the_deadline_and_not_when_disarmed(qapp, use_timerfd: bo
     timer.arm(time.time() - 10)  # already overdue (e.g. after a sleep): fires at once
     await wait_signal(timer.sig_due, timeout=2)
     timer.close()
+
+
+async def test_a_change_of_the_wall_clock_wakes_the_timer_to_look_again(qapp, caplog) -> None:
+    """TFD_TIMER_CANCEL_ON_SET: setting the clock (here to the time it already shows, a few microseconds back) wakes
+    a timer armed an hour ahead, so the plan is looked at with the new time (overdue accounts renew at once)."""
+    timer = WallClockTimer()
+    if timer.kind != "timerfd":
+        pytest.fail("no timerfd on this Linux machine")
+    try:
+        timer.arm(time.time() + 3600)
+        try:
+            time.clock_settime(time.CLOCK_REALTIME, time.clock_gettime(time.CLOCK_REALTIME))
+        except PermissionError:
+            pytest.skip("setting the clock needs CAP_SYS_TIME, which this machine does not give")
+        with caplog.at_level("INFO", logger="desktop_app.ui.wallclock"):
+            await wait_signal(timer.sig_due, timeout=3)
+        assert "The wall clock changed" in caplog.text
+        assert timer.deadline is None  # the owner arms it again from its plan
+        timer.arm(time.time() + 0.2)  # and it still works after the cancellation
+        await wait_signal(timer.sig_due, timeout=3)
+    finally:
+        timer.close()
