@@ -280,7 +280,14 @@ def watch(name: str, argv: list[str], env: dict[str, str], settle_s: float, seco
             end = first.at + seconds
             while (now := time.monotonic()) < end:
                 time.sleep(min(SAMPLE_INTERVAL_S, end - now))
-                current = snapshot(process.pid)
+                try:
+                    current = snapshot(process.pid)
+                except (FileNotFoundError, ProcessLookupError):
+                    stderr.flush()
+                    raise BenchmarkError(
+                        f"{name} exited with status {process.wait()} while it was watched; its stderr ends:\n"
+                        + stderr_path.read_text()[-1500:]
+                    ) from None
                 for tid, (thread_name, switches) in current.threads.items():
                     before = previous.threads.get(tid, (thread_name, 0))[1]
                     entry = seen.setdefault(tid, ThreadWakes(thread_name, 0, new=True))
