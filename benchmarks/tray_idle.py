@@ -283,11 +283,13 @@ def watch(name: str, argv: list[str], env: dict[str, str], settle_s: float, seco
                 try:
                     current = snapshot(process.pid)
                 except (FileNotFoundError, ProcessLookupError):
+                    current = None
+                if current is None or process.poll() is not None:
                     stderr.flush()
                     raise BenchmarkError(
                         f"{name} exited with status {process.wait()} while it was watched; its stderr ends:\n"
                         + stderr_path.read_text()[-1500:]
-                    ) from None
+                    )
                 for tid, (thread_name, switches) in current.threads.items():
                     before = previous.threads.get(tid, (thread_name, 0))[1]
                     entry = seen.setdefault(tid, ThreadWakes(thread_name, 0, new=True))
@@ -297,9 +299,10 @@ def watch(name: str, argv: list[str], env: dict[str, str], settle_s: float, seco
                         entry.when.append((current.at - first.at, switches - before))
                 previous = current
             last = previous
-            memory = memory_mb(process.pid)
-            if process.poll() is not None:
-                raise BenchmarkError(f"{name} exited with status {process.returncode} while it was watched")
+            try:
+                memory = memory_mb(process.pid)
+            except (FileNotFoundError, ProcessLookupError, KeyError):
+                raise BenchmarkError(f"{name} exited at the end of the window, before its memory was read") from None
         finally:
             if process.poll() is None:
                 process.terminate()
