@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from desktop_app import appinfo
 from desktop_app.errors import ConnectorError
@@ -20,6 +22,11 @@ from desktop_app.oauth.redact import configure_logging
 
 EXIT_OK = 0
 EXIT_STORAGE = 6
+#: On quit, renewals in flight get this long to store what the authorization server answered (ADR 0012).
+RENEWAL_GRACE_S = 10.0
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QObject
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,38 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     known, _qt_args = parser.parse_known_args(list(argv))
     return known
+
+
+def quit_on_signals(quit_requested: Callable[[], None], parent: QObject) -> tuple[object, ...]:
+    """SIGTERM (the session ending, ``kill``), SIGINT and SIGHUP end the app the way Quit does: renewals in flight
+    finish and are stored first. Python runs a signal handler only when the interpreter next runs, and the Qt loop
+    waits in C++; ``signal.set_wakeup_fd`` writes to a socket pair whose read end a QSocketNotifier watches, so the
+    loop wakes and the handler runs at once. Nothing is polled."""
+    import signal
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier
+
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, parent)
+
+    def drain() -> None:
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            reader.recv(512)
+
+    notifier.activated.connect(drain)
+
+    def handler(number: int, _frame: object) -> None:
+        log.info("Signal %s: quitting", signal.Signals(number).name)
+        quit_requested()
+
+    for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), handler)
+    return reader, writer, notifier  # the caller keeps them for as long as the app runs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         app.lastWindowClosed.connect(quit_requested.set)
     window.sig_quit_requested.connect(quit_requested.set)
+    signal_watch = quit_on_signals(quit_requested.set, app)
     instance.sig_show_requested.connect(window.bring_forward)
     if not args.hidden or tray is None:
         window.show()
@@ -158,13 +198,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             tray.hide()
         window.tray_mode = False
         window.close()
-        await controller.aclose()
+        await controller.aclose(grace=RENEWAL_GRACE_S)
 
     try:
         with loop:
             loop.run_until_complete(run())
     finally:
         accounts.registry.close()
+    del signal_watch
     return EXIT_OK
 
 

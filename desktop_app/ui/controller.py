@@ -103,6 +103,10 @@ class Job(QObject):
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
+    async def finished(self) -> None:
+        """Until the job has ended, however it ended (never raises)."""
+        await self._finished.wait()
+
     async def wait(self) -> Any:
         """The result (for code that awaits a job: tests, the controller's own sequences)."""
         await self._finished.wait()
@@ -245,6 +249,7 @@ class Controller(QObject):
         self._http: httpx.AsyncClient | None = None
         self._busy: dict[int, str] = {}
         self._jobs: set[Job] = set()
+        self._renewals: set[Job] = set()
         self.last_trace: Trace | None = None
         # Keyring calls (D-Bus round trips, 30-80 ms for a write) run on one worker thread, never on the GUI thread.
         self._keyring_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
@@ -301,8 +306,17 @@ class Controller(QObject):
         if self._http is None or self._http.is_closed:
             self._http = await asyncio.to_thread(self._http_factory)
 
-    async def aclose(self) -> None:
-        """Cancel what still runs and close the HTTP client (the window is closing)."""
+    async def aclose(self, *, grace: float = 0.0) -> None:
+        """Cancel what still runs and close the HTTP client (the app is ending).
+
+        Renewals in flight are first given ``grace`` seconds to finish: the authorization server may already have
+        rotated the refresh token, and a renewal cut off before the new one is stored would leave the old one,
+        whose next use revokes the whole grant (RFC 9700 §4.14.2). Sign-ins and other work are cancelled at once.
+        """
+        renewals = [job for job in self._jobs if job in self._renewals]
+        if renewals and grace > 0:
+            log.info("Waiting up to %.0f s for %d renewal(s) in flight before quitting", grace, len(renewals))
+            await asyncio.wait([asyncio.ensure_future(job.finished()) for job in renewals], timeout=grace)
         for job in list(self._jobs):
             job.cancel()
         for job in list(self._jobs):
@@ -451,7 +465,10 @@ class Controller(QObject):
         async def work() -> None:
             await self.accounts.token(self.http, account, force=True)
 
-        return self._track(Job(f"Renewing {account.label}", self), work(), account_id=account.id, busy="Renewing")
+        job = self._track(Job(f"Renewing {account.label}", self), work(), account_id=account.id, busy="Renewing")
+        self._renewals.add(job)
+        job.sig_done.connect(lambda: self._renewals.discard(job))
+        return job
 
     # -- diagnostics ---------------------------------------------------------------------------------------
     def diagnostics(self, server: Server | None, account: Account | None = None, *, now: float | None = None) -> str:

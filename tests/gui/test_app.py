@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 #: Starts the app as `mcp-connectors` would, closes every window shortly after they appear, reports what it saw.
 DRIVER = """
@@ -50,3 +53,39 @@ def test_app_says_why_when_the_profile_cannot_be_opened(tmp_path: Path) -> None:
     result = run_app(blocker)
     assert result.returncode == 6, (result.returncode, result.stderr[-2000:])
     assert "seen: QMessageBox" in result.stdout
+
+
+#: Starts the app (its window shown), says UP once the loop runs, and reports how main() ended.
+SIGNAL_DRIVER = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+import desktop_app.app.main as app_main
+
+app = QApplication(sys.argv[:1])
+QTimer.singleShot(300, lambda: print("UP", flush=True))
+status = app_main.main()
+print("main returned", status, flush=True)
+sys.exit(status)
+"""
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT", "SIGHUP"])
+def test_a_signal_ends_the_app_as_quit_does(tmp_path: Path, signal_name: str) -> None:
+    """The session ending (SIGTERM), Ctrl-C in a terminal (SIGINT), a closed terminal (SIGHUP): the app quits
+    through its own quit path (renewals in flight are stored first), not by being killed half-way."""
+    env = {**os.environ, "MCP_CONNECTORS_HOME": str(tmp_path / "profile"), "QT_QPA_PLATFORM": "offscreen"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGNAL_DRIVER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "UP"
+        process.send_signal(getattr(signal, signal_name))
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, (process.returncode, err[-2000:])
+    assert "main returned 0" in out

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, AccountState, account_secret_key
+from desktop_app.oauth.http import new_client
+from desktop_app.storage.profile import open_accounts
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.refresher import BackgroundRefresher
 from tests.gui.conftest import SystemBrowser, wait_until
@@ -145,3 +147,29 @@ async def test_pausing_disarms_the_timer_and_resuming_re_arms_it(signed_in) -> N
     assert refresher.timer.deadline is None
     refresher.set_paused(False)
     assert refresher.timer.deadline is not None
+
+
+async def test_quitting_lets_a_renewal_in_flight_store_the_rotated_refresh_token(signed_in, short_lived) -> None:
+    """The lab rotates refresh tokens, and re-using a rotated one revokes the whole grant. Quitting while the
+    answer to a renewal is on its way must store that answer first, or the login is lost at the next renewal."""
+    controller, _refresher, (alice, bob) = signed_in
+    auth, _ = short_lived
+    auth.reset_requests()
+    auth.outage("slow", delay_ms=1500)  # the AS rotates at once; its answer arrives 1.5 s later
+    try:
+        job = controller.renew(alice)
+        await wait_until(lambda: refresh_requests(auth), timeout=10, what="the renewal reaching the AS")
+        await controller.aclose(grace=10)  # what Quit (or SIGTERM) does
+    finally:
+        auth.outage("off")
+    assert job.error is None and not job.cancelled, (job.error, job.cancelled)
+    # A later process (the next start of the app) renews with what was stored: the new refresh token works.
+    later = open_accounts()
+    try:
+        async with new_client() as http:
+            for account in (alice, bob):
+                await later.token(http, account, force=True)
+        for account in (alice, bob):
+            assert later.registry.account(account.id).state is AccountState.SIGNED_IN  # type: ignore[union-attr]
+    finally:
+        later.registry.close()

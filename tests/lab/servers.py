@@ -219,12 +219,15 @@ class RunningAuthServer:
         result = _post_json(f"{self.url}/__lab/revoke-grants", params={"sub": user})
         return int(result["revoked"])
 
-    def outage(self, mode: str, *, paths: Sequence[str] | None = None) -> None:
+    def outage(self, mode: str, *, paths: Sequence[str] | None = None, delay_ms: int | None = None) -> None:
         """Make ``paths`` (default: the token endpoint) fail until ``outage("off")``: ``"503"`` answers 503,
-        ``"reset"`` resets the connection without an answer. oidc-provider keeps running: grants survive."""
+        ``"reset"`` resets the connection without an answer. oidc-provider keeps running: grants survive.
+        ``"slow"`` handles the request (a refresh token is rotated) but sends the answer ``delay_ms`` later."""
         body: dict[str, Any] = {"mode": mode}
         if paths is not None:
             body["paths"] = list(paths)
+        if delay_ms is not None:
+            body["delayMs"] = delay_ms
         response = httpx.post(f"{self.url}/__lab/outage", json=body, timeout=5.0, trust_env=False)
         if response.status_code != 200:
             raise LabError(f"outage {body}: {response.status_code} {response.text}")

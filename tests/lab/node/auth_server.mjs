@@ -406,20 +406,24 @@ async function revokeGrantsOf(provider, sub) {
 // in-memory grants and tokens survive the outage. "503": answer 503 with a plain-text body (as a proxy in
 // front of a down server would); "reset": read the request, then reset the TCP connection (ECONNRESET at
 // the client, no response). The failed request is logged with its scrubbed form body and `outage`.
+// "slow" (with delayMs): the request IS handled (a refresh token is rotated) but its response leaves delayMs
+// later, as over a network that drops out mid-answer; for what a client does while an answer is on its way.
 // ---------------------------------------------------------------------------------------------------
 
-const OUTAGE_MODES = ['503', 'reset', 'off'];
-const outage = { mode: 'off', paths: [] };
+const OUTAGE_MODES = ['503', 'reset', 'slow', 'off'];
+const outage = { mode: 'off', paths: [], delayMs: 0 };
 
 function setOutage(body, issuerPath) {
-  const { mode, paths } = body ?? {};
+  const { mode, paths, delayMs } = body ?? {};
   if (!OUTAGE_MODES.includes(mode)) return `mode must be one of ${OUTAGE_MODES.join(', ')}`;
   const chosen = paths ?? [`${issuerPath}/token`];
   if (!Array.isArray(chosen) || !chosen.every((p) => typeof p === 'string' && p.startsWith('/'))) {
     return 'paths must be a list of absolute paths';
   }
+  if (mode === 'slow' && !(Number.isInteger(delayMs) && delayMs > 0)) return 'slow needs delayMs, a positive integer';
   outage.mode = mode;
   outage.paths = mode === 'off' ? [] : chosen;
+  outage.delayMs = mode === 'slow' ? delayMs : 0;
   return undefined;
 }
 
@@ -565,7 +569,14 @@ async function main() {
         await handleLab(provider, req, res, url, baseUrl, p);
         return;
       }
-      if (outage.mode !== 'off' && outage.paths.includes(url.pathname)) {
+      if (outage.mode === 'slow' && outage.paths.includes(url.pathname)) {
+        const end = res.end.bind(res);
+        const delayMs = outage.delayMs;
+        res.end = (...args) => {
+          setTimeout(() => end(...args), delayMs);
+          return res;
+        };
+      } else if (outage.mode !== 'off' && outage.paths.includes(url.pathname)) {
         await failForOutage(req, res, req[LOG_ENTRY]);
         return;
       }
