@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from desktop_app.accounts.models import (
@@ -85,6 +86,9 @@ class Registry(Protocol):
     Errors: :class:`desktop_app.errors.ConfigurationError` for the person's input (a duplicate server, an unknown
     name), :class:`desktop_app.errors.StorageError` when the database itself cannot be used (names the file).
     """
+
+    #: The database file (watched by the app for changes other processes make).
+    path: Path
 
     # -- profile ---------------------------------------------------------------------------------------------
     def profile_id(self) -> str:

@@ -40,11 +40,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return known
 
 
-def quit_on_signals(quit_requested: Callable[[], None], parent: QObject) -> tuple[object, ...]:
+def quit_on_signals(quit_requested: Callable[[], None], parent: QObject) -> Callable[[], None]:
     """SIGTERM (the session ending, ``kill``), SIGINT and SIGHUP end the app the way Quit does: renewals in flight
     finish and are stored first. Python runs a signal handler only when the interpreter next runs, and the Qt loop
     waits in C++; ``signal.set_wakeup_fd`` writes to a socket pair whose read end a QSocketNotifier watches, so the
-    loop wakes and the handler runs at once. Nothing is polled."""
+    loop wakes and the handler runs at once. Nothing is polled. Returns what puts everything back as it was."""
     import signal
     import socket
 
@@ -53,7 +53,7 @@ def quit_on_signals(quit_requested: Callable[[], None], parent: QObject) -> tupl
     reader, writer = socket.socketpair()
     reader.setblocking(False)
     writer.setblocking(False)
-    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
     notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, parent)
 
     def drain() -> None:
@@ -66,10 +66,19 @@ def quit_on_signals(quit_requested: Callable[[], None], parent: QObject) -> tupl
         log.info("Signal %s: quitting", signal.Signals(number).name)
         quit_requested()
 
-    for name in ("SIGTERM", "SIGINT", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), handler)
-    return reader, writer, notifier  # the caller keeps them for as long as the app runs
+    numbers = [getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)]
+    previous = {number: signal.signal(number, handler) for number in numbers}
+
+    def undo() -> None:
+        for number, old in previous.items():
+            signal.signal(number, old)
+        signal.set_wakeup_fd(previous_fd)
+        notifier.setEnabled(False)
+        notifier.deleteLater()
+        reader.close()
+        writer.close()
+
+    return undo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,7 +93,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from desktop_app.app import autostart
     from desktop_app.storage.paths import data_dir
     from desktop_app.storage.profile import open_accounts
-    from desktop_app.storage.registry import default_registry_path
     from desktop_app.ui.controller import Controller
     from desktop_app.ui.errors import describe
     from desktop_app.ui.icons import app_icon
@@ -131,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(controller, settings=settings)
     refresher = BackgroundRefresher(controller, parent=app)
     # Sign-ins, sign-outs and renewals by the command line show up in the window and the renewal plan at once.
-    profile_watch = ProfileWatcher(default_registry_path(data_dir()), accounts.registry.changed_elsewhere, parent=app)
+    profile_watch = ProfileWatcher(accounts.registry.path, accounts.registry.changed_elsewhere, parent=app)
     profile_watch.sig_changed_elsewhere.connect(controller.changed_elsewhere)
     quit_requested = asyncio.Event()
 
@@ -165,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         app.lastWindowClosed.connect(quit_requested.set)
     window.sig_quit_requested.connect(quit_requested.set)
-    signal_watch = quit_on_signals(quit_requested.set, app)
+    restore_signals = quit_on_signals(quit_requested.set, app)
     instance.sig_show_requested.connect(window.bring_forward)
     if not args.hidden or tray is None:
         window.show()
@@ -204,8 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with loop:
             loop.run_until_complete(run())
     finally:
+        restore_signals()
         accounts.registry.close()
-    del signal_watch
     return EXIT_OK
 
 

@@ -313,7 +313,7 @@ class Controller(QObject):
         rotated the refresh token, and a renewal cut off before the new one is stored would leave the old one,
         whose next use revokes the whole grant (RFC 9700 §4.14.2). Sign-ins and other work are cancelled at once.
         """
-        renewals = [job for job in self._jobs if job in self._renewals]
+        renewals = list(self._renewals)  # a renewal leaves this set when it is done
         if renewals and grace > 0:
             log.info("Waiting up to %.0f s for %d renewal(s) in flight before quitting", grace, len(renewals))
             await asyncio.wait([asyncio.ensure_future(job.finished()) for job in renewals], timeout=grace)

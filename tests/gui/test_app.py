@@ -66,6 +66,9 @@ app = QApplication(sys.argv[:1])
 QTimer.singleShot(300, lambda: print("UP", flush=True))
 status = app_main.main()
 print("main returned", status, flush=True)
+import signal
+restored = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and signal.set_wakeup_fd(-1) == -1
+print("signals restored", restored, flush=True)
 sys.exit(status)
 """
 
@@ -89,3 +92,4 @@ def test_a_signal_ends_the_app_as_quit_does(tmp_path: Path, signal_name: str) ->
             process.wait()
     assert process.returncode == 0, (process.returncode, err[-2000:])
     assert "main returned 0" in out
+    assert "signals restored True" in out  # main() leaves no handler or wakeup fd behind (its socket is closed)

@@ -68,7 +68,7 @@ async def test_sign_in_and_sign_out_on_the_command_line_reach_the_window_and_the
 ) -> None:
     window = MainWindow(controller)
     refresher = BackgroundRefresher(controller)
-    watch = ProfileWatcher(default_registry_path(data_dir()), accounts.registry.changed_elsewhere)
+    watch = ProfileWatcher(accounts.registry.path, accounts.registry.changed_elsewhere)
     watch.sig_changed_elsewhere.connect(controller.changed_elsewhere)
     told: list[None] = []
     watch.sig_changed_elsewhere.connect(lambda: told.append(None))
