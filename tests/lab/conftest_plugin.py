@@ -5,6 +5,8 @@
 - ``lab_mcp`` (session): an MCP server, prm_mode "header", protected by ``lab_as``.
 - ``lab_as_factory`` / ``lab_mcp_factory`` (session): start other flavours on demand; whatever they
   started is stopped at the end of the session (or earlier by the test's own ``stop()``).
+- ``lab_sdk_demo_factory`` / ``lab_fastmcp_factory`` (session): authorization servers from other projects, each with
+  its MCP server (the MCP TypeScript SDK's demo AS; FastMCP's InMemoryOAuthProvider), started on demand.
 - ``private_secret_service`` (session, autouse) and ``secret_service``: a private gnome-keyring for every test
   (``tests/lab/secret_service.py``).
 """
@@ -18,9 +20,13 @@ import pytest
 
 from tests.lab.servers import (
     RunningAuthServer,
+    RunningFastMcpServer,
     RunningMcpServer,
+    RunningSdkDemoServer,
     start_auth_server,
+    start_fastmcp_server,
     start_mcp_server,
+    start_sdk_demo_server,
 )
 
 AuthServerFactory = Callable[..., RunningAuthServer]
@@ -69,3 +75,43 @@ def lab_as(lab_as_factory: AuthServerFactory) -> RunningAuthServer:
 def lab_mcp(lab_as: RunningAuthServer, lab_mcp_factory: McpServerFactory) -> RunningMcpServer:
     """The default lab MCP server (PRM named only in the challenge header), protected by ``lab_as``."""
     return lab_mcp_factory(lab_as, prm_mode="header")
+
+
+# ------------------------------------------------------------------------------------------------
+# Third-party pairs (an authorization server from another project with its MCP server)
+# ------------------------------------------------------------------------------------------------
+
+SdkDemoServerFactory = Callable[..., RunningSdkDemoServer]
+FastMcpServerFactory = Callable[..., RunningFastMcpServer]
+
+
+@pytest.fixture(scope="session")
+def lab_sdk_demo_factory() -> Iterator[SdkDemoServerFactory]:
+    """``lab_sdk_demo_factory(**options) -> RunningSdkDemoServer``: the MCP TypeScript SDK's demo AS and an MCP
+    server on the same SDK (options as for ``start_sdk_demo_server``); stopped at the end of the session."""
+    started: list[RunningSdkDemoServer] = []
+
+    def factory(**options: Any) -> RunningSdkDemoServer:
+        server = start_sdk_demo_server(**options)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def lab_fastmcp_factory() -> Iterator[FastMcpServerFactory]:
+    """``lab_fastmcp_factory(**options) -> RunningFastMcpServer``: FastMCP with its InMemoryOAuthProvider (options as
+    for ``start_fastmcp_server``, e.g. ``mode="legacy"``); stopped at the end of the session."""
+    started: list[RunningFastMcpServer] = []
+
+    def factory(**options: Any) -> RunningFastMcpServer:
+        server = start_fastmcp_server(**options)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()

@@ -20,6 +20,11 @@ Run as ``python -m tests.lab.mcp_server '<json options>'`` (or the file path); i
   MCP URL, ``exp``, ``typ`` at+jwt) or "introspection" (RFC 7662 at the AS with ``introspection_client_id``
   and the secret from the LAB_MCP_INTROSPECTION_SECRET variable; ``aud``, when the answer has one, must
   be the MCP URL).
+- ``resource``: "server" (default: the PRM names the exact MCP URL, and tokens must be for it) or "origin" (the PRM
+  names ``http://127.0.0.1:P``, as RFC 9728 §3.3 allows for the root document, and tokens must be for that).
+
+Control surface besides the request log: ``POST /__lab/authorization-server {"issuer": ...}`` makes the server
+move to another authorization server at once: its PRM names the new one, and only tokens of the new one pass.
 
 The request log at ``GET /__lab/requests`` never holds a token, only a sha256 prefix of it.
 """
@@ -63,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "token_validation": "jwt",
     "introspection_client_id": None,
     "delay_ms": 0,
+    "resource": "server",
 }
 
 
@@ -90,11 +96,17 @@ class LabConfig:
     token_validation: str
     introspection_client_id: str | None
     delay_ms: float = 0
+    resource: str = "server"
     base_url: str = ""
 
     @property
     def mcp_url(self) -> str:
         return self.base_url + self.mcp_path
+
+    @property
+    def resource_url(self) -> str:
+        """What the PRM names and the tokens' audience must be."""
+        return self.base_url if self.resource == "origin" else self.mcp_url
 
     @property
     def prm_location(self) -> str | None:
@@ -113,7 +125,7 @@ class LabConfig:
     def prm_document(self) -> dict[str, Any]:
         scopes = list(dict.fromkeys([*self.required_scope.split(), *self.admin_scope.split()]))
         doc: dict[str, Any] = {
-            "resource": self.mcp_url,
+            "resource": self.resource_url,
             "authorization_servers": [self.issuer],
             "scopes_supported": scopes,
             "resource_name": "Lab MCP server",
@@ -138,6 +150,8 @@ def load_config(argv: list[str]) -> LabConfig:
         raise SystemExit("mcp_server: the issuer option is required")
     if options["prm_mode"] not in ("header", "path", "root", "none"):
         raise SystemExit(f"mcp_server: prm_mode must be header, path, root or none, not {options['prm_mode']}")
+    if options["resource"] not in ("server", "origin"):
+        raise SystemExit("mcp_server: resource must be server or origin")
     if options["token_validation"] not in ("jwt", "introspection"):
         raise SystemExit("mcp_server: token_validation must be jwt or introspection")
     delay = options["delay_ms"]
@@ -165,6 +179,12 @@ class TokenVerifier:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def forget_authorization_server(self) -> None:
+        """The server moved to another authorization server: its metadata and keys are read anew."""
+        self._metadata = None
+        self._jwks = {}
+        self._missed = {}
 
     async def metadata(self) -> dict[str, Any]:
         if self._metadata is None:
@@ -224,7 +244,7 @@ class TokenVerifier:
                 token,
                 key,
                 algorithms=[header["alg"]],
-                audience=self.config.mcp_url,
+                audience=self.config.resource_url,
                 issuer=self.config.issuer,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
@@ -252,7 +272,7 @@ class TokenVerifier:
         aud = answer.get("aud")
         if aud is not None:
             audiences = aud if isinstance(aud, list) else [aud]
-            if self.config.mcp_url not in audiences:
+            if self.config.resource_url not in audiences:
                 raise TokenRejected("wrong audience")
         if int(answer.get("exp", 0)) <= time.time():
             raise TokenRejected("expired")
@@ -348,7 +368,7 @@ class LabGate:
             return
         path: str = scope["path"]
         if path.startswith("/__lab/"):
-            await self._control(scope, send)
+            await self._control(scope, receive, send)
             return
 
         authorization = _header(scope, b"authorization")
@@ -390,13 +410,27 @@ class LabGate:
             return
         await self._protected(scope, receive, logging_send, authorization, entry)
 
-    async def _control(self, scope: Scope, send: Send) -> None:
+    async def _control(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         if path == "/__lab/requests" and scope["method"] == "GET":
             await self._json(send, 200, [entry.__dict__ for entry in self.log])
         elif path == "/__lab/reset-requests" and scope["method"] == "POST":
             self.log.clear()
             await self._json(send, 200, {"ok": True})
+        elif path == "/__lab/authorization-server" and scope["method"] == "POST":
+            body = b""
+            more = True
+            while more:
+                message = await receive()
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+            issuer = json.loads(body or b"{}").get("issuer")
+            if not isinstance(issuer, str) or not issuer:
+                await self._json(send, 400, {"error": "issuer required"})
+                return
+            self.config.issuer = issuer
+            self.verifier.forget_authorization_server()
+            await self._json(send, 200, {"issuer": issuer})
         else:
             await self._json(send, 404, {"error": "not_found"})
 
@@ -459,7 +493,7 @@ class LabGate:
             client_id=str(claims.get("client_id", "")),
             scopes=sorted(granted),
             expires_at=int(claims["exp"]) if "exp" in claims else None,
-            resource=self.config.mcp_url,
+            resource=self.config.resource_url,
             subject=claims.get("sub"),
             claims={"iss": claims.get("iss", self.config.issuer)},
         )

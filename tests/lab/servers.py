@@ -1,8 +1,11 @@
 """Start and stop the lab's servers as child processes on 127.0.0.1.
 
 ``start_auth_server(**options)`` runs tests/lab/node/auth_server.mjs (oidc-provider) and
-``start_mcp_server(issuer, **options)`` runs tests/lab/mcp_server.py (the MCP SDK). Both wait for the
-server's ``READY <url>`` line, fail with the server's stderr when it dies or is too slow, and are
+``start_mcp_server(issuer, **options)`` runs tests/lab/mcp_server.py (the MCP SDK). Two pairs from other projects
+(an authorization server with its MCP server): ``start_sdk_demo_server(**options)`` runs
+tests/lab/node/sdk_demo_server.mjs (the MCP TypeScript SDK's demo AS) and ``start_fastmcp_server(**options)`` runs
+tests/lab/fastmcp_server.py (FastMCP's InMemoryOAuthProvider). All wait for the
+server's ``READY`` line, fail with the server's stderr when it dies or is too slow, and are
 always terminated, then killed, and reaped by ``stop()`` (idempotent; an ``atexit`` hook stops
 whatever a test forgot).
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -319,6 +323,11 @@ class RunningMcpServer:
     def reset_requests(self) -> None:
         _post_json(f"{self.base_url}/__lab/reset-requests")
 
+    def move_to(self, issuer: str | RunningAuthServer) -> None:
+        """The server moves to another authorization server: its PRM names it, only its tokens pass from now on."""
+        self.issuer = issuer.issuer if isinstance(issuer, RunningAuthServer) else issuer
+        _post_json(f"{self.base_url}/__lab/authorization-server", {"issuer": self.issuer})
+
     def stderr(self) -> str:
         return self._child.stderr_text()
 
@@ -383,5 +392,179 @@ def start_mcp_server(
         prm_url=_prm_url(base_url, options),
         issuer=issuer_id,
         options=dict(options),
+        _child=child,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Third-party pairs: authorization servers from other projects, each with an MCP server
+# ------------------------------------------------------------------------------------------------
+
+SDK_DEMO_SERVER_SCRIPT = NODE_DIR / "sdk_demo_server.mjs"
+FASTMCP_SERVER_SCRIPT = LAB_DIR / "fastmcp_server.py"
+
+
+def _ready_json(child: _Child, timeout: float) -> dict[str, Any]:
+    line = child.wait_ready(timeout)
+    try:
+        result: dict[str, Any] = json.loads(line)
+    except ValueError as exc:
+        child.stop()
+        raise LabError(f"{child.name}: READY line is not JSON: {line!r}") from exc
+    return result
+
+
+@dataclass
+class RunningSdkDemoServer:
+    """The MCP TypeScript SDK's demo authorization server and an MCP server on the same SDK (one Node process).
+
+    ``issuer`` is exactly what the SDK advertises (``http://127.0.0.1:A/``, with a trailing ``/``); ``as_url`` is the
+    AS's origin without it. ``mcp_url`` is the resource (``http://127.0.0.1:M/mcp``), ``prm_url`` its RFC 9728
+    metadata, named by the 401 challenge.
+    """
+
+    mcp_url: str
+    mcp_base_url: str
+    issuer: str
+    as_url: str
+    prm_url: str
+    options: dict[str, Any]
+    startup_seconds: float
+    _child: _Child = field(repr=False)
+
+    @property
+    def base_urls(self) -> tuple[str, str]:
+        """(the AS's origin, the MCP server's origin)."""
+        return self.as_url, self.mcp_base_url
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.as_url}/.well-known/oauth-authorization-server"
+
+    def metadata(self) -> dict[str, Any]:
+        result: dict[str, Any] = _get_json(self.metadata_url)
+        return result
+
+    def as_requests(self) -> list[dict[str, Any]]:
+        """Requests the AS received, oldest first (secrets only as ``sha256:`` fingerprints)."""
+        result: list[dict[str, Any]] = _get_json(f"{self.as_url}/__lab/requests")
+        return result
+
+    def mcp_requests(self) -> list[dict[str, Any]]:
+        """Requests the MCP server received, oldest first (tokens only as ``authorization_sha256``)."""
+        result: list[dict[str, Any]] = _get_json(f"{self.mcp_base_url}/__lab/requests")
+        return result
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Both logs, oldest first; each entry's ``server`` is ``"as"`` or ``"mcp"``."""
+        return sorted([*self.as_requests(), *self.mcp_requests()], key=lambda entry: float(entry["time"]))
+
+    def reset_requests(self) -> None:
+        _post_json(f"{self.as_url}/__lab/reset-requests")
+        _post_json(f"{self.mcp_base_url}/__lab/reset-requests")
+
+    def stderr(self) -> str:
+        return self._child.stderr_text()
+
+    @property
+    def running(self) -> bool:
+        return not self._child.stopped and self._child.process.poll() is None
+
+    def stop(self) -> None:
+        self._child.stop()
+
+
+def start_sdk_demo_server(*, timeout: float = DEFAULT_START_TIMEOUT, **options: Any) -> RunningSdkDemoServer:
+    """Start tests/lab/node/sdk_demo_server.mjs. Options (see README): ``strictResource`` (true),
+    ``requiredScopes`` ([]), ``scopesSupported`` (["mcp:tools"]), ``rateLimits`` (false)."""
+    node = node_binary()
+    if not (NODE_DIR / "node_modules" / "@modelcontextprotocol" / "sdk").exists():
+        raise LabError(
+            "@modelcontextprotocol/sdk is not installed: run `npm ci --prefix tests/lab/node --no-audit --no-fund`"
+        )
+    started = time.monotonic()
+    child = _spawn("sdk-demo", [str(node), str(SDK_DEMO_SERVER_SCRIPT), json.dumps(options)], cwd=NODE_DIR)
+    ready = _ready_json(child, timeout)
+    return RunningSdkDemoServer(
+        mcp_url=ready["mcp_url"],
+        mcp_base_url=ready["mcp_base_url"],
+        issuer=ready["issuer"],
+        as_url=ready["as_url"],
+        prm_url=ready["prm_url"],
+        options=dict(options),
+        startup_seconds=time.monotonic() - started,
+        _child=child,
+    )
+
+
+@dataclass
+class RunningFastMcpServer:
+    """A FastMCP server whose auth is FastMCP's ``InMemoryOAuthProvider``: AS and MCP endpoint on one origin.
+
+    ``issuer`` is exactly what the library advertises (``http://127.0.0.1:P/``, with a trailing ``/``);
+    ``base_url`` is the origin without it. ``prm_url`` is ``None`` in legacy mode (no RFC 9728 metadata at all).
+    """
+
+    mcp_url: str
+    base_url: str
+    issuer: str
+    prm_url: str | None
+    mode: str
+    options: dict[str, Any]
+    startup_seconds: float
+    _child: _Child = field(repr=False)
+
+    @property
+    def base_urls(self) -> tuple[str]:
+        return (self.base_url,)
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.base_url}/.well-known/oauth-authorization-server"
+
+    def metadata(self) -> dict[str, Any]:
+        result: dict[str, Any] = _get_json(self.metadata_url)
+        return result
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Requests received (AS and MCP endpoint alike), oldest first; secrets only as ``sha256:`` fingerprints."""
+        result: list[dict[str, Any]] = _get_json(f"{self.base_url}/__lab/requests")
+        return result
+
+    def reset_requests(self) -> None:
+        _post_json(f"{self.base_url}/__lab/reset-requests")
+
+    def expire_access_tokens(self) -> int:
+        """Move every access token's ``expires_at`` into the past (data only; the library's expiry logic applies:
+        its next use answers 401 and, in this provider, also deletes the refresh token issued with it)."""
+        return int(_post_json(f"{self.base_url}/__lab/expire-access-tokens")["expired"])
+
+    def stderr(self) -> str:
+        return self._child.stderr_text()
+
+    @property
+    def running(self) -> bool:
+        return not self._child.stopped and self._child.process.poll() is None
+
+    def stop(self) -> None:
+        self._child.stop()
+
+
+def start_fastmcp_server(*, timeout: float = DEFAULT_START_TIMEOUT, **options: Any) -> RunningFastMcpServer:
+    """Start tests/lab/fastmcp_server.py. Options (see README): ``mode`` ("modern"/"legacy"), ``port``,
+    ``required_scopes``, ``valid_scopes``, ``default_scopes``, ``revocation``."""
+    if importlib.util.find_spec("fastmcp") is None:
+        raise LabError('fastmcp is not installed: run `.venv/bin/pip install -e ".[test]"`')
+    started = time.monotonic()
+    child = _spawn("fastmcp", [sys.executable, str(FASTMCP_SERVER_SCRIPT), json.dumps(options)])
+    ready = _ready_json(child, timeout)
+    return RunningFastMcpServer(
+        mcp_url=ready["mcp_url"],
+        base_url=ready["base_url"],
+        issuer=ready["issuer"],
+        prm_url=ready["prm_url"],
+        mode=ready["mode"],
+        options=dict(options),
+        startup_seconds=time.monotonic() - started,
         _child=child,
     )
