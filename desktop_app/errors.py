@@ -20,6 +20,8 @@ URL or value at fault (never a secret). The CLI and the window own the longer wo
      ├── ProtocolViolation       the other side broke the protocol (every mismatch and malformed answer)
      │    └── ...                     codes name which rule: resource_mismatch, issuer_mismatch, ...
      ├── ConfigurationError      the person's own input is unusable (bad URL, bad client id ...)
+     │    └── AuthorizationRequestRefused  the authorization server refused the sign-in request itself, before
+     │                                     any sign-in page (unknown client, redirect address, scope)
      └── StorageError            this machine's storage cannot be used: the database file, or
           └── SecretStoreError        the keyring (unavailable, locked, refused a write)
 
@@ -104,6 +106,34 @@ class ConfigurationError(ConnectorError):
     """What the person gave us cannot work (a malformed URL, an ``http`` URL to a remote host...)."""
 
     kind = "config"
+
+
+class AuthorizationRequestRefused(ConfigurationError):
+    """The authorization server answered the authorization request with an error of its own before any sign-in page:
+    an unknown client, a redirect address it does not accept, a scope it does not know.
+
+    Found by requesting the authorization URL once before the browser opens (``desktop_app.oauth.preflight``), so
+    the person learns it in seconds instead of after the sign-in timeout. ``status`` is the HTTP status (or the
+    redirect's 3xx), ``error`` the OAuth error code when the answer had one, ``redirect_uri`` and ``client_kind``
+    what the request used: the words that say what to change live in the CLI and the window.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error: str | None,
+        redirect_uri: str,
+        client_kind: str,
+        hint: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__("authorization_request_refused", message, hint=hint, url=url)
+        self.status = status
+        self.error = error
+        self.redirect_uri = redirect_uri
+        self.client_kind = client_kind
 
 
 class StorageError(ConnectorError):

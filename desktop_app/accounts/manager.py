@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from desktop_app.oauth.authorize import Browser
     from desktop_app.oauth.challenge import BearerChallenge
     from desktop_app.oauth.discovery import AuthorizationServerMetadata
-    from desktop_app.oauth.flow import SignInOptions
+    from desktop_app.oauth.flow import SignIn, SignInOptions
     from desktop_app.oauth.registration import ClientRegistration
     from desktop_app.oauth.trace import Trace
 
@@ -507,12 +507,7 @@ class Accounts:
         Nothing is written until the tokens are in hand and the identity is checked: signing in again as someone
         else raises :class:`WrongAccount` and leaves the account as it was.
         """
-        from desktop_app.accounts.consent import check_pairing, consent_from
-        from desktop_app.accounts.identity import identity_scopes, resolve_identity
-        from desktop_app.mcp import LEGACY_VERSIONS, build_probe_request
-        from desktop_app.oauth.auth import merge_scopes
         from desktop_app.oauth.flow import SignIn
-        from desktop_app.oauth.pkce import random_token
         from desktop_app.oauth.trace import Trace
 
         check_store = getattr(self.secrets, "check", None)
@@ -520,7 +515,46 @@ class Accounts:
             await self.offload(check_store)  # a missing or locked keyring is reported before a browser opens
         trace = trace if trace is not None else Trace()
         options = self.sign_in_options(server, timeout=timeout)
-        signin = SignIn(http, server.url, options=options, store=self.registrations, trace=trace, clock=self.clock)
+        async with SignIn(
+            http, server.url, options=options, store=self.registrations, trace=trace, clock=self.clock
+        ) as signin:
+            return await self._login(
+                http,
+                signin,
+                server,
+                browser=browser,
+                approve=approve,
+                account=account,
+                new_account=new_account,
+                nickname=nickname,
+                ask_nickname=ask_nickname,
+                on_url=on_url,
+                trace=trace,
+                extra_scopes=extra_scopes,
+            )
+
+    async def _login(
+        self,
+        http: httpx.AsyncClient,
+        signin: SignIn,
+        server: Server,
+        *,
+        browser: Browser,
+        approve: Approve,
+        account: Account | None,
+        new_account: bool,
+        nickname: str | None,
+        ask_nickname: AskNickname | None,
+        on_url: Callable[[str], None] | None,
+        trace: Trace,
+        extra_scopes: tuple[str, ...],
+    ) -> LoginResult:
+        from desktop_app.accounts.consent import check_pairing, consent_from
+        from desktop_app.accounts.identity import identity_scopes, resolve_identity
+        from desktop_app.mcp import LEGACY_VERSIONS, build_probe_request
+        from desktop_app.oauth.auth import merge_scopes
+        from desktop_app.oauth.pkce import random_token
+
         discovery = await signin.discover(
             build_probe_request(server.url), build_probe_request(server.url, LEGACY_VERSIONS[0])
         )
@@ -547,8 +581,12 @@ class Accounts:
                 )
             consent = consent_from(pairing, server_id=server.id, now=self.clock())
 
+        # The server moved to another authorization server (MCP 2026-07-28, SEP-2352): the person approved the new
+        # pairing above (it always asks: another issuer), the old login_hint is not sent to the new server, and the
+        # account takes the identity the new one reports; the old grant is revoked once the new sign-in is saved.
+        moved_from = account.issuer if account is not None and account.issuer != metadata.issuer else None
         extra: dict[str, str] = {}
-        if account is not None:
+        if account is not None and moved_from is None:
             if account.login_hint:
                 extra["login_hint"] = account.login_hint
         elif new_account:
@@ -568,6 +606,7 @@ class Accounts:
         target = account
         if (
             account is not None
+            and moved_from is None
             and account.subject is not None
             and (identity is None or identity.subject != account.subject)
         ):
@@ -600,6 +639,9 @@ class Accounts:
             # between, the next start deletes them (clean_pending_secrets).
             self.registry.note_pending_secret(account_secret_key(key), now=self.clock())
         async with self.locks.hold(key, what=f"the account {identity.label}"):
+            old_bundle = None
+            if moved_from is not None and target is not None:
+                old_bundle = await self._read_bundle_async(target, missing_ok=True)
             await self.offload(functools.partial(self._write_bundle, key, tokens))
             saved = self.registry.save_sign_in(
                 SignInRecord(
@@ -615,9 +657,12 @@ class Accounts:
                     now=self.clock(),
                     consent=consent,
                     event_kind="signed_in" if target is None else "signed_in_again",
-                    event_detail=f"as {identity.label} at {tokens.issuer}",
+                    event_detail=f"as {identity.label} at {tokens.issuer}"
+                    + (f" (the server moved there from {moved_from})" if moved_from else ""),
                 )
             )
+        if moved_from is not None and target is not None and old_bundle is not None:
+            await self._revoke_moved(http, target, old_bundle.tokens, trace)
         if nickname and target is None:
             saved = self.set_nickname(saved, nickname)
         return LoginResult(saved, target is None, check)
@@ -649,6 +694,37 @@ class Accounts:
             except ConnectorError as exc:
                 log.info("Could not revoke a discarded %s at %s: %s", hint, metadata.issuer, exc.code)
 
+    async def _revoke_moved(self, http: httpx.AsyncClient, old: Account, tokens: TokenSet, trace: Trace) -> None:
+        """After an account followed its server to another authorization server: end the grant at the old one (best
+        effort: a failure is logged and recorded, never a reason to undo the new sign-in)."""
+        revoked, problems, notes = await self._revoke(http, old, tokens, trace)
+        if revoked:
+            detail = f"revoked the old sign-in's {' and '.join(revoked)} at {old.issuer}"
+        else:
+            detail = f"the old sign-in at {old.issuer} was not revoked: " + "; ".join((*problems, *notes))
+        log.info("Account %s moved from %s: %s", old.id, old.issuer, "revoked" if revoked else "not revoked")
+        self.registry.add_event(
+            server_id=old.server_id, account_id=old.id, kind="old_sign_in_revoked", detail=detail, now=self.clock()
+        )
+
+    async def moved_authorization_server(
+        self, http: httpx.AsyncClient, server: Server, account: Account, challenge: BearerChallenge | None
+    ) -> str | None:
+        """The server refused the account's token: does its protected resource metadata, read again, name another
+        authorization server than the account's (RFC 9728 §5.2)? Returns that issuer, or None (also when the metadata
+        cannot be read now: the usual renewal then says what is wrong)."""
+        from desktop_app.oauth.discovery import fetch_protected_resource_metadata
+        from desktop_app.oauth.trace import Trace
+
+        try:
+            prm = await fetch_protected_resource_metadata(http, server.resource, challenge, trace=Trace())
+        except ConnectorError as exc:
+            log.info("Could not read the metadata of %s again: %s", server.resource, exc.code)
+            return None
+        if prm is None or account.issuer in prm.authorization_servers:
+            return None
+        return prm.authorization_servers[0]
+
     # -- tokens --------------------------------------------------------------------------------------------
     def fresh_token(self, account: Account) -> TokenSet | None:
         """The stored access token if it needs no renewal (no network), else None: then call :meth:`token`."""
@@ -670,7 +746,7 @@ class Accounts:
             return bundle.tokens
         return await self._renew(http, account, bundle.tokens, force=force, trace=trace or Trace())
 
-    def _sign_in_hint(self, account: Account) -> str:
+    def sign_in_hint(self, account: Account) -> str:
         server = self.registry.server(account.server_id)
         import shlex
 
@@ -685,14 +761,14 @@ class Accounts:
             raise SignInRequired(
                 "signed_out",
                 f"{current.display_name} is signed out.",
-                hint=self._sign_in_hint(current),
+                hint=self.sign_in_hint(current),
             )
         if current.state is AccountState.NEEDS_SIGN_IN:
             raise SignInRequired(
                 "needs_sign_in",
                 f"{current.display_name} must sign in again"
                 + (f" ({current.last_error})." if current.last_error else "."),
-                hint=self._sign_in_hint(current),
+                hint=self.sign_in_hint(current),
             )
         return current
 
@@ -787,7 +863,7 @@ class Accounts:
                 raise SignInRequired(
                     "needs_sign_in",
                     f"{account.display_name} must sign in again: {exc.message}",
-                    hint=self._sign_in_hint(account),
+                    hint=self.sign_in_hint(account),
                     url=account.issuer,
                 ) from exc
             except ProtocolViolation as exc:
@@ -817,10 +893,10 @@ class Accounts:
         )
         return fresh
 
-    def mark_needs_sign_in(self, account: Account, reason: str) -> Account:
+    def mark_needs_sign_in(self, account: Account, reason: str, *, code: str = "rejected") -> Account:
         """The resource refused a freshly renewed token (or similar): the person must sign in again."""
         return self.registry.record_refresh_failure(
-            account.id, code="rejected", message=reason, needs_sign_in=True, now=self.clock()
+            account.id, code=code, message=reason, needs_sign_in=True, now=self.clock()
         )
 
     def session(
@@ -946,6 +1022,21 @@ class StoredSession:
         return await self._accounts.token(self._http, self.account)
 
     async def renew(self, rejected: TokenSet, challenge: BearerChallenge | None) -> TokenSet:
+        moved_to = await self._accounts.moved_authorization_server(self._http, self.server, self.account, challenge)
+        if moved_to is not None:
+            old = self.account.issuer
+            self.account = self._accounts.mark_needs_sign_in(
+                self.account,
+                f"this server now uses another authorization server ({moved_to} instead of {old})",
+                code="authorization_server_changed",
+            )
+            raise SignInRequired(
+                "authorization_server_changed",
+                f"{self.server.name} now uses another authorization server, {moved_to} (instead of {old}); "
+                f"{self.account.display_name} must sign in again there.",
+                hint=self._accounts.sign_in_hint(self.account),
+                url=self.resource,
+            )
         fresh = await self._accounts.token(self._http, self.account, force=True)
         if fresh.access_token == rejected.access_token:
             # No way to renew (no refresh token): the resource's refusal is final.

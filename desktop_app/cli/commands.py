@@ -7,6 +7,7 @@ raised as :class:`~desktop_app.errors.ConnectorError` and worded by ``main``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from desktop_app.accounts.manager import Accounts, StoredSession, metadata_from_json
 from desktop_app.accounts.models import Account, AccountState, Server, ServerSettings
 from desktop_app.appinfo import COMMAND
-from desktop_app.errors import ConfigurationError, ConnectorError, SignInRequired, one_line
+from desktop_app.errors import ConfigurationError, ConnectorError, SignInRequired, UserActionRequired, one_line
 from desktop_app.oauth.redact import redact
 
 # asyncio, httpx and the OAuth engine are imported inside the commands that talk to a server: `token` with a fresh
@@ -164,6 +165,13 @@ def _approver(console: Console) -> Callable[[PairingCheck], Awaitable[bool]]:
 
         console.say(format_pairing_check(check))
         if console.assume_yes:
+            if check.issuer_changed is not None:
+                # Someone else would hold the login from now on: a person decides that, never --yes.
+                raise UserActionRequired(
+                    "approval_needed",
+                    "This server now sends you to another authorization server; --yes does not approve that.",
+                    hint="Run the same command in a terminal without --yes, and check the pairing shown above.",
+                )
             console.say("Approved (--yes).")
             return True
         if not console.stdin.isatty():
@@ -192,12 +200,9 @@ def _nickname_asker(console: Console) -> Callable[[], Awaitable[str | None]]:
 
 
 def _show_url(console: Console) -> Callable[[str], None]:
-    def show(url: str) -> None:
-        console.say("Opening your browser to sign in. If it does not open, visit this link:")
-        console.say(f"  {url}")
-        console.say("Waiting for the sign-in to finish (Ctrl+C cancels)…")
+    from desktop_app.cli.main import show_sign_in_url
 
-    return show
+    return functools.partial(show_sign_in_url, console)
 
 
 async def run_login(args: argparse.Namespace, console: Console) -> int:

@@ -14,6 +14,7 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -327,12 +328,26 @@ def format_pairing(pairing: Pairing, previous: Pairing | None) -> str:
         mark = "  (new)" if previous is not None and scope not in old else ""
         description = pairing.scope_descriptions.get(scope)
         scope_lines.append(f"      - {scope}{mark}" + (f": {description}" if description else ""))
-    name = f" ({pairing.resource_name})" if pairing.resource_name else ""
+    name = f" ({one_line(pairing.resource_name)})" if pairing.resource_name else ""
+    moved = previous is not None and previous.issuer != pairing.issuer
+    heading = "About to sign in:"
+    if moved:
+        heading = "This server now uses another authorization server:"
+    elif previous is not None:
+        heading = "More permissions requested:"
     lines = [
-        "More permissions requested:" if previous else "About to sign in:",
-        f"  Server:               {pairing.resource}{name}",
-        f"  Authorization server: {pairing.issuer}"
-        + ("  (default endpoints of a 2025-03-26 server)" if pairing.legacy_defaults else ""),
+        heading,
+        f"  Server:               {one_line(pairing.server or pairing.resource, 4096)}{name}",
+    ]
+    if pairing.covers_more_than_server:
+        lines.append(
+            f"  Sign-in covers:       {one_line(pairing.resource, 4096)} (everything there, as the server's metadata "
+            "says; not only this server)"
+        )
+    lines += [
+        f"  Authorization server: {one_line(pairing.issuer, 4096)}"
+        + ("  (default endpoints of a 2025-03-26 server)" if pairing.legacy_defaults else "")
+        + (f"  (was {one_line(previous.issuer, 4096)})" if moved and previous is not None else ""),
         "  Scopes:" + ("" if pairing.scopes else "               (none requested)"),
         *scope_lines,
         f"  This app as:          {client}",
@@ -340,7 +355,23 @@ def format_pairing(pairing: Pairing, previous: Pairing | None) -> str:
     ]
     if not pairing.send_resource:
         lines.append("  Note: the 'resource' parameter is turned off for this server.")
+    if moved and previous is not None:
+        lines.append(
+            f"Warning: you approved signing in at {one_line(previous.issuer, 4096)}; from now on "
+            f"{one_line(pairing.issuer, 4096)} would hold this sign-in. Approve only if you expected this move."
+        )
     return "\n".join(lines)
+
+
+def show_sign_in_url(console: Console, url: str) -> None:
+    """What the person reads while the browser is open (``connect``, ``login``, a step-up)."""
+    console.say("Opening your browser to sign in. If it does not open, visit this link:")
+    console.say(f"  {url}")
+    console.say(
+        "If the browser shows an error page from the authorization server instead of a sign-in page, press Ctrl+C; "
+        "the server's settings (its client id, callback port or scopes) change what the app asks for."
+    )
+    console.say("Waiting for the sign-in to finish (Ctrl+C cancels)…")
 
 
 class Console:
@@ -363,6 +394,12 @@ class Console:
     async def confirm(self, pairing: Pairing, previous: Pairing | None) -> bool:
         self.say(format_pairing(pairing, previous))
         if self.assume_yes:
+            if previous is not None and previous.issuer != pairing.issuer:
+                raise UserActionRequired(
+                    "approval_needed",
+                    "This server now sends you to another authorization server; --yes does not approve that.",
+                    hint="Run the same command in a terminal without --yes, and check the pairing shown above.",
+                )
             self.say("Approved (--yes).")
             return True
         if not self.stdin.isatty():
@@ -425,11 +462,6 @@ async def run_connect(args: argparse.Namespace, console: Console) -> int:
     options = options_from(args)
     trace = Trace()
 
-    def show_url(url: str) -> None:
-        console.say("Opening your browser to sign in. If it does not open, visit this link:")
-        console.say(f"  {url}")
-        console.say("Waiting for the sign-in to finish (Ctrl+C cancels)…")
-
     async with new_client() as http:
         connection = await connect(
             http,
@@ -441,7 +473,7 @@ async def run_connect(args: argparse.Namespace, console: Console) -> int:
             browser=system_browser,
             confirm=console.confirm,
             trace=trace,
-            on_url=show_url,
+            on_url=functools.partial(show_sign_in_url, console),
         )
         if connection.session is None:
             console.say(f"{args.url} does not ask for a sign-in.")

@@ -30,6 +30,8 @@ def _date(timestamp: float) -> str:
 def _heading(check: PairingCheck) -> str:
     if check.first_time:
         return "About to sign in:"
+    if check.issuer_changed:
+        return "This server now uses another authorization server:"
     if check.scope_step_up:
         return "More permissions requested:"
     if check.needs_approval:
@@ -50,9 +52,13 @@ def format_pairing_check(check: PairingCheck) -> str:
     notes = [f"domain: {domain_of(pairing.issuer) or '?'}"]
     if pairing.legacy_defaults:
         notes.append("default endpoints of a 2025-03-26 server")
-    lines = [
-        _heading(check),
-        f"  Server:               {_url(pairing.resource)}{name}",
+    lines = [_heading(check), f"  Server:               {_url(pairing.server or pairing.resource)}{name}"]
+    if pairing.covers_more_than_server:
+        lines.append(
+            f"  Sign-in covers:       {_url(pairing.resource)} (everything there, as the server's metadata says; "
+            "not only this server)"
+        )
+    lines += [
         f"  Authorization server: {_url(pairing.issuer)}  ({'; '.join(notes)})",
         "  Scopes:" + ("" if pairing.scopes else "               (none requested)"),
         *scope_lines,

@@ -4,7 +4,9 @@
   resource's path); any other request passes untouched, so a token never crosses to another server.
 - On ``401``: renew the token once and retry; a second ``401`` means the person must sign in again.
 - On ``403 insufficient_scope``: step up (authorize again for the union of the scopes already requested and the
-  challenged ones) and retry, at most ``max_step_ups`` times for the same request.
+  challenged ones) and retry. One operation (everything this auth object serves, e.g. one command) gets at most
+  :data:`MAX_AUTHORIZATIONS` authorizations, the first sign-in included when it was part of the operation
+  (MCP "Step-Up Authorization Flow": three in all); then :class:`StepUpExhausted` names the scopes still wanted.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from desktop_app.oauth.challenge import BearerChallenge, bearer_challenge
 from desktop_app.oauth.tokens import TokenSet
 from desktop_app.oauth.urls import origin
 
-MAX_STEP_UPS = 3
+MAX_AUTHORIZATIONS = 3
 
 
 class TokenSource(Protocol):
@@ -69,11 +71,17 @@ def applies_to(resource: str, url: httpx.URL) -> bool:
 
 
 class BearerAuth(httpx.Auth):
+    """``authorizations``: how many this operation already made before its first request (1 when it began with a
+    sign-in); ``max_authorizations``: the operation's budget, that first one included."""
+
     requires_request_body = True
 
-    def __init__(self, source: TokenSource, *, max_step_ups: int = MAX_STEP_UPS) -> None:
+    def __init__(
+        self, source: TokenSource, *, authorizations: int = 0, max_authorizations: int = MAX_AUTHORIZATIONS
+    ) -> None:
         self._source = source
-        self._max_step_ups = max_step_ups
+        self._authorizations = authorizations
+        self._max_authorizations = max_authorizations
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         raise RuntimeError("BearerAuth works with httpx.AsyncClient only")
@@ -98,21 +106,20 @@ class BearerAuth(httpx.Auth):
                     url=self._source.resource,
                 )
 
-        step_ups = 0
         requested = tokens.scopes
         while response.status_code == 403:
             challenge = challenge_of(response)
             if challenge is None or not challenge.insufficient_scope:
                 return
-            if step_ups >= self._max_step_ups:
+            if self._authorizations >= self._max_authorizations:
                 raise StepUpExhausted(
                     "step_up_exhausted",
-                    f"{self._source.resource} still asks for more permissions after {step_ups} attempts "
-                    f"(it wants: {' '.join(challenge.scope or ()) or 'unspecified scopes'}).",
+                    f"{self._source.resource} still asks for more permissions after {self._authorizations} "
+                    f"sign-ins (it wants: {' '.join(challenge.scope or ()) or 'unspecified scopes'}).",
                     hint="The server may need an administrator to grant these permissions to your account.",
                     url=self._source.resource,
                 )
-            step_ups += 1
+            self._authorizations += 1
             requested = merge_scopes(requested, challenge.scope or ())
             tokens = await self._source.step_up(requested, challenge)
             request.headers["Authorization"] = f"Bearer {tokens.access_token}"

@@ -107,6 +107,23 @@ def validate_callback(params: Sequence[tuple[str, str]], pending: PendingAuthori
     Order matters: ``state`` and then ``iss`` (RFC 9207 §2.4, exact string comparison) are checked before anything
     the response says is looked at, so an error from a mixed-up or forged response is never shown.
     """
+    return callback_code(callback_values(params, pending), pending)
+
+
+def callback_code(values: Mapping[str, str], pending: PendingAuthorization) -> str:
+    """The code of an authorization response already checked by :func:`callback_values`, or the error it carries."""
+    error = values.get("error")
+    if error is not None:
+        raise oauth_error(error, values.get("error_description"), where=f"The authorization server {pending.issuer}")
+    code = values.get("code")
+    if not code:
+        raise ProtocolViolation("missing_code", "The sign-in response carries no authorization code.")
+    return code
+
+
+def callback_values(params: Sequence[tuple[str, str]], pending: PendingAuthorization) -> dict[str, str]:
+    """An authorization response's parameters, once it is shown to answer ``pending``: no parameter twice, the
+    right ``state``, and ``iss`` as RFC 9207 wants it. Nothing else in it has been looked at yet."""
     values: dict[str, str] = {}
     for key, value in params:
         if key in values:
@@ -134,13 +151,7 @@ def validate_callback(params: Sequence[tuple[str, str]], pending: PendingAuthori
             "callback_issuer_missing",
             f"The sign-in response carries no 'iss', although {pending.issuer} promises one; refused.",
         )
-    error = values.get("error")
-    if error is not None:
-        raise oauth_error(error, values.get("error_description"), where=f"The authorization server {pending.issuer}")
-    code = values.get("code")
-    if not code:
-        raise ProtocolViolation("missing_code", "The sign-in response carries no authorization code.")
-    return code
+    return values
 
 
 def _constant_time_equal(a: str, b: str) -> bool:

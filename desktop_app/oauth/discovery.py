@@ -30,7 +30,9 @@ LEGACY_PROTOCOL_VERSION = "2025-03-26"
 
 @dataclass(frozen=True, slots=True)
 class ProtectedResourceMetadata:
-    """RFC 9728 metadata, validated: ``resource`` is the canonical server URI we asked for."""
+    """RFC 9728 metadata, validated: ``resource`` is as the document publishes it: the canonical server URI we asked
+    for (or its root spelled with a ``/``), or, for a document at the root well-known URL or named by the challenge,
+    the server's origin or a parent path of it."""
 
     resource: str
     authorization_servers: tuple[str, ...]
@@ -83,15 +85,40 @@ def _resource_equal(document: str, expected: str) -> bool:
     return urlsplit(expected).path in ("", "/") and document.rstrip("/") == expected.rstrip("/")
 
 
+def resource_covers(document: str, expected: str) -> bool:
+    """``document`` names ``expected`` itself, or its origin or a parent path at a segment boundary.
+
+    RFC 9728 §3.3: the resource is the identifier the well-known suffix was inserted into, so a document found at the
+    root well-known URL (or named by the server's own challenge) may name the origin, or a path above the server's:
+    ``https://host`` or ``https://host/api`` for ``https://host/api/mcp``, never ``https://host/ap`` nor another
+    origin, nor a query. The comparison is on the URL as written (scheme and host as the canonical form spells them).
+    """
+    if _resource_equal(document, expected):
+        return True
+    try:
+        doc, exp = urlsplit(document), urlsplit(expected)
+    except ValueError:
+        return False
+    if doc.query or doc.fragment or f"{doc.scheme}://{doc.netloc}" != f"{exp.scheme}://{exp.netloc}":
+        return False
+    prefix = doc.path.rstrip("/")
+    return exp.path == prefix or exp.path.startswith(prefix + "/")
+
+
 def parse_protected_resource_metadata(
-    data: Mapping[str, Any], *, expected_resource: str, source_url: str
+    data: Mapping[str, Any], *, expected_resource: str, source_url: str, broader_allowed: bool = False
 ) -> ProtectedResourceMetadata:
-    """Validate an RFC 9728 document for ``expected_resource`` (the canonical server URI)."""
+    """Validate an RFC 9728 document for ``expected_resource`` (the canonical server URI).
+
+    ``broader_allowed``: the document was found at the root well-known URL or named by the server's own challenge,
+    so it may name the server's origin or a parent path (:func:`resource_covers`); the ``resource`` is then kept
+    exactly as published, to be sent as the RFC 8707 ``resource`` (docs/decisions/0005).
+    """
     where = f"Protected resource metadata at {source_url}"
     resource = _str(data, "resource")
     if resource is None:
         raise ProtocolViolation("malformed_metadata", f"{where} has no 'resource'.", url=source_url)
-    if not _resource_equal(resource, expected_resource):
+    if not (resource_covers if broader_allowed else _resource_equal)(resource, expected_resource):
         raise ProtocolViolation(
             "resource_mismatch",
             f"This server's metadata says it is {resource}, but you asked for {expected_resource}.",
@@ -109,7 +136,7 @@ def parse_protected_resource_metadata(
         require_secure(issuer, what="authorization server")
     descriptions = data.get("scopes_descriptions") or data.get("scope_descriptions")
     return ProtectedResourceMetadata(
-        resource=expected_resource,
+        resource=resource,
         authorization_servers=servers,
         source_url=source_url,
         scopes_supported=_str_tuple(data, "scopes_supported", where=where),
@@ -129,6 +156,17 @@ def parse_authorization_server_metadata(
     where = f"Authorization server metadata at {source_url}"
     issuer = _str(data, "issuer")
     if issuer != expected_issuer:
+        if issuer is not None and issuer.rstrip("/") == expected_issuer.rstrip("/"):
+            # Exactly one side ends in "/": a misconfiguration, but exact comparison is what keeps mix-ups out.
+            raise ProtocolViolation(
+                "issuer_mismatch",
+                f"{where} says its issuer is {issuer!r}, but it was looked up for {expected_issuer!r}: they differ "
+                "only by a trailing slash.",
+                url=source_url,
+                hint=f"The server's operator must make both spell the issuer the same way ({issuer!r} in the "
+                "authorization server's metadata, and the same string in the MCP server's list of authorization "
+                "servers). Nothing was sent.",
+            )
         raise ProtocolViolation(
             "issuer_mismatch",
             f"{where} says its issuer is {issuer!r}, but it was looked up for {expected_issuer!r}.",
@@ -217,19 +255,25 @@ async def fetch_protected_resource_metadata(
     Returns ``None`` only when no document exists at any of them (a 2025-03-26 server).
     """
     what = "protected resource metadata"
-    candidates: list[str] = []
+    # (url, may name a broader resource): the challenge's document and the root one may name the origin or a parent
+    # path; the path-inserted one was built from the server's own URL and must name exactly that (RFC 9728 §3.3).
+    candidates: dict[str, bool] = {}
     if challenge is not None and challenge.resource_metadata:
-        candidates.append(require_secure(challenge.resource_metadata, what="resource_metadata in the challenge"))
-    for url in protected_resource_metadata_urls(resource):
-        if url not in candidates:
-            candidates.append(url)
-    for url in candidates:
+        candidates[require_secure(challenge.resource_metadata, what="resource_metadata in the challenge")] = True
+    path_form, *root_form = protected_resource_metadata_urls(resource)
+    candidates.setdefault(path_form, not root_form)
+    for url in root_form:
+        candidates.setdefault(url, True)
+    for url, broader_allowed in candidates.items():
         response = await request_json(client, "GET", url, what=what, headers=extra_headers, follow_same_origin=True)
         trace.add("resource_metadata", url, response.status)
         if response.status != 200:
             continue
         return parse_protected_resource_metadata(
-            _require_document(response, what), expected_resource=resource, source_url=response.url
+            _require_document(response, what),
+            expected_resource=resource,
+            source_url=response.url,
+            broader_allowed=broader_allowed,
         )
     return None
 
@@ -273,9 +317,14 @@ async def fetch_legacy_metadata(
     )
     trace.add("legacy_authorization_server_metadata", url, response.status)
     if response.status == 200:
+        document = _require_document(response, "authorization server metadata")
+        # RFC 8414 §3.1 removes a terminating "/" before inserting the well-known suffix: "http://host/" and
+        # "http://host" name this same document, and the issuer is not known in advance on this path (no protected
+        # resource metadata names it). The document's own spelling is then the issuer, compared exactly from here on.
+        spelled = document.get("issuer")
         return parse_authorization_server_metadata(
-            _require_document(response, "authorization server metadata"),
-            expected_issuer=base,
+            document,
+            expected_issuer=spelled if spelled == f"{base}/" else base,
             source_url=response.url,
         )
     if response.status in (404, 410):

@@ -6,21 +6,27 @@ The steps are states in an enum with a table of allowed transitions (an illegal 
     (any state) → FAILED | CANCELLED
 
 Callers drive it through three coroutines, so a UI can show the pairing between them:
-:meth:`SignIn.discover`, :meth:`SignIn.register`, :meth:`SignIn.authorize`.
+:meth:`SignIn.discover`, :meth:`SignIn.register`, :meth:`SignIn.authorize`, and end it with :meth:`SignIn.close`
+(``async with SignIn(...)``): :meth:`SignIn.register` already listens on the loopback port the browser will come
+back to, because the registration names that port (docs/decisions/0002).
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from types import TracebackType
+from typing import Any, TypeVar
 
 import httpx
 
+from desktop_app.appinfo import CALLBACK_PORTS
 from desktop_app.errors import (
+    AuthorizationRequestRefused,
     ConnectorError,
     NetworkError,
     ProtocolViolation,
@@ -31,7 +37,8 @@ from desktop_app.oauth.authorize import (
     Browser,
     PendingAuthorization,
     build_authorization_request,
-    validate_callback,
+    callback_code,
+    callback_values,
 )
 from desktop_app.oauth.challenge import BearerChallenge
 from desktop_app.oauth.discovery import (
@@ -42,14 +49,17 @@ from desktop_app.oauth.discovery import (
     fetch_protected_resource_metadata,
 )
 from desktop_app.oauth.http import unreachable
-from desktop_app.oauth.loopback import LoopbackListener
+from desktop_app.oauth.loopback import LoopbackListener, UnrelatedCallback, bind_loopback
+from desktop_app.oauth.preflight import Preflight, preflight_authorization
 from desktop_app.oauth.registration import (
     ClientRegistration,
     MemoryRegistrationStore,
     PreRegisteredClient,
     RegistrationStore,
+    loopback_redirect_uri,
     loopback_redirect_uris,
     obtain_registration,
+    registered_ports,
 )
 from desktop_app.oauth.tokens import TokenSet, exchange_code
 from desktop_app.oauth.trace import Trace
@@ -78,7 +88,8 @@ TRANSITIONS: dict[State, set[State]] = {
     State.DISCOVERED: {State.REGISTERED, *_END},
     # REGISTERED → REGISTERED: a new registration after the old one was refused (invalid_client).
     State.REGISTERED: {State.AWAITING_BROWSER, State.REGISTERED, *_END},
-    State.AWAITING_BROWSER: {State.EXCHANGING, *_END},
+    # AWAITING_BROWSER → REGISTERED: the authorization server refused the request; registered again (once).
+    State.AWAITING_BROWSER: {State.EXCHANGING, State.REGISTERED, *_END},
     State.EXCHANGING: {State.SIGNED_IN, State.REGISTERED, *_END},
     # A signed-in flow can be used again for a step-up or a new account: back to REGISTERED.
     State.SIGNED_IN: {State.REGISTERED, *_END},
@@ -108,6 +119,8 @@ class Discovery:
     """What the server and its authorization server said about themselves, validated."""
 
     server_url: str
+    #: The resource to ask tokens for (RFC 8707), exactly as the protected resource metadata publishes it: the
+    #: server's own URL, or the origin or a parent path that its metadata names (docs/decisions/0005).
     resource: str
     challenge: BearerChallenge | None
     resource_metadata: ProtectedResourceMetadata | None
@@ -128,6 +141,19 @@ class Pairing:
     redirect_uri: str
     send_resource: bool = True
     legacy_defaults: bool = False
+    #: The MCP server's own address; differs from ``resource`` when the server's metadata names a broader resource
+    #: (its origin or a parent path), which the sign-in then covers.
+    server: str = ""
+
+    @property
+    def covers_more_than_server(self) -> bool:
+        """The tokens are for more than this server: everything at ``resource`` (the origin, or a parent path)."""
+        return bool(self.server) and self.server.rstrip("/") != self.resource.rstrip("/")
+
+
+#: Error codes of a refused authorization request that a new registration may cure: the redirect URI or the client
+#: itself (an authorization server that forgot its registrations, or compares redirect URIs exactly).
+_REGISTRATION_ERRORS = frozenset({"invalid_request", "invalid_client", "unauthorized_client", "invalid_redirect_uri"})
 
 
 def choose_scopes(
@@ -204,6 +230,57 @@ class SignIn:
         self.registration: ClientRegistration | None = None
         self.pending: PendingAuthorization | None = None
         self.requested_scopes: tuple[str, ...] = ()
+        #: The loopback socket the browser comes back to, bound from registration until the callback is served.
+        self._socket: socket.socket | None = None
+
+    # -- the loopback port -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop listening (a sign-in that ended before its browser came back, or was never finished)."""
+        sock, self._socket = self._socket, None
+        if sock is not None:
+            sock.close()
+
+    async def __aenter__(self) -> SignIn:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def redirect_uri(self) -> str | None:
+        """Where the browser comes back to, once the port is chosen (:meth:`register`)."""
+        return None if self._socket is None else loopback_redirect_uri(self._socket.getsockname()[1])
+
+    def _cimd(self, metadata: AuthorizationServerMetadata) -> bool:
+        return (
+            self.options.preregistered is None
+            and bool(self.options.client_metadata_url)
+            and metadata.client_id_metadata_document_supported
+        )
+
+    def _ports(self, metadata: AuthorizationServerMetadata, known: ClientRegistration | None) -> list[int]:
+        """Where to listen, best first: the person's fixed port; else the ports the registration in use names (an
+        authorization server that compares redirect URIs exactly accepts only those), the ports the shipped Client
+        ID Metadata Document lists; then any port (the port-less redirect URI, RFC 8252 §7.3)."""
+        if self.options.callback_port:
+            return [self.options.callback_port]
+        ports: list[int] = []
+        if known is not None:
+            ports.extend(registered_ports(known.redirect_uris))
+        if self._cimd(metadata):
+            ports.extend(CALLBACK_PORTS)
+        return [*dict.fromkeys(ports), 0]
+
+    def _listen(self, ports: list[int]) -> str:
+        if self._socket is None:
+            self._socket = bind_loopback(ports)
+            port = self._socket.getsockname()[1]
+            if ports[0] not in (0, port):
+                self.trace.add("listen", loopback_redirect_uri(port), None, f"port {ports[0]} is taken")
+        assert self.redirect_uri is not None
+        return self.redirect_uri
 
     # -- state ---------------------------------------------------------------------------------------------
     def _to(self, new: State) -> None:
@@ -212,15 +289,18 @@ class SignIn:
         self.state = new
 
     async def _guard(self, step: Awaitable[_T]) -> _T:
+        """Run a step; a step that fails or is cancelled ends the sign-in and stops listening."""
         try:
             return await step
         except asyncio.CancelledError:
             if self.state not in _END:
                 self.state = State.CANCELLED
+            self.close()
             raise
         except BaseException:
             if self.state not in _END:
                 self.state = State.FAILED
+            self.close()
             raise
 
     # -- steps ---------------------------------------------------------------------------------------------
@@ -247,7 +327,29 @@ class SignIn:
                 url=self.server_url,
                 hint="Check the address: it is usually the one that ends in /mcp.",
             )
-        prm = await fetch_protected_resource_metadata(self.client, self.resource, challenge, trace=self.trace)
+        return await self._discover_metadata(challenge)
+
+    async def discover_after(
+        self, challenge: BearerChallenge | None, resource_metadata: ProtectedResourceMetadata | None = None
+    ) -> Discovery:
+        """Discovery for a challenge already in hand (the server just refused a token): no probe, and no second
+        fetch of the protected resource metadata when it was just read (``resource_metadata``).
+
+        RFC 9728 §5.2: a server may move to another authorization server; its metadata, read again, says so.
+        """
+        return await self._guard(self._discover_after(challenge, resource_metadata))
+
+    async def _discover_after(
+        self, challenge: BearerChallenge | None, resource_metadata: ProtectedResourceMetadata | None
+    ) -> Discovery:
+        self._to(State.PROBED)
+        return await self._discover_metadata(challenge, resource_metadata)
+
+    async def _discover_metadata(
+        self, challenge: BearerChallenge | None, prm: ProtectedResourceMetadata | None = None
+    ) -> Discovery:
+        if prm is None:
+            prm = await fetch_protected_resource_metadata(self.client, self.resource, challenge, trace=self.trace)
         if prm is not None:
             metadata = await fetch_authorization_server_metadata(
                 self.client, prm.authorization_servers[0], trace=self.trace
@@ -256,7 +358,7 @@ class SignIn:
             metadata = await fetch_legacy_metadata(self.client, self.resource, trace=self.trace)
         self.discovery = Discovery(
             server_url=self.server_url,
-            resource=self.resource,
+            resource=prm.resource if prm is not None else self.resource,
             challenge=challenge,
             resource_metadata=prm,
             metadata=metadata,
@@ -266,15 +368,21 @@ class SignIn:
         return self.discovery
 
     async def register(self, *, force_new: bool = False) -> ClientRegistration:
+        """Listen on the loopback port and get a client identity whose redirect URIs name it."""
         return await self._guard(self._register(force_new))
 
     async def _register(self, force_new: bool) -> ClientRegistration:
         assert self.discovery is not None, "discover() first"
+        metadata = self.discovery.metadata
+        known = None if force_new or self.options.preregistered is not None else self.store.get(metadata.issuer)
+        self._listen(self._ports(metadata, known or self.registration))
+        assert self._socket is not None
+        port = self._socket.getsockname()[1]
         self.registration = await obtain_registration(
             self.client,
-            self.discovery.metadata,
+            metadata,
             store=self.store,
-            redirect_uris=loopback_redirect_uris(self.options.callback_port or None),
+            redirect_uris=loopback_redirect_uris(port, fixed=bool(self.options.callback_port)),
             trace=self.trace,
             preregistered=self.options.preregistered,
             client_metadata_url=self.options.client_metadata_url,
@@ -287,18 +395,18 @@ class SignIn:
         """The pairing to show before the browser opens."""
         assert self.discovery is not None and self.registration is not None
         prm = self.discovery.resource_metadata
-        port = self.options.callback_port
         return Pairing(
-            resource=self.resource,
+            resource=self.discovery.resource,
             resource_name=prm.resource_name if prm else None,
             issuer=self.discovery.metadata.issuer,
             scopes=scopes if scopes is not None else self.requested_scopes,
             scope_descriptions=prm.scope_descriptions if prm else {},
             client_kind=self.registration.method,
             client_id=self.registration.client_id,
-            redirect_uri=f"http://127.0.0.1:{port or '<any port>'}/callback",
+            redirect_uri=self.redirect_uri or loopback_redirect_uri(self.options.callback_port or 0),
             send_resource=self.options.send_resource,
             legacy_defaults=self.discovery.metadata.defaults_used,
+            server=self.resource,
         )
 
     async def authorize(
@@ -310,10 +418,13 @@ class SignIn:
         on_url: Callable[[str], None] | None = None,
         nonce: str | None = None,
     ) -> TokenSet:
-        """Open the browser, wait for the callback, exchange the code.
+        """Check that the authorization server takes the request, open the browser, wait for the callback, exchange
+        the code.
 
         ``nonce`` (OpenID Connect) is sent with the request; the caller validates the id_token against it.
-        A registration the server no longer knows (``invalid_client``) is replaced once and the sign-in retried.
+        A dynamic registration the server refuses (at the authorization endpoint: an exact redirect URI it does not
+        have, a client it forgot; or at the token endpoint: ``invalid_client``) is replaced once and the sign-in
+        retried.
         """
         return await self._guard(self._authorize_with_reregistration(browser, scopes, extra, on_url, nonce))
 
@@ -337,6 +448,33 @@ class SignIn:
             self.store.forget(self.registration.issuer)
             await self._register(force_new=True)
             return await self._authorize(browser, scopes, extra, on_url, nonce)
+        finally:
+            self.close()
+
+    def _request(
+        self, scopes: tuple[str, ...], extra: Mapping[str, str] | None, nonce: str | None
+    ) -> PendingAuthorization:
+        assert self.discovery is not None and self.registration is not None
+        metadata = self.discovery.metadata
+        redirect_uri = self._listen(self._ports(metadata, self.registration))
+        return build_authorization_request(
+            metadata,
+            self.registration,
+            redirect_uri=redirect_uri,
+            resource=self.discovery.resource if self.options.send_resource else None,
+            scopes=scopes,
+            extra=extra,
+            nonce=nonce,
+        )
+
+    def _may_register_again(self, refused: AuthorizationRequestRefused) -> bool:
+        """A refusal that a new dynamic registration, naming the exact redirect URI, may cure."""
+        assert self.discovery is not None and self.registration is not None
+        return (
+            self.registration.method == "dcr"
+            and bool(self.discovery.metadata.registration_endpoint)
+            and (refused.error is None or refused.error in _REGISTRATION_ERRORS)
+        )
 
     async def _authorize(
         self,
@@ -346,32 +484,35 @@ class SignIn:
         on_url: Callable[[str], None] | None,
         nonce: str | None,
     ) -> TokenSet:
+        """The authorization request, looked at once by the app itself (:mod:`preflight`, docs/decisions/0014).
+
+        When the request sends a redirect URI its dynamic registration names only in its port-less form (the port
+        it was registered with is taken), the look comes first, so a refusal is followed by one registration naming
+        the exact URI before any browser opens. Otherwise it runs beside the browser: no time is added before the
+        browser opens, and a refusal still ends the wait in one round trip (it is then cured the same way, once).
+        """
         assert self.discovery is not None and self.registration is not None
         if scopes is not None:
             self.requested_scopes = scopes
-        pending_box: list[PendingAuthorization] = []
-
-        def handle(params: list[tuple[str, str]]) -> str:
-            return validate_callback(params, pending_box[0])
-
-        async with LoopbackListener(handle, port=self.options.callback_port) as listener:
-            pending = build_authorization_request(
-                self.discovery.metadata,
-                self.registration,
-                redirect_uri=listener.redirect_uri,
-                resource=self.resource if self.options.send_resource else None,
-                scopes=self.requested_scopes,
-                extra=extra,
-                nonce=nonce,
+        registered_again = False
+        while True:
+            pending = self._request(self.requested_scopes, extra, nonce)
+            ahead = registered_again or (
+                self.registration.method == "dcr"
+                and bool(self.discovery.metadata.registration_endpoint)
+                and pending.redirect_uri not in self.registration.redirect_uris
             )
-            pending_box.append(pending)
-            self.pending = pending
-            self._to(State.AWAITING_BROWSER)
-            self.trace.add("authorize", self.discovery.metadata.authorization_endpoint, None, "browser opened")
-            if on_url is not None:
-                on_url(pending.url)
-            await browser(pending.url)
-            code = await listener.result(timeout=self.options.timeout)
+            try:
+                if ahead:
+                    await preflight_authorization(self.client, pending, trace=self.trace)
+                code = await self._browse(pending, browser, on_url, alongside=not ahead)
+                break
+            except AuthorizationRequestRefused as refused:
+                if registered_again or not self._may_register_again(refused):
+                    raise
+                registered_again = True
+                self.trace.add("registration", self.registration.issuer, None, "request refused; registering again")
+                await self._register(force_new=True)
         self.trace.add("callback", pending.redirect_uri, None, "state and iss checked")
         self._to(State.EXCHANGING)
         try:
@@ -380,6 +521,92 @@ class SignIn:
             self.pending = None
         self._to(State.SIGNED_IN)
         return tokens
+
+    async def _browse(
+        self,
+        pending: PendingAuthorization,
+        browser: Browser,
+        on_url: Callable[[str], None] | None,
+        *,
+        alongside: bool,
+    ) -> str:
+        """Open the browser and wait for the callback's code; ``alongside``: look at the request meanwhile."""
+        assert self.discovery is not None
+        errors_in_browser: list[str] = []
+
+        def handle(params: list[tuple[str, str]]) -> str:
+            try:
+                values = callback_values(params, pending)
+            except ProtocolViolation as exc:
+                if exc.code != "state_mismatch":
+                    raise
+                # Not an answer to this request: a tab left from an earlier sign-in on this port (the registration
+                # names it), or a forgery. Only the right state may end the sign-in, with its code or its error.
+                self.trace.add("callback", pending.redirect_uri, None, "a response for another sign-in; ignored")
+                raise UnrelatedCallback(
+                    "This answer belongs to another sign-in, so it was ignored; the app is still waiting for yours."
+                ) from None
+            if "error" in values:
+                errors_in_browser.append(values["error"])
+            return callback_code(values, pending)
+
+        sock, self._socket = self._socket, None
+        async with LoopbackListener(handle, sock=sock) as listener:
+            self.pending = pending
+            self._to(State.AWAITING_BROWSER)
+            look = (
+                asyncio.create_task(preflight_authorization(self.client, pending, trace=self.trace))
+                if alongside
+                else None
+            )
+            try:
+                self.trace.add("authorize", self.discovery.metadata.authorization_endpoint, None, "browser opened")
+                if on_url is not None:
+                    on_url(pending.url)
+                await browser(pending.url)
+                waiting = asyncio.ensure_future(listener.result(timeout=self.options.timeout))
+                try:
+                    return await self._first_answer(waiting, look, errors_in_browser)
+                finally:
+                    await _cancelled(waiting)
+            finally:
+                await _cancelled(look)
+
+    @staticmethod
+    async def _first_answer(
+        waiting: asyncio.Future[str], look: asyncio.Task[Preflight] | None, errors_in_browser: list[str]
+    ) -> str:
+        """The browser's code; or the refusal the look found first; or, when the browser came back with an error
+        from the authorization server, the look's refusal (it says more: status, what the request used)."""
+        if look is None:
+            return await waiting
+        racing: list[asyncio.Future[Any]] = [waiting, look]
+        done, _ = await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+        if look in done and not look.cancelled():
+            failure = look.exception()
+            if failure is not None:
+                raise failure
+        try:
+            return await waiting
+        except ConnectorError as answered:
+            if not errors_in_browser:
+                raise
+            try:
+                await look
+            except AuthorizationRequestRefused as refused:
+                raise refused from answered
+            except ConnectorError:
+                pass
+            raise
+
+
+async def _cancelled(task: asyncio.Future[Any] | None) -> None:
+    """Stop ``task`` if it still runs, and collect whatever it ended with (no "never retrieved" warning)."""
+    if task is None:
+        return
+    if not task.done():
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 class NoAuthorizationNeeded(ConnectorError):

@@ -1,9 +1,11 @@
 """The loopback redirect listener (RFC 8252 §7.3, §8.3).
 
-Bound to ``127.0.0.1`` only, on an ephemeral port unless a fixed one is configured; open only during one sign-in.
-It accepts exactly one request on its callback path; any other path gets a 404 (browsers ask for
-``/favicon.ico``), and once the callback has been answered the port is closed, so a second callback finds nobody.
-Pages are static text with every dynamic part HTML-escaped; they load nothing and redirect nowhere.
+Bound to ``127.0.0.1`` only: on a fixed port when one is configured, else on the port a registration was made with
+when it is free (for authorization servers that compare redirect URIs exactly, port included), else on an ephemeral
+one (:func:`bind_loopback`); open only during one sign-in. It accepts exactly one request on its callback path;
+any other path gets a 404 (browsers ask for ``/favicon.ico``), and once the callback has been answered the port is
+closed, so a second callback finds nobody. Pages are static text with every dynamic part HTML-escaped; they load
+nothing and redirect nowhere.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-from collections.abc import Callable
+import socket
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
@@ -33,9 +37,16 @@ class CallbackPage:
     message: str
 
 
-#: Decides on the callback's query parameters: returns the value the sign-in continues with, or raises a
-#: ConnectorError (whose message is shown on the page unless ``page_message`` says otherwise).
+#: Decides on the callback's query parameters: returns the value the sign-in continues with, raises a
+#: ConnectorError (whose message is shown on the page; the sign-in ends with it), or raises
+#: :class:`UnrelatedCallback` for a request that does not answer this sign-in (it is answered and ignored).
 CallbackHandler = Callable[[list[tuple[str, str]]], str]
+
+
+class UnrelatedCallback(Exception):
+    """A request to the callback path that does not answer this sign-in (its ``state`` is wrong or missing): a stale
+    browser tab of an earlier sign-in on the same port, or another program's forgery. The listener answers it with
+    an error page and keeps waiting for the real one, so neither can end the sign-in."""
 
 
 def render_page(page: CallbackPage) -> bytes:
@@ -65,13 +76,61 @@ def _response(status: str, body: bytes) -> bytes:
     return head.encode("ascii") + body
 
 
-class LoopbackListener:
-    """``async with LoopbackListener(handler) as listener: ... await listener.result()``."""
+def bind_loopback(ports: Sequence[int], *, host: str = "127.0.0.1") -> socket.socket:
+    """A listening socket on the first of ``ports`` that can be had; ``0`` means one the system picks.
 
-    def __init__(self, handler: CallbackHandler, *, port: int = 0, host: str = "127.0.0.1") -> None:
+    A port that another program holds is skipped; when none of them can be had, the last failure is a
+    ``callback_port_unavailable`` error naming the port (so a list ending in 0 fails only if no port at all is free).
+    The address is made reusable while old connections linger in TIME_WAIT, so the port of the last sign-in can be
+    listened on again at once, but never while another socket listens on it (Linux and macOS semantics; on Windows,
+    where SO_REUSEADDR would allow exactly that, the port is taken exclusively instead).
+    """
+    if not ports:
+        raise ValueError("no port to try")
+    failure: OSError | None = None
+    for port in ports:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            if sys.platform == "win32":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined]
+            else:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(16)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            failure = exc
+            continue
+        return sock
+    port = ports[-1]
+    raise ConfigurationError(
+        "callback_port_unavailable",
+        f"Cannot listen for the sign-in response on {host}:{port} "
+        f"({failure.strerror if failure is not None and failure.strerror else 'in use'}).",
+        hint="Choose another callback port in the server's settings, or let the app pick one.",
+    ) from None
+
+
+class LoopbackListener:
+    """``async with LoopbackListener(handler) as listener: ... await listener.result()``.
+
+    ``sock`` is a socket from :func:`bind_loopback` (the listener owns it from then on and closes it); without one,
+    the listener binds ``port`` itself when it starts.
+    """
+
+    def __init__(
+        self,
+        handler: CallbackHandler,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        sock: socket.socket | None = None,
+    ) -> None:
         self._handler = handler
         self._port = port
         self._host = host
+        self._sock = sock
         self._server: asyncio.Server | None = None
         self._future: asyncio.Future[str] | None = None
         self._answered = False
@@ -87,17 +146,20 @@ class LoopbackListener:
         return self._server is not None
 
     async def start(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is None:
+            sock = bind_loopback([self._port], host=self._host)
         self._future = asyncio.get_running_loop().create_future()
         try:
-            self._server = await asyncio.start_server(self._serve, self._host, self._port, reuse_address=False)
-        except OSError as exc:
-            raise ConfigurationError(
-                "callback_port_unavailable",
-                f"Cannot listen for the sign-in response on {self._host}:{self._port} ({exc.strerror}).",
-                hint="Choose another callback port in the server's settings, or let the app pick one.",
-            ) from None
+            self._server = await asyncio.start_server(self._serve, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
 
     async def close(self) -> None:
+        if self._sock is not None:  # never started: the socket was still ours to close
+            self._sock.close()
+            self._sock = None
         server, self._server = self._server, None
         if server is not None:
             server.close()
@@ -159,11 +221,16 @@ class LoopbackListener:
                     )
                 )
                 return
-            self._answered = True
             params = parse_qsl(target.query, keep_blank_values=True)
             try:
                 value = self._handler(params)
+            except UnrelatedCallback as exc:
+                writer.write(
+                    _response("400 Bad Request", render_page(CallbackPage(False, "Not this sign-in", str(exc))))
+                )
+                return
             except ConnectorError as exc:
+                self._answered = True
                 writer.write(
                     _response(
                         "400 Bad Request", render_page(CallbackPage(False, "Sign-in did not complete", exc.message))
@@ -171,6 +238,7 @@ class LoopbackListener:
                 )
                 self._future.set_exception(exc)
                 return
+            self._answered = True
             writer.write(
                 _response(
                     "200 OK",

@@ -15,15 +15,16 @@ import posixpath
 import time
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from desktop_app.appinfo import APP_ID, APP_NAME, VERSION
+from desktop_app.appinfo import APP_ID, APP_NAME, CALLBACK_PORTS, VERSION
 from desktop_app.errors import ConfigurationError, ProtocolViolation, one_line
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.http import request_json
 from desktop_app.oauth.trace import Trace
+from desktop_app.oauth.urls import is_loopback_host
 
 RegistrationMethod = Literal["preregistered", "cimd", "dcr"]
 SUPPORTED_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
@@ -85,10 +86,59 @@ class MemoryRegistrationStore:
         self._by_issuer.pop(issuer, None)
 
 
-def loopback_redirect_uris(port: int | None = None) -> tuple[str, ...]:
-    """The redirect URIs to register: port-less loopback (RFC 8252 §7.3: any port matches) unless fixed."""
-    host = "http://127.0.0.1" if not port else f"http://127.0.0.1:{port}"
-    return (f"{host}{CALLBACK_PATH}",)
+#: The loopback redirect URI without a port: RFC 8252 §7.3 says an authorization server MUST accept it for any port.
+PORTLESS_REDIRECT_URI = f"http://127.0.0.1{CALLBACK_PATH}"
+
+
+def loopback_redirect_uri(port: int) -> str:
+    """Where the browser comes back to when the app listens on ``port``."""
+    return f"http://127.0.0.1:{port}{CALLBACK_PATH}"
+
+
+def loopback_redirect_uris(port: int | None = None, *, fixed: bool = False) -> tuple[str, ...]:
+    """The redirect URIs to register for a listener on ``port``.
+
+    The exact URI with its port first (authorization servers that compare redirect URIs exactly, port included, as
+    several in wide use do), then the port-less one (RFC 8252 §7.3: any port), so a later sign-in can still use the
+    registration when that port is taken. A ``fixed`` port (the person's setting) registers only its own URI;
+    without a port (a static document), only the port-less one.
+    """
+    if not port:
+        return (PORTLESS_REDIRECT_URI,)
+    exact = loopback_redirect_uri(port)
+    return (exact,) if fixed else (exact, PORTLESS_REDIRECT_URI)
+
+
+def document_redirect_uris() -> tuple[str, ...]:
+    """What the shipped Client ID Metadata Document lists: any port, then the fixed ports the app tries first."""
+    return (PORTLESS_REDIRECT_URI, *(loopback_redirect_uri(port) for port in CALLBACK_PORTS))
+
+
+def registered_ports(redirect_uris: tuple[str, ...]) -> tuple[int, ...]:
+    """The loopback ports a registration names exactly (``http://127.0.0.1:P/callback``), in its order."""
+    ports = []
+    for uri in redirect_uris:
+        parts = urlsplit(uri)
+        try:
+            port = parts.port
+        except ValueError:
+            continue
+        if parts.scheme == "http" and parts.hostname == "127.0.0.1" and parts.path == CALLBACK_PATH and port:
+            ports.append(port)
+    return tuple(dict.fromkeys(ports))
+
+
+def accepts_redirect_uri(registration: ClientRegistration, redirect_uri: str) -> bool:
+    """Whether ``redirect_uri`` is registered, exactly or as the port-less loopback form (RFC 8252 §7.3).
+
+    An authorization server that compares exactly may still refuse the port-less match: the authorization request's
+    preflight (:mod:`desktop_app.oauth.preflight`) finds that out, and the app registers the exact URI then.
+    """
+    if redirect_uri in registration.redirect_uris:
+        return True
+    parts = urlsplit(redirect_uri)
+    portless = urlunsplit((parts.scheme, parts.hostname or "", parts.path, parts.query, ""))
+    return is_loopback_host(parts.hostname) and portless in registration.redirect_uris
 
 
 def validate_client_metadata_url(url: str) -> str:
@@ -253,7 +303,12 @@ async def obtain_registration(
     client_metadata_url: str | None = None,
     force_new: bool = False,
 ) -> ClientRegistration:
-    """Pick the registration path in the MCP order; reuse a stored registration for this issuer."""
+    """Pick the registration path in the MCP order; reuse a stored registration for this issuer.
+
+    ``redirect_uris`` are those to register; the first is the one this sign-in sends. A stored dynamic
+    registration is reused when it accepts that one (exactly, or in its port-less form): one registration per
+    authorization server, not one per sign-in.
+    """
     if preregistered is not None:
         trace.add("registration", metadata.issuer, None, "pre-registered client")
         return preregistered_registration(preregistered, metadata, redirect_uris)
@@ -270,7 +325,7 @@ async def obtain_registration(
         stored is not None
         and stored.method == "dcr"
         and not stored.secret_expired()
-        and set(redirect_uris) <= set(stored.redirect_uris)
+        and accepts_redirect_uri(stored, redirect_uris[0])
     ):
         trace.add("registration", metadata.issuer, None, "reused dynamic registration")
         return stored

@@ -24,11 +24,13 @@ def _e(text: str, limit: int = 300) -> str:
 
 
 def heading(check: PairingCheck) -> str:
-    name = check.pairing.resource_name or check.pairing.resource
+    name = check.pairing.resource_name or check.pairing.server or check.pairing.resource
     if check.first_time:
         return f"Sign in to {one_line(name)}?"
     if check.scope_step_up:
         return f"{one_line(name)} asks for more permissions"
+    if check.issuer_changed:
+        return f"{one_line(name)} now signs you in somewhere else"
     if check.needs_approval:
         return "This sign-in differs from the one you approved"
     return f"Signing in to {one_line(name)} as you approved before"
@@ -86,11 +88,18 @@ class PairingCard(QWidget):
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        server = _e(pairing.resource, _URL_LIMIT)
+        server = _e(pairing.server or pairing.resource, _URL_LIMIT)
         if pairing.resource_name:
             server = f"{_e(pairing.resource_name)}<br><span>{server}</span>"
         self.server = _label(server, rich=True, name="pairingServer")
         form.addRow("Server:", self.server)
+        if pairing.covers_more_than_server:
+            self.covers = _label(
+                f"{one_line(pairing.resource, _URL_LIMIT)}: everything at that address, as the server's metadata "
+                "says, not only this server",
+                name="pairingCovers",
+            )
+            form.addRow("Sign-in covers:", self.covers)
 
         issuer = issuer_html(pairing.issuer)
         if pairing.legacy_defaults:

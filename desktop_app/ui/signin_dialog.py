@@ -240,7 +240,9 @@ class SignInDialog(QDialog):
         timeout = self.job.timeout if self.job is not None else SIGN_IN_TIMEOUT
         self.waiting_detail.setText(
             "Your browser opened the sign-in page. When you have signed in there, this window continues by itself. "
-            f"If you don't see the page, open it again or copy its link. This waits up to {duration(timeout)}."
+            f"If you don't see the page, open it again or copy its link. This waits up to {duration(timeout)}.\n\n"
+            "If the browser shows an error from the authorization server instead of its sign-in page, cancel here: "
+            "the server's settings (client id, callback port, permissions) change what the app asks for."
         )
         self._show_page(WAITING)
 

@@ -137,6 +137,7 @@ EVENT_WORDS = {
     "signed_out": "Signed out",
     "nickname_changed": "Nickname changed",
     "consent_withdrawn": "Pairing withdrawn",
+    "old_sign_in_revoked": "Old sign-in ended",
 }
 
 

@@ -60,7 +60,7 @@ def test_changed_pairing_marks_what_changed(qtbot) -> None:
     card = PairingCard(check)
     qtbot.addWidget(card)
     shown = texts(card)
-    assert "differs from the one you approved" in shown
+    assert "Example files now signs you in somewhere else" in shown
     assert "files:write</code> <b>(new)</b>" in card.scopes.text()
     assert "https://login.example.com → <b>https://auth.other-example.net</b>" in card.changes.text()
     warning = card.findChild(QLabel, "warning_issuer_domain_differs")
@@ -95,3 +95,19 @@ def test_issuer_domain_emphasis_handles_odd_issuers() -> None:
         "https://login.<b>example.co.uk</b>/tenant/example"
     )
     assert "<script>" not in issuer_html("https://a.example.com/<script>")
+
+
+def test_a_resource_broader_than_the_server_is_said_on_the_card(qtbot) -> None:
+    """The server's root metadata names its origin: the tokens are for everything there, and the card says so."""
+    broad = PairingCard(
+        check_pairing(pairing(resource="https://mcp.example.com", server="https://mcp.example.com/mcp"), None)
+    )
+    qtbot.addWidget(broad)
+    assert "https://mcp.example.com/mcp" in broad.server.text()
+    covers = broad.findChild(QLabel, "pairingCovers")
+    assert covers is not None
+    assert covers.text().startswith("https://mcp.example.com: everything at that address")
+    assert covers.textFormat() == Qt.TextFormat.PlainText
+    exact = PairingCard(check_pairing(pairing(server="https://mcp.example.com/mcp"), None))
+    qtbot.addWidget(exact)
+    assert exact.findChild(QLabel, "pairingCovers") is None

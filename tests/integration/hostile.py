@@ -6,7 +6,10 @@ One :class:`HostileServer` plays, on one origin (``http://127.0.0.1:<ephemeral>`
   ``insufficient_scope`` when :attr:`Knobs.mcp_required_scope` was not granted);
 - its protected resource metadata at ``/.well-known/oauth-protected-resource/mcp``;
 - an authorization server whose issuer is the origin itself: metadata at ``/.well-known/oauth-authorization-server``,
-  ``/authorize`` (answers with a redirect to ``redirect_uri``), ``/token``, ``/register``, ``/revoke``.
+  ``/authorize`` (answers with a redirect to ``redirect_uri``), ``/token``, ``/register``, ``/revoke``. Like a real
+  one, it shows a login page (200) to a visitor without its session cookie, which only the scripted browser has:
+  the engine's own look at the authorization URL before the browser opens (its preflight) sees that page, unless
+  :attr:`Knobs.login_page_without_session` is off (a server that approves without asking anyone).
 
 Every request is recorded *before* it is answered (:attr:`HostileServer.records`). Every way it can misbehave is a
 field of :class:`Knobs`, set by a test before the engine runs. Whatever it issues is recognisable: codes, tokens,
@@ -49,6 +52,8 @@ AS_PATHS = frozenset(
     {AS_METADATA_PATH, "/.well-known/openid-configuration", "/authorize", "/token", "/register", "/revoke"}
 )
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: The cookie of a person signed in at the hostile authorization server: the scripted browser sends it.
+SESSION_COOKIE = "hostile-session=signed-in"
 
 
 class _Marker:
@@ -98,6 +103,11 @@ class Recorded:
     @property
     def query(self) -> dict[str, str]:
         return dict(parse_qsl(self.raw_query, keep_blank_values=True))
+
+    @property
+    def from_browser(self) -> bool:
+        """Sent by the scripted browser (it carries the session cookie), not by the engine itself."""
+        return self.header("cookie") == SESSION_COOKIE
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
@@ -151,6 +161,8 @@ class Knobs:
     #: Canned answers by path; checked before anything else.
     raw: dict[str, Raw] = field(default_factory=dict)
     # -- the authorization endpoint --
+    #: Answer a visitor without the session cookie (the engine's preflight) with a login page, as a real server does.
+    login_page_without_session: bool = True
     redirect_status: int = 302
     callback_state: Any = ECHO
     callback_iss: Any = ECHO
@@ -334,6 +346,19 @@ class HostileServer:
             records = list(self.records)
         return [r for r in records if (path is None or r.path == path) and (method is None or r.method == method)]
 
+    def unused_codes(self) -> dict[str, str | None]:
+        """Authorization codes handed out and never exchanged, with the PKCE challenge each is bound to."""
+        with self._lock:
+            return {code: grant.code_challenge for code, grant in self._codes.items()}
+
+    def authorizations(self) -> list[Recorded]:
+        """The authorization requests the browser made (the engine's own preflight look is left out)."""
+        return [r for r in self.requests("/authorize", "GET") if r.from_browser]
+
+    def preflights(self) -> list[Recorded]:
+        """The engine's own look at the authorization URL before it opened the browser."""
+        return [r for r in self.requests("/authorize", "GET") if not r.from_browser]
+
     def token_requests(self, grant_type: str | None = None) -> list[Recorded]:
         found = self.requests("/token")
         return [r for r in found if grant_type is None or r.form.get("grant_type") == grant_type]
@@ -429,6 +454,8 @@ class HostileServer:
 
     def _authorize(self, record: Recorded) -> Raw:
         knobs = self.knobs
+        if knobs.login_page_without_session and not record.from_browser:
+            return Raw(200, b"<!doctype html><title>Log in</title><form>...</form>", {"Content-Type": "text/html"})
         query = record.query
         redirect_uri = query.get("redirect_uri", "")
         target = urlsplit(redirect_uri)
@@ -570,16 +597,17 @@ class Page:
     body: str
 
 
-async def http_get(url: str, *, timeout: float = 5.0) -> Page:
-    """One ``GET`` over a fresh connection, raw HTTP/1.1 (no logging, no redirects, no cookies)."""
+async def http_get(url: str, *, timeout: float = 5.0, cookie: str | None = None) -> Page:
+    """One ``GET`` over a fresh connection, raw HTTP/1.1 (no logging, no redirects, only the ``cookie`` given)."""
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    cookie_line = f"Cookie: {cookie}\r\n" if cookie else ""
     async with asyncio.timeout(timeout):
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
         try:
             writer.write(
                 f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: scripted-browser\r\n"
-                "Accept: text/html\r\nConnection: close\r\n\r\n".encode("latin-1")
+                f"Accept: text/html\r\n{cookie_line}Connection: close\r\n\r\n".encode("latin-1")
             )
             await writer.drain()
             data = await reader.read()
@@ -608,15 +636,21 @@ class ScriptedBrowser:
     """
 
     replay_callback: bool = False
+    #: Like a real browser, show whatever the authorization endpoint answers (an error page) instead of failing.
+    shows_error_pages: bool = False
     opened: list[str] = field(default_factory=list)
+    error_pages: list[Page] = field(default_factory=list)
     callbacks: list[str] = field(default_factory=list)
     pages: list[Page] = field(default_factory=list)
     replays: list[Page | None] = field(default_factory=list)
 
     async def __call__(self, url: str) -> None:
         self.opened.append(url)
-        answer = await http_get(url)
+        answer = await http_get(url, cookie=SESSION_COOKIE)
         if answer.status not in REDIRECT_STATUSES or "location" not in answer.headers:
+            if self.shows_error_pages:
+                self.error_pages.append(answer)
+                return
             raise AssertionError(f"the authorization endpoint answered {answer.status} instead of redirecting")
         location = answer.headers["location"]
         target = urlsplit(location)

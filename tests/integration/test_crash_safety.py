@@ -598,11 +598,16 @@ def test_random_kills_in_sign_in_renew_and_sign_out_loops_never_lose_a_login(
     refused: list[tuple[str, bool]] = []  # (fingerprint, accepted before)
     for request in refresh_requests(lab_as):
         fingerprint = request["body"]["refresh_token"]
-        if request["status"] == 200:
+        if request["status"] in (200, None):
+            # None: the client was killed while the answer was on its way (the AS never finished sending it), so
+            # the AS may well have rotated that token: a later use of it is a reuse.
             accepted.add(fingerprint)
         else:
             refused.append((fingerprint, fingerprint in accepted))
-    assert len(refused) == len(hits) <= loops[0].kills, (summary, refused)
+    # A process killed after the server refused a token but before it recorded that leaves the token stored: the
+    # next one sends it again and is refused again. So: one "needs sign-in" per refused token, not per refusal.
+    distinct = list(dict.fromkeys(fingerprint for fingerprint, _ in refused))
+    assert len(distinct) == len(hits) <= loops[0].kills, (summary, refused)
     assert all(reused for _, reused in refused), f"a refresh token was refused on its first use: {refused}"
     # The loops really ran: renewals, sign-ins and sign-outs finished between the kills.
     assert counts[("refresh", "token", "0")] >= 3, summary

@@ -11,11 +11,12 @@ the ``Authorization`` header of ``/mcp``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -23,7 +24,9 @@ import pytest
 from desktop_app.accounts.session import Connection, connect
 from desktop_app.errors import (
     AuthorizationDenied,
+    AuthorizationRequestRefused,
     ConnectorError,
+    NetworkError,
     ProtocolViolation,
     SignInRequired,
     StepUpExhausted,
@@ -43,12 +46,17 @@ from tests.integration.hostile import (
     HostileServer,
     Raw,
     ScriptedBrowser,
+    http_get,
     s256,
 )
 
 MCP_CALL = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 PHISHING = "PHISHING: your account is locked, call +1 555 0100 now"
 LOGGERS = (None, "httpx", "httpcore", "desktop_app", "asyncio", "tests")
+
+
+def urlsplit_query(url: str) -> list[tuple[str, str]]:
+    return parse_qsl(urlsplit(url).query)
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
@@ -71,7 +79,7 @@ class World:
 
     @staticmethod
     def options(**kwargs: Any) -> SignInOptions:
-        return SignInOptions(timeout=10, **kwargs)
+        return SignInOptions(**{"timeout": 10, **kwargs})
 
     async def sign_in(self, **kwargs: Any) -> tuple[SignIn, TokenSet]:
         """discover → register → authorize, on ``good``, the way the app drives it."""
@@ -95,9 +103,11 @@ class World:
         )
 
     def authorize_scopes(self) -> list[str]:
-        return [r.query.get("scope", "") for r in self.good.requests("/authorize")]
+        return [r.query.get("scope", "") for r in self.good.authorizations()]
 
-    def assert_no_leaks(self, *errors: BaseException) -> None:
+    def assert_no_leaks(self, *errors: BaseException, unredeemable: tuple[str, ...] = ()) -> None:
+        """``unredeemable``: codes bound to a PKCE challenge whose verifier nobody holds (the preflight's, from a server
+        that approves without asking): they may show in HTTP libraries' own DEBUG logs of the answer, nowhere else."""
         good, evil = self.good, self.evil
         verifiers = {
             r.form["code_verifier"] for r in good.token_requests() + evil.token_requests() if "code_verifier" in r.form
@@ -105,6 +115,9 @@ class World:
         needles = (SECRET_MARK, *verifiers)
 
         def clean(text: str, where: str) -> None:
+            if where == "the logs":
+                for code in unredeemable:
+                    text = text.replace(code, "")
             for needle in needles:
                 assert needle not in text, f"a secret ({needle[:14]}…) appears in {where}"
 
@@ -362,14 +375,135 @@ async def test_error_response_with_the_right_iss_is_reported_as_denied(world: Wo
     world.assert_no_leaks(info.value)
 
 
-@pytest.mark.parametrize("state", ["forged-state-value", None, ""], ids=["forged", "missing", "empty"])
-async def test_callback_with_a_state_that_does_not_match_is_refused(world: World, state: str | None) -> None:
-    world.good.knobs.callback_state = state
+# --- the authorization request, before the browser opens (oauth/preflight.py) ---------------------------------------
+
+
+async def test_an_authorization_server_that_refuses_the_request_is_reported_in_seconds(world: World) -> None:
+    """A 400 page at the authorization endpoint, which never comes back to the app (an unknown client, a redirect URI
+    it does not take...): the app's own look at the request finds it while the browser shows that page, registers
+    once more, looks again before opening anything, and says what was refused; no token request, one browser."""
+    world.browser.shows_error_pages = True
+    world.good.knobs.raw = {
+        "/authorize": Raw.json(
+            400, {"error": "invalid_request", "error_description": "Unregistered\r\n\x1b[2J redirect_uri"}
+        )
+    }
+    with pytest.raises(AuthorizationRequestRefused) as info:
+        await world.sign_in()
+    error = info.value
+    assert (error.status, error.error, error.client_kind) == (400, "invalid_request", "dcr")
+    assert "Unregistered" in error.message and "redirect_uri" in error.message
+    assert "\x1b" not in error.message and "\n" not in error.message
+    assert error.redirect_uri in (error.hint or "")
+    assert len(world.browser.opened) == 1 and world.browser.error_pages[0].status == 400
+    assert len(world.good.requests("/register")) == 2  # once more, with the exact redirect URI, then given up
+    second = world.good.requests("/register")[1].json()["redirect_uris"]
+    assert second[0] == error.redirect_uri
+    assert len(world.good.preflights()) == 2
+    assert world.good.token_requests() == []
+    world.assert_no_leaks(error)
+
+
+async def test_a_refused_scope_is_reported_without_registering_again(world: World) -> None:
+    knobs = world.good.knobs
+    knobs.login_page_without_session = False  # redirects at once, as after an earlier consent
+    knobs.callback_error = "invalid_scope"
+    knobs.callback_error_description = "mcp:read is not a scope here"
+    with pytest.raises(AuthorizationRequestRefused) as info:
+        await world.sign_in()
+    assert info.value.error == "invalid_scope"
+    assert "mcp:read is not a scope here" in info.value.message
+    assert "scopes" in (info.value.hint or "")
+    assert len(world.browser.opened) == 1  # the browser came back with the error; the look said what it was
+    assert len(world.good.requests("/register")) == 1
+    world.assert_no_leaks(info.value)
+
+
+async def test_a_preflight_redirect_with_another_iss_is_a_mix_up_and_nothing_is_shown(world: World) -> None:
+    knobs = world.good.knobs
+    knobs.login_page_without_session = False
+    knobs.callback_error = "access_denied"
+    knobs.callback_error_description = PHISHING
+    knobs.callback_iss = world.evil.issuer
     with pytest.raises(ProtocolViolation) as info:
         await world.sign_in()
-    assert info.value.code == "state_mismatch"
+    assert info.value.code == "callback_issuer_mismatch"
+    assert "PHISHING" not in str(info.value)
+    for record in world.caplog.records:  # httpcore's own DEBUG trace holds the raw answer; the app never repeats it
+        if record.name.startswith("desktop_app"):
+            assert "PHISHING" not in record.getMessage()
+    assert "PHISHING" not in world.browser.pages[0].body
+    world.assert_no_leaks(info.value)
+
+
+async def test_the_code_of_a_server_that_approves_without_asking_is_never_used(world: World) -> None:
+    """The preflight gets a code (nobody was asked): it is dropped; only the browser's code is exchanged."""
+    world.good.knobs.login_page_without_session = False
+    real_browser = world.browser
+
+    async def after_the_look(url: str) -> None:
+        """A browser slower than the app's own look: the look's code is certainly out there (then dropped)."""
+        async with asyncio.timeout(5):
+            while not world.good.preflights():
+                await asyncio.sleep(0.01)
+        await real_browser(url)
+
+    signin = SignIn(world.http, world.good.mcp_url, options=world.options())
+    await signin.discover(build_probe_request(world.good.mcp_url))
+    await signin.register()
+    tokens = await signin.authorize(after_the_look)
+    assert tokens.access_token.startswith(TOKEN_PREFIX)
+    (preflight,) = world.good.preflights()
+    (authorization,) = world.good.authorizations()
+    (exchange,) = world.good.token_requests("authorization_code")
+    browser_code = dict(urlsplit_query(world.browser.callbacks[0]))["code"]
+    assert exchange.form["code"] == browser_code
+    # The same request, but with a state and PKCE challenge of its own: its code is bound to a verifier never kept.
+    assert {k: v for k, v in preflight.query.items() if k not in ("state", "code_challenge")} == {
+        k: v for k, v in authorization.query.items() if k not in ("state", "code_challenge")
+    }
+    assert preflight.query["state"] != authorization.query["state"]
+    assert s256(exchange.form["code_verifier"]) != preflight.query["code_challenge"]
+    unused = world.good.unused_codes()
+    assert list(unused.values()) == [preflight.query["code_challenge"]]
+    for record in world.caplog.records:  # the app's own logs never name it; only httpcore's DEBUG trace may
+        if record.name.startswith("desktop_app"):
+            assert not any(code in record.getMessage() for code in unused)
+    world.assert_no_leaks(unredeemable=tuple(unused))
+
+
+@pytest.mark.parametrize("state", ["forged-state-value", None, ""], ids=["forged", "missing", "empty"])
+async def test_callback_with_a_state_that_does_not_match_is_ignored(world: World, state: str | None) -> None:
+    """Not an answer to this sign-in (a stale tab, a forgery): answered with an error page, its code never used,
+    and the sign-in keeps waiting for the real answer (here none comes: it times out)."""
+    world.good.knobs.callback_state = state
+    with pytest.raises(NetworkError) as info:
+        await world.sign_in(timeout=1)
+    assert info.value.code == "sign_in_timeout"
+    assert world.browser.pages[0].status == 400
+    assert "another sign-in" in world.browser.pages[0].body
     assert world.good.token_requests() == []
     world.assert_no_leaks(info.value)
+
+
+async def test_a_stale_callback_does_not_end_the_sign_in_the_real_one_finishes(world: World) -> None:
+    """A tab left from an earlier sign-in on the same port answers first; the real answer still signs in."""
+
+    async def stale_then_real(url: str) -> None:
+        query = dict(urlsplit_query(url))
+        stale = f"{query['redirect_uri']}?code={CODE_PREFIX}stale&state=from-an-earlier-sign-in"
+        page = await http_get(stale)
+        assert page.status == 400 and "another sign-in" in page.body
+        await world.browser(url)
+
+    signin = SignIn(world.http, world.good.mcp_url, options=world.options())
+    await signin.discover(build_probe_request(world.good.mcp_url))
+    await signin.register()
+    tokens = await signin.authorize(stale_then_real)
+    assert tokens.access_token.startswith(TOKEN_PREFIX)
+    (exchange,) = world.good.token_requests("authorization_code")
+    assert exchange.form["code"] != f"{CODE_PREFIX}stale"
+    world.assert_no_leaks()
 
 
 async def test_second_callback_to_the_loopback_listener_is_refused(world: World) -> None:
@@ -415,7 +549,7 @@ async def test_token_endpoint_redirect_does_not_carry_the_code_elsewhere(world: 
 async def test_resource_pkce_and_state_on_the_wire(world: World) -> None:
     await world.sign_in()
     await world.sign_in()
-    authorizations = world.good.requests("/authorize")
+    authorizations = world.good.authorizations()
     exchanges = world.good.token_requests("authorization_code")
     assert len(authorizations) == len(exchanges) == 2
     for authorization, exchange in zip(authorizations, exchanges, strict=True):
@@ -516,8 +650,9 @@ async def test_step_up_gives_up_after_three_attempts(world: World) -> None:
         with pytest.raises(StepUpExhausted) as info:
             await api.post(world.good.mcp_url, json=MCP_CALL)
     assert info.value.code == "step_up_exhausted"
-    assert len(world.browser.opened) == 4  # the sign-in, then three step-ups
-    assert world.authorize_scopes() == ["mcp:read"] + ["mcp:read admin"] * 3
+    assert len(world.browser.opened) == 3  # three authorizations in all: the sign-in, then two step-ups
+    assert world.authorize_scopes() == ["mcp:read"] + ["mcp:read admin"] * 2
+    assert "admin" in info.value.message and "3 sign-ins" in info.value.message
     world.assert_no_leaks(info.value)
 
 
@@ -580,7 +715,7 @@ async def test_invalid_client_at_the_token_endpoint_registers_again_once(world: 
     assert tokens.access_token.startswith(TOKEN_PREFIX)
     registrations = world.good.requests("/register")
     assert len(registrations) == 2
-    first_client, second_client = (r.query["client_id"] for r in world.good.requests("/authorize"))
+    first_client, second_client = (r.query["client_id"] for r in world.good.authorizations())
     assert first_client != second_client
     assert signin.registration is not None and signin.registration.client_id == second_client
     exchanges = world.good.token_requests()

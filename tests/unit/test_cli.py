@@ -20,6 +20,7 @@ from desktop_app.errors import (
     NetworkError,
     ProtocolViolation,
     SignInRequired,
+    UserActionRequired,
 )
 from desktop_app.oauth.flow import Pairing
 
@@ -89,6 +90,39 @@ def test_step_up_marks_new_scopes() -> None:
     assert "More permissions requested" in text
     assert "- admin  (new)" in text
     assert "- read  (new)" not in text
+
+
+def test_a_broader_resource_is_named_with_what_it_covers() -> None:
+    from dataclasses import replace
+
+    broad = replace(PAIRING, resource="https://mcp.example", server="https://mcp.example/mcp")
+    lines = format_pairing(broad, None).splitlines()
+    assert "  Server:               https://mcp.example/mcp (Files)" in lines
+    covers = [line for line in lines if line.startswith("  Sign-in covers:")]
+    assert covers == [
+        "  Sign-in covers:       https://mcp.example (everything there, as the server's metadata says; not only "
+        "this server)"
+    ]
+    exact = replace(PAIRING, server="https://mcp.example/mcp")
+    assert "Sign-in covers" not in format_pairing(exact, None)
+
+
+async def test_a_move_to_another_authorization_server_is_shown_and_never_approved_by_yes() -> None:
+    from dataclasses import replace
+
+    moved = replace(PAIRING, issuer="https://login.elsewhere.example", client_id="new")
+    text = format_pairing(moved, PAIRING)
+    lines = text.splitlines()
+    assert lines[0] == "This server now uses another authorization server:"
+    assert "  Authorization server: https://login.elsewhere.example  (was https://as.example)" in lines
+    assert lines[-1].startswith("Warning: you approved signing in at https://as.example;")
+    err = io.StringIO()
+    with pytest.raises(UserActionRequired) as info:
+        await Console(assume_yes=True, err=err).confirm(moved, PAIRING)
+    assert info.value.code == "approval_needed"
+    assert "Approved" not in err.getvalue()
+    # A step-up at the same authorization server is what --yes approves.
+    assert await Console(assume_yes=True, err=io.StringIO()).confirm(replace(PAIRING, scopes=("read", "x")), PAIRING)
 
 
 async def test_console_refuses_without_a_terminal_unless_yes() -> None:

@@ -316,7 +316,7 @@ def test_issuer_change_text_shows_old_and_new_and_nothing_else() -> None:
     new_issuer = "https://evil.example.net/"
     text = format_pairing_check(check_pairing(replace(PAIRING, issuer=new_issuer), approved()))
     lines = text.splitlines()
-    assert lines[0] == "This sign-in differs from the one you approved:"
+    assert lines[0] == "This server now uses another authorization server:"
     assert "  Authorization server: https://evil.example.net/  (domain: example.net)" in lines
     changed = lines[lines.index(next(line for line in lines if line.startswith("What changed"))) :]
     assert changed[1:] == [
@@ -437,3 +437,14 @@ def test_an_approval_covers_its_own_pairing(pairing: Pairing, server_id: int, no
     assert not check.changed
     assert check.warnings == check_pairing(pairing, None).warnings
     format_pairing_check(check)  # renders whatever the pairing holds
+
+
+def test_a_broader_resource_shows_what_the_sign_in_covers() -> None:
+    broad = replace(PAIRING, resource="https://mcp.example.com", server="https://mcp.example.com/mcp")
+    lines = format_pairing_check(check_pairing(broad, None)).splitlines()
+    assert lines[1].startswith("  Server:               https://mcp.example.com/mcp")
+    assert lines[2] == (
+        "  Sign-in covers:       https://mcp.example.com (everything there, as the server's metadata says; not only "
+        "this server)"
+    )
+    assert not any("Sign-in covers" in line for line in format_pairing_check(check_pairing(PAIRING, None)).splitlines())

@@ -13,6 +13,7 @@ from desktop_app.oauth.discovery import (
     fetch_protected_resource_metadata,
     parse_authorization_server_metadata,
     parse_protected_resource_metadata,
+    resource_covers,
 )
 from desktop_app.oauth.trace import Trace
 
@@ -120,7 +121,7 @@ def test_root_resource_empty_path_equals_slash() -> None:
         expected_resource="https://mcp.example",
         source_url="u",
     )
-    assert prm.resource == "https://mcp.example"
+    assert prm.resource == "https://mcp.example/"  # as published: that is what the server expects as audience
 
 
 async def test_as_metadata_order_stops_at_first_document() -> None:
@@ -250,3 +251,122 @@ async def test_oversized_metadata_is_refused() -> None:
                 client, RESOURCE, BearerChallenge(resource_metadata="https://mcp.example/prm"), trace=Trace()
             )
     assert info.value.code == "response_too_large"
+
+
+# --- a resource broader than the server (RFC 9728 §3.3: the root document names the origin) -----------------------
+
+
+@pytest.mark.parametrize(
+    ("document", "covers"),
+    [
+        ("https://mcp.example/public/mcp", True),
+        ("https://mcp.example", True),
+        ("https://mcp.example/", True),
+        ("https://mcp.example/public", True),
+        ("https://mcp.example/public/", True),
+        ("https://mcp.example/publ", False),  # not at a segment boundary
+        ("https://mcp.example/public/mcp/more", False),  # narrower, not broader
+        ("https://mcp.example/other", False),
+        ("https://evil.example", False),
+        ("http://mcp.example", False),
+        ("https://mcp.example:8443", False),
+        ("https://mcp.example/?x=1", False),
+        ("https://mcp.example#f", False),
+        ("not a url", False),
+    ],
+)
+def test_what_a_broader_resource_may_name(document: str, covers: bool) -> None:
+    assert resource_covers(document, RESOURCE) is covers
+
+
+async def test_the_root_document_may_name_the_origin_and_it_is_kept_as_published() -> None:
+    root = "https://mcp.example/.well-known/oauth-protected-resource"
+    client, _ = recording_client(
+        {root: httpx.Response(200, json={"resource": "https://mcp.example", "authorization_servers": [ISSUER]})}
+    )
+    async with client:
+        prm = await fetch_protected_resource_metadata(client, RESOURCE, None, trace=Trace())
+    assert prm is not None and prm.resource == "https://mcp.example"
+
+
+async def test_the_challenge_document_may_name_a_parent_path() -> None:
+    named = "https://mcp.example/meta/prm"
+    client, _ = recording_client(
+        {named: httpx.Response(200, json={"resource": "https://mcp.example/public", "authorization_servers": [ISSUER]})}
+    )
+    async with client:
+        prm = await fetch_protected_resource_metadata(
+            client, RESOURCE, BearerChallenge(resource_metadata=named), trace=Trace()
+        )
+    assert prm is not None and prm.resource == "https://mcp.example/public"
+
+
+async def test_the_path_inserted_document_must_name_the_server_itself() -> None:
+    path_form = "https://mcp.example/.well-known/oauth-protected-resource/public/mcp"
+    client, seen = recording_client(
+        {path_form: httpx.Response(200, json={"resource": "https://mcp.example", "authorization_servers": [ISSUER]})}
+    )
+    async with client:
+        with pytest.raises(ProtocolViolation) as info:
+            await fetch_protected_resource_metadata(client, RESOURCE, None, trace=Trace())
+    assert info.value.code == "resource_mismatch"
+    assert seen == [path_form]
+
+
+async def test_another_origin_is_refused_even_at_the_root() -> None:
+    root = "https://mcp.example/.well-known/oauth-protected-resource"
+    client, _ = recording_client(
+        {root: httpx.Response(200, json={"resource": "https://evil.example", "authorization_servers": [ISSUER]})}
+    )
+    async with client:
+        with pytest.raises(ProtocolViolation) as info:
+            await fetch_protected_resource_metadata(client, RESOURCE, None, trace=Trace())
+    assert info.value.code == "resource_mismatch"
+
+
+# --- issuers spelled with a trailing slash ------------------------------------------------------------------------
+
+
+def legacy_doc(issuer: str) -> dict[str, object]:
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": "https://legacy.example/authorize",
+        "token_endpoint": "https://legacy.example/token",
+        "code_challenge_methods_supported": ["S256"],
+    }
+
+
+async def test_a_2025_03_26_issuer_written_with_its_root_slash_is_taken_as_written() -> None:
+    """RFC 8414 §3.1: "https://legacy.example/" and "https://legacy.example" name the same metadata document."""
+    url = "https://legacy.example/.well-known/oauth-authorization-server"
+    for spelled in ("https://legacy.example/", "https://legacy.example"):
+        client, _ = recording_client({url: httpx.Response(200, json=legacy_doc(spelled))})
+        async with client:
+            metadata = await fetch_legacy_metadata(client, "https://legacy.example/mcp", trace=Trace())
+        assert metadata.issuer == spelled
+
+
+@pytest.mark.parametrize(
+    "spelled", ["https://legacy.example//", "https://legacy.example/mcp", "https://other.example/"]
+)
+async def test_a_2025_03_26_issuer_that_is_not_the_origin_is_still_refused(spelled: str) -> None:
+    url = "https://legacy.example/.well-known/oauth-authorization-server"
+    client, _ = recording_client({url: httpx.Response(200, json=legacy_doc(spelled))})
+    async with client:
+        with pytest.raises(ProtocolViolation) as info:
+            await fetch_legacy_metadata(client, "https://legacy.example/mcp", trace=Trace())
+    assert info.value.code == "issuer_mismatch"
+
+
+@pytest.mark.parametrize(("named", "spelled"), [(ISSUER, ISSUER + "/"), (ISSUER + "/", ISSUER)])
+def test_an_issuer_known_in_advance_that_differs_by_a_slash_is_refused_saying_so(named: str, spelled: str) -> None:
+    with pytest.raises(ProtocolViolation) as info:
+        parse_authorization_server_metadata(as_doc(issuer=spelled), expected_issuer=named, source_url="u")
+    assert info.value.code == "issuer_mismatch"
+    assert "only by a trailing slash" in info.value.message
+    assert "operator" in (info.value.hint or "")
+    with pytest.raises(ProtocolViolation) as other:
+        parse_authorization_server_metadata(
+            as_doc(issuer="https://as.example/t2"), expected_issuer=named, source_url="u"
+        )
+    assert "trailing slash" not in other.value.message

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from desktop_app.errors import ConfigurationError, NetworkError, ProtocolViolation
-from desktop_app.oauth.loopback import LoopbackListener
+from desktop_app.oauth.loopback import LoopbackListener, UnrelatedCallback, bind_loopback
 
 
 def accept_code(params: list[tuple[str, str]]) -> str:
@@ -107,3 +107,56 @@ async def test_post_and_garbage_are_refused() -> None:
         await reader.read()
         writer.close()
         assert listener.is_open  # still waiting for the real callback
+
+
+async def test_the_first_free_port_is_taken_and_a_taken_one_is_skipped() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        with bind_loopback([taken, 0]) as sock:
+            port = sock.getsockname()[1]
+            assert sock.getsockname()[0] == "127.0.0.1"
+            assert port not in (0, taken)
+        with pytest.raises(ConfigurationError) as info:
+            bind_loopback([taken])
+        assert info.value.code == "callback_port_unavailable" and str(taken) in info.value.message
+
+
+async def test_the_port_of_the_last_sign_in_can_be_listened_on_again_at_once() -> None:
+    """After a served callback the port lingers in TIME_WAIT; the next sign-in must still get it (the registration
+    names it), but never while another program listens there (checked above)."""
+    listener = LoopbackListener(accept_code, sock=bind_loopback([0]))
+    await listener.start()
+    uri = listener.redirect_uri
+    port = int(uri.split(":")[2].split("/")[0])
+    async with httpx.AsyncClient() as client:
+        await client.get(uri, params={"code": "abc", "state": "s1"})
+    assert await listener.result(timeout=5) == "abc"
+    with bind_loopback([port, 0]) as again:
+        assert again.getsockname()[1] == port
+
+
+async def test_a_socket_handed_over_but_never_served_is_closed() -> None:
+    sock = bind_loopback([0])
+    port = sock.getsockname()[1]
+    listener = LoopbackListener(accept_code, sock=sock)
+    await listener.close()
+    assert sock.fileno() == -1
+    assert not port_open(port)
+
+
+async def test_a_callback_for_another_sign_in_is_answered_and_the_wait_goes_on() -> None:
+    def ours_only(params: list[tuple[str, str]]) -> str:
+        if dict(params).get("state") != "s1":
+            raise UnrelatedCallback("This answer belongs to another sign-in.")
+        return accept_code(params)
+
+    async with LoopbackListener(ours_only) as listener:
+        async with httpx.AsyncClient() as client:
+            stale = await client.get(listener.redirect_uri, params={"code": "old", "state": "earlier"})
+            assert stale.status_code == 400 and "another sign-in" in stale.text
+            assert listener.is_open
+            real = await client.get(listener.redirect_uri, params={"code": "abc", "state": "s1"})
+            assert real.status_code == 200
+        assert await listener.result(timeout=5) == "abc"

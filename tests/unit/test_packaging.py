@@ -2,9 +2,15 @@
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from desktop_app.appinfo import APP_ID, APP_NAME
-from desktop_app.oauth.registration import build_registration_body, loopback_redirect_uris, validate_client_metadata_url
+from desktop_app.appinfo import APP_ID, APP_NAME, CALLBACK_PORTS
+from desktop_app.oauth.registration import (
+    build_registration_body,
+    document_redirect_uris,
+    loopback_redirect_uris,
+    validate_client_metadata_url,
+)
 
 DOCUMENT = Path(__file__).parents[2] / "packaging" / "client-metadata.json"
 
@@ -19,10 +25,15 @@ def test_client_metadata_document() -> None:
     assert not {"client_secret", "client_secret_expires_at", "jwks", "jwks_uri"} & set(doc)
     # The same promises the app makes when it registers dynamically.
     body = build_registration_body(loopback_redirect_uris())
-    for key in ("application_type", "redirect_uris", "grant_types", "response_types", "token_endpoint_auth_method"):
+    for key in ("application_type", "grant_types", "response_types", "token_endpoint_auth_method"):
         assert doc[key] == body[key], key
+    # Any port (RFC 8252 §7.3), and the fixed ports the app listens on first with a document, for authorization
+    # servers that compare redirect URIs exactly (docs/decisions/0002).
+    assert tuple(doc["redirect_uris"]) == document_redirect_uris()
+    assert doc["redirect_uris"][0] == "http://127.0.0.1/callback"
+    assert [urlsplit(uri).port for uri in doc["redirect_uris"][1:]] == list(CALLBACK_PORTS)
     for uri in doc["redirect_uris"]:
-        assert uri.startswith("http://127.0.0.1/")
+        assert uri.startswith("http://127.0.0.1")
 
 
 def test_every_package_and_icon_goes_into_the_wheel() -> None:

@@ -9,9 +9,11 @@ from desktop_app.oauth.registration import (
     ClientRegistration,
     MemoryRegistrationStore,
     PreRegisteredClient,
+    accepts_redirect_uri,
     build_registration_body,
     loopback_redirect_uris,
     obtain_registration,
+    registered_ports,
     validate_client_metadata_url,
 )
 from desktop_app.oauth.trace import Trace
@@ -202,3 +204,62 @@ def test_secret_expiry() -> None:
     reg = ClientRegistration(ISSUER, "c", "dcr", "client_secret_basic", "s", client_secret_expires_at=100)
     assert reg.secret_expired(now=100)
     assert not reg.secret_expired(now=99)
+
+
+def test_redirect_uris_to_register_name_the_port_then_any_port() -> None:
+    assert loopback_redirect_uris(53124) == ("http://127.0.0.1:53124/callback", "http://127.0.0.1/callback")
+    assert loopback_redirect_uris(8765, fixed=True) == ("http://127.0.0.1:8765/callback",)
+    assert loopback_redirect_uris() == ("http://127.0.0.1/callback",)
+
+
+def test_registered_ports_are_the_exact_loopback_callbacks_only() -> None:
+    uris = (
+        "http://127.0.0.1:53124/callback",
+        "http://127.0.0.1/callback",
+        "http://localhost:9000/callback",
+        "http://127.0.0.1:9001/other",
+        "https://127.0.0.1:9002/callback",
+        "http://127.0.0.1:notaport/callback",
+        "http://127.0.0.1:53124/callback",
+    )
+    assert registered_ports(uris) == (53124,)
+
+
+@pytest.mark.parametrize(
+    ("registered", "sent", "accepted"),
+    [
+        (("http://127.0.0.1:5000/callback", "http://127.0.0.1/callback"), "http://127.0.0.1:5000/callback", True),
+        (("http://127.0.0.1:5000/callback", "http://127.0.0.1/callback"), "http://127.0.0.1:6000/callback", True),
+        (("http://127.0.0.1:5000/callback",), "http://127.0.0.1:6000/callback", False),
+        (("http://127.0.0.1/callback",), "http://127.0.0.1:6000/callback", True),
+        (("http://127.0.0.1/other",), "http://127.0.0.1:6000/callback", False),
+    ],
+)
+def test_a_registration_accepts_its_exact_uri_or_its_port_less_form(
+    registered: tuple[str, ...], sent: str, accepted: bool
+) -> None:
+    registration = ClientRegistration(ISSUER, "c", "dcr", redirect_uris=registered)
+    assert accepts_redirect_uri(registration, sent) is accepted
+
+
+async def test_one_registration_serves_every_port_its_port_less_form_covers() -> None:
+    """A stored registration is reused for another port (its port-less URI covers it, RFC 8252 §7.3); one that names
+    only another port is not: then the app registers anew."""
+    store = MemoryRegistrationStore()
+    store.put(
+        ClientRegistration(
+            ISSUER, "kept", "dcr", redirect_uris=("http://127.0.0.1:5000/callback", "http://127.0.0.1/callback")
+        )
+    )
+    client, bodies = dcr_server(httpx.Response(201, json={"client_id": "new", "token_endpoint_auth_method": "none"}))
+    async with client:
+        again = await obtain_registration(
+            client, metadata(), store=store, redirect_uris=loopback_redirect_uris(6000), trace=Trace()
+        )
+        assert again.client_id == "kept" and bodies == []
+        store.put(ClientRegistration(ISSUER, "fixed", "dcr", redirect_uris=("http://127.0.0.1:5000/callback",)))
+        fresh = await obtain_registration(
+            client, metadata(), store=store, redirect_uris=loopback_redirect_uris(6000), trace=Trace()
+        )
+    assert fresh.client_id == "new"
+    assert bodies[0]["redirect_uris"] == ["http://127.0.0.1:6000/callback", "http://127.0.0.1/callback"]

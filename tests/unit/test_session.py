@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from desktop_app.accounts.session import MemorySession
-from desktop_app.errors import SignInRequired
+from desktop_app.errors import ConsentRefused
 from desktop_app.oauth.challenge import BearerChallenge
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.flow import Discovery, Pairing, SignIn, State
@@ -72,22 +72,51 @@ async def test_concurrent_renewals_use_one_refresh() -> None:
     assert {t.access_token for t in results} == {"AT1"}
 
 
-async def test_changed_authorization_server_needs_sign_in_and_no_refresh() -> None:
-    seen: list[str] = []
+async def test_changed_authorization_server_is_shown_before_anything_is_sent_there() -> None:
+    """The server's metadata names another authorization server: the old refresh token goes nowhere, the new one
+    gets a registration of its own (never the old client id), and the person sees old → new before any browser."""
+    seen: list[tuple[str, str]] = []
+    new_issuer = "https://new-as.example"
 
     def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.path)
+        seen.append((request.url.host, request.url.path))
+        assert b"RT0" not in request.content
         if request.url.path == "/prm":
-            return httpx.Response(200, json={"resource": RESOURCE, "authorization_servers": ["https://new-as.example"]})
-        return httpx.Response(200, json={"access_token": "AT1", "token_type": "Bearer"})
+            return httpx.Response(200, json={"resource": RESOURCE, "authorization_servers": [new_issuer]})
+        if request.url.path == "/.well-known/oauth-authorization-server":
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": new_issuer,
+                    "authorization_endpoint": f"{new_issuer}/authorize",
+                    "token_endpoint": f"{new_issuer}/token",
+                    "registration_endpoint": f"{new_issuer}/register",
+                    "code_challenge_methods_supported": ["S256"],
+                },
+            )
+        if request.url.path == "/register":
+            assert b'"c"' not in request.content
+            return httpx.Response(201, json={"client_id": "new-client", "token_endpoint_auth_method": "none"})
+        raise AssertionError(f"unexpected request {request.url}")
+
+    shown: list[tuple[Pairing, Pairing | None]] = []
+
+    async def decline(pairing: Pairing, previous: Pairing | None) -> bool:
+        shown.append((pairing, previous))
+        return False
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         s = session(http)
-        with pytest.raises(SignInRequired) as info:
+        s._confirm = decline
+        with pytest.raises(ConsentRefused) as info:
             await s.renew(s.tokens, BearerChallenge(resource_metadata="https://mcp.example/prm"))
-    assert info.value.code == "authorization_server_changed"
-    assert "https://new-as.example" in info.value.message
-    assert seen == ["/prm"]  # the refresh token was not sent anywhere
+    assert new_issuer in info.value.message
+    assert ("as.example", "/token") not in seen  # no refresh at the old authorization server
+    assert ("new-as.example", "/register") in seen
+    [(pairing, previous)] = shown
+    assert (pairing.issuer, pairing.client_id) == (new_issuer, "new-client")
+    assert previous is not None and previous.issuer == ISSUER
+    assert s.tokens.access_token == "AT0"  # nothing changed
 
 
 async def test_unchanged_authorization_server_renews() -> None:
