@@ -232,11 +232,13 @@ class BrowserProbe:
         self.opened = False
 
     async def __call__(self, url: str) -> None:
-        now = time.perf_counter()
+        now, wall = time.perf_counter(), time.time()
         if not self.opened:  # only the first opening counts (a retry after invalid_client would open again)
             self.opened = True
             self.run.elapsed_ms = (now - self.started) * 1000
-            self.run.requests = await self.lab.requests()
+            # Only what arrived before this moment: ours looks at the authorization request itself while the
+            # browser opens (desktop_app/oauth/preflight.py), and that request must not count as one before it.
+            self.run.requests = [r for r in await self.lab.requests() if r.at <= wall]
             self.run.round_trips = sequential_round_trips(self.run.requests, self.lab.delay_ms)
         await scripted_browser(url, timeout=RUN_TIMEOUT)
 

@@ -668,6 +668,8 @@ async def _diagnose(accounts: Accounts, http: httpx.AsyncClient, server: Server)
             f"  {r.method} client {r.client_id} at {r.issuer} (auth {r.token_endpoint_auth_method}"
             f"{', secret in the keyring' if r.has_secret else ''}{'' if r.current else ', retired'})"
         )
+        if r.redirect_uris:
+            lines.append(f"    redirect URIs: {' '.join(r.redirect_uris)}")
     consent = accounts.registry.consent(server.id)
     if consent is None:
         lines.append("pairing: not approved yet")

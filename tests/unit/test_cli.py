@@ -169,3 +169,21 @@ def test_no_command_opens_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
     assert main([]) == 0
     assert main(["--hidden"]) == 0
     assert started == [[], ["--hidden"]]
+
+
+async def test_login_never_lets_yes_approve_a_move_to_another_authorization_server() -> None:
+    from dataclasses import replace
+
+    from desktop_app.accounts.consent import check_pairing, consent_from
+    from desktop_app.cli.commands import _approver
+
+    approved = consent_from(PAIRING, server_id=1, now=1_700_000_000.0)
+    moved = check_pairing(replace(PAIRING, issuer="https://login.elsewhere.example"), approved)
+    assert moved.issuer_changed is not None and moved.needs_approval
+    err = io.StringIO()
+    with pytest.raises(UserActionRequired) as info:
+        await _approver(Console(assume_yes=True, err=err))(moved)
+    assert info.value.code == "approval_needed"
+    assert "This server now uses another authorization server:" in err.getvalue()
+    more_scopes = check_pairing(replace(PAIRING, scopes=("read", "write", "admin")), approved)
+    assert await _approver(Console(assume_yes=True, err=io.StringIO()))(more_scopes)
