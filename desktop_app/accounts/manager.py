@@ -13,6 +13,7 @@ and renews tokens under a per-account lock that every process on the machine res
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -316,10 +317,18 @@ class Accounts:
         if s.registration == "preregistered" and s.client_id:
             stored = self.secrets.get(server_secret_key(server.id))
             secret = stored.get("client_secret") if stored else None
+            # Once a sign-in with this client id was approved, it belongs to that authorization server: a server
+            # that moves elsewhere never gets the old client id or secret (MCP 2026-07-28 "Authorization Server
+            # Binding"); the person enters one registered at the new server.
+            approved = self.registry.consent(server.id)
+            bound = (
+                approved is not None and approved.client_kind == "preregistered" and approved.client_id == s.client_id
+            )
             pre = PreRegisteredClient(
                 client_id=s.client_id,
                 client_secret=secret if isinstance(secret, str) else None,
                 token_endpoint_auth_method=s.client_auth,
+                issuer=approved.issuer if bound and approved is not None else None,
             )
         options = SignInOptions(
             scopes=s.scopes,
@@ -573,6 +582,13 @@ class Accounts:
             scopes = merge_scopes(scopes, identity_scopes(metadata))
         pairing = signin.pairing(scopes)
         check = check_pairing(pairing, self.registry.consent(server.id))
+        # The server moved to another authorization server (MCP 2026-07-28, SEP-2352): a person approves that for this
+        # account, whatever the server's approval on record says (withdrawn, or given already when another account
+        # moved); the old login_hint is not sent to the new server, the person picks who signs in there, and the
+        # account takes the identity the new one reports; the old grant is revoked once the new sign-in is saved.
+        moved_from = account.issuer if account is not None and account.issuer != metadata.issuer else None
+        if moved_from is not None:
+            check = dataclasses.replace(check, needs_approval=True, issuer_changed=(moved_from, metadata.issuer))
         consent = None
         if check.needs_approval:
             if not await approve(check):
@@ -581,15 +597,11 @@ class Accounts:
                 )
             consent = consent_from(pairing, server_id=server.id, now=self.clock())
 
-        # The server moved to another authorization server (MCP 2026-07-28, SEP-2352): the person approved the new
-        # pairing above (it always asks: another issuer), the old login_hint is not sent to the new server, and the
-        # account takes the identity the new one reports; the old grant is revoked once the new sign-in is saved.
-        moved_from = account.issuer if account is not None and account.issuer != metadata.issuer else None
         extra: dict[str, str] = {}
         if account is not None and moved_from is None:
             if account.login_hint:
                 extra["login_hint"] = account.login_hint
-        elif new_account:
+        elif new_account or moved_from is not None:
             # Let the person pick (or sign in as) someone else instead of silently reusing the browser session.
             offered = metadata.prompt_values_supported or ()
             extra["prompt"] = "select_account" if "select_account" in offered else "login"
@@ -621,6 +633,18 @@ class Accounts:
             )
         if target is None and identity is not None and identity.subject is not None:
             target = self.registry.account_by_subject(server.id, metadata.issuer, identity.subject)
+        if moved_from is not None and target is not None and identity is not None and identity.subject is not None:
+            other = self.registry.account_by_subject(server.id, metadata.issuer, identity.subject)
+            if other is not None and other.id != target.id:
+                # That person already has an account here at the new server: nothing is overwritten.
+                await self._discard(http, metadata, registration, tokens, trace)
+                raise WrongAccount(
+                    "duplicate_account",
+                    f"{identity.label} is already signed in on {server.name} as another account "
+                    f"({other.display_name}); {target.display_name} was not changed.",
+                    hint=f"Sign {target.display_name} in as its own person at {metadata.issuer}, or sign it out.",
+                    url=server.resource,
+                )
         if identity is None:
             if target is not None:
                 identity = Identity(target.subject, target.label, target.identity_source, target.login_hint)
@@ -641,7 +665,9 @@ class Accounts:
         async with self.locks.hold(key, what=f"the account {identity.label}"):
             old_bundle = None
             if moved_from is not None and target is not None:
-                old_bundle = await self._read_bundle_async(target, missing_ok=True)
+                stored = await self.offload(functools.partial(self.secrets.get, account_secret_key(target.key)))
+                with contextlib.suppress(ValueError):  # unreadable: nothing left to revoke at the old server
+                    old_bundle = TokenBundle.from_secret(stored) if stored is not None else None
             await self.offload(functools.partial(self._write_bundle, key, tokens))
             saved = self.registry.save_sign_in(
                 SignInRecord(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from desktop_app.errors import ConsentRefused, GrantExpired, SignInRequired, UserActionRequired
+from desktop_app.errors import ConnectorError, ConsentRefused, GrantExpired, SignInRequired, UserActionRequired
 from desktop_app.oauth.auth import BearerAuth, merge_scopes
 from desktop_app.oauth.authorize import Browser
 from desktop_app.oauth.challenge import BearerChallenge
@@ -114,9 +114,12 @@ class MemorySession:
     async def _moved(self, challenge: BearerChallenge | None, issuer: str) -> SignIn | None:
         """RFC 9728 §5.2, MCP 2026-07-28 (SEP-2352): the server refused a token; does its metadata now name another
         authorization server? Then a new sign-in there (discovered, not yet registered), else None."""
-        prm = await fetch_protected_resource_metadata(
-            self.signin.client, self.resource, challenge, trace=self.signin.trace
-        )
+        try:
+            prm = await fetch_protected_resource_metadata(
+                self.signin.client, self.resource, challenge, trace=self.signin.trace
+            )
+        except ConnectorError:
+            return None  # unreadable now: the usual renewal goes on and says what is wrong, if anything
         if prm is None or issuer in prm.authorization_servers:
             return None
         moved = SignIn(

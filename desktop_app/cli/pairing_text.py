@@ -28,10 +28,10 @@ def _date(timestamp: float) -> str:
 
 
 def _heading(check: PairingCheck) -> str:
-    if check.first_time:
-        return "About to sign in:"
     if check.issuer_changed:
         return "This server now uses another authorization server:"
+    if check.first_time:
+        return "About to sign in:"
     if check.scope_step_up:
         return "More permissions requested:"
     if check.needs_approval:
@@ -67,6 +67,9 @@ def format_pairing_check(check: PairingCheck) -> str:
     ]
     if not pairing.send_resource:
         lines.append("  Note: the 'resource' parameter is turned off for this server.")
+    if check.previous is None and check.issuer_changed:  # an account that moved, with no approval on record
+        old, new = check.issuer_changed
+        lines.append(f"What changed: this account signed in at {_url(old)}; now {_url(new)} would hold its sign-in.")
     if check.previous is not None and check.changed:
         lines.append(f"What changed since you approved it on {_date(check.previous.approved_at)}:")
         if check.resource_changed:

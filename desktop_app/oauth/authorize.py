@@ -122,8 +122,16 @@ def callback_code(values: Mapping[str, str], pending: PendingAuthorization) -> s
 
 
 def callback_values(params: Sequence[tuple[str, str]], pending: PendingAuthorization) -> dict[str, str]:
-    """An authorization response's parameters, once it is shown to answer ``pending``: no parameter twice, the
-    right ``state``, and ``iss`` as RFC 9207 wants it. Nothing else in it has been looked at yet."""
+    """An authorization response's parameters, once it is shown to answer ``pending``: the right ``state`` (checked
+    first: a response without it is not this sign-in's, whatever else it holds), no parameter twice, and ``iss`` as
+    RFC 9207 wants it. Nothing else in it has been looked at yet."""
+    states = [value for key, value in params if key == "state"]
+    if len(states) != 1 or not _constant_time_equal(states[0], pending.state):
+        raise ProtocolViolation(
+            "state_mismatch",
+            "The sign-in response does not belong to this sign-in (its state does not match); refused.",
+            hint="Start the sign-in again from the app.",
+        )
     values: dict[str, str] = {}
     for key, value in params:
         if key in values:
@@ -131,13 +139,6 @@ def callback_values(params: Sequence[tuple[str, str]], pending: PendingAuthoriza
                 "duplicate_callback_parameter", f"The sign-in response repeats the parameter {key!r}; refused."
             )
         values[key] = value
-    state = values.get("state")
-    if state is None or not _constant_time_equal(state, pending.state):
-        raise ProtocolViolation(
-            "state_mismatch",
-            "The sign-in response does not belong to this sign-in (its state does not match); refused.",
-            hint="Start the sign-in again from the app.",
-        )
     iss = values.get("iss")
     if iss is not None and iss != pending.issuer:
         raise ProtocolViolation(

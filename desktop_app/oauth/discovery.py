@@ -101,6 +101,8 @@ def resource_covers(document: str, expected: str) -> bool:
         return False
     if doc.query or doc.fragment or f"{doc.scheme}://{doc.netloc}" != f"{exp.scheme}://{exp.netloc}":
         return False
+    if any(segment in (".", "..") for segment in exp.path.split("/")):
+        return False  # "/a/../b/mcp" is not under "/a", whatever its text says
     prefix = doc.path.rstrip("/")
     return exp.path == prefix or exp.path.startswith(prefix + "/")
 
@@ -259,7 +261,10 @@ async def fetch_protected_resource_metadata(
     # path; the path-inserted one was built from the server's own URL and must name exactly that (RFC 9728 §3.3).
     candidates: dict[str, bool] = {}
     if challenge is not None and challenge.resource_metadata:
-        candidates[require_secure(challenge.resource_metadata, what="resource_metadata in the challenge")] = True
+        named = require_secure(challenge.resource_metadata, what="resource_metadata in the challenge")
+        # Only a document on the server's own origin may speak for more than the server (RFC 9728 §3.3 itself wants
+        # the exact URL here; docs/decisions/0005 says why and how far we follow the SDKs).
+        candidates[named] = origin(named) == origin(resource)
     path_form, *root_form = protected_resource_metadata_urls(resource)
     candidates.setdefault(path_form, not root_form)
     for url in root_form:

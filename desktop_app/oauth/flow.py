@@ -151,9 +151,12 @@ class Pairing:
         return bool(self.server) and self.server.rstrip("/") != self.resource.rstrip("/")
 
 
-#: Error codes of a refused authorization request that a new registration may cure: the redirect URI or the client
-#: itself (an authorization server that forgot its registrations, or compares redirect URIs exactly).
-_REGISTRATION_ERRORS = frozenset({"invalid_request", "invalid_client", "unauthorized_client", "invalid_redirect_uri"})
+#: Error codes of a refused authorization request that a new registration may cure: the client itself (an
+#: authorization server that forgot its registrations) ...
+_CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
+#: ... or, when the request used the port-less form of its registration, the redirect URI (the server compares
+#: exactly); servers say that with these, or with no OAuth error at all (a bare 400).
+_REDIRECT_ERRORS = frozenset({"invalid_request", "invalid_redirect_uri"})
 
 
 def choose_scopes(
@@ -374,7 +377,10 @@ class SignIn:
     async def _register(self, force_new: bool) -> ClientRegistration:
         assert self.discovery is not None, "discover() first"
         metadata = self.discovery.metadata
-        known = None if force_new or self.options.preregistered is not None else self.store.get(metadata.issuer)
+        # A stored dynamic registration's ports matter only when that registration is what will be used (not a
+        # pre-registered client, nor a Client ID Metadata Document, whose own ports come first).
+        reusable = not force_new and self.options.preregistered is None and not self._cimd(metadata)
+        known = self.store.get(metadata.issuer) if reusable else None
         self._listen(self._ports(metadata, known or self.registration))
         assert self._socket is not None
         port = self._socket.getsockname()[1]
@@ -467,14 +473,17 @@ class SignIn:
             nonce=nonce,
         )
 
-    def _may_register_again(self, refused: AuthorizationRequestRefused) -> bool:
-        """A refusal that a new dynamic registration, naming the exact redirect URI, may cure."""
+    def _may_register_again(self, refused: AuthorizationRequestRefused, *, portless: bool) -> bool:
+        """A refusal that a new dynamic registration may cure: a client the server does not know; or, when the request
+        used the port-less form of the registration (``portless``), a redirect URI it does not take exactly. A
+        registration that already names the exact URI is not registered again for anything else (it would only
+        leave an identical client behind)."""
         assert self.discovery is not None and self.registration is not None
-        return (
-            self.registration.method == "dcr"
-            and bool(self.discovery.metadata.registration_endpoint)
-            and (refused.error is None or refused.error in _REGISTRATION_ERRORS)
-        )
+        if self.registration.method != "dcr" or not self.discovery.metadata.registration_endpoint:
+            return False
+        if refused.error in _CLIENT_ERRORS:
+            return True
+        return portless and (refused.error is None or refused.error in _REDIRECT_ERRORS)
 
     async def _authorize(
         self,
@@ -497,10 +506,9 @@ class SignIn:
         registered_again = False
         while True:
             pending = self._request(self.requested_scopes, extra, nonce)
+            portless = pending.redirect_uri not in self.registration.redirect_uris
             ahead = registered_again or (
-                self.registration.method == "dcr"
-                and bool(self.discovery.metadata.registration_endpoint)
-                and pending.redirect_uri not in self.registration.redirect_uris
+                self.registration.method == "dcr" and bool(self.discovery.metadata.registration_endpoint) and portless
             )
             try:
                 if ahead:
@@ -508,7 +516,7 @@ class SignIn:
                 code = await self._browse(pending, browser, on_url, alongside=not ahead)
                 break
             except AuthorizationRequestRefused as refused:
-                if registered_again or not self._may_register_again(refused):
+                if registered_again or not self._may_register_again(refused, portless=portless):
                     raise
                 registered_again = True
                 self.trace.add("registration", self.registration.issuer, None, "request refused; registering again")
@@ -577,26 +585,25 @@ class SignIn:
         waiting: asyncio.Future[str], look: asyncio.Task[Preflight] | None, errors_in_browser: list[str]
     ) -> str:
         """The browser's code; or the refusal the look found first; or, when the browser came back with an error
-        from the authorization server, the look's refusal (it says more: status, what the request used)."""
+        from the authorization server, the look's refusal (it says more: status, what the request used). Anything
+        else the look ends with (a mix-up the browser's own answer will show too, ...) does not end the wait."""
         if look is None:
             return await waiting
         racing: list[asyncio.Future[Any]] = [waiting, look]
         done, _ = await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
         if look in done and not look.cancelled():
             failure = look.exception()
-            if failure is not None:
+            if isinstance(failure, AuthorizationRequestRefused):
                 raise failure
         try:
             return await waiting
         except ConnectorError as answered:
             if not errors_in_browser:
                 raise
-            try:
-                await look
-            except AuthorizationRequestRefused as refused:
+            await asyncio.gather(look, return_exceptions=True)
+            refused = None if look.cancelled() else look.exception()
+            if isinstance(refused, AuthorizationRequestRefused):
                 raise refused from answered
-            except ConnectorError:
-                pass
             raise
 
 

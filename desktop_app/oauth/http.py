@@ -85,13 +85,6 @@ async def _read_capped(response: httpx.Response, url: str, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json_object(
-    response: httpx.Response, url: str, limit: int = MAX_BODY
-) -> tuple[dict[str, Any] | None, str | None]:
-    """Read a streamed response's body (capped) and decode it: (the JSON object, None) or (None, why not)."""
-    return _decode(await _read_capped(response, url, limit))
-
-
 def _decode(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
     if not body.strip():
         return None, "empty body"

@@ -13,10 +13,11 @@ a redirect to our redirect URI with ``error``    refused (read only after ``stat
 a redirect to our redirect URI with ``code``     the server approves without asking anyone; the code is dropped
                                                  unread (never exchanged) and the browser gets its own
 any other redirect, a 2xx page                   a sign-in or consent page: go on
-4xx with a JSON ``error``; any 400 or 401        refused
-other 4xx (a 403 bot wall, 404, 405 ...)         not conclusive: go on, the browser shows what it shows
-5xx, 429                                         unavailable: try again later
-no answer within a few seconds, network trouble  not conclusive: go on
+a 4xx with a JSON ``error``; any 400             refused
+anything else: another 4xx (a 401 of a proxy's   not conclusive: go on, the browser shows what it shows (and the
+own login, a 403 bot wall, 404 ...), 5xx, 429,   person can still sign in there)
+no answer within a few seconds, network trouble,
+an answer that cannot be read
 ===============================================  =================================================================
 
 The request looked at is the real one with its own ``state`` and PKCE challenge (:func:`preflight_request`): a code
@@ -30,15 +31,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from dataclasses import dataclass
 from http.cookiejar import Cookie
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from desktop_app.errors import AuthorizationRequestRefused, ServerUnavailable, one_line
+from desktop_app.errors import AuthorizationRequestRefused, one_line
 from desktop_app.oauth.authorize import PendingAuthorization, callback_values
-from desktop_app.oauth.http import read_json_object
 from desktop_app.oauth.pkce import Pkce, random_token
 from desktop_app.oauth.trace import Trace, strip_query
 from desktop_app.oauth.urls import validate_browser_url
@@ -48,7 +49,8 @@ PREFLIGHT_TIMEOUT = 5.0
 #: A body larger than this is not an OAuth error document.
 _ERROR_BODY_LIMIT = 64 * 1024
 
-REFUSED_STATUSES = frozenset({400, 401})
+#: A status that refuses the request whatever the body says (a 400 from an authorization endpoint is about the request).
+REFUSED_STATUSES = frozenset({400})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,7 @@ def preflight_request(pending: PendingAuthorization) -> PendingAuthorization:
     endpoint = urlsplit(pending.url)
     fresh = Pkce.new()
     state = random_token()
-    replaced = {"state": state, "code_challenge": fresh.challenge}
+    replaced = {"state": state, "code_challenge": fresh.challenge, "nonce": random_token()}
     query = urlencode([(k, replaced.get(k, v)) for k, v in parse_qsl(endpoint.query, keep_blank_values=True)])
     url = urlunsplit((endpoint.scheme, endpoint.netloc, endpoint.path, query, ""))
     return dataclasses.replace(pending, url=url, state=state, pkce=fresh)
@@ -81,9 +83,9 @@ async def preflight_authorization(
 ) -> Preflight:
     """Request the authorization URL once and classify the first answer (see the module's table).
 
-    Raises :class:`AuthorizationRequestRefused` when the server refused the request, :class:`ServerUnavailable` on
-    5xx/429, and the callback checks' :class:`~desktop_app.errors.ProtocolViolation` when it redirected back with a
-    wrong ``state`` or ``iss``.
+    Raises :class:`AuthorizationRequestRefused` when the server refused the request, and the callback checks'
+    :class:`~desktop_app.errors.ProtocolViolation` when it redirected back with a wrong ``state`` or ``iss``; every
+    other answer, and every failure to get or read one, is not conclusive.
     """
     pending = preflight_request(pending)
     url = validate_browser_url(pending.url)
@@ -94,8 +96,8 @@ async def preflight_authorization(
     except TimeoutError:
         trace.add("preflight", endpoint, None, "no answer in time; opening the browser anyway")
         return Preflight("inconclusive", None)
-    except httpx.TransportError:
-        trace.add("preflight", endpoint, None, "not reachable from the app; opening the browser anyway")
+    except httpx.HTTPError:  # unreachable, reset, an encoding it cannot decode...
+        trace.add("preflight", endpoint, None, "no usable answer; opening the browser anyway")
         return Preflight("inconclusive", None)
 
 
@@ -104,30 +106,25 @@ async def _ask(
 ) -> Preflight:
     request = client.build_request("GET", url, headers={"Accept": "text/html,application/json"})
     request.headers.pop("cookie", None)  # as a browser without a session would send it
-    cookies_before = _cookies(client)
+    host = request.url.host
+    cookies_before = _cookies(client, host)
     try:
         response = await client.send(request, stream=True, follow_redirects=False)
         try:
             status = response.status_code
             if response.is_redirect:
                 return _redirected(response, pending, endpoint, trace)
-            if status >= 500 or status == 429:
-                trace.add("preflight", endpoint, status)
-                raise ServerUnavailable(
-                    f"http_{status}",
-                    f"The authorization server {pending.issuer} is unavailable (its sign-in page answered HTTP "
-                    f"{status}).",
-                    hint="Try again in a few minutes.",
-                    url=endpoint,
-                )
             if status < 400:
                 trace.add("preflight", endpoint, status, "sign-in page")
                 return Preflight("page", status)
-            data, _ = await read_json_object(response, endpoint, _ERROR_BODY_LIMIT)
+            if status >= 500 or status == 429:
+                trace.add("preflight", endpoint, status, "not conclusive; opening the browser anyway")
+                return Preflight("inconclusive", status)
+            data = await _json_error(response)
         finally:
             await response.aclose()
     finally:
-        _restore_cookies(client, cookies_before)
+        _restore_cookies(client, host, cookies_before)
     error = data.get("error") if data else None
     description = data.get("error_description") if data else None
     if not isinstance(error, str) or not error:
@@ -137,6 +134,20 @@ async def _ask(
         return Preflight("inconclusive", status)
     trace.add("preflight", endpoint, status, f"refused{': ' + one_line(error, 60) if error else ''}")
     raise _refused(pending, status, error, description if isinstance(description, str) else None, endpoint)
+
+
+async def _json_error(response: httpx.Response) -> dict[str, object] | None:
+    """The body as a JSON object when it is a small one; a large page is read no further (and is no OAuth error)."""
+    body = b""
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > _ERROR_BODY_LIMIT:
+            return None
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _redirected(response: httpx.Response, pending: PendingAuthorization, endpoint: str, trace: Trace) -> Preflight:
@@ -207,14 +218,22 @@ def _hint(pending: PendingAuthorization, error: str | None) -> str:
 _CookieKey = tuple[str, str, str]
 
 
-def _cookies(client: httpx.AsyncClient) -> dict[_CookieKey, Cookie]:
-    return {(c.domain, c.path, c.name): c for c in client.cookies.jar}
+def _for_host(cookie: Cookie, host: str) -> bool:
+    domain = cookie.domain.lstrip(".").lower()
+    return host == domain or host.endswith("." + domain)
 
 
-def _restore_cookies(client: httpx.AsyncClient, before: dict[_CookieKey, Cookie]) -> None:
-    """Forget what the preflight's answer set (a session of nobody's), keep everything else as it was."""
+def _cookies(client: httpx.AsyncClient, host: str) -> dict[_CookieKey, Cookie]:
+    return {(c.domain, c.path, c.name): c for c in client.cookies.jar if _for_host(c, host)}
+
+
+def _restore_cookies(client: httpx.AsyncClient, host: str, before: dict[_CookieKey, Cookie]) -> None:
+    """Forget what the preflight's answer set for the authorization server's host (a session of nobody's); cookies of
+    other hosts, which requests running meanwhile may have set, are not touched."""
     jar = client.cookies.jar
     for cookie in list(jar):
+        if not _for_host(cookie, host):
+            continue
         key = (cookie.domain, cookie.path, cookie.name)
         previous = before.get(key)
         if previous is None:

@@ -25,12 +25,12 @@ def _e(text: str, limit: int = 300) -> str:
 
 def heading(check: PairingCheck) -> str:
     name = check.pairing.resource_name or check.pairing.server or check.pairing.resource
+    if check.issuer_changed:
+        return f"{one_line(name)} now signs you in somewhere else"
     if check.first_time:
         return f"Sign in to {one_line(name)}?"
     if check.scope_step_up:
         return f"{one_line(name)} asks for more permissions"
-    if check.issuer_changed:
-        return f"{one_line(name)} now signs you in somewhere else"
     if check.needs_approval:
         return "This sign-in differs from the one you approved"
     return f"Signing in to {one_line(name)} as you approved before"
@@ -145,6 +145,12 @@ class PairingCard(QWidget):
 
     def _changes(self) -> str:
         check = self.check
+        if check.previous is None and check.issuer_changed:  # an account that moved, with no approval on record
+            old, new = check.issuer_changed
+            return (
+                f"<b>What changed:</b> this account signed in at {_e(old, _URL_LIMIT)}; now "
+                f"<b>{_e(new, _URL_LIMIT)}</b> would hold its sign-in."
+            )
         if check.previous is None or not check.changed:
             return ""
         try:

@@ -305,6 +305,8 @@ async def test_client_id_metadata_document(
     token = [r for r in received if r["path"].endswith("/token")]
     assert authorize[0]["query"]["client_id"] == client_id
     assert token[0]["body"]["client_id"] == client_id
+    # A static document cannot name an ephemeral port: the app listens on one of the fixed ports it lists.
+    assert authorize[0]["query"]["redirect_uri"] in document["redirect_uris"][1:]
 
 
 async def test_preregistered_confidential_client(lab_as: RunningAuthServer, lab_mcp: RunningMcpServer) -> None:

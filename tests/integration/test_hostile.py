@@ -379,9 +379,9 @@ async def test_error_response_with_the_right_iss_is_reported_as_denied(world: Wo
 
 
 async def test_an_authorization_server_that_refuses_the_request_is_reported_in_seconds(world: World) -> None:
-    """A 400 page at the authorization endpoint, which never comes back to the app (an unknown client, a redirect URI
-    it does not take...): the app's own look at the request finds it while the browser shows that page, registers
-    once more, looks again before opening anything, and says what was refused; no token request, one browser."""
+    """A 400 page at the authorization endpoint, which never comes back to the app: the app's own look at the request
+    finds it while the browser shows that page, and says what was refused. The registration already names the exact
+    redirect URI, so no second one is made (it would be the same); no token request, one browser."""
     world.browser.shows_error_pages = True
     world.good.knobs.raw = {
         "/authorize": Raw.json(
@@ -396,12 +396,26 @@ async def test_an_authorization_server_that_refuses_the_request_is_reported_in_s
     assert "\x1b" not in error.message and "\n" not in error.message
     assert error.redirect_uri in (error.hint or "")
     assert len(world.browser.opened) == 1 and world.browser.error_pages[0].status == 400
-    assert len(world.good.requests("/register")) == 2  # once more, with the exact redirect URI, then given up
-    second = world.good.requests("/register")[1].json()["redirect_uris"]
-    assert second[0] == error.redirect_uri
-    assert len(world.good.preflights()) == 2
+    (registration,) = world.good.requests("/register")
+    assert registration.json()["redirect_uris"][0] == error.redirect_uri
+    assert len(world.good.preflights()) == 1
     assert world.good.token_requests() == []
     world.assert_no_leaks(error)
+
+
+async def test_a_client_the_server_forgot_is_registered_again_once(world: World) -> None:
+    """invalid_client at the authorization endpoint (an authorization server that lost its registrations): the app
+    registers once more and looks again before opening a second browser; refused again, it says so."""
+    world.browser.shows_error_pages = True
+    world.good.knobs.raw = {"/authorize": Raw.json(400, {"error": "invalid_client"})}
+    with pytest.raises(AuthorizationRequestRefused) as info:
+        await world.sign_in()
+    assert info.value.error == "invalid_client"
+    first, second = world.good.requests("/register")
+    assert first.json()["redirect_uris"] == second.json()["redirect_uris"]
+    assert len(world.good.preflights()) == 2
+    assert len(world.browser.opened) == 1  # the second look came first, and refused: no second browser
+    world.assert_no_leaks(info.value)
 
 
 async def test_a_refused_scope_is_reported_without_registering_again(world: World) -> None:

@@ -83,9 +83,9 @@ async def test_alice_is_named_by_her_id_token(lab_as: RunningAuthServer, lab_mcp
     assert identity is not None
     assert (identity.subject, identity.label) == ALICE
     assert (identity.source, identity.login_hint) == ("id_token", "alice@lab.test")
-    query = authorize_queries(lab_as)[0]
+    # The browser's request carries our nonce; the look beside it (docs/decisions/0014) carries one of its own.
+    [query] = [q for q in authorize_queries(lab_as) if q.get("nonce") == nonce]
     assert set(query["scope"].split()) >= {"mcp:tools", "openid", "email", "profile"}
-    assert query["nonce"] == nonce
     assert query["resource"] == lab_mcp.url
     steps = [(e.step, e.status) for e in trace.events if e.step in ("jwks", "userinfo")]
     assert steps == [("jwks", 200)]  # the id_token had a label: userinfo was not needed

@@ -24,7 +24,13 @@ from desktop_app.accounts.consent import PairingCheck
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import AccountState
 from desktop_app.accounts.session import Connection, connect
-from desktop_app.errors import AuthorizationRequestRefused, ProtocolViolation, SignInRequired, StepUpExhausted
+from desktop_app.errors import (
+    AuthorizationRequestRefused,
+    ProtocolViolation,
+    SignInRequired,
+    StepUpExhausted,
+    WrongAccount,
+)
 from desktop_app.mcp import McpClient, build_probe_request
 from desktop_app.oauth.flow import Pairing, SignInOptions
 from desktop_app.oauth.http import new_client
@@ -120,8 +126,9 @@ async def test_exact_redirect_matching_servers_sign_in_twice_with_one_registrati
     lab_fastmcp_factory: FastMcpServerFactory,
     profile: Accounts,
 ) -> None:
-    """Two accounts on a server whose authorization server compares redirect URIs exactly: one registration, with
-    the exact URI of the port the app listened on; the second sign-in listens on that port again."""
+    """Two accounts (and, where refresh tokens are issued, a renewal) on a server whose authorization server compares
+    redirect URIs exactly: one registration, with the exact URI of the port the app listened on; the second sign-in
+    listens on that port again."""
     running = lab_sdk_demo_factory() if pair == "sdk-demo" else lab_fastmcp_factory()
     server = profile.add_server(running.mcp_url)
     browser = Browser()
@@ -135,6 +142,10 @@ async def test_exact_redirect_matching_servers_sign_in_twice_with_one_registrati
             assert "hello" in await tool_text(http, running.mcp_url, session.auth(), "echo", text="hello")
         async with McpClient(http, running.mcp_url, auth=profile.session(http, first.account, server).auth()) as mcp:
             info = await mcp.initialize()
+        if pair == "fastmcp":  # the SDK's demo provider issues no refresh tokens: nothing to renew there
+            before = profile.fresh_token(second.account)
+            renewed = await profile.token(http, second.account, force=True)
+            assert before is not None and renewed.access_token != before.access_token
     # The revision each settles on (the README's "Works with" table says so).
     assert info.protocol_version == {"sdk-demo": "2025-11-25", "fastmcp": "2026-07-28"}[pair]
     (registration,) = registrations(running.requests())
@@ -430,3 +441,71 @@ async def test_a_server_that_always_wants_more_gets_three_authorizations_in_all(
         r for r in auth_server.requests() if r["path"].endswith("/auth") and r["headers"]["x_lab_user"] == "alice"
     ]
     assert len(browser_authorizations) == 3
+
+
+async def test_a_pre_registered_client_is_never_presented_to_the_new_authorization_server(
+    lab_as_factory: Callable[..., RunningAuthServer],
+    lab_mcp_factory: Callable[..., RunningMcpServer],
+    profile: Accounts,
+) -> None:
+    from desktop_app.accounts.models import ServerSettings
+    from desktop_app.errors import ConfigurationError
+
+    old, new = lab_as_factory(), lab_as_factory()
+    mcp = lab_mcp_factory(old)
+    client = old.register_client(
+        client_name="pre-registered by an admin",
+        application_type="native",
+        redirect_uris=["http://127.0.0.1/callback"],
+        grant_types=["authorization_code", "refresh_token"],
+        response_types=["code"],
+        token_endpoint_auth_method="client_secret_post",
+    )
+    server = profile.add_server(mcp.url)
+    server = profile.update_settings(
+        server,
+        ServerSettings(registration="preregistered", client_id=client["client_id"], client_auth="client_secret_post"),
+        client_secret=client["client_secret"],
+    )
+    async with new_client() as http:
+        first = await profile.login(http, server, browser=Browser("alice"), approve=Approver(), timeout=20)
+        mcp.move_to(new)
+        new.reset_requests()
+        browser = Browser("alice")
+        with pytest.raises(ConfigurationError) as info:
+            await profile.login(http, server, browser=browser, approve=Approver(), account=first.account, timeout=20)
+    assert info.value.code == "preregistered_issuer_mismatch"
+    assert old.issuer in info.value.message and new.issuer in info.value.message
+    assert browser.urls == []
+    assert all(client["client_id"] not in str(r) for r in new.requests())
+
+
+async def test_moving_an_account_never_overwrites_another_one(
+    lab_as_factory: Callable[..., RunningAuthServer],
+    lab_mcp_factory: Callable[..., RunningMcpServer],
+    profile: Accounts,
+) -> None:
+    """alice and bob on a server that moves: each is asked (the second too, though the server's approval already
+    names the new server), each picks who signs in there; bob's move signed in as alice changes nothing."""
+    old, new = lab_as_factory(), lab_as_factory()
+    mcp = lab_mcp_factory(old)
+    server = profile.add_server(mcp.url)
+    async with new_client() as http:
+        alice = (await profile.login(http, server, browser=Browser("alice"), approve=Approver(), timeout=20)).account
+        bob = (
+            await profile.login(http, server, browser=Browser("bob"), approve=Approver(), new_account=True, timeout=20)
+        ).account
+        bob_before = profile.fresh_token(bob)
+        mcp.move_to(new)
+        approver, browser = Approver(), Browser("alice")
+        await profile.login(http, server, browser=browser, approve=approver, account=alice, timeout=20)
+        assert browser.params()["prompt"] in ("select_account", "login")
+        approver, browser = Approver(), Browser("alice")  # the person signs bob in as alice by mistake
+        with pytest.raises(WrongAccount) as info:
+            await profile.login(http, server, browser=browser, approve=approver, account=bob, timeout=20)
+        [check] = approver.checks
+        assert check.needs_approval and check.issuer_changed == (old.issuer, new.issuer)
+    assert info.value.code == "duplicate_account"
+    unchanged = profile.registry.account(bob.id)
+    assert unchanged is not None and unchanged.issuer == old.issuer
+    assert profile.fresh_token(unchanged) == bob_before  # bob's keyring entry was not touched

@@ -139,6 +139,21 @@ def test_state_missing_or_wrong(bad: list[tuple[str, str]]) -> None:
     assert info.value.code == "state_mismatch"
 
 
+def test_state_is_checked_before_anything_else_so_a_forgery_is_only_not_ours() -> None:
+    """A request without this sign-in's state is not an answer to it, whatever it repeats or says: the listener then
+    answers it and keeps waiting (it never ends the sign-in)."""
+    p = pending()
+    for forged in (
+        [("a", "1"), ("a", "1")],
+        [("code", "x"), ("code", "y")],
+        [("state", p.state), ("state", p.state), ("code", "x")],
+        [("error", "access_denied"), ("iss", ISSUER)],
+    ):
+        with pytest.raises(ProtocolViolation) as info:
+            validate_callback(forged, p)
+        assert info.value.code == "state_mismatch", forged
+
+
 def test_duplicated_parameters_and_missing_code() -> None:
     p = pending()
     with pytest.raises(ProtocolViolation):

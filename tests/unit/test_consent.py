@@ -448,3 +448,11 @@ def test_a_broader_resource_shows_what_the_sign_in_covers() -> None:
         "this server)"
     )
     assert not any("Sign-in covers" in line for line in format_pairing_check(check_pairing(PAIRING, None)).splitlines())
+
+
+def test_a_moved_account_without_an_approval_on_record_still_shows_old_and_new() -> None:
+    """The approval was withdrawn (or never given), yet the account signed in at another server before."""
+    moved = replace(check_pairing(PAIRING, None), needs_approval=True, issuer_changed=("https://old.example", ISSUER))
+    lines = format_pairing_check(moved).splitlines()
+    assert lines[0] == "This server now uses another authorization server:"
+    assert f"What changed: this account signed in at https://old.example; now {ISSUER} would hold its sign-in." in lines

@@ -279,6 +279,25 @@ def test_what_a_broader_resource_may_name(document: str, covers: bool) -> None:
     assert resource_covers(document, RESOURCE) is covers
 
 
+def test_a_server_address_with_dot_segments_is_covered_by_nothing_broader() -> None:
+    assert not resource_covers("https://mcp.example/public", "https://mcp.example/public/../private/mcp")
+    assert not resource_covers("https://mcp.example", "https://mcp.example/./mcp")
+    assert resource_covers("https://mcp.example/./mcp", "https://mcp.example/./mcp")  # exactly itself is fine
+
+
+async def test_a_challenge_may_name_a_broader_resource_only_from_the_server_s_own_origin() -> None:
+    elsewhere = "https://metadata.other.example/prm"
+    client, _ = recording_client(
+        {elsewhere: httpx.Response(200, json={"resource": "https://mcp.example", "authorization_servers": [ISSUER]})}
+    )
+    async with client:
+        with pytest.raises(ProtocolViolation) as info:
+            await fetch_protected_resource_metadata(
+                client, RESOURCE, BearerChallenge(resource_metadata=elsewhere), trace=Trace()
+            )
+    assert info.value.code == "resource_mismatch"
+
+
 async def test_the_root_document_may_name_the_origin_and_it_is_kept_as_published() -> None:
     root = "https://mcp.example/.well-known/oauth-protected-resource"
     client, _ = recording_client(
