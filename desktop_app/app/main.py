@@ -1,7 +1,8 @@
 """Start the window: logging → QApplication + qasync loop → the profile → the main window → run until closed.
 
 ``mcp-connectors`` without a command, ``python -m desktop_app.app``. Exit codes as the command line's: 0, and 6
-when the profile's storage (database or keyring) cannot be opened (said in a message box first).
+when the profile's storage (its folder, database or keyring) cannot be opened or cannot be trusted (said in a
+message box first).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from desktop_app.oauth.redact import configure_logging
 
 EXIT_OK = 0
 EXIT_STORAGE = 6
+#: The window's size and place, in the profile folder.
+WINDOW_SETTINGS = "window.ini"
 #: On quit, renewals in flight get this long to store what the authorization server answered (ADR 0012).
 RENEWAL_GRACE_S = 10.0
 
@@ -91,8 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from desktop_app.app import autostart
-    from desktop_app.storage.paths import data_dir
+    from desktop_app.storage.paths import check_own_file, data_dir, ensure_private_dir, instance_socket
     from desktop_app.storage.profile import open_accounts
+    from desktop_app.ui import plain
     from desktop_app.ui.controller import Controller
     from desktop_app.ui.errors import describe
     from desktop_app.ui.icons import app_icon
@@ -110,7 +114,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setDesktopFileName(appinfo.APP_ID)
     app.setWindowIcon(app_icon())
 
-    name = instance_name(data_dir())
+    def cannot_open(exc: ConnectorError) -> int:
+        report = describe(exc, title="Opening your connectors")
+        box = QMessageBox(QMessageBox.Icon.Critical, appinfo.APP_NAME, report.message)
+        box.setInformativeText(f"What you can do: {report.hint}")
+        box.setDetailedText(report.details)
+        plain.dialog(box)
+        box.exec()  # before the event loop runs: nothing else to keep responsive
+        return EXIT_STORAGE
+
+    profile = data_dir()
+    settings_path = profile / WINDOW_SETTINGS
+    try:
+        # Nothing in the profile is trusted before the folder is looked at (ADR 0016); the socket lives in a
+        # private folder (the runtime directory, else the profile), never in /tmp.
+        ensure_private_dir(profile)
+        check_own_file(settings_path)
+        name = str(instance_socket(profile)) if os.name == "posix" else instance_name(profile)
+    except ConnectorError as exc:
+        return cannot_open(exc)
     if ask_running_instance_to_show(name):
         print(f"{appinfo.APP_NAME} is already running: its window was brought forward.", file=sys.stderr)
         return EXIT_OK
@@ -118,14 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     instance.listen()
 
     try:
-        accounts = open_accounts()
+        accounts = open_accounts(directory=profile)
     except ConnectorError as exc:
-        report = describe(exc, title="Opening your connectors")
-        box = QMessageBox(QMessageBox.Icon.Critical, appinfo.APP_NAME, report.message)
-        box.setInformativeText(f"What you can do: {report.hint}")
-        box.setDetailedText(report.details)
-        box.exec()  # before the event loop runs: nothing else to keep responsive
-        return EXIT_STORAGE
+        return cannot_open(exc)
 
     # The app ends when run() below has finished cleanly (jobs cancelled, HTTP client closed), never because Qt
     # decided the last window closed: that would stop the loop under a running coroutine.
@@ -134,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # qasync's own default executor starts ten threads at its first use; this one starts them as work arrives.
     loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="mcpc-work"))
     asyncio.set_event_loop(loop)
-    settings = QSettings(str(data_dir() / "window.ini"), QSettings.Format.IniFormat)
+    settings = QSettings(str(settings_path), QSettings.Format.IniFormat)
     controller = Controller(accounts)
     window = MainWindow(controller, settings=settings)
     refresher = BackgroundRefresher(controller, parent=app)

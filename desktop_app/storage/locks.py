@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from desktop_app.errors import TransientError
+from desktop_app.errors import StorageError, TransientError
 from desktop_app.storage.paths import ensure_private_dir
 
 DEFAULT_TIMEOUT = 90.0
@@ -74,7 +74,15 @@ class AccountLocks:
         local = self._local.setdefault(name, asyncio.Lock())
         async with local:
             ensure_private_dir(self.directory)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                # Never through a symbolic link planted in the folder (docs/decisions/0016).
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            except OSError as exc:
+                raise StorageError(
+                    "lock_unusable",
+                    f"The lock file {path} cannot be used ({exc.strerror or type(exc).__name__}).",
+                    hint=f"Remove {path} (a symbolic link or something else is in its place), then try again.",
+                ) from None
             try:
                 deadline = time.monotonic() + timeout
                 while not _try_lock(fd):

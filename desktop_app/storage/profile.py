@@ -35,6 +35,9 @@ def open_accounts(
 ) -> Accounts:
     """Open (creating if needed) the profile in ``directory`` (default: the platform's data directory).
 
+    A folder of another user's, or one others may write in, is refused with a :class:`StorageError` before anything
+    in it is read; one others may only read is made private (:func:`ensure_private_dir`, ADR 0016).
+
     ``secret_store`` given: use it and remember the choice for this profile; else the remembered one, else the
     keyring.
     """

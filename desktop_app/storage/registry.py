@@ -33,6 +33,7 @@ from desktop_app.accounts.ports import RemovedServer, SignInRecord, describe_acc
 from desktop_app.appinfo import APP_NAME
 from desktop_app.errors import ConfigurationError, ConnectorError, StorageError, one_line
 from desktop_app.oauth.urls import canonical_resource
+from desktop_app.storage.paths import check_own_file, ensure_private_dir
 from desktop_app.storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,10 @@ class SqliteRegistry:
 
     Opening refuses, with a :class:`StorageError` naming the file and never touching it: a file that is not a
     SQLite database or is damaged (``database_unreadable``), another program's database (``database_unreadable``),
-    a registry written by a newer version (``schema_too_new``). One connection per instance, usable from any
-    thread (calls are serialised by a lock).
+    a registry written by a newer version (``schema_too_new``), a registry or SQLite file beside it that is a
+    symbolic link, not a regular file or another user's (``file_unsafe``), a folder that belongs to another user
+    or that others may write in (``data_dir_foreign``, ``data_dir_writable``; ADR 0016). One connection per
+    instance, usable from any thread (calls are serialised by a lock).
     """
 
     def __init__(self, path: Path) -> None:
@@ -672,9 +675,17 @@ class SqliteRegistry:
 # -- opening ---------------------------------------------------------------------------------------------------
 
 
+#: SQLite's files beside the database (write-ahead log, shared memory, rollback journal): opened by name too.
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
 def _open(path: Path) -> sqlite3.Connection:
+    """SQLite opens files by name and follows symbolic links: the folder is checked first (it is the user's and
+    nobody else may write in it, so nobody can swap a name afterwards), then each file by name (ADR 0016)."""
+    ensure_private_dir(path.parent)
+    for name in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
+        check_own_file(name)
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         _create_private_file(path)
     except OSError as exc:
         raise StorageError(
@@ -708,7 +719,7 @@ def _open(path: Path) -> sqlite3.Connection:
 def _create_private_file(path: Path) -> None:
     """Create the empty database file readable by the user only; an existing file is not touched."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except FileExistsError:
         return
     os.close(fd)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QLineEdit,
     QVBoxLayout,
     QWidget,
@@ -18,6 +16,7 @@ from PySide6.QtWidgets import (
 from desktop_app.accounts.models import Server
 from desktop_app.errors import ConnectorError, one_line
 from desktop_app.oauth.urls import canonical_resource, require_secure
+from desktop_app.ui import plain
 from desktop_app.ui.controller import Controller
 
 #: A problem under an input: a red that reads on light and dark backgrounds.
@@ -54,11 +53,11 @@ class AddServerDialog(QDialog):
         self.controller = controller
         self.server: Server | None = None
 
-        intro = QLabel(
+        intro = plain.label(
             "Enter the address of a remote MCP server. Next, the app finds out where you sign in for it and shows "
-            "you who is asking for what, before anything opens in your browser."
+            "you who is asking for what, before anything opens in your browser.",
+            wrap=True,
         )
-        intro.setWordWrap(True)
         self.url = QLineEdit()
         self.url.setObjectName("urlEdit")
         self.url.setPlaceholderText("https://mcp.example.com/mcp")
@@ -68,16 +67,13 @@ class AddServerDialog(QDialog):
         self.name.setObjectName("nameEdit")
         self.name.setPlaceholderText("optional: its host name is used")
         self.name.setAccessibleName("Name")
-        self.feedback = QLabel()
+        self.feedback = plain.label(selectable=True, wrap=True)
         self.feedback.setObjectName("urlFeedback")
-        self.feedback.setWordWrap(True)
-        self.feedback.setTextFormat(Qt.TextFormat.PlainText)
-        self.feedback.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         form = QFormLayout()
-        url_label = QLabel("&Address:")
+        url_label = plain.label("&Address:")
         url_label.setBuddy(self.url)
-        name_label = QLabel("&Name:")
+        name_label = plain.label("&Name:")
         name_label.setBuddy(self.name)
         form.addRow(url_label, self.url)
         form.addRow("", self.feedback)

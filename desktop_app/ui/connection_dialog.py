@@ -7,7 +7,6 @@ tried again. Everything the server says about itself is shown as plain, one-line
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 from desktop_app.accounts.models import Account
 from desktop_app.errors import one_line
 from desktop_app.mcp.protocol import Tool
+from desktop_app.ui import plain
 from desktop_app.ui.controller import ConnectionReport, Controller, Job
 from desktop_app.ui.errors import ErrorPanel, ErrorReport, describe
 
@@ -63,10 +63,7 @@ def tools_model(tools: tuple[Tool, ...], parent: QWidget | None = None) -> QStan
 
 
 def _plain(text: str = "", *, bold: bool = False) -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label = plain.label(text, selectable=True, wrap=True)
     if bold:
         font = label.font()
         font.setBold(True)
@@ -158,7 +155,7 @@ class ConnectionDialog(QDialog):
         self.tools_view.horizontalHeader().setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
         self.tools_model = tools_model((), self)
         self.tools_view.setModel(self.tools_model)
-        tools_label = QLabel("&Tools:")
+        tools_label = plain.label("&Tools:")
         tools_label.setBuddy(self.tools_view)
 
         self.again_button = QPushButton("Test again")

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from desktop_app import appinfo
 from desktop_app.errors import ConnectorError, one_line
 from desktop_app.oauth.redact import redact
+from desktop_app.ui import plain
 
 #: What a person can do, when the engine had no more specific hint, by kind of error.
 DEFAULT_HINTS = {
@@ -84,18 +85,13 @@ class ErrorPanel(QWidget):
         icon = QLabel(self)
         icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(32, 32))
         icon.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.message = QLabel(self)
+        self.message = plain.label(selectable=True, wrap=True, parent=self)
         self.message.setObjectName("errorMessage")
-        self.message.setWordWrap(True)
-        self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         font = self.message.font()
         font.setBold(True)
         self.message.setFont(font)
-        self.hint = QLabel(self)
+        self.hint = plain.label(wrap=True, parent=self)
         self.hint.setObjectName("errorHint")
-        self.hint.setWordWrap(True)
-        self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self.details = QPlainTextEdit(self)
         self.details.setObjectName("errorDetails")
         self.details.setReadOnly(True)
@@ -148,7 +144,7 @@ def show_error(parent: QWidget | None, report: ErrorReport) -> QMessageBox:
     box.setText(report.message)
     box.setInformativeText(f"What you can do: {report.hint}")
     box.setDetailedText(report.details)
-    box.setTextFormat(Qt.TextFormat.PlainText)
+    plain.dialog(box)
     box.setStandardButtons(QMessageBox.StandardButton.Ok)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()

@@ -1,4 +1,7 @@
-"""The main window: servers with their accounts beneath, what can be done with the selection, and its history."""
+"""The main window: servers with their accounts beneath, what can be done with the selection, and its history.
+
+Whatever a server or an id_token chose (names, labels, errors) is shown as plain text (:mod:`desktop_app.ui.plain`).
+"""
 
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ from desktop_app import appinfo
 from desktop_app.accounts.manager import LoginResult, SignOutResult
 from desktop_app.accounts.models import Account, AccountState, Event, Server
 from desktop_app.errors import one_line
-from desktop_app.ui import text
+from desktop_app.ui import plain, text
 from desktop_app.ui.controller import Controller, Job, SignInJob
 from desktop_app.ui.errors import ErrorReport, describe, show_error
 from desktop_app.ui.icons import app_icon, icon
@@ -254,12 +257,9 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.act_about)
 
     def _build_details(self) -> None:
-        self.details = QLabel()
+        self.details = plain.label(selectable=True, wrap=True)
         self.details.setObjectName("details")
-        self.details.setTextFormat(Qt.TextFormat.PlainText)
-        self.details.setWordWrap(True)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setMargin(8)
         self.activity_model = QStandardItemModel(0, 3, self)
         self.activity_model.setHorizontalHeaderLabels(["When", "What", "Detail"])
@@ -281,7 +281,7 @@ class MainWindow(QMainWindow):
     def _build_empty(self) -> None:
         self.empty = QWidget()
         self.empty.setObjectName("emptyState")
-        title = QLabel(EMPTY_TITLE)
+        title = plain.label(EMPTY_TITLE)
         font = title.font()
         font.setPointSizeF(font.pointSizeF() * 1.5)
         font.setBold(True)
@@ -433,7 +433,7 @@ class MainWindow(QMainWindow):
                 box["server"] = current
             return self.controller.sign_in(current, remove_server_if_abandoned=True)
 
-        self._sign_in_dialog(start, f"Add {server.name}")
+        self._sign_in_dialog(start, f"Add {one_line(server.name)}")
 
     def sign_in(self) -> None:
         server, account = self.selected_server(), self.selected_account()
@@ -441,16 +441,17 @@ class MainWindow(QMainWindow):
             return
         if account is not None:
             self._sign_in_dialog(
-                lambda: self.controller.sign_in(server, account=account), f"Sign in again as {account.label}"
+                lambda: self.controller.sign_in(server, account=account), f"Sign in again as {one_line(account.label)}"
             )
         else:
-            self._sign_in_dialog(lambda: self.controller.sign_in(server), f"Sign in to {server.name}")
+            self._sign_in_dialog(lambda: self.controller.sign_in(server), f"Sign in to {one_line(server.name)}")
 
     def add_account(self) -> None:
         server = self.selected_server()
         if server is not None:
             self._sign_in_dialog(
-                lambda: self.controller.sign_in(server, new_account=True), f"Add another account to {server.name}"
+                lambda: self.controller.sign_in(server, new_account=True),
+                f"Add another account to {one_line(server.name)}",
             )
 
     def _sign_in_dialog(self, start: Callable[[], SignInJob], title: str) -> None:
@@ -555,6 +556,7 @@ class MainWindow(QMainWindow):
         ask.setObjectName("renameDialog")
         ask.setWindowTitle("Rename account")
         ask.setLabelText(f"Nickname for {one_line(account.label)} (empty: none):")
+        plain.dialog(ask)
         ask.setTextValue(account.nickname or "")
         ask.textValueSelected.connect(lambda value: self.controller.set_nickname(account, value.strip() or None))
         self._open(ask)
@@ -573,6 +575,7 @@ class MainWindow(QMainWindow):
             "Connects your AI tools to remote MCP servers: OAuth sign-in in your own browser, tokens only in your "
             f"keyring ({self.controller.accounts.secrets.description})."
         )
+        plain.dialog(box)
         self._open(box)
 
     def _failed(self, job: Job, exc: BaseException) -> None:
@@ -585,9 +588,9 @@ class MainWindow(QMainWindow):
         box.setObjectName("confirmBox")
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(appinfo.APP_NAME)
-        box.setTextFormat(Qt.TextFormat.PlainText)
         box.setText(question)
         box.setInformativeText(explanation)
+        plain.dialog(box)
         yes = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
         yes.setObjectName("confirmButton")
         box.addButton(QMessageBox.StandardButton.Cancel)

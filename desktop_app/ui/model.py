@@ -2,7 +2,8 @@
 
 The model is fed snapshots (``set_snapshot``) and turns the difference into row insertions, removals and
 ``dataChanged`` so views keep their selection, expansion and scroll position while accounts refresh. It reads
-nothing itself: the controller is its only source.
+nothing itself: the controller is its only source. Names are shown as plain text (item views draw them so);
+tooltips, which Qt would read as rich text, go through :func:`desktop_app.ui.plain.tooltip`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistent
 
 from desktop_app.accounts.models import Account, Server
 from desktop_app.errors import one_line
-from desktop_app.ui import text
+from desktop_app.ui import plain, text
 from desktop_app.ui.icons import tone_icon
 
 Index = QModelIndex | QPersistentModelIndex
@@ -251,7 +252,7 @@ class ConnectorsModel(QAbstractItemModel):
             lines = [one_line(server.resource, 400)]
             if server.resource_name and server.resource_name != server.name:
                 lines.append(one_line(server.resource_name))
-            return "\n".join(lines)
+            return plain.tooltip("\n".join(lines))
         if role == Qt.ItemDataRole.DecorationRole and column == NAME:
             return tone_icon("server")
         if role == Qt.ItemDataRole.FontRole and column == NAME:
@@ -281,7 +282,7 @@ class ConnectorsModel(QAbstractItemModel):
             if column == RENEWED:
                 return text.renewed_text(account, now)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return text.account_details(account, now)
+            return plain.tooltip(text.account_details(account, now))
         if role == Qt.ItemDataRole.DecorationRole and column == NAME:
             return tone_icon(tone.value)
         return None

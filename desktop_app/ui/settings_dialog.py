@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from desktop_app.accounts.models import RegistrationChoice, Server, ServerSettings
 from desktop_app.errors import ConfigurationError, ConnectorError, one_line
 from desktop_app.oauth.registration import validate_client_metadata_url
+from desktop_app.ui import plain
 from desktop_app.ui.add_server_dialog import PROBLEM_STYLE
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.errors import describe, show_error
@@ -58,9 +59,7 @@ KEEP_STORED_HINT = "stored — leave empty to keep"
 
 
 def _explanation(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.PlainText)
+    label = plain.label(text, wrap=True)
     # The palette's secondary text colour: follows light and dark themes.
     label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
     return label
@@ -106,11 +105,8 @@ class ServerSettingsDialog(QDialog):
         layout.addWidget(self._build_sign_in())
         layout.addWidget(self._build_callback())
         layout.addWidget(self._build_reset())
-        self.problem = QLabel()
+        self.problem = plain.label(selectable=True, wrap=True)
         self.problem.setObjectName("problemLabel")
-        self.problem.setWordWrap(True)
-        self.problem.setTextFormat(Qt.TextFormat.PlainText)
-        self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problem.setStyleSheet(PROBLEM_STYLE)
         layout.addWidget(self.problem)
         layout.addStretch(1)
@@ -288,11 +284,8 @@ class ServerSettingsDialog(QDialog):
         )
         self.reset_button.setAccessibleDescription(reset_text)
         self.reset_button.clicked.connect(self.confirm_reset)
-        self.reset_result = QLabel()
+        self.reset_result = plain.label(selectable=True, wrap=True)
         self.reset_result.setObjectName("resetResult")
-        self.reset_result.setWordWrap(True)
-        self.reset_result.setTextFormat(Qt.TextFormat.PlainText)
-        self.reset_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.reset_result.setVisible(False)
         row = QHBoxLayout()
         row.addWidget(self.reset_button)
@@ -304,7 +297,7 @@ class ServerSettingsDialog(QDialog):
         return group
 
     def _buddy(self, text: str, widget: QWidget) -> QLabel:
-        label = QLabel(text)
+        label = plain.label(text)
         label.setBuddy(widget)
         return label
 
@@ -418,12 +411,12 @@ class ServerSettingsDialog(QDialog):
         box.setObjectName("confirmResetBox")
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Reset client registration")
-        box.setTextFormat(Qt.TextFormat.PlainText)
         box.setText(f"Forget this app's registration for {one_line(self.server.name)}?")
         box.setInformativeText(
             "The next sign-in registers the app with the authorization server again (and asks you to approve the "
             "new pairing). Accounts already signed in keep working."
         )
+        plain.dialog(box)
         yes = box.addButton("Reset", QMessageBox.ButtonRole.DestructiveRole)
         yes.setObjectName("confirmButton")
         box.addButton(QMessageBox.StandardButton.Cancel)

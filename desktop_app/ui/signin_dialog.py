@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from desktop_app.accounts.consent import PairingCheck
 from desktop_app.accounts.manager import LoginResult
 from desktop_app.errors import one_line
+from desktop_app.ui import plain
 from desktop_app.ui.controller import SIGN_IN_TIMEOUT, SignInJob
 from desktop_app.ui.errors import ErrorPanel, describe
 from desktop_app.ui.icons import tone_icon
@@ -38,9 +39,7 @@ PROGRESS, PAIRING, WAITING, DONE, FAILED = range(5)
 
 
 def _title_label(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
+    label = plain.label(text, wrap=True)
     font = label.font()
     font.setPointSizeF(font.pointSizeF() * 1.2)
     font.setBold(True)
@@ -96,11 +95,11 @@ class SignInDialog(QDialog):
         self.card_area = QScrollArea()
         self.card_area.setWidgetResizable(True)
         self.card_area.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.explain = QLabel(
+        self.explain = plain.label(
             "Continue opens your web browser at the authorization server above. Sign in there; the browser then "
-            "comes back to this app."
+            "comes back to this app.",
+            wrap=True,
         )
-        self.explain.setWordWrap(True)
         self.continue_button = QPushButton("Continue in browser")
         self.continue_button.setObjectName("continueButton")
         self.continue_button.clicked.connect(lambda: self._answer(True))
@@ -116,12 +115,9 @@ class SignInDialog(QDialog):
     def _build_waiting(self) -> None:
         page = QWidget()
         title = _title_label("Waiting for you to finish signing in in your browser…")
-        self.waiting_detail = QLabel()
-        self.waiting_detail.setWordWrap(True)
-        self.waiting_detail.setTextFormat(Qt.TextFormat.PlainText)
-        self.browser_problem = QLabel()
+        self.waiting_detail = plain.label(wrap=True)
+        self.browser_problem = plain.label(wrap=True)
         self.browser_problem.setObjectName("browserProblem")
-        self.browser_problem.setWordWrap(True)
         self.browser_problem.setVisible(False)
         self.copy_link = QPushButton("Copy sign-in link")
         self.copy_link.setObjectName("copyLink")
@@ -150,9 +146,7 @@ class SignInDialog(QDialog):
         page = QWidget()
         self.done_title = _title_label("")
         self.done_title.setObjectName("doneTitle")
-        self.done_detail = QLabel()
-        self.done_detail.setWordWrap(True)
-        self.done_detail.setTextFormat(Qt.TextFormat.PlainText)
+        self.done_detail = plain.label(wrap=True)
         close = QPushButton("Done")
         close.setDefault(True)
         close.clicked.connect(self.accept)
@@ -266,6 +260,7 @@ class SignInDialog(QDialog):
             "The server did not say who signed in. Give this account a name you will recognise (for example "
             "'work' or your email address):"
         )
+        plain.dialog(ask)
         ask.setInputMode(QInputDialog.InputMode.TextInput)
         ask.textValueSelected.connect(lambda text: self.job.answer_nickname(text) if self.job else None)
         ask.rejected.connect(lambda: self.job.answer_nickname(None) if self.job else None)

@@ -2,7 +2,8 @@
 
 The menu is rebuilt each time it opens (``aboutToShow``), so it always says what is true now. Notifications are
 combined: several accounts turning "needs sign-in" together make one message, whose click opens the sign-in of the
-first of them (the others are listed in the menu with "Sign in again…").
+first of them (the others are listed in the menu with "Sign in again…"). Names are never markup or shortcuts there
+(:mod:`desktop_app.ui.plain`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from desktop_app import appinfo
 from desktop_app.accounts.models import Account, AccountState
 from desktop_app.errors import one_line
-from desktop_app.ui import text
+from desktop_app.ui import plain, text
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.icons import icon_path
 from desktop_app.ui.refresher import BackgroundRefresher
@@ -124,7 +125,7 @@ class Tray(QObject):
         if state != self.state:
             self.state = state
             self.icon.setIcon(tray_icon(state))
-        self.icon.setToolTip(f"{appinfo.APP_NAME}\n{tip}")
+        self.icon.setToolTip(f"{appinfo.APP_NAME}\n{plain.shell(tip)}")
 
     def rebuild_menu(self) -> None:
         menu = self.menu
@@ -135,7 +136,7 @@ class Tray(QObject):
             empty = menu.addAction("No servers yet")
             empty.setEnabled(False)
         for server, accounts in snapshot:
-            header = menu.addAction(one_line(server.name, 80))
+            header = menu.addAction(plain.action(one_line(server.name, 80)))
             header.setEnabled(False)
             if not accounts:
                 none = menu.addAction("    not signed in")
@@ -143,11 +144,11 @@ class Tray(QObject):
             for account in accounts:
                 state, _ = text.account_state(account, now, self.controller.busy(account.id))
                 if account.state is AccountState.NEEDS_SIGN_IN:
-                    action = menu.addAction(f"    {one_line(account.display_name, 60)} — Sign in again…")
+                    action = menu.addAction(plain.action(f"    {one_line(account.display_name, 60)} — Sign in again…"))
                     action.setObjectName(f"signInAgain_{account.id}")
                     action.triggered.connect(lambda _c=False, a=account.id: self.sig_sign_in_requested.emit(a))
                 else:
-                    line = menu.addAction(f"    {one_line(account.display_name, 60)} — {state}")
+                    line = menu.addAction(plain.action(f"    {one_line(account.display_name, 60)} — {state}"))
                     line.setEnabled(False)
         menu.addSeparator()
         open_window = menu.addAction("Open Connector Manager")
@@ -171,7 +172,8 @@ class Tray(QObject):
         quit_action.triggered.connect(lambda _c=False: self.sig_quit_requested.emit())
 
     def menu_texts(self) -> list[str]:
-        return [a.text() for a in self.menu.actions() if not a.isSeparator()]
+        """What the menu shows (a doubled ``&`` shows as one)."""
+        return [a.text().replace("&&", "&") for a in self.menu.actions() if not a.isSeparator()]
 
     def notify_needs_sign_in(self, accounts: tuple[Account, ...]) -> None:
         """One message for all of them; clicking it opens the sign-in of the first."""
@@ -182,7 +184,7 @@ class Tray(QObject):
         self.update_icon()
         self.icon.showMessage(
             "Sign in again",
-            f"{first}{more} must sign in again ({reason}). Click to sign in.",
+            plain.shell(f"{first}{more} must sign in again ({reason}). Click to sign in."),
             QSystemTrayIcon.MessageIcon.Warning,
             15_000,
         )
@@ -195,8 +197,10 @@ class Tray(QObject):
         more = f" and {len(accounts) - 1} more" if len(accounts) > 1 else ""
         self.icon.showMessage(
             "Sign-in expires soon",
-            f"{one_line(first.display_name, 60)}{more} expires in {left} and cannot be renewed by itself. "
-            "Click to sign in again.",
+            plain.shell(
+                f"{one_line(first.display_name, 60)}{more} expires in {left} and cannot be renewed by itself. "
+                "Click to sign in again."
+            ),
             QSystemTrayIcon.MessageIcon.Information,
             15_000,
         )

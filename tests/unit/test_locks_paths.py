@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.errors import TransientError
+from desktop_app.errors import StorageError, TransientError
 from desktop_app.storage.locks import AccountLocks
 from desktop_app.storage.paths import data_dir
 
@@ -110,3 +110,16 @@ def test_unusable_data_folder_is_a_storage_error_naming_it(tmp_path: Path) -> No
     with pytest.raises(StorageError) as refused:
         ensure_private_dir(blocker)
     assert str(blocker) in refused.value.message and "MCP_CONNECTORS_HOME" in (refused.value.hint or "")
+
+
+async def test_a_lock_file_planted_as_a_symbolic_link_is_not_followed(tmp_path: Path) -> None:
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o700)
+    target = tmp_path / "elsewhere"
+    (locks / "acct.lock").symlink_to(target)
+    with pytest.raises(StorageError) as info:
+        async with AccountLocks(locks).hold("acct"):
+            pass
+    assert info.value.code == "lock_unusable"
+    assert str(locks / "acct.lock") in info.value.message
+    assert not target.exists()  # nothing was created through the link
