@@ -32,12 +32,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from contextlib import aclosing
 from dataclasses import dataclass
 from http.cookiejar import Cookie
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from desktop_app.content_coding import CodingError, decoded
 from desktop_app.errors import AuthorizationRequestRefused, one_line
 from desktop_app.oauth.authorize import PendingAuthorization, callback_values
 from desktop_app.oauth.pkce import Pkce, random_token
@@ -139,10 +141,14 @@ async def _ask(
 async def _json_error(response: httpx.Response) -> dict[str, object] | None:
     """The body as a JSON object when it is a small one; a large page is read no further (and is no OAuth error)."""
     body = b""
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > _ERROR_BODY_LIMIT:
-            return None
+    try:
+        async with aclosing(decoded(response)) as pieces:  # capped as it is decoded, not after
+            async for piece in pieces:
+                body += piece
+                if len(body) > _ERROR_BODY_LIMIT:
+                    return None
+    except CodingError as exc:
+        raise httpx.DecodingError(f"unreadable body ({exc.code})") from None  # not conclusive, like any broken answer
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):

@@ -237,7 +237,7 @@ class Controller(QObject):
         accounts: Accounts,
         *,
         open_url: OpenUrl = open_in_system_browser,
-        http_factory: Callable[[], httpx.AsyncClient] = new_client,
+        http_factory: Callable[..., httpx.AsyncClient] = new_client,
         sign_in_timeout: float = SIGN_IN_TIMEOUT,
         parent: QObject | None = None,
     ) -> None:
@@ -246,7 +246,8 @@ class Controller(QObject):
         self.open_url = open_url
         self.sign_in_timeout = sign_in_timeout
         self._http_factory = http_factory
-        self._http: httpx.AsyncClient | None = None
+        #: One HTTP client per server URL (:meth:`http_for`).
+        self._http: dict[str, httpx.AsyncClient] = {}
         self._busy: dict[int, str] = {}
         self._jobs: set[Job] = set()
         self._renewals: set[Job] = set()
@@ -286,16 +287,24 @@ class Controller(QObject):
     def jobs(self) -> frozenset[Job]:
         return frozenset(self._jobs)
 
-    # -- the HTTP client -----------------------------------------------------------------------------------
-    @property
-    def http(self) -> httpx.AsyncClient:
-        if self._http is None or self._http.is_closed:
-            self._http = self._http_factory()
-        return self._http
+    # -- the HTTP clients ----------------------------------------------------------------------------------
+    def http_for(self, server: Server) -> httpx.AsyncClient:
+        """The HTTP client for ``server``'s flows: one per server, made for it (``new_client(server_url=...)``), so a
+        server on the public internet cannot send the app into the person's own network (docs/decisions/0015)."""
+        client = self._http.get(server.url)
+        if client is None or client.is_closed:
+            client = self._http[server.url] = self._http_factory(server_url=server.url)
+        return client
+
+    def http_for_account(self, account: Account) -> httpx.AsyncClient:
+        server = self.accounts.registry.server(account.server_id)
+        assert server is not None, "an account belongs to a server"
+        return self.http_for(server)
 
     async def prepare(self) -> None:
-        """Do a sign-in's first-use work early and off the GUI thread: import the modules it needs and make the HTTP
-        client (loading the CA bundle). Without this the first sign-in stalls the window for ~200 ms (benchmarks)."""
+        """Do a sign-in's first-use work early and off the GUI thread: import the modules it needs and make an HTTP
+        client (loading the CA bundle, which later clients share through ssl's cache). Without this the first
+        sign-in stalls the window for ~200 ms (benchmarks)."""
         import importlib
 
         for name in PREPARED_MODULES:
@@ -303,8 +312,9 @@ class Controller(QObject):
                 await asyncio.to_thread(importlib.import_module, name)
             except ImportError:  # an optional backend; the sign-in imports what it needs anyway
                 log.debug("Not preloaded: %s", name)
-        if self._http is None or self._http.is_closed:
-            self._http = await asyncio.to_thread(self._http_factory)
+        for server in self.accounts.registry.servers()[:1]:
+            if server.url not in self._http:
+                self._http[server.url] = await asyncio.to_thread(self._http_factory, server_url=server.url)
 
     async def aclose(self, *, grace: float = 0.0) -> None:
         """Cancel what still runs and close the HTTP client (the app is ending).
@@ -322,9 +332,9 @@ class Controller(QObject):
         for job in list(self._jobs):
             with contextlib.suppress(BaseException):
                 await job.wait()
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        clients, self._http = list(self._http.values()), {}
+        for client in clients:
+            await client.aclose()
         # A keyring write that a cancelled job started still finishes before the app goes.
         await asyncio.get_running_loop().run_in_executor(None, self._keyring_thread.shutdown)
 
@@ -384,7 +394,11 @@ class Controller(QObject):
 
     def remove_server(self, server: Server) -> Job:
         async def work() -> tuple[str, ...]:
-            _, problems = await self.accounts.remove_server(self.http, server)
+            _, problems = await self.accounts.remove_server(self.http_for(server), server)
+            if not any(other.url == server.url for other in self.accounts.registry.servers()):
+                client = self._http.pop(server.url, None)
+                if client is not None:
+                    await client.aclose()
             return problems
 
         return self._track(Job(f"Removing {server.name}", self), work())
@@ -409,7 +423,7 @@ class Controller(QObject):
         async def work() -> LoginResult:
             try:
                 return await self.accounts.login(
-                    self.http,
+                    self.http_for(server),
                     server,
                     browser=job.browser,
                     approve=job.approve,
@@ -423,14 +437,14 @@ class Controller(QObject):
             except BaseException:
                 if remove_server_if_abandoned and not self.accounts.registry.accounts(server.id):
                     with contextlib.suppress(ConnectorError):
-                        await asyncio.shield(self.accounts.remove_server(self.http, server))
+                        await asyncio.shield(self.accounts.remove_server(self.http_for(server), server))
                 raise
 
         return self._track(job, work(), account_id=account.id if account else None, busy="Signing in")
 
     def sign_out(self, account: Account) -> Job:
         async def work() -> SignOutResult:
-            return await self.accounts.logout(self.http, account)
+            return await self.accounts.logout(self.http_for_account(account), account)
 
         return self._track(Job(f"Signing out {account.label}", self), work(), account_id=account.id, busy="Signing out")
 
@@ -445,8 +459,9 @@ class Controller(QObject):
         assert server is not None
 
         async def work() -> ConnectionReport:
-            session = self.accounts.session(self.http, account, server)
-            client = McpClient(self.http, server.resource, auth=session.auth())
+            http = self.http_for(server)
+            session = self.accounts.session(http, account, server)
+            client = McpClient(http, server.resource, auth=session.auth())
             try:
                 info = await client.initialize()
                 tools = await client.list_tools()
@@ -463,7 +478,7 @@ class Controller(QObject):
         """Renew the access token now (the refresh token is used; nothing is shown)."""
 
         async def work() -> None:
-            await self.accounts.token(self.http, account, force=True)
+            await self.accounts.token(self.http_for_account(account), account, force=True)
 
         job = self._track(Job(f"Renewing {account.label}", self), work(), account_id=account.id, busy="Renewing")
         self._renewals.add(job)

@@ -99,7 +99,7 @@ async def test_lists_the_servers_tools_and_what_it_says_about_itself(
 async def test_a_signed_out_account_shows_the_problem_and_what_to_do(
     qtbot, dialog_parent, alice: Account, controller: Controller
 ):
-    result = await controller.accounts.logout(controller.http, alice)
+    result = await controller.accounts.logout(controller.http_for_account(alice), alice)
     assert result.account.state is AccountState.SIGNED_OUT
     dialog = open_dialog(qtbot, dialog_parent, controller, alice)
     job = dialog.job
