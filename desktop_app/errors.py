@@ -30,6 +30,9 @@ A ``ProtocolViolation`` is never retried silently and is never "fixed" by trying
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Iterable
 from typing import ClassVar
 
 
@@ -182,9 +185,73 @@ def _is_token(value: str) -> bool:
 
 
 def one_line(text: str, limit: int = 200) -> str:
-    """A server-supplied string made safe to show: printable, one line, bounded."""
+    """A server-supplied string made safe to show on one line: printable, bounded.
+
+    Every character :meth:`str.isprintable` refuses becomes a space: C0 and C1 controls (ESC, so no escape or OSC
+    sequence survives), DEL, line and paragraph separators, format characters (the bidi embeddings, overrides and
+    isolates U+202A to 202E and U+2066 to 2069, the marks U+200E, U+200F and U+061C, the zero-width U+200B to
+    200D, U+2060 and U+FEFF), lone surrogates, private-use and unassigned code points. Runs of white space become
+    one space, so the result is one line; longer than ``limit``, it is cut and ends with "…".
+    """
     cleaned = "".join(c if c.isprintable() else " " for c in text)
     cleaned = " ".join(cleaned.split())
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 1] + "…"
     return cleaned
+
+
+#: A CRLF, or anything but printable ASCII, tab and newline: what :func:`terminal_text` looks at one by one.
+_NOT_PLAIN = re.compile(r"\r\n|[^\t\n\x20-\x7e]")
+#: What :meth:`str.splitlines` takes for the end of a line, besides a newline: each ends the line it is on.
+_LINE_BREAKS = frozenset("\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+#: Invisible format characters that text needs: the joiners (Persian and Indic words, emoji sequences such as 👨‍👩‍👧)
+#: and the soft hyphen. Every other format character (bidi controls, zero-width space, word joiner, BOM, tags ...)
+#: is replaced.
+_KEPT_FORMAT = frozenset("\u200c\u200d\u00ad")
+
+
+def _stand_in(match: re.Match[str]) -> str:
+    c = match.group()
+    if c == "\r\n":
+        return "\n"
+    if c in _LINE_BREAKS:
+        return "\n"
+    if c.isprintable() or c in _KEPT_FORMAT:
+        return c
+    category = unicodedata.category(c)
+    if category in ("Co", "Cn"):
+        return c  # private use (icon fonts), or assigned after this Python's Unicode tables (new emoji)
+    if c.isspace():
+        return " "
+    return "\ufffd"
+
+
+def terminal_text(text: str) -> str:
+    r"""Text about to be written to a terminal (the command line's last step before printing), made inert.
+
+    The app's own line structure stays: ``\n`` and ``\t`` (a column separator) are kept, and every other line break
+    (``\r``, ``\x85``, U+2028 ...) becomes ``\n`` (a CRLF one ``\n``), so no line can be overwritten or hidden.
+    Other white space becomes a space, and every control (ESC, DEL, C1 ...), format character (bidi controls,
+    zero-width space, word joiner, BOM, tags) and lone surrogate becomes U+FFFD, visible where it was. Text survives
+    whole: the joiners and the soft hyphen (Persian, Indic scripts, emoji sequences), combining marks, private-use
+    characters and code points newer than this Python's Unicode tables are kept. This is a backstop: text a server
+    chose is already made one line by :func:`one_line` where the command line words it (and there, the joiners go
+    too: a name is not the place for them).
+    """
+    return _NOT_PLAIN.sub(_stand_in, text)
+
+
+#: Shorter values are not searched for by :func:`scrub`: they would match ordinary words (no real secret is that short).
+MIN_SECRET = 8
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` (received in answer to a request) with every secret that request carried cut out, whatever its
+    shape: a server that echoes a refresh token in an ``error_description``, or an access token in a tool's answer,
+    must not get it shown, logged or stored. The patterns of ``oauth.redact.redact`` only know ``name=value`` pairs
+    and JWTs; this knows the exact strings sent."""
+    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET}, key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return text

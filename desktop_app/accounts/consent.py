@@ -22,6 +22,22 @@ registration at the same issuer                          registration); reported
 ==========================================  ===========  ==============================================
 
 Warnings (:func:`pairing_warnings`) are computed every time, approved or not.
+
+What an approval given ahead of time (``--yes``; anything not asked of the person there and then) may approve,
+by :func:`unattended_refusal` (a refusal's code in brackets):
+
+============================================  ==============================  ========================================
+the pairing check                             a sign-in the person asked      on the way: a step-up met while calling
+                                              for (``login``, ``connect``)    a tool; what a window or tray does alone
+============================================  ==============================  ========================================
+nothing to approve                            yes                             yes
+more scopes, same issuer/resource/client      yes                             yes
+the first pairing for the server              yes                             no (``first_pairing``)
+another client that needs approval            yes                             no (``client_changed``)
+a warning the approved pairing did not have   no (``new_warnings``)           no (``new_warnings``)
+another resource                              no (``resource_changed``)       no (``resource_changed``)
+another issuer                                no (``issuer_changed``)         no (``issuer_changed``)
+============================================  ==============================  ========================================
 """
 
 from __future__ import annotations
@@ -32,12 +48,13 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import idna
 from publicsuffixlist import PublicSuffixList
 
 from desktop_app.accounts.models import Consent
 from desktop_app.errors import one_line
 from desktop_app.oauth.flow import Pairing
-from desktop_app.oauth.urls import is_loopback_host
+from desktop_app.oauth.urls import ascii_host, is_loopback_host
 
 _CLIENT_KINDS = {
     "cimd": "client metadata document",
@@ -91,9 +108,8 @@ def _host(url: str) -> str:
     except ValueError:
         host = ""
     host = host.rstrip(".")
-    if not host.isascii():
-        with contextlib.suppress(UnicodeError):
-            host = host.encode("idna").decode("ascii")
+    with contextlib.suppress(UnicodeError):
+        host = ascii_host(host)  # the form httpx connects to (IDNA 2008), not Python's IDNA 2003 codec
     return host
 
 
@@ -108,7 +124,7 @@ def _unicode_form(host: str) -> str:
     for label in host.split("."):
         if label.startswith("xn--"):
             with contextlib.suppress(UnicodeError):
-                label = label.encode("ascii").decode("idna")
+                label = idna.decode(label)
         labels.append(label)
     return one_line(".".join(labels))
 
@@ -245,6 +261,35 @@ def check_pairing(pairing: Pairing, approved: Consent | None) -> PairingCheck:
         warnings=warnings,
         resource_changed=resource_changed,
     )
+
+
+def unattended_refusal(check: PairingCheck, *, asked_for_sign_in: bool) -> str | None:
+    """Why an approval given ahead of time (``--yes``, a job nobody watches) may not approve ``check``: a code (the
+    table in this module's docstring), or None when it may.
+
+    ``asked_for_sign_in``: the person asked for this sign-in on the command that carries the approval (``login``,
+    ``connect``), so a first pairing and a changed client are what they asked for. Otherwise (a step-up met while
+    calling a tool) only more scopes at the same authorization server, resource and client are (``not_a_step_up``
+    for a check that needs approval for any other reason).
+    """
+    if not check.needs_approval:
+        return None
+    if check.issuer_changed is not None:
+        return "issuer_changed"
+    if check.resource_changed is not None:
+        return "resource_changed"
+    previous = check.previous
+    if previous is not None:
+        before = set(pairing_warnings(previous.resource, previous.issuer))
+        if any(warning not in before for warning in check.warnings):
+            return "new_warnings"
+    if asked_for_sign_in:
+        return None
+    if check.first_time or previous is None:
+        return "first_pairing"
+    if _client_needs_approval(previous, check.pairing):
+        return "client_changed"
+    return None if check.scope_step_up else "not_a_step_up"
 
 
 def consent_from(pairing: Pairing, *, server_id: int, now: float) -> Consent:

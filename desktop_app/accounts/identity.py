@@ -4,7 +4,8 @@ The order (strongest first):
 
 1. ``openid`` is requested when the authorization server lists it (:func:`identity_scopes`); an id_token that
    comes back is validated (:func:`validate_id_token`) and an invalid one refuses the sign-in;
-2. else the userinfo endpoint, with the access token (:func:`fetch_userinfo`);
+2. else the userinfo endpoint, with the access token (:func:`fetch_userinfo`), only when it is on the issuer's
+   origin (:func:`userinfo_endpoint`: the MCP access token goes nowhere else);
 3. else the claims of a JWT access token, read without trusting them, for display only
    (:func:`access_token_claims`);
 4. else nothing: the caller asks the person for a nickname.
@@ -49,7 +50,7 @@ from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.http import request_json
 from desktop_app.oauth.tokens import TokenSet
 from desktop_app.oauth.trace import Trace
-from desktop_app.oauth.urls import require_secure
+from desktop_app.oauth.urls import require_secure, same_origin
 
 log = logging.getLogger(__name__)
 
@@ -351,6 +352,23 @@ async def verify_id_token(
 # -- userinfo ------------------------------------------------------------------------------------------------
 
 
+def userinfo_endpoint(metadata: AuthorizationServerMetadata, trace: Trace) -> str | None:
+    """The userinfo endpoint the MCP access token may be shown to, or None.
+
+    That token is meant for the MCP server; the authorization server that issued it may see it again, anyone else
+    may not: an endpoint on another origin than the issuer's is not called (metadata can name any URL there), and
+    the account is labelled from the id_token, the token's own claims, or a nickname instead.
+    """
+    endpoint = metadata.userinfo_endpoint
+    if endpoint is None:
+        return None
+    if not same_origin(endpoint, metadata.issuer):
+        trace.add("userinfo", endpoint, None, "not called: not on the issuer's origin")
+        log.info("userinfo endpoint %s is not on the origin of %s; not called", endpoint, metadata.issuer)
+        return None
+    return endpoint
+
+
 async def fetch_userinfo(
     http: httpx.AsyncClient, endpoint: str, access_token: str, *, trace: Trace
 ) -> dict[str, Any] | None:
@@ -494,13 +512,13 @@ async def resolve_identity(
             trace=trace,
             jwks_cache=jwks_cache,
         )
-        if label_from_claims(claims) is None and metadata.userinfo_endpoint is not None:
-            userinfo = await fetch_userinfo(http, metadata.userinfo_endpoint, tokens.access_token, trace=trace)
+        if label_from_claims(claims) is None and (endpoint := userinfo_endpoint(metadata, trace)) is not None:
+            userinfo = await fetch_userinfo(http, endpoint, tokens.access_token, trace=trace)
             if userinfo is not None:
                 claims = merge_userinfo(claims, userinfo, issuer=issuer)
         return identity_from_claims(claims, "id_token")
-    if metadata.userinfo_endpoint is not None:
-        userinfo = await fetch_userinfo(http, metadata.userinfo_endpoint, tokens.access_token, trace=trace)
+    if (endpoint := userinfo_endpoint(metadata, trace)) is not None:
+        userinfo = await fetch_userinfo(http, endpoint, tokens.access_token, trace=trace)
         if userinfo is not None:
             return identity_from_claims(userinfo, "userinfo")
     claims_seen = access_token_claims(tokens.access_token, issuer=issuer)

@@ -568,8 +568,8 @@ class Accounts:
             build_probe_request(server.url), build_probe_request(server.url, LEGACY_VERSIONS[0])
         )
         metadata = discovery.metadata
-        if not metadata.defaults_used:
-            self.registry.save_metadata(metadata.issuer, metadata_to_json(metadata), now=self.clock())
+        # Remembered for renewals, the 2025-03-26 default endpoints (no metadata anywhere) as much as discovered ones.
+        self.registry.save_metadata(metadata.issuer, metadata_to_json(metadata), now=self.clock())
         prm = discovery.resource_metadata
         if prm is not None and prm.resource_name and prm.resource_name != server.resource_name:
             server = self.registry.update_server(server.id, resource_name=prm.resource_name)

@@ -170,7 +170,7 @@ class Connection:
 
     signin: SignIn
     session: MemorySession | None
-    auth: httpx.Auth | None
+    auth: BearerAuth | None
     pairing: Pairing | None
 
 

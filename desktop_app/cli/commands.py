@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from desktop_app.accounts.manager import Accounts, StoredSession, metadata_from_json
 from desktop_app.accounts.models import Account, AccountState, Server, ServerSettings
 from desktop_app.appinfo import COMMAND
-from desktop_app.errors import ConfigurationError, ConnectorError, SignInRequired, UserActionRequired, one_line
+from desktop_app.cli.main import connected_line, scope_list, tool_lines, tool_name
+from desktop_app.cli.text import URL_LIMIT, shown_url
+from desktop_app.errors import ConfigurationError, ConnectorError, SignInRequired, one_line
 from desktop_app.oauth.redact import redact
 
 # asyncio, httpx and the OAuth engine are imported inside the commands that talk to a server: `token` with a fresh
@@ -126,7 +128,7 @@ def _server_or_add(accounts: Accounts, text: str, console: Console) -> Server:
         return found
     if "://" in text:
         server = accounts.add_server(text)
-        console.say(f"Added {server.name} ({server.url}).")
+        console.say(f"Added {_name(server)} ({shown_url(server.url)}).")
         return server
     return accounts.server(text)
 
@@ -141,7 +143,7 @@ async def run_add(args: argparse.Namespace, console: Console) -> int:
         server = accounts.add_server(args.url, name=args.name, settings=settings)
         if isinstance(secret, str):
             accounts.update_settings(server, settings, client_secret=secret)
-        console.result(f"Added {server.name} ({server.url}).")
+        console.result(f"Added {_name(server)} ({shown_url(server.url)}).")
         console.say(f"Sign in with: {COMMAND} login {_quote(server.name)}")
     finally:
         accounts.registry.close()
@@ -149,41 +151,30 @@ async def run_add(args: argparse.Namespace, console: Console) -> int:
 
 
 def _quote(text: str) -> str:
+    """A word to paste into a shell: quoted, and printable on one line (a name with a control character or a line
+    break in it comes out changed: it is not pasted whole)."""
     import shlex
 
-    return shlex.quote(text)
+    quoted = shlex.quote(text)
+    return quoted if quoted.isprintable() else one_line(quoted, 1000)
+
+
+def _name(server: Server) -> str:
+    return one_line(server.name)
+
+
+def _who(account: Account) -> str:
+    """An account as the person knows it: its nickname and the label its id_token (or the person) gave it."""
+    return one_line(account.display_name)
 
 
 # -- login ---------------------------------------------------------------------------------------------------
 
 
-def _approver(console: Console) -> Callable[[PairingCheck], Awaitable[bool]]:
-    async def approve(check: PairingCheck) -> bool:
-        import asyncio
-
-        from desktop_app.cli.pairing_text import format_pairing_check
-
-        console.say(format_pairing_check(check))
-        if console.assume_yes:
-            if check.issuer_changed is not None:
-                # Someone else would hold the login from now on: a person decides that, never --yes.
-                raise UserActionRequired(
-                    "approval_needed",
-                    "This server now sends you to another authorization server; --yes does not approve that.",
-                    hint="Run the same command in a terminal without --yes, and check the pairing shown above.",
-                )
-            console.say("Approved (--yes).")
-            return True
-        if not console.stdin.isatty():
-            raise ConfigurationError(
-                "confirmation_needed",
-                "The pairing needs your approval, but there is no terminal to ask in.",
-                hint="Run the command in a terminal, or add --yes to approve it.",
-            )
-        answer = await asyncio.to_thread(console.ask, "Open the browser to sign in? [y/N] ")
-        return answer.strip().lower() in ("y", "yes")
-
-    return approve
+def _approver(console: Console, *, asked_for_sign_in: bool) -> Callable[[PairingCheck], Awaitable[bool]]:
+    """The ``approve`` of a sign-in: :meth:`Console.approve`, where ``--yes`` approves only what
+    ``unattended_refusal`` allows (``asked_for_sign_in``: ``login``; not a step-up met by ``tools`` or ``call``)."""
+    return functools.partial(console.approve, asked_for_sign_in=asked_for_sign_in)
 
 
 def _nickname_asker(console: Console) -> Callable[[], Awaitable[str | None]]:
@@ -219,7 +210,7 @@ async def run_login(args: argparse.Namespace, console: Console) -> int:
         if _settings_changed(args):
             settings, secret = _settings_from_args(args, server.settings)
             server = accounts.update_settings(server, settings, client_secret=secret)
-            console.say(f"Saved these sign-in settings for {server.name}.")
+            console.say(f"Saved these sign-in settings for {_name(server)}.")
         target: Account | None = None
         if args.account:
             target = accounts.account(server, args.account)
@@ -230,17 +221,17 @@ async def run_login(args: argparse.Namespace, console: Console) -> int:
             elif len(existing) > 1:
                 raise ConfigurationError(
                     "choose_account",
-                    f"{server.name} has several accounts ({', '.join(a.display_name for a in existing)}).",
+                    f"{_name(server)} has several accounts ({', '.join(_who(a) for a in existing)}).",
                     hint="Sign one in again with --account, or add another with --new-account.",
                 )
         if target is not None:
-            console.say(f"Signing in again as {target.display_name}.")
-        async with new_client() as http:
+            console.say(f"Signing in again as {_who(target)}.")
+        async with new_client(server_url=server.url) as http:
             result = await accounts.login(
                 http,
                 server,
                 browser=system_browser,
-                approve=_approver(console),
+                approve=_approver(console, asked_for_sign_in=True),
                 account=target,
                 new_account=args.new_account,
                 nickname=args.nickname,
@@ -250,10 +241,10 @@ async def run_login(args: argparse.Namespace, console: Console) -> int:
             )
         account = result.account
         now = accounts.clock()
-        granted = " ".join(account.scopes) or "(none stated)"
+        granted = scope_list(account.scopes) or "(none stated)"
         verb = "Added account" if result.created else "Signed in again:"
-        console.say(f"{verb} {account.display_name} on {server.name} (id {account.id}); granted: {granted}.")
-        console.result(f"{account.id}\t{account.display_name}\t{describe_state(account, now)}")
+        console.say(f"{verb} {_who(account)} on {_name(server)} (id {account.id}); granted: {granted}.")
+        console.result(f"{account.id}\t{_who(account)}\t{describe_state(account, now)}")
     finally:
         accounts.registry.close()
     return 0
@@ -310,7 +301,7 @@ async def run_list(args: argparse.Namespace, console: Console) -> int:
             try:
                 check()
             except ConnectorError as exc:
-                lines.append(f"  Warning: {exc.message}")
+                lines.append(f"  Warning: {one_line(exc.message, URL_LIMIT)}")
         if accounts.secrets.kind != "keyring":
             lines.append(
                 "  Warning: this file store is NOT encrypted; anyone who can read the file can use your logins."
@@ -319,15 +310,15 @@ async def run_list(args: argparse.Namespace, console: Console) -> int:
             lines.append(f"No servers yet. Add one with: {COMMAND} add URL")
         all_accounts = {a.id: a for a in every_account}
         for row in rows:
-            title = row["name"] + (f" — {row['resource_name']}" if row["resource_name"] else "")
-            lines.append(f"{title}  {row['url']}")
+            title = one_line(row["name"]) + (f" — {one_line(row['resource_name'])}" if row["resource_name"] else "")
+            lines.append(f"{title}  {shown_url(row['url'])}")
             if not row["accounts"]:
                 lines.append(f"    no accounts — sign in with: {COMMAND} login {_quote(row['name'])}")
             for data in row["accounts"]:
                 account = all_accounts[data["id"]]
-                parts = [f"    {account.id:>4}  {account.display_name}", describe_state(account, now)]
+                parts = [f"    {account.id:>4}  {_who(account)}", describe_state(account, now)]
                 if account.scopes:
-                    parts.append("scopes: " + " ".join(account.scopes))
+                    parts.append("scopes: " + scope_list(account.scopes))
                 if account.last_refresh:
                     parts.append(f"renewed {human_duration(now - account.last_refresh)} ago")
                 if account.last_error and account.state is not AccountState.SIGNED_OUT:
@@ -348,12 +339,13 @@ def _reauthorizer(
     from desktop_app.oauth.authorize import system_browser
 
     async def reauthorize(account: Account, scopes: tuple[str, ...]) -> Account:
-        console.say(f"{server.name} asks for more permissions: {' '.join(scopes)}.")
+        console.say(f"{_name(server)} asks for more permissions: {scope_list(scopes)}.")
         result = await accounts.login(
             http,
             server,
             browser=system_browser,
-            approve=_approver(console),
+            # Met on the way to a tool: --yes approves more scopes at the same authorization server, nothing else.
+            approve=_approver(console, asked_for_sign_in=False),
             account=account,
             on_url=_show_url(console),
             extra_scopes=scopes,
@@ -374,7 +366,7 @@ async def _with_session(
     try:
         server = accounts.server(args.server)
         account = accounts.account(server, args.account)
-        async with new_client() as http:
+        async with new_client(server_url=server.url) as http:
             session = accounts.session(
                 http, account, server, reauthorize=_reauthorizer(accounts, http, server, console)
             )
@@ -392,18 +384,16 @@ async def run_tools(args: argparse.Namespace, console: Console) -> int:
     async def work(accounts: Accounts, server: Server, session: StoredSession, http: httpx.AsyncClient) -> int:
         from desktop_app.mcp import McpClient
 
-        client = McpClient(http, server.resource, auth=session.auth())
+        auth = session.auth()
+        console.keep_out(auth.sent)  # a server's answer may echo the token it was sent
+        client = McpClient(http, server.resource, auth=auth)
         try:
             info = await client.initialize()
-            console.say(
-                f"Connected to {info.name or server.name} as {session.account.display_name} "
-                f"(MCP {info.protocol_version})."
-            )
+            console.say(connected_line(info, server.name, account=session.account.display_name))
             tools = await client.list_tools()
             console.result(f"{len(tools)} tool(s):")
-            for tool in tools:
-                description = (tool.description or "").strip().splitlines()
-                console.result(f"  {tool.name}" + (f" — {one_line(description[0])}" if description else ""))
+            for line in tool_lines(tools):
+                console.result(line)
         finally:
             await client.close()
         return 0
@@ -415,11 +405,16 @@ async def run_call(args: argparse.Namespace, console: Console) -> int:
     from desktop_app.cli.main import EXIT_TOOL_ERROR, format_tool_result, tool_arguments
 
     tool_args = tool_arguments(args.args)
+    if args.deadline is not None and not args.deadline > 0:
+        raise ConfigurationError("invalid_deadline", f"--deadline {args.deadline} must be a positive number.")
 
     async def work(accounts: Accounts, server: Server, session: StoredSession, http: httpx.AsyncClient) -> int:
         from desktop_app.mcp import McpClient
+        from desktop_app.mcp.client import REQUEST_DEADLINE
 
-        client = McpClient(http, server.resource, auth=session.auth())
+        auth = session.auth()
+        console.keep_out(auth.sent)  # a server's answer may echo the token it was sent
+        client = McpClient(http, server.resource, auth=auth, deadline=args.deadline or REQUEST_DEADLINE)
         try:
             await client.initialize()
             result = await client.call_tool(args.tool, tool_args)
@@ -429,7 +424,7 @@ async def run_call(args: argparse.Namespace, console: Console) -> int:
         if text:
             console.result(text)
         if result.is_error:
-            console.say(f"The tool {args.tool} reported an error.")
+            console.say(f"The tool {tool_name(args.tool)} reported an error.")
             return EXIT_TOOL_ERROR
         return 0
 
@@ -473,7 +468,7 @@ async def run_token(args: argparse.Namespace, console: Console) -> int:
         if tokens is None:
             from desktop_app.oauth.http import new_client
 
-            async with new_client() as http:
+            async with new_client(server_url=server.url) as http:
                 tokens = await accounts.token(http, account, force=args.force)
         console.result(tokens.access_token)
     finally:
@@ -492,21 +487,20 @@ async def run_logout(args: argparse.Namespace, console: Console) -> int:
         server = accounts.server(args.server)
         everyone = accounts.registry.accounts(server.id)
         if not args.account and everyone and all(a.state is AccountState.SIGNED_OUT for a in everyone):
-            console.say(f"Every account on {server.name} is already signed out.")
+            console.say(f"Every account on {_name(server)} is already signed out.")
             return 0
         account = accounts.account(server, args.account)
         if account.state is AccountState.SIGNED_OUT:
-            console.say(f"{account.display_name} on {server.name} is already signed out.")
+            console.say(f"{_who(account)} on {_name(server)} is already signed out.")
             return 0
-        async with new_client() as http:
+        async with new_client(server_url=server.url) as http:
             result = await accounts.logout(http, account)
         if result.revoked:
-            console.say(f"Revoked at {account.issuer}: {', '.join(r.replace('_', ' ') for r in result.revoked)}.")
+            revoked = ", ".join(one_line(r.replace("_", " ")) for r in result.revoked)
+            console.say(f"Revoked at {shown_url(account.issuer)}: {revoked}.")
         for note in (*result.notes, *result.problems):
-            console.say(f"Note: {note}")
-        console.result(
-            f"Signed out {account.display_name} on {server.name}; its tokens were deleted from this machine."
-        )
+            console.say(f"Note: {one_line(note, URL_LIMIT)}")
+        console.result(f"Signed out {_who(account)} on {_name(server)}; its tokens were deleted from this machine.")
     finally:
         accounts.registry.close()
     return 0
@@ -519,12 +513,12 @@ async def run_remove(args: argparse.Namespace, console: Console) -> int:
     try:
         server = accounts.server(args.server)
         count = len(accounts.registry.accounts(server.id))
-        question = f"Remove {server.name} ({server.url}) and its {count} account(s)? [y/N] "
+        question = f"Remove {_name(server)} ({shown_url(server.url)}) and its {count} account(s)? [y/N] "
         if not args.yes:
             if not console.stdin.isatty():
                 raise ConfigurationError(
                     "confirmation_needed",
-                    f"Removing {server.name} needs your confirmation, but there is no terminal to ask in.",
+                    f"Removing {_name(server)} needs your confirmation, but there is no terminal to ask in.",
                     hint="Add --yes to remove it.",
                 )
             import asyncio
@@ -533,11 +527,11 @@ async def run_remove(args: argparse.Namespace, console: Console) -> int:
             if answer.strip().lower() not in ("y", "yes"):
                 console.say("Nothing removed.")
                 return 1
-        async with new_client() as http:
+        async with new_client(server_url=server.url) as http:
             removed, problems = await accounts.remove_server(http, server)
         for problem in problems:
-            console.say(f"Note: {problem}")
-        console.result(f"Removed {server.name} and {len(removed.accounts)} account(s).")
+            console.say(f"Note: {one_line(problem, URL_LIMIT)}")
+        console.result(f"Removed {_name(server)} and {len(removed.accounts)} account(s).")
     finally:
         accounts.registry.close()
     return 0
@@ -552,13 +546,15 @@ async def run_nickname(args: argparse.Namespace, console: Console) -> int:
         server = accounts.server(args.server)
         account = accounts.account(server, args.account)
         saved = accounts.set_nickname(account, args.nickname)
-        console.result(f"Account {saved.id} on {server.name} is now shown as {saved.display_name}.")
+        console.result(f"Account {saved.id} on {_name(server)} is now shown as {_who(saved)}.")
     finally:
         accounts.registry.close()
     return 0
 
 
 async def run_consent(args: argparse.Namespace, console: Console) -> int:
+    from desktop_app.accounts.consent import describe_client
+
     accounts = await open_profile(args)
     try:
         server = accounts.server(args.server)
@@ -569,21 +565,21 @@ async def run_consent(args: argparse.Namespace, console: Console) -> int:
                 server_id=server.id, account_id=None, kind="consent_withdrawn", detail="", now=accounts.clock()
             )
             console.result(
-                f"Withdrew the approval for {server.name}; the pairing will be shown again before the next sign-in."
+                f"Withdrew the approval for {_name(server)}; the pairing will be shown again before the next sign-in."
             )
             return 0
         if consent is None:
-            console.result(f"No pairing is approved for {server.name} yet.")
+            console.result(f"No pairing is approved for {_name(server)} yet.")
             return 0
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(consent.approved_at))
         console.result(
             "\n".join(
                 [
-                    f"Approved on {when} for {server.name}:",
-                    f"  Server:               {consent.resource}",
-                    f"  Authorization server: {consent.issuer}",
-                    f"  Scopes:               {' '.join(consent.scopes) or '(none)'}",
-                    f"  This app as:          {consent.client_kind} {consent.client_id}",
+                    f"Approved on {when} for {_name(server)}:",
+                    f"  Server:               {shown_url(consent.resource)}",
+                    f"  Authorization server: {shown_url(consent.issuer)}",
+                    f"  Scopes:               {scope_list(consent.scopes) or '(none)'}",
+                    f"  This app as:          {shown_url(describe_client(consent.client_kind, consent.client_id))}",
                 ]
             )
         )
@@ -611,12 +607,12 @@ async def run_doctor(args: argparse.Namespace, console: Console) -> int:
                 check()
                 lines.append("  keyring: usable")
             except ConnectorError as exc:
-                lines.append(f"  keyring: NOT usable — {exc.message}")
+                lines.append(f"  keyring: NOT usable — {one_line(exc.message, URL_LIMIT)}")
         servers = [accounts.server(args.server)] if args.server else accounts.registry.servers()
         if not servers:
             lines.append("No servers.")
-        async with new_client() as http:
-            for server in servers:
+        for server in servers:
+            async with new_client(server_url=server.url) as http:
                 lines.extend(await _diagnose(accounts, http, server))
     finally:
         accounts.registry.close()
@@ -629,12 +625,12 @@ async def _diagnose(accounts: Accounts, http: httpx.AsyncClient, server: Server)
     from desktop_app.oauth.flow import NoAuthorizationNeeded, SignIn
     from desktop_app.oauth.trace import Trace
 
-    lines = ["", f"== {server.name}: {server.url}", f"resource: {server.resource}"]
+    lines = ["", f"== {_name(server)}: {shown_url(server.url)}", f"resource: {shown_url(server.resource)}"]
     s = server.settings
     lines.append(
         f"settings: registration={s.registration} send_resource={s.send_resource} "
         f"request_identity={s.request_identity} callback_port={s.callback_port or 'any'} "
-        f"scopes={' '.join(s.scopes) if s.scopes is not None else '(server default)'}"
+        f"scopes={scope_list(s.scopes) if s.scopes is not None else '(server default)'}"
     )
     trace = Trace()
     signin = SignIn(
@@ -648,68 +644,68 @@ async def _diagnose(accounts: Accounts, http: httpx.AsyncClient, server: Server)
         metadata = discovery.metadata
         issuer = metadata.issuer
         lines.append("discovery:")
-        lines.extend(f"  {line}" for line in trace.lines())
-        lines.append(f"  authorization server: {metadata.issuer}")
-        lines.append(f"  token endpoint: {metadata.token_endpoint}")
-        lines.append(f"  revocation: {metadata.revocation_endpoint or 'not offered'}")
-        lines.append(f"  scopes the server asks for: {' '.join(signin.requested_scopes) or '(none)'}")
+        lines.extend(f"  {shown_url(line)}" for line in trace.lines())
+        lines.append(f"  authorization server: {shown_url(metadata.issuer)}")
+        lines.append(f"  token endpoint: {shown_url(metadata.token_endpoint)}")
+        lines.append(f"  revocation: {shown_url(metadata.revocation_endpoint or 'not offered')}")
+        lines.append(f"  scopes the server asks for: {scope_list(signin.requested_scopes) or '(none)'}")
     except NoAuthorizationNeeded:
         lines.append("discovery: the server answers without asking for a sign-in.")
     except ConnectorError as exc:
         lines.append("discovery:")
-        lines.extend(f"  {line}" for line in trace.lines())
-        lines.append(f"  FAILED [{exc.code}]: {exc.message}")
+        lines.extend(f"  {shown_url(line)}" for line in trace.lines())
+        lines.append(f"  FAILED [{one_line(exc.code, 60)}]: {one_line(exc.message, URL_LIMIT)}")
     lines.append("registration:")
     registrations = [r for r in accounts.registry.registrations() if issuer is None or r.issuer == issuer]
     if not registrations:
         lines.append("  none stored (the next sign-in registers or uses the configured client)")
     for r in registrations:
         lines.append(
-            f"  {r.method} client {r.client_id} at {r.issuer} (auth {r.token_endpoint_auth_method}"
+            f"  {one_line(r.method)} client {shown_url(r.client_id)} at {shown_url(r.issuer)} "
+            f"(auth {one_line(r.token_endpoint_auth_method)}"
             f"{', secret in the keyring' if r.has_secret else ''}{'' if r.current else ', retired'})"
         )
         if r.redirect_uris:
-            lines.append(f"    redirect URIs: {' '.join(r.redirect_uris)}")
+            lines.append(f"    redirect URIs: {' '.join(shown_url(uri) for uri in r.redirect_uris)}")
     consent = accounts.registry.consent(server.id)
     if consent is None:
         lines.append("pairing: not approved yet")
     else:
-        lines.append(f"pairing: approved {consent.issuer} · scopes {' '.join(consent.scopes) or '(none)'}")
+        lines.append(f"pairing: approved {shown_url(consent.issuer)} · scopes {scope_list(consent.scopes) or '(none)'}")
         if issuer is not None and issuer != consent.issuer:
-            lines.append(f"  CHANGED: the server now uses {issuer}")
+            lines.append(f"  CHANGED: the server now uses {shown_url(issuer)}")
     now = accounts.clock()
     lines.append("accounts:")
     server_accounts = accounts.registry.accounts(server.id)
     if not server_accounts:
         lines.append("  none")
     for account in server_accounts:
-        lines.append(
-            f"  {account.id} {account.display_name} [{account.identity_source}]: {describe_state(account, now)}"
-        )
+        lines.append(f"  {account.id} {_who(account)} [{account.identity_source}]: {describe_state(account, now)}")
         if account.last_error:
             lines.append(f"    last problem: {one_line(account.last_error)}")
         for event in accounts.registry.events(account_id=account.id, limit=5):
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.at))
-            lines.append(f"    {when} {event.kind} {one_line(event.detail, 160)}")
+            lines.append(f"    {when} {one_line(event.kind)} {one_line(event.detail, 160)}")
         if account.state is not AccountState.SIGNED_IN:
             continue
         token_trace = Trace()
         try:
             await accounts.token(http, account, trace=token_trace)
-            lines.extend(f"    {line}" for line in token_trace.lines())
+            lines.extend(f"    {shown_url(line)}" for line in token_trace.lines())
             lines.append("    token: usable")
             session = accounts.session(http, account, server)
             client = McpClient(http, server.resource, auth=session.auth())
             try:
                 info = await client.initialize()
-                lines.append(f"    MCP: {info.name or '?'} {info.version or ''} (MCP {info.protocol_version}) answered")
+                said = f"{one_line(info.name or '') or '?'} {one_line(info.version or '', 60)}"
+                lines.append(f"    MCP: {said} (MCP {one_line(info.protocol_version, 40)}) answered")
             finally:
                 await client.close()
         except ConnectorError as exc:
-            lines.extend(f"    {line}" for line in token_trace.lines())
-            lines.append(f"    FAILED [{exc.code}]: {exc.message}")
+            lines.extend(f"    {shown_url(line)}" for line in token_trace.lines())
+            lines.append(f"    FAILED [{one_line(exc.code, 60)}]: {one_line(exc.message, URL_LIMIT)}")
     if issuer is not None:
         cached = accounts.registry.metadata(issuer)
         if cached is not None:
-            lines.append(f"cached metadata for {metadata_from_json(cached).issuer}: yes")
+            lines.append(f"cached metadata for {shown_url(metadata_from_json(cached).issuer)}: yes")
     return lines

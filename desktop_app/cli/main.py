@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from desktop_app.appinfo import APP_NAME, COMMAND, DEFAULT_CLIENT_METADATA_URL, VERSION
@@ -31,13 +31,16 @@ from desktop_app.errors import (
     TransientError,
     UserActionRequired,
     one_line,
+    scrub,
+    terminal_text,
 )
 from desktop_app.oauth.redact import configure_logging, redact
 
 # Imported where they are used: `--help`, and `token` with a fresh token (the scripts' common case), need neither
 # the OAuth engine, httpx nor asyncio (tests/unit/test_layers.py; benchmarks/accounts_cli.py).
 if TYPE_CHECKING:
-    from desktop_app.mcp import ToolResult
+    from desktop_app.accounts.consent import PairingCheck
+    from desktop_app.mcp import ServerInfo, Tool, ToolResult
     from desktop_app.oauth.flow import Pairing, SignInOptions
 
 #: The subcommands, in the order of ``--help``.
@@ -243,6 +246,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         call.add_argument("--args", metavar="JSON", default="{}", help="the tool's arguments as a JSON object")
         call.add_argument("--account", metavar="A")
         call.add_argument("--yes", "-y", action="store_true", help="approve a step-up without asking")
+        call.add_argument(
+            "--deadline",
+            type=float,
+            metavar="SECONDS",
+            help="give up on the call when the server has not finished answering after this long (default 300)",
+        )
 
     if wanted("token"):
         token = commands.add_parser(
@@ -316,57 +325,76 @@ def options_from(args: argparse.Namespace) -> SignInOptions:
     )
 
 
+def check_against(pairing: Pairing, previous: Pairing | None) -> PairingCheck:
+    """``connect``'s pairing compared with the one approved earlier in the same run (None: the first one), the way
+    ``login`` compares it with the approval on record."""
+    import time
+
+    from desktop_app.accounts.consent import check_pairing, consent_from
+
+    approved = None if previous is None else consent_from(previous, server_id=0, now=time.time())
+    return check_pairing(pairing, approved)
+
+
 def format_pairing(pairing: Pairing, previous: Pairing | None) -> str:
-    client = {
-        "cimd": f"client metadata document {pairing.client_id}",
-        "dcr": f"registered client {pairing.client_id}",
-        "preregistered": f"pre-registered client {pairing.client_id}",
-    }.get(pairing.client_kind, pairing.client_id)
-    old = set(previous.scopes) if previous else set()
-    scope_lines = []
-    for scope in pairing.scopes:
-        mark = "  (new)" if previous is not None and scope not in old else ""
-        description = pairing.scope_descriptions.get(scope)
-        scope_lines.append(f"      - {scope}{mark}" + (f": {description}" if description else ""))
-    name = f" ({one_line(pairing.resource_name)})" if pairing.resource_name else ""
-    moved = previous is not None and previous.issuer != pairing.issuer
-    heading = "About to sign in:"
-    if moved:
-        heading = "This server now uses another authorization server:"
-    elif previous is not None:
-        heading = "More permissions requested:"
-    lines = [
-        heading,
-        f"  Server:               {one_line(pairing.server or pairing.resource, 4096)}{name}",
-    ]
-    if pairing.covers_more_than_server:
-        lines.append(
-            f"  Sign-in covers:       {one_line(pairing.resource, 4096)} (everything there, as the server's metadata "
-            "says; not only this server)"
-        )
-    lines += [
-        f"  Authorization server: {one_line(pairing.issuer, 4096)}"
-        + ("  (default endpoints of a 2025-03-26 server)" if pairing.legacy_defaults else "")
-        + (f"  (was {one_line(previous.issuer, 4096)})" if moved and previous is not None else ""),
-        "  Scopes:" + ("" if pairing.scopes else "               (none requested)"),
-        *scope_lines,
-        f"  This app as:          {client}",
-        f"  Browser returns to:   {pairing.redirect_uri}",
-    ]
-    if not pairing.send_resource:
-        lines.append("  Note: the 'resource' parameter is turned off for this server.")
-    if moved and previous is not None:
-        lines.append(
-            f"Warning: you approved signing in at {one_line(previous.issuer, 4096)}; from now on "
-            f"{one_line(pairing.issuer, 4096)} would hold this sign-in. Approve only if you expected this move."
-        )
-    return "\n".join(lines)
+    """``connect``'s pairing text: the same words, warnings and notes as ``login``'s."""
+    from desktop_app.cli.pairing_text import format_pairing_check
+
+    return format_pairing_check(check_against(pairing, previous))
+
+
+#: Why ``--yes`` did not approve a pairing (the codes of desktop_app.accounts.consent.unattended_refusal).
+YES_REFUSALS = {
+    "issuer_changed": "This server now sends you to another authorization server; --yes does not approve that.",
+    "resource_changed": "This server now asks you to sign in for another address; --yes does not approve that.",
+    "new_warnings": "This sign-in comes with a warning the pairing you approved did not have; --yes does not "
+    "approve that.",
+    "first_pairing": "Nothing is approved for this server yet; here --yes approves only more permissions at the "
+    "authorization server you approved.",
+    "client_changed": "This app would present itself to the authorization server as another client; here --yes "
+    "does not approve that.",
+    "not_a_step_up": "This sign-in differs from the one you approved in more than its permissions; here --yes does "
+    "not approve that.",
+}
+
+
+#: The longest error message or hint printed (an error quotes URLs; those are shown whole).
+_MESSAGE_LIMIT = 8192
+
+
+def scope_list(scopes: Sequence[str]) -> str:
+    """Scopes as granted or asked for by a server, one printable word each."""
+    return " ".join(shown for shown in map(one_line, scopes) if shown)
+
+
+def tool_name(name: str) -> str:
+    """A tool's name as the person would type it for ``call``: as it is, or, when it holds anything that is not
+    printable, written the way Python writes strings (``'files\\u200bread'``), so nothing hides in it."""
+    return one_line(name if name.isprintable() else repr(name))
+
+
+def tool_lines(tools: Sequence[Tool]) -> list[str]:
+    """``tools`` and ``connect``: one line per tool, its name and the first line of its description."""
+    lines = []
+    for tool in tools:
+        description = (tool.description or "").strip().splitlines()
+        lines.append(f"  {tool_name(tool.name)}" + (f" — {one_line(description[0])}" if description else ""))
+    return lines
+
+
+def connected_line(info: ServerInfo, fallback: str, *, account: str | None = None) -> str:
+    """``Connected to NAME [VERSION] [as ACCOUNT] (MCP VERSION).``: what the server said about itself, made safe."""
+    name = one_line(info.name or "") or one_line(fallback)
+    version = one_line(info.version or "", 60)
+    version = f" {version}" if version else ""
+    who = f" as {one_line(account)}" if account else ""
+    return f"Connected to {name}{version}{who} (MCP {one_line(info.protocol_version, 40)})."
 
 
 def show_sign_in_url(console: Console, url: str) -> None:
     """What the person reads while the browser is open (``connect``, ``login``, a step-up)."""
     console.say("Opening your browser to sign in. If it does not open, visit this link:")
-    console.say(f"  {url}")
+    console.say(f"  {one_line(url, 16384)}")
     console.say(
         "If the browser shows an error page from the authorization server instead of a sign-in page, press Ctrl+C; "
         "the server's settings (its client id, callback port or scopes) change what the app asks for."
@@ -384,20 +412,48 @@ class Console:
         self.stdin = stdin or sys.stdin
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self._secrets: list[Collection[str]] = []
+
+    def keep_out(self, secrets: Collection[str]) -> None:
+        """Never print any of ``secrets`` (a live collection: what is added to it later is kept out too), e.g. the
+        access tokens an MCP request carried, which the server's answer may echo."""
+        self._secrets.append(secrets)
+
+    # Every line the app prints goes through terminal_text: text a server chose is already one line where it is
+    # worded; this keeps a path someone forgot from writing escape sequences, bidi or zero-width characters.
+    def _printable(self, text: str) -> str:
+        text = terminal_text(text)
+        return scrub(text, [secret for group in self._secrets for secret in group]) if self._secrets else text
 
     def say(self, text: str) -> None:
-        print(text, file=self.err, flush=True)
+        print(self._printable(text), file=self.err, flush=True)
 
     def result(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        print(self._printable(text), file=self.out, flush=True)
 
     async def confirm(self, pairing: Pairing, previous: Pairing | None) -> bool:
-        self.say(format_pairing(pairing, previous))
+        """``connect``'s question (``previous``: the pairing approved earlier in this run, for a step-up or a move)."""
+        return await self.approve(check_against(pairing, previous), asked_for_sign_in=True)
+
+    async def approve(self, check: PairingCheck, *, asked_for_sign_in: bool) -> bool:
+        """Show the pairing check and get it approved: by ``--yes`` within what it may approve (``asked_for_sign_in``:
+        the command is a sign-in the person asked for; see ``unattended_refusal``), else by asking in the terminal."""
+        import asyncio
+
+        from desktop_app.accounts.consent import unattended_refusal
+        from desktop_app.cli.pairing_text import format_pairing_check
+
+        self.say(format_pairing_check(check))
+        if not check.needs_approval:
+            return True
         if self.assume_yes:
-            if previous is not None and previous.issuer != pairing.issuer:
+            refusal = unattended_refusal(check, asked_for_sign_in=asked_for_sign_in)
+            if refusal is not None:
+                # Someone else would hold the login, the tokens would go elsewhere, or more than permissions changed:
+                # a person decides that, never --yes.
                 raise UserActionRequired(
                     "approval_needed",
-                    "This server now sends you to another authorization server; --yes does not approve that.",
+                    YES_REFUSALS.get(refusal, YES_REFUSALS["not_a_step_up"]),
                     hint="Run the same command in a terminal without --yes, and check the pairing shown above.",
                 )
             self.say("Approved (--yes).")
@@ -408,8 +464,6 @@ class Console:
                 "The pairing needs your approval, but there is no terminal to ask in.",
                 hint="Run the command in a terminal, or add --yes to approve it.",
             )
-        import asyncio
-
         answer = await asyncio.to_thread(self._ask, "Open the browser to sign in? [y/N] ")
         return answer.strip().lower() in ("y", "yes")
 
@@ -417,7 +471,7 @@ class Console:
         return self._ask(prompt)
 
     def _ask(self, prompt: str) -> str:
-        self.err.write(prompt)
+        self.err.write(terminal_text(prompt))
         self.err.flush()
         return self.stdin.readline()
 
@@ -462,7 +516,7 @@ async def run_connect(args: argparse.Namespace, console: Console) -> int:
     options = options_from(args)
     trace = Trace()
 
-    async with new_client() as http:
+    async with new_client(server_url=args.url) as http:
         connection = await connect(
             http,
             args.url,
@@ -479,27 +533,24 @@ async def run_connect(args: argparse.Namespace, console: Console) -> int:
             console.say(f"{args.url} does not ask for a sign-in.")
         else:
             tokens = connection.session.tokens
-            granted = " ".join(tokens.scopes) or "(none stated)"
-            console.say(f"Signed in at {tokens.issuer}; granted scopes: {granted}.")
+            granted = scope_list(tokens.scopes) or "(none stated)"
+            console.say(f"Signed in at {one_line(tokens.issuer, 4096)}; granted scopes: {granted}.")
+        if connection.auth is not None:
+            console.keep_out(connection.auth.sent)  # a server's answer may echo the token it was sent
         client = McpClient(http, connection.signin.resource, auth=connection.auth)
         try:
             info = await client.initialize()
-            console.say(
-                f"Connected to {info.name or 'the server'}"
-                + (f" {info.version}" if info.version else "")
-                + f" (MCP {info.protocol_version})."
-            )
+            console.say(connected_line(info, "the server"))
             tools = await client.list_tools()
             console.result(f"{len(tools)} tool(s):")
-            for tool in tools:
-                description = (tool.description or "").strip().splitlines()
-                console.result(f"  {tool.name}" + (f" — {description[0]}" if description else ""))
+            for line in tool_lines(tools):
+                console.result(line)
             if args.call:
                 result = await client.call_tool(args.call, tool_args)
                 text = format_tool_result(result)
-                console.result(f"Result of {args.call}:" + ("" if not text else f"\n{text}"))
+                console.result(f"Result of {tool_name(args.call)}:" + ("" if not text else f"\n{text}"))
                 if result.is_error:
-                    console.say(f"The tool {args.call} reported an error.")
+                    console.say(f"The tool {tool_name(args.call)} reported an error.")
                     return EXIT_TOOL_ERROR
         finally:
             await client.close()
@@ -573,9 +624,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(_dispatch(args, console))
     except ConnectorError as error:
-        console.say(f"{COMMAND}: {redact(error.message)}")
-        if error.hint:
-            console.say(f"  What you can do: {error.hint}")
+        # A message (and a hint) is one line that may quote what a server sent: it is printed as one line, whatever
+        # it holds.
+        console.say(f"{COMMAND}: {one_line(redact(error.message), _MESSAGE_LIMIT)}")
+        hint = one_line(redact(error.hint), _MESSAGE_LIMIT) if error.hint else ""
+        if hint:
+            console.say(f"  What you can do: {hint}")
         return exit_code_for(error)
     except KeyboardInterrupt:
         console.say(f"{COMMAND}: interrupted.")

@@ -10,14 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from desktop_app.accounts.consent import PairingCheck, describe_client, domain_of
+from desktop_app.cli.text import URL_LIMIT, shown_url
 from desktop_app.errors import one_line
-
-#: URLs are shown whole (never cut short), only made printable and kept on one line.
-_URL_LIMIT = 4096
-
-
-def _url(text: str) -> str:
-    return one_line(text, _URL_LIMIT)
+from desktop_app.oauth.flow import Pairing
 
 
 def _date(timestamp: float) -> str:
@@ -39,6 +34,15 @@ def _heading(check: PairingCheck) -> str:
     return "Signing in as you approved before:"
 
 
+def no_iss_note(pairing: Pairing) -> str:
+    """The line for an authorization server that does not say it names itself in its answers (RFC 9207 ``iss``)."""
+    where = one_line(domain_of(pairing.issuer)) or shown_url(pairing.issuer)
+    return (
+        "  Note: this authorization server cannot prove where the browser came back from (it sends no 'iss', "
+        f"RFC 9207); check that the sign-in page is at {where}."
+    )
+
+
 def format_pairing_check(check: PairingCheck) -> str:
     """The pairing, what changed since it was approved (if anything), and the warnings, one per line."""
     pairing = check.pairing
@@ -49,35 +53,39 @@ def format_pairing_check(check: PairingCheck) -> str:
         description = pairing.scope_descriptions.get(scope)
         scope_lines.append(f"      - {one_line(scope)}{mark}" + (f": {one_line(description)}" if description else ""))
     name = f" ({one_line(pairing.resource_name)})" if pairing.resource_name else ""
-    notes = [f"domain: {domain_of(pairing.issuer) or '?'}"]
+    notes = [f"domain: {one_line(domain_of(pairing.issuer)) or '?'}"]
     if pairing.legacy_defaults:
         notes.append("default endpoints of a 2025-03-26 server")
-    lines = [_heading(check), f"  Server:               {_url(pairing.server or pairing.resource)}{name}"]
+    lines = [_heading(check), f"  Server:               {shown_url(pairing.server or pairing.resource)}{name}"]
     if pairing.covers_more_than_server:
         lines.append(
-            f"  Sign-in covers:       {_url(pairing.resource)} (everything there, as the server's metadata says; "
+            f"  Sign-in covers:       {shown_url(pairing.resource)} (everything there, as the server's metadata says; "
             "not only this server)"
         )
     lines += [
-        f"  Authorization server: {_url(pairing.issuer)}  ({'; '.join(notes)})",
+        f"  Authorization server: {shown_url(pairing.issuer)}  ({'; '.join(notes)})",
         "  Scopes:" + ("" if pairing.scopes else "               (none requested)"),
         *scope_lines,
-        f"  This app as:          {one_line(describe_client(pairing.client_kind, pairing.client_id), _URL_LIMIT)}",
-        f"  Browser returns to:   {_url(pairing.redirect_uri)}",
+        f"  This app as:          {one_line(describe_client(pairing.client_kind, pairing.client_id), URL_LIMIT)}",
+        f"  Browser returns to:   {shown_url(pairing.redirect_uri)}",
     ]
+    if not pairing.iss_supported:
+        lines.append(no_iss_note(pairing))
     if not pairing.send_resource:
         lines.append("  Note: the 'resource' parameter is turned off for this server.")
     if check.previous is None and check.issuer_changed:  # an account that moved, with no approval on record
         old, new = check.issuer_changed
-        lines.append(f"What changed: this account signed in at {_url(old)}; now {_url(new)} would hold its sign-in.")
+        lines.append(
+            f"What changed: this account signed in at {shown_url(old)}; now {shown_url(new)} would hold its sign-in."
+        )
     if check.previous is not None and check.changed:
         lines.append(f"What changed since you approved it on {_date(check.previous.approved_at)}:")
         if check.resource_changed:
             old, new = check.resource_changed
-            lines.append(f"  Server address:       {_url(old)} → {_url(new)}")
+            lines.append(f"  Server address:       {shown_url(old)} → {shown_url(new)}")
         if check.issuer_changed:
             old, new = check.issuer_changed
-            lines.append(f"  Authorization server: {_url(old)} → {_url(new)}")
+            lines.append(f"  Authorization server: {shown_url(old)} → {shown_url(new)}")
         if check.added_scopes:
             lines.append(f"  Added scopes:         {', '.join(one_line(s) for s in check.added_scopes)}")
         if check.removed_scopes:
@@ -86,8 +94,8 @@ def format_pairing_check(check: PairingCheck) -> str:
             old, new = check.client_changed
             again = check.previous.client_kind == pairing.client_kind == "dcr" and check.issuer_changed is None
             lines.append(
-                f"  This app as:          {one_line(old, _URL_LIMIT)} → {one_line(new, _URL_LIMIT)}"
+                f"  This app as:          {one_line(old, URL_LIMIT)} → {one_line(new, URL_LIMIT)}"
                 + ("  (the app registered itself again)" if again else "")
             )
-    lines.extend(f"Warning: {one_line(warning.message, _URL_LIMIT)}" for warning in check.warnings)
+    lines.extend(f"Warning: {one_line(warning.message, URL_LIMIT)}" for warning in check.warnings)
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """A thin async MCP client over Streamable HTTP: connect, list tools, call a tool.
 
 All wire decisions live in :mod:`desktop_app.mcp.protocol`; this module only sends requests with the caller's
-``httpx.AsyncClient`` (its timeouts apply) and reads the answers, bounded in size. Authentication belongs to the
+``httpx.AsyncClient`` (its timeouts apply to each wait) and reads the answers, bounded in size after decoding
+(``desktop_app.content_coding``; an event stream per event) and in time: each request, its event stream and any
+resumption included, ends within ``deadline`` seconds. Authentication belongs to the
 ``auth`` passed in; a 401/403 that is still there afterwards becomes a typed error carrying the challenge.
 Nothing here logs headers, so neither an ``Authorization`` header nor a token can end up in a log or a message.
 """
@@ -12,14 +14,15 @@ import asyncio
 import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from desktop_app.errors import ConfigurationError, ConnectorError, NetworkError, ServerUnavailable, one_line
+from desktop_app.content_coding import ACCEPT_ENCODING, CodingError, decoded
+from desktop_app.errors import ConfigurationError, ConnectorError, NetworkError, ServerUnavailable, one_line, scrub
 from desktop_app.mcp import protocol as p
 from desktop_app.mcp.errors import (
     McpForbidden,
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_STREAM_BYTES = 32 * 1024 * 1024
 MAX_TOOL_PAGES = 50
+#: The most one MCP request may take (seconds), its answer's stream included: a tool may work for a while.
+REQUEST_DEADLINE = 300.0
 _MAX_ERROR_BODY = 64 * 1024
 _MAX_RESUMES = 3
 _MAX_STATE_ROUNDS = 3
@@ -66,6 +71,7 @@ class McpClient:
         max_body_bytes: int = MAX_BODY_BYTES,
         max_stream_bytes: int = MAX_STREAM_BYTES,
         max_tool_pages: int = MAX_TOOL_PAGES,
+        deadline: float = REQUEST_DEADLINE,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         unknown = [v for v in versions if v not in p.SUPPORTED_VERSIONS]
@@ -80,6 +86,7 @@ class McpClient:
         self._max_body = max_body_bytes
         self._max_stream = max_stream_bytes
         self._max_pages = max_tool_pages
+        self._deadline = deadline
         self._sleep = sleep
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
@@ -163,8 +170,9 @@ class McpClient:
             return
         request = p.build_delete(self._url, session_id=session, protocol_version=server.protocol_version)
         try:
-            response = await self._open(request, "DELETE")
-            await response.aclose()
+            async with self._in_time("DELETE"):
+                response = await self._open(request, "DELETE")
+                await response.aclose()
         except ConnectorError as exc:
             log.debug("Ending the session at %s failed: %s", self._url, exc)
             return
@@ -367,16 +375,33 @@ class McpClient:
             yield
         except httpx.TimeoutException:
             raise NetworkError("timeout", f"{self._url} did not answer {method} in time.", url=self._url) from None
-        except httpx.DecodingError:
+        except CodingError as exc:
             raise McpProtocolError(
-                "malformed_body", f"{self._url} sent a body that cannot be decoded ({method}).", url=self._url
+                exc.code, f"{self._url} answered {method} with {exc.detail}.", url=self._url
             ) from None
         except httpx.TransportError as exc:
             detail = one_line(str(exc) or type(exc).__name__, 120)
             raise NetworkError("network", f"Could not reach {self._url} ({method}): {detail}", url=self._url) from None
 
+    @asynccontextmanager
+    async def _in_time(self, method: str) -> AsyncIterator[None]:
+        """The deadline of one request: when it passes, :class:`NetworkError` ``timeout`` naming the request."""
+        timer = asyncio.timeout(self._deadline)
+        try:
+            async with timer:
+                yield
+        except TimeoutError:
+            if not timer.expired():
+                raise
+            raise NetworkError(
+                "timeout",
+                f"{self._url} did not finish answering {method} within {self._deadline:g} s.",
+                url=self._url,
+            ) from None
+
     async def _open(self, request: httpx.Request, method: str) -> httpx.Response:
         """Send with the auth and the client's defaults (headers we did not set, timeouts); no redirects."""
+        request.headers["Accept-Encoding"] = ACCEPT_ENCODING  # all that content_coding decodes
         for key, value in self._http.headers.items():
             if key not in request.headers:
                 request.headers[key] = value
@@ -389,11 +414,12 @@ class McpClient:
         self, request: httpx.Request, request_id: p.RequestId | None, method: str, version: str
     ) -> _Answer:
         log.debug("POST %s to %s", method, self._url)
-        response = await self._open(request, method)
-        try:
-            return await self._read_answer(response, request_id, method, version)
-        finally:
-            await response.aclose()
+        async with self._in_time(method):
+            response = await self._open(request, method)
+            try:
+                return await self._read_answer(response, request_id, method, version)
+            finally:
+                await response.aclose()
 
     async def _read_answer(
         self, response: httpx.Response, request_id: p.RequestId | None, method: str, version: str
@@ -413,7 +439,7 @@ class McpClient:
         kind = p.media_type(response.headers.get("content-type"))
         if kind == "application/json":
             body = await self._read_body(response, method, limit=self._max_body)
-            return _Answer(status, self._match_json(p.decode_json(body, url=self._url), request_id, method), session)
+            return _Answer(status, self._match_json(self._decode(body), request_id, method), session)
         if kind == "text/event-stream":
             message = await self._read_stream(response, request_id, method, version, session or self._session_id)
             return _Answer(status, message, session)
@@ -465,12 +491,12 @@ class McpClient:
             raise self._too_large(method, limit)
         chunks: list[bytes] = []
         total = 0
-        async with self._network(method):
-            async for chunk in response.aiter_bytes():
-                total += len(chunk)
+        async with self._network(method), aclosing(decoded(response)) as pieces:
+            async for piece in pieces:
+                total += len(piece)
                 if total > limit:
                     raise self._too_large(method, limit)
-                chunks.append(chunk)
+                chunks.append(piece)
         return b"".join(chunks)
 
     def _too_large(self, method: str, limit: int) -> McpProtocolError:
@@ -478,11 +504,19 @@ class McpClient:
             "response_too_large", f"{self._url} answered {method} with more than {limit} bytes.", url=self._url
         )
 
+    def _decode(self, body: bytes) -> object:
+        """A message from the server, with every access token the auth attached to a request cut out of its strings
+        (``auth.sent``, when the auth records them, as ``oauth.auth.BearerAuth`` does): a server that quotes the
+        token it received gets it neither shown, logged, stored nor passed on."""
+        value = p.decode_json(body, url=self._url)
+        sent = getattr(self._auth, "sent", None)
+        return _scrubbed(value, tuple(sent)) if sent else value
+
     async def _error_body(self, response: httpx.Response, method: str) -> p.RpcError | None:
         """The JSON-RPC error in a 4xx body, if there is a readable one."""
         try:
             body = await self._read_body(response, method, limit=_MAX_ERROR_BODY)
-            message = p.parse_message(p.decode_json(body, url=self._url), url=self._url)
+            message = p.parse_message(self._decode(body), url=self._url)
         except McpProtocolError:
             return None
         return message if isinstance(message, p.RpcError) else None
@@ -515,8 +549,9 @@ class McpClient:
             while True:
                 parser = p.SseParser(url=self._url, max_event_chars=self._max_body)
                 parser.last_event_id, parser.retry = last_event_id, retry_ms
-                async with self._network(method):
-                    async for chunk in current.aiter_bytes():
+                async with self._network(method), aclosing(decoded(current)) as pieces:
+                    # Decoded pieces are small (content_coding.STEP): the parser's cap on one event holds.
+                    async for chunk in pieces:
                         total += len(chunk)
                         if total > self._max_stream:
                             raise self._too_large(method, self._max_stream)
@@ -562,7 +597,7 @@ class McpClient:
     ) -> p.RpcResult | p.RpcError | None:
         if event.event != "message" or not event.data:
             return None  # other event types, and the empty priming events of 2025-11-25
-        message = p.parse_message(p.decode_json(event.data.encode("utf-8"), url=self._url), url=self._url)
+        message = p.parse_message(self._decode(event.data.encode("utf-8")), url=self._url)
         found = p.match_response(message, request_id)
         if found is not None:
             return found
@@ -595,3 +630,14 @@ class McpClient:
             log.warning(
                 "%s answered our reply to %s with HTTP %s", self._url, request.method[:60], response.status_code
             )
+
+
+def _scrubbed(value: object, secrets: tuple[str, ...]) -> object:
+    """``value`` (decoded JSON) with ``secrets`` cut out of every string in it, keys included."""
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, list):
+        return [_scrubbed(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {scrub(k, secrets): _scrubbed(v, secrets) for k, v in value.items()}
+    return value

@@ -82,6 +82,9 @@ class BearerAuth(httpx.Auth):
         self._source = source
         self._authorizations = authorizations
         self._max_authorizations = max_authorizations
+        #: Every access token this auth attached to a request: whatever the server answers is text that may echo one
+        #: (``desktop_app.oauth.redact.scrub`` takes them out before it is shown or stored).
+        self.sent: set[str] = set()
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         raise RuntimeError("BearerAuth works with httpx.AsyncClient only")
@@ -92,11 +95,13 @@ class BearerAuth(httpx.Auth):
             return
         tokens = await self._source.token()
         request.headers["Authorization"] = f"Bearer {tokens.access_token}"
+        self.sent.add(tokens.access_token)
         response = yield request
 
         if response.status_code == 401:
             tokens = await self._source.renew(tokens, challenge_of(response))
             request.headers["Authorization"] = f"Bearer {tokens.access_token}"
+            self.sent.add(tokens.access_token)
             response = yield request
             if response.status_code == 401:
                 raise SignInRequired(
@@ -123,4 +128,5 @@ class BearerAuth(httpx.Auth):
             requested = merge_scopes(requested, challenge.scope or ())
             tokens = await self._source.step_up(requested, challenge)
             request.headers["Authorization"] = f"Bearer {tokens.access_token}"
+            self.sent.add(tokens.access_token)
             response = yield request

@@ -22,6 +22,7 @@ from desktop_app.oauth.urls import (
     origin,
     protected_resource_metadata_urls,
     require_secure,
+    with_ascii_host,
 )
 
 #: The MCP revision a 2025-03-26 server expects in ``MCP-Protocol-Version`` during metadata discovery.
@@ -79,7 +80,9 @@ def _str_tuple(data: Mapping[str, Any], key: str, *, where: str) -> tuple[str, .
 
 
 def _resource_equal(document: str, expected: str) -> bool:
-    """Identical, allowing only the RFC 3986 §6.2.3 equivalence of an empty path and ``/``."""
+    """Identical, allowing only the RFC 3986 §6.2.3 equivalence of an empty path and ``/`` (and an international host
+    written as itself rather than in its IDNA form, the one the canonical resource uses)."""
+    document = with_ascii_host(document)
     if document == expected:
         return True
     return urlsplit(expected).path in ("", "/") and document.rstrip("/") == expected.rstrip("/")
@@ -96,7 +99,7 @@ def resource_covers(document: str, expected: str) -> bool:
     if _resource_equal(document, expected):
         return True
     try:
-        doc, exp = urlsplit(document), urlsplit(expected)
+        doc, exp = urlsplit(with_ascii_host(document)), urlsplit(expected)
     except ValueError:
         return False
     if doc.query or doc.fragment or f"{doc.scheme}://{doc.netloc}" != f"{exp.scheme}://{exp.netloc}":

@@ -48,7 +48,7 @@ from desktop_app.oauth.discovery import (
     fetch_legacy_metadata,
     fetch_protected_resource_metadata,
 )
-from desktop_app.oauth.http import unreachable
+from desktop_app.oauth.http import step_deadline, unreachable
 from desktop_app.oauth.loopback import LoopbackListener, UnrelatedCallback, bind_loopback
 from desktop_app.oauth.preflight import Preflight, preflight_authorization
 from desktop_app.oauth.registration import (
@@ -144,6 +144,11 @@ class Pairing:
     #: The MCP server's own address; differs from ``resource`` when the server's metadata names a broader resource
     #: (its origin or a parent path), which the sign-in then covers.
     server: str = ""
+    #: The authorization server's metadata advertises ``authorization_response_iss_parameter_supported`` (RFC 9207):
+    #: its answers in the browser name it, so an answer from another server (a mix-up) is told apart. False when it
+    #: does not (and for the 2025-03-26 default endpoints, which come with no metadata): the pairing says so; it is
+    #: not a refusal.
+    iss_supported: bool = True
 
     @property
     def covers_more_than_server(self) -> bool:
@@ -187,15 +192,19 @@ async def probe(
 ) -> tuple[int, BearerChallenge | None]:
     """Send the first request of a session without a token; return its status and Bearer challenge."""
     require_secure(str(request.url), what="MCP server address", configuration=True)
+    budget = step_deadline(client)
     try:
-        response = await client.send(request, follow_redirects=False)
-    except httpx.TimeoutException:
+        # Only the status and the headers count: the body is never read (nor decoded), and the whole exchange has
+        # the deadline of any other step (docs/decisions/0015).
+        async with asyncio.timeout(budget):
+            response = await client.send(request, stream=True, follow_redirects=False)
+            await response.aclose()
+    except (httpx.TimeoutException, TimeoutError):
         raise NetworkError(
-            "timeout", f"The MCP server {request.url} did not answer in time.", url=str(request.url)
+            "timeout", f"The MCP server {request.url} did not answer within {budget:g} s.", url=str(request.url)
         ) from None
     except httpx.TransportError as exc:
         raise unreachable(exc, str(request.url), "the MCP server") from None
-    await response.aclose()
     trace.add("probe", str(request.url), response.status_code)
     if response.is_redirect:
         raise ProtocolViolation(
@@ -413,6 +422,7 @@ class SignIn:
             send_resource=self.options.send_resource,
             legacy_defaults=self.discovery.metadata.defaults_used,
             server=self.resource,
+            iss_supported=self.discovery.metadata.authorization_response_iss_parameter_supported,
         )
 
     async def authorize(

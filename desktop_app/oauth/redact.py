@@ -11,6 +11,8 @@ import re
 import sys
 from typing import TextIO
 
+from desktop_app.errors import terminal_text
+
 REDACTED = "[redacted]"
 
 _SECRET_NAMES = "|".join(  # names of secret parameters, not secrets
@@ -52,8 +54,11 @@ def redact(text: str) -> str:
 
 
 class RedactingFormatter(logging.Formatter):
+    """Redacts every line it formats, and makes it inert for a terminal (:func:`desktop_app.errors.terminal_text`):
+    a log line may quote what a server sent."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return terminal_text(redact(super().format(record)))
 
 
 def configure_logging(level: int = logging.WARNING, stream: TextIO | None = None) -> logging.Handler:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -21,6 +21,7 @@ from desktop_app.errors import (
     ServerUnavailable,
     UserActionRequired,
     oauth_error,
+    scrub,
 )
 from desktop_app.oauth.authorize import PendingAuthorization
 from desktop_app.oauth.http import JsonResponse, request_json
@@ -30,6 +31,8 @@ from desktop_app.oauth.trace import Trace
 
 #: A lifetime beyond this is treated as a server mistake and clamped (the token is refreshed on a 401 anyway).
 MAX_EXPIRES_IN = 366 * 24 * 3600
+#: The form fields of a token request whose values are secrets (the client id, grant type and URLs are not).
+_SECRET_FIELDS = ("code", "code_verifier", "refresh_token", "client_secret", "client_assertion")
 _DIGITS = re.compile(r"[0-9]{1,30}")  # ASCII digits only: str.isdigit() accepts '²'
 
 
@@ -197,7 +200,23 @@ async def send_token_request(
         client, "POST", request.url, what="token endpoint", headers=request.headers, data=request.form
     )
     trace.add(step, request.url, response.status)
+    if response.status != 200 and response.data is not None:
+        # An error answer is text to show and store: nothing the request carried (code, verifier, refresh token,
+        # client secret) may come back in it.
+        secrets = [request.form.get(name) for name in _SECRET_FIELDS] + _basic_secret(request.headers)
+        data = {k: scrub(v, secrets) if isinstance(v, str) else v for k, v in response.data.items()}
+        response = replace(response, data=data)
     return response
+
+
+def _basic_secret(headers: Mapping[str, str]) -> list[str]:
+    """The client secret inside a ``Basic`` Authorization header, as decoded and as sent."""
+    value = headers.get("Authorization", "")
+    if not value.startswith("Basic "):
+        return []
+    encoded = value.removeprefix("Basic ")
+    _user, _, password = base64.b64decode(encoded).decode().partition(":")
+    return [encoded, unquote(password), password]
 
 
 async def exchange_code(

@@ -5,7 +5,10 @@ Pure functions; no I/O.
 
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+import idna
 
 from desktop_app.errors import ConfigurationError, ProtocolViolation
 
@@ -28,8 +31,43 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def _invisible(c: str) -> bool:
+    """A control character (C0, DEL, C1) or an invisible format character (bidi controls, zero-width marks)."""
+    return unicodedata.category(c) in ("Cc", "Cf")
+
+
+def ascii_host(host: str) -> str:
+    """A host name as it goes on the wire: lower case, an international name in its IDNA (punycode) form, the way
+    httpx encodes it; raises ``idna.IDNAError`` (a ``UnicodeError``) for a name that has no such form."""
+    host = host.lower()
+    return host if host.isascii() else idna.encode(host).decode("ascii")
+
+
+def with_ascii_host(url: str) -> str:
+    """``url`` with an international host written in its IDNA form (everything else as it was); a URL without a host,
+    or whose host has no such form, is returned unchanged (comparisons with it then fail on their own)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if host.isascii():
+            return url
+        netloc = parts.netloc.replace(parts.netloc.rsplit("@", 1)[-1].split(":", 1)[0], ascii_host(host), 1)
+    except (ValueError, UnicodeError):
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def _split(url: str, *, what: str, error: type[ConfigurationError | ProtocolViolation]) -> SplitResult:
     text = url.strip()
+    if any(_invisible(c) for c in url.strip(" \t\r\n") if c not in "\t\r\n"):
+        # An escape sequence or a bidi override in an address is never part of a real one; shown, it could rewrite
+        # the line it is printed on.
+        raise error(
+            "malformed_url",
+            f"The {what} {url!r} contains control or invisible characters.",
+            url=url,
+            hint="Copy the address again from a trusted place.",
+        )
     if any(c.isspace() for c in text):
         # urlsplit keeps a space in a path and silently drops tabs and newlines: neither is a usable address.
         raise error(
@@ -52,18 +90,23 @@ def _split(url: str, *, what: str, error: type[ConfigurationError | ProtocolViol
         )
     if parts.username is not None or parts.password is not None:
         raise error("malformed_url", f"The {what} {url!r} must not contain a user name or password.", url=url)
+    try:
+        ascii_host(parts.hostname)
+    except UnicodeError:
+        raise error("malformed_url", f"The {what} {url!r} has a host name that is not valid.", url=url) from None
     return parts
 
 
 def canonical_resource(url: str) -> str:
     """The canonical MCP server URI (MCP "Canonical Server URI", RFC 8707 §2).
 
-    Lowercase scheme and host, default port dropped, no fragment, no trailing slash added (nor removed: the path
-    is the server's own). A query is kept as is.
+    Lowercase scheme and host, an international host in its IDNA form (what goes on the wire, so the tokens'
+    resource and the requests' URLs compare equal), default port dropped, no fragment, no trailing slash added (nor
+    removed: the path is the server's own). A query is kept as is.
     """
     parts = _split(url, what="server address", error=ConfigurationError)
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
+    host = ascii_host(parts.hostname or "")
     if ":" in host:
         host = f"[{host}]"
     port = parts.port
@@ -92,14 +135,15 @@ def require_secure(url: str, *, what: str, configuration: bool = False) -> str:
 
 
 def origin(url: str) -> str:
-    """``scheme://host[:port]`` with the default port dropped; ``""`` for a URL that cannot be parsed."""
+    """``scheme://host[:port]`` with the default port dropped and the host in its IDNA form; ``""`` for a URL that
+    cannot be parsed."""
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError:
+        host = ascii_host(parts.hostname or "")
+    except (ValueError, UnicodeError):
         return ""
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
     if ":" in host:
         host = f"[{host}]"
     return f"{scheme}://{host}" if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{scheme}://{host}:{port}"

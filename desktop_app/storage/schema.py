@@ -14,6 +14,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 
+from desktop_app.oauth.urls import with_ascii_host
+
 #: ``PRAGMA application_id`` of a registry ("MCPM"): a SQLite file with another id belongs to another program.
 APPLICATION_ID = 0x4D43504D
 
@@ -108,8 +110,24 @@ def _v1(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO meta (key, value) VALUES ('profile_id', ?)", (uuid.uuid4().hex,))
 
 
+def _v2(conn: sqlite3.Connection) -> None:
+    """International hosts in their IDNA form (docs/decisions/0004): a server stored as ``https://bücher.example/mcp``
+    is ``https://xn--bcher-kva.example/mcp``, the form requests go out with, and so are its approvals. A server whose
+    other spelling is stored too keeps its row as it was (the two stay apart, as they were)."""
+    for server_id, resource in conn.execute("SELECT id, resource FROM servers").fetchall():
+        ascii_form = with_ascii_host(resource)
+        if ascii_form == resource:
+            continue
+        if conn.execute("SELECT 1 FROM servers WHERE resource = ?", (ascii_form,)).fetchone() is None:
+            conn.execute("UPDATE servers SET resource = ? WHERE id = ?", (ascii_form, server_id))
+    for server_id, resource in conn.execute("SELECT server_id, resource FROM consents").fetchall():
+        ascii_form = with_ascii_host(resource)
+        if ascii_form != resource:
+            conn.execute("UPDATE consents SET resource = ? WHERE server_id = ?", (ascii_form, server_id))
+
+
 #: Migration ``n`` (1-based) brings a database from ``user_version`` n-1 to n.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1,)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2)
 
 #: The schema this version of the app writes.
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -133,6 +133,14 @@ class PairingCard(QWidget):
             f"{one_line(pairing.redirect_uri, _URL_LIMIT)} (this computer only)", name="pairingRedirect"
         )
         form.addRow("Browser returns to:", self.redirect)
+        if not pairing.iss_supported:  # RFC 9207: its answers do not name it, so a mix-up cannot be told apart
+            where = one_line(domain_of(pairing.issuer)) or one_line(pairing.issuer, _URL_LIMIT)
+            self.no_iss = _label(
+                "This authorization server cannot prove where the browser came back from (it sends no 'iss'); "
+                f"check that the sign-in page is at {where}.",
+                name="pairingNoIss",
+            )
+            form.addRow("Note:", self.no_iss)
         if not pairing.send_resource:
             form.addRow("Note:", _label("The 'resource' parameter is turned off for this server (its settings)."))
         layout.addLayout(form)

@@ -111,3 +111,21 @@ def test_a_resource_broader_than_the_server_is_said_on_the_card(qtbot) -> None:
     exact = PairingCard(check_pairing(pairing(server="https://mcp.example.com/mcp"), None))
     qtbot.addWidget(exact)
     assert exact.findChild(QLabel, "pairingCovers") is None
+
+
+def test_an_authorization_server_without_iss_gets_one_line_saying_so(qtbot) -> None:
+    """RFC 9207: a server whose metadata does not advertise ``iss`` in its answers cannot prove where the browser came
+    back from (issue 12, item 13). One line on the card; nothing else changes (it is not a refusal)."""
+    card = PairingCard(check_pairing(pairing(iss_supported=False), None))
+    qtbot.addWidget(card)
+    (note,) = card.findChildren(QLabel, "pairingNoIss")
+    assert note.text() == (
+        "This authorization server cannot prove where the browser came back from (it sends no 'iss'); "
+        "check that the sign-in page is at example.com."
+    )
+    assert note.textFormat() == Qt.TextFormat.PlainText
+    assert not card.findChildren(QLabel, "warning_issuer_domain_differs")
+
+    advertised = PairingCard(check_pairing(pairing(), None))
+    qtbot.addWidget(advertised)
+    assert advertised.findChildren(QLabel, "pairingNoIss") == []

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 
+from desktop_app.accounts.identity import resolve_identity
 from desktop_app.accounts.session import Connection, connect
 from desktop_app.errors import (
     AuthorizationDenied,
@@ -36,6 +39,8 @@ from desktop_app.mcp import build_probe_request
 from desktop_app.oauth.flow import Pairing, SignIn, SignInOptions
 from desktop_app.oauth.http import MAX_BODY, new_client
 from desktop_app.oauth.tokens import TokenSet
+from desktop_app.oauth.trace import Trace
+from desktop_app.storage.profile import open_accounts
 from tests.integration.hostile import (
     AS_METADATA_PATH,
     CODE_PREFIX,
@@ -775,4 +780,104 @@ async def test_errors_are_connector_errors(world: World) -> None:
         await world.sign_in()
     assert isinstance(info.value, ProtocolViolation)
     assert info.value.code == "token_http_error"
+    world.assert_no_leaks(info.value)
+
+
+# --- identity ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["evil", "good"])
+async def test_the_access_token_goes_to_userinfo_only_on_the_issuers_origin(world: World, where: str) -> None:
+    """Issue 12 item 5: metadata may name any URL as userinfo endpoint; the MCP access token is shown only to one on
+    the issuer's own origin (the server that issued it), never to another."""
+    server = world.evil if where == "evil" else world.good
+    world.good.knobs.as_patch = {"userinfo_endpoint": f"{server.issuer}/userinfo"}
+    signin, tokens = await world.sign_in()
+    assert signin.discovery is not None
+    trace = Trace()
+    identity = await resolve_identity(
+        world.http, signin.discovery.metadata, tokens, nonce=None, now=time.time(), trace=trace
+    )
+    assert identity is None  # nothing else names this account: the person is asked for a nickname
+    asked = [r for r in server.requests() if r.path == "/userinfo"]
+    if where == "evil":
+        assert asked == []
+        assert world.evil.requests() == []
+        assert [e.note for e in trace.events if e.step == "userinfo"] == ["not called: not on the issuer's origin"]
+    else:
+        assert [r.header("authorization") for r in asked] == [f"Bearer {tokens.access_token}"]
+
+
+# --- a 2025-03-26 server without metadata --------------------------------------------------------------------
+
+
+async def test_a_server_on_the_default_endpoints_renews_after_signing_in(world: World, tmp_path: Path) -> None:
+    """Issue 12 item 14: no protected resource metadata and no authorization server metadata anywhere (2025-03-26
+    default endpoints): the endpoints are remembered like discovered metadata, so a renewal finds the token
+    endpoint instead of asking the person to sign in again."""
+    knobs = world.good.knobs
+    knobs.challenge_resource_metadata = False
+    for path in (
+        PRM_PATH,
+        "/.well-known/oauth-protected-resource",
+        AS_METADATA_PATH,
+        "/.well-known/openid-configuration",
+    ):
+        knobs.raw[path] = Raw(404)
+
+    async def approve(check: object) -> bool:
+        return True
+
+    accounts = open_accounts(directory=tmp_path / "profile")
+    try:
+        server = accounts.add_server(world.good.mcp_url)
+        result = await accounts.login(
+            world.http, server, browser=world.browser, approve=approve, timeout=10, nickname="legacy"
+        )
+        assert result.check.pairing.legacy_defaults
+        before = await accounts.token(world.http, result.account)
+        renewed = await accounts.token(world.http, result.account, force=True)
+    finally:
+        accounts.registry.close()
+    assert renewed.access_token != before.access_token
+    assert len(world.good.token_requests("refresh_token")) == 1
+    assert len(world.good.requests("/register")) == 1
+
+
+# --- secrets echoed back ----------------------------------------------------------------------------------------
+
+
+async def test_a_refresh_token_echoed_in_an_error_is_never_shown_logged_or_stored(world: World, tmp_path: Path) -> None:
+    """Issue 12 item 12: the redactor's patterns only know ``name=value`` pairs and JWTs; a server that echoes the
+    refresh token (and the client secret) in prose gets neither shown, logged, nor stored in the profile."""
+    world.good.knobs.issue_client_secret = "client_secret_basic"
+
+    async def approve(check: object) -> bool:
+        return True
+
+    home = tmp_path / "profile"
+    accounts = open_accounts(directory=home)
+    try:
+        server = accounts.add_server(world.good.mcp_url)
+        result = await accounts.login(world.http, server, browser=world.browser, approve=approve, timeout=10)
+        bundle = await accounts.token(world.http, result.account)
+        refresh = bundle.refresh_token
+        secret = accounts.registrations.get(bundle.issuer)
+        assert refresh is not None and secret is not None and secret.client_secret is not None
+        echo = f"Refresh token {refresh} was revoked; client secret {secret.client_secret} is fine."
+        world.good.knobs.token_answers = [(400, {"error": "invalid_grant", "error_description": echo})]
+        with pytest.raises(SignInRequired) as info:
+            await accounts.token(world.http, result.account, force=True)
+        account = accounts.registry.account(result.account.id)
+        events = accounts.registry.events(account_id=result.account.id)
+    finally:
+        accounts.registry.close()
+    assert "was revoked" in str(info.value)  # the server's words are kept, only the secrets are cut out
+    assert account is not None and "was revoked" in (account.last_error or "")
+    for text in (str(info.value), info.value.hint or "", account.last_error or "", repr(events)):
+        assert refresh not in text and secret.client_secret not in text
+    for path in home.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert refresh.encode() not in data and secret.client_secret.encode() not in data, path
     world.assert_no_leaks(info.value)

@@ -7,6 +7,7 @@ from desktop_app.errors import SignInRequired, StepUpExhausted
 from desktop_app.oauth.auth import BearerAuth, applies_to, merge_scopes
 from desktop_app.oauth.challenge import BearerChallenge
 from desktop_app.oauth.tokens import TokenSet
+from desktop_app.oauth.urls import canonical_resource
 
 RESOURCE = "https://mcp.example/mcp"
 
@@ -131,3 +132,21 @@ async def test_plain_403_is_returned_not_stepped_up() -> None:
 
 def test_merge_scopes_keeps_order() -> None:
     assert merge_scopes(("a", "b"), ("b", "c", "a")) == ("a", "b", "c")
+
+
+async def test_token_follows_a_server_added_by_its_international_name() -> None:
+    """Issue 12 item 15: the resource is stored in the IDNA form httpx sends, so the header goes on."""
+    resource = canonical_resource("https://Bücher.example/mcp")
+    assert resource == "https://xn--bcher-kva.example/mcp"
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        return httpx.Response(200)
+
+    source = Source()
+    source.resource = resource  # type: ignore[misc]
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), auth=BearerAuth(source)) as client:
+        await client.post("https://bücher.example/mcp", json={})  # the address as the person typed it
+        await client.post("https://bucher.example/mcp", json={})  # a look-alike: no token
+    assert seen == ["Bearer AT1", None]

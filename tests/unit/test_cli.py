@@ -114,8 +114,9 @@ async def test_a_move_to_another_authorization_server_is_shown_and_never_approve
     text = format_pairing(moved, PAIRING)
     lines = text.splitlines()
     assert lines[0] == "This server now uses another authorization server:"
-    assert "  Authorization server: https://login.elsewhere.example  (was https://as.example)" in lines
-    assert lines[-1].startswith("Warning: you approved signing in at https://as.example;")
+    # The same words as login's pairing text: what changed since the approval, and the warnings.
+    assert "  Authorization server: https://as.example → https://login.elsewhere.example" in lines
+    assert lines[-1].startswith("Warning: The sign-in happens at elsewhere.example")
     err = io.StringIO()
     with pytest.raises(UserActionRequired) as info:
         await Console(assume_yes=True, err=err).confirm(moved, PAIRING)
@@ -182,8 +183,8 @@ async def test_login_never_lets_yes_approve_a_move_to_another_authorization_serv
     assert moved.issuer_changed is not None and moved.needs_approval
     err = io.StringIO()
     with pytest.raises(UserActionRequired) as info:
-        await _approver(Console(assume_yes=True, err=err))(moved)
+        await _approver(Console(assume_yes=True, err=err), asked_for_sign_in=True)(moved)
     assert info.value.code == "approval_needed"
     assert "This server now uses another authorization server:" in err.getvalue()
     more_scopes = check_pairing(replace(PAIRING, scopes=("read", "write", "admin")), approved)
-    assert await _approver(Console(assume_yes=True, err=io.StringIO()))(more_scopes)
+    assert await _approver(Console(assume_yes=True, err=io.StringIO()), asked_for_sign_in=True)(more_scopes)

@@ -456,3 +456,12 @@ def test_a_moved_account_without_an_approval_on_record_still_shows_old_and_new()
     lines = format_pairing_check(moved).splitlines()
     assert lines[0] == "This server now uses another authorization server:"
     assert f"What changed: this account signed in at https://old.example; now {ISSUER} would hold its sign-in." in lines
+
+
+def test_an_international_issuer_is_named_in_the_form_the_app_connects_to() -> None:
+    """IDNA 2008, as httpx sends it: ``straße.de`` is ``xn--strae-oqa.de``, not Python's IDNA 2003 ``strasse.de``
+    (another, real domain); and it is flagged as an international name."""
+    warnings = pairing_warnings("https://mcp.example.com/mcp", "https://straße.de/")
+    assert codes(warnings) == ["issuer_domain_differs", "punycode_host"]
+    assert "xn--strae-oqa.de" in warnings[0].message and "strasse" not in warnings[0].message
+    assert "reads as straße.de" in warnings[1].message

@@ -389,3 +389,23 @@ def test_an_issuer_known_in_advance_that_differs_by_a_slash_is_refused_saying_so
             as_doc(issuer="https://as.example/t2"), expected_issuer=named, source_url="u"
         )
     assert "trailing slash" not in other.value.message
+
+
+def test_a_document_may_write_an_international_host_as_itself() -> None:
+    """The canonical resource holds the IDNA form (what goes on the wire); a document that writes the host in
+    Unicode names the same server."""
+    resource = "https://xn--bcher-kva.example/mcp"
+    for written, broader in (("https://bücher.example/mcp", False), ("https://BÜcher.example", True)):
+        prm = parse_protected_resource_metadata(
+            {"resource": written, "authorization_servers": [ISSUER]},
+            expected_resource=resource,
+            source_url="https://xn--bcher-kva.example/.well-known/oauth-protected-resource",
+            broader_allowed=broader,
+        )
+        assert prm.resource == written  # kept as published: it is what the server expects back as `resource`
+    with pytest.raises(ProtocolViolation):
+        parse_protected_resource_metadata(
+            {"resource": "https://bucher.example/mcp", "authorization_servers": [ISSUER]},
+            expected_resource=resource,
+            source_url="https://xn--bcher-kva.example/.well-known/oauth-protected-resource",
+        )

@@ -18,6 +18,8 @@ from desktop_app.mcp.errors import (
     McpSignInRequired,
     UnsupportedProtocolVersion,
 )
+from desktop_app.oauth.auth import BearerAuth
+from desktop_app.oauth.tokens import TokenSet
 
 URL = "https://mcp.example/mcp"
 TOKEN = "secret-token-value"
@@ -687,3 +689,37 @@ async def test_unknown_versions_are_a_programming_error() -> None:
     async with httpx.AsyncClient() as http:
         with pytest.raises(ValueError, match="2024-11-05"):
             McpClient(http, URL, versions=("2024-11-05",))
+
+
+async def test_a_server_that_quotes_the_token_it_was_sent_gets_it_cut_out_of_everything() -> None:
+    """Issue 12 item 12: whatever the server answers to a request that carried the access token (tool descriptions,
+    results, error messages) reaches the app without that token, whatever its shape (here an opaque one)."""
+
+    class Source:
+        resource = URL
+
+        async def token(self) -> TokenSet:
+            return TokenSet("opaque-access-token-42", "https://as.example", "c", URL, ("mcp",), 0.0)
+
+    def echo(body: Body, request: httpx.Request) -> httpx.Response:
+        heard = request.headers["authorization"].removeprefix("Bearer ")
+        return result(
+            body,
+            {
+                "resultType": "complete",
+                "tools": [{**TOOL, "description": f"you sent {heard}", f"x-{heard}": heard}],
+            },
+        )
+
+    def refuse(body: Body, request: httpx.Request) -> httpx.Response:
+        return error(body, -32602, f"bad token {request.headers['authorization']}")
+
+    server = modern(**{"tools/list": echo, "tools/call": refuse})
+    async with client_for(server) as http, McpClient(http, URL, auth=BearerAuth(Source())) as client:
+        await client.initialize()
+        tools = await client.list_tools()
+        with pytest.raises(McpRpcError) as info:
+            await client.call_tool("echo", {})
+    assert tools[0].description == "you sent [redacted]"
+    assert "opaque-access-token-42" not in str(info.value) + info.value.rpc_message
+    assert "bad token Bearer [redacted]" in info.value.rpc_message

@@ -920,3 +920,40 @@ def test_changed_elsewhere_sees_other_connections_and_processes_never_its_own(re
     assert reg.changed_elsewhere() is True
     assert {s.name for s in reg.servers()} == {"Mine", "Theirs", "Cli"}
     assert reg.changed_elsewhere() is False  # reading is no change
+
+
+def test_schema_2_writes_international_hosts_in_their_idna_form(path: Path) -> None:
+    """A registry of schema 1 that holds a server added by its international name (which could never get its token
+    attached) is migrated on open: the server and its approval name the host as requests carry it."""
+    reg = SqliteRegistry(path)
+    server = reg.add_server(
+        url="https://bücher.example/mcp",
+        resource="https://xn--bcher-kva.example/mcp",
+        name="b",
+        settings=ServerSettings(),
+        now=1.0,
+    )
+    reg.close()
+    conn = raw(path)
+    conn.execute("UPDATE servers SET resource = 'https://bücher.example/mcp' WHERE id = ?", (server.id,))
+    conn.execute(
+        "INSERT INTO consents (server_id, resource, issuer, client_kind, client_id, approved_at) "
+        "VALUES (?, 'https://bücher.example/mcp', 'https://as.example', 'dcr', 'c', 1.0)",
+        (server.id,),
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    reg = SqliteRegistry(path)
+    try:
+        migrated = reg.server(server.id)
+        consent = reg.consent(server.id)
+        assert migrated is not None and migrated.resource == "https://xn--bcher-kva.example/mcp"
+        assert migrated.url == "https://bücher.example/mcp"  # what the person typed stays as typed
+        assert consent is not None and consent.resource == "https://xn--bcher-kva.example/mcp"
+        assert reg.find_server("https://BÜCHER.example/mcp") == migrated
+    finally:
+        reg.close()
+    conn = raw(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    conn.close()

@@ -1,3 +1,4 @@
+import httpx
 import pytest
 
 from desktop_app.errors import ConfigurationError, ProtocolViolation
@@ -5,6 +6,7 @@ from desktop_app.oauth.urls import (
     authorization_server_metadata_urls,
     canonical_resource,
     is_loopback_host,
+    origin,
     protected_resource_metadata_urls,
     require_secure,
     validate_browser_url,
@@ -120,3 +122,44 @@ def test_white_space_inside_an_address_is_refused_naming_it() -> None:
             canonical_resource(url)
         assert "white space" in refused.value.message and repr(url) in refused.value.message
     assert canonical_resource("  https://example.com/mcp \n") == "https://example.com/mcp"  # around it is fine
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("https://Bücher.example/mcp", "https://xn--bcher-kva.example/mcp"),
+        ("https://straße.example/mcp", "https://xn--strae-oqa.example/mcp"),  # IDNA 2008, as httpx sends it
+        ("https://xn--bcher-kva.example/mcp", "https://xn--bcher-kva.example/mcp"),
+    ],
+)
+def test_international_hosts_are_canonical_in_their_idna_form(given: str, canonical: str) -> None:
+    assert canonical_resource(given) == canonical
+    assert origin(given) == canonical.removesuffix("/mcp")
+    assert str(httpx.URL(given).copy_with(path="/mcp")) == canonical  # what goes on the wire
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "https://as.example/token\x1b]8;;https://evil.example\x1b\\",  # OSC 8 hyperlink
+        "https://as.example/tok\x1b[2Jen",  # clear screen
+        "https://as.example/\u202etoken",  # right-to-left override
+        "https://as.example/to\u200bken",  # zero-width space
+        "https://as.example/token\x9b",  # C1 CSI
+        "https://as.example/token\x00",
+        "https://as.example/token\x7f",
+    ],
+)
+def test_urls_with_control_or_invisible_characters_are_refused(hostile: str) -> None:
+    with pytest.raises(ProtocolViolation) as caught:
+        require_secure(hostile, what="token endpoint")
+    assert caught.value.code == "malformed_url"
+    assert "control or invisible" in caught.value.message
+    with pytest.raises(ConfigurationError):
+        canonical_resource(hostile)
+
+
+def test_an_international_name_without_an_idna_form_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        canonical_resource("https://\u2603.example/mcp")  # a snowman: IDNA 2008 has no form for it
+    assert caught.value.code == "malformed_url"
