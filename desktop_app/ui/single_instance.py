@@ -116,6 +116,8 @@ def ask_running_instance_to_show(name: str, *, check: PeerUid = peer_uid) -> boo
     socket.flush()
     socket.waitForBytesWritten(CONNECT_TIMEOUT_MS)
     socket.disconnectFromServer()
+    if socket.state() != QLocalSocket.LocalSocketState.UnconnectedState:
+        socket.waitForDisconnected(CONNECT_TIMEOUT_MS)
     return True
 
 

@@ -234,6 +234,23 @@ async def test_the_tray_menu_tooltip_and_notifications_carry_no_markup_and_no_sh
 ) -> None:
     refresher = BackgroundRefresher(hostile_controller)
     tray = Tray(hostile_controller, refresher)
+    try:
+        tray_texts_are_plain(tray, hostile_controller, hostile_accounts, monkeypatch)
+    finally:
+        # Gone before the next test: a tray icon and its menu left to the garbage collector can go at any moment.
+        refresher.stop()
+        tray.icon.hide()
+        tray.menu.deleteLater()
+        tray.deleteLater()
+        QApplication.processEvents()
+
+
+def tray_texts_are_plain(
+    tray: Tray,
+    hostile_controller: Controller,
+    hostile_accounts: tuple[Accounts, Account],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     tray.rebuild_menu()
     shown = [shown_in_menu(a.text()) for a in tray.menu.actions() if not a.isSeparator()]
     assert one_line(HOSTILE, 80) in shown

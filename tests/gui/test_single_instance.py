@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtNetwork import QLocalSocket
 
 from desktop_app.ui.single_instance import SingleInstance, ask_running_instance_to_show, peer_uid
@@ -40,6 +41,8 @@ def listeners() -> Iterator[list[SingleInstance]]:
     yield made
     for instance in made:
         instance.server.close()
+        instance.deleteLater()  # with its server and their sockets, now rather than whenever the collector runs
+    QCoreApplication.processEvents()
 
 
 def listening(name: str, listeners: list[SingleInstance], **options: Any) -> SingleInstance:
