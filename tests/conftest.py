@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 from collections.abc import Iterator
 
 import pytest
+
+from desktop_app.ui.gui_gc import collect_due
 
 pytest_plugins = ["tests.lab.conftest_plugin"]
 
@@ -20,6 +23,15 @@ SECRET_SHAPES = re.compile(
 )
 #: Tests that log secrets on purpose, to prove the redacting formatter removes them.
 DELIBERATE = {"desktop_app.test"}
+
+
+@pytest.fixture(autouse=True)
+def cycles_collected_on_the_main_thread() -> Iterator[None]:
+    """Once the window tests have turned Python's automatic cycle collector off (tests/gui/conftest.py, as the app
+    does), the collections that came due during a test run after it, here on the main thread."""
+    yield
+    if not gc.isenabled():
+        collect_due()
 
 
 @pytest.fixture(autouse=True)

@@ -99,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from desktop_app.ui import plain
     from desktop_app.ui.controller import Controller
     from desktop_app.ui.errors import describe
+    from desktop_app.ui.gui_gc import GuiThreadCollector
     from desktop_app.ui.icons import app_icon
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.profile_watch import ProfileWatcher
@@ -147,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The app ends when run() below has finished cleanly (jobs cancelled, HTTP client closed), never because Qt
     # decided the last window closed: that would stop the loop under a running coroutine.
     app.setQuitOnLastWindowClosed(False)
+    # Cycles holding Qt objects are freed on this thread only, never in a worker that happened to allocate.
+    collector = GuiThreadCollector(app)
+    collector.start()
     loop = qasync.QEventLoop(app)
     # qasync's own default executor starts ten threads at its first use; this one starts them as work arrives.
     loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="mcpc-work"))
@@ -230,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             loop.run_until_complete(run())
     finally:
         restore_signals()
+        collector.stop()
         accounts.registry.close()
     return EXIT_OK
 

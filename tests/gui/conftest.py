@@ -26,7 +26,19 @@ from PySide6.QtWidgets import QApplication, QWidget
 from desktop_app.accounts.manager import Accounts
 from desktop_app.storage.profile import open_accounts
 from desktop_app.ui.controller import Controller
+from desktop_app.ui.gui_gc import GuiThreadCollector
 from tests.lab.browser import scripted_browser
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gui_thread_collector() -> Iterator[None]:
+    """As in the app: Python's cycle collector runs on the GUI thread only (desktop_app/ui/gui_gc.py), for the rest of
+    the session (the QApplication outlives these tests, and so may the cycles they leave)."""
+    app = QApplication.instance() or QApplication([])
+    collector = GuiThreadCollector(app)
+    collector.start()
+    yield
+    collector.stop()
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
