@@ -16,8 +16,15 @@ from typing import TYPE_CHECKING, Any
 from desktop_app.accounts.manager import Accounts, StoredSession, metadata_from_json
 from desktop_app.accounts.models import Account, AccountState, Server, ServerSettings
 from desktop_app.appinfo import COMMAND
-from desktop_app.cli.main import connected_line, scope_list, tool_lines, tool_name
-from desktop_app.cli.text import URL_LIMIT, shown_url
+from desktop_app.cli.text import (
+    URL_LIMIT,
+    connected_line,
+    format_tool_result,
+    scope_list,
+    shown_url,
+    tool_lines,
+    tool_name,
+)
 from desktop_app.errors import ConfigurationError, ConnectorError, SignInRequired, one_line
 from desktop_app.oauth.redact import redact
 
@@ -402,7 +409,7 @@ async def run_tools(args: argparse.Namespace, console: Console) -> int:
 
 
 async def run_call(args: argparse.Namespace, console: Console) -> int:
-    from desktop_app.cli.main import EXIT_TOOL_ERROR, format_tool_result, tool_arguments
+    from desktop_app.cli.main import EXIT_TOOL_ERROR, tool_arguments
 
     tool_args = tool_arguments(args.args)
     if args.deadline is not None and not args.deadline > 0:

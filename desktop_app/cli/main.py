@@ -23,6 +23,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from desktop_app.appinfo import APP_NAME, COMMAND, DEFAULT_CLIENT_METADATA_URL, VERSION
+from desktop_app.cli.text import connected_line, format_tool_result, scope_list, tool_lines, tool_name
 from desktop_app.errors import (
     ConfigurationError,
     ConnectorError,
@@ -40,7 +41,6 @@ from desktop_app.oauth.redact import configure_logging, redact
 # the OAuth engine, httpx nor asyncio (tests/unit/test_layers.py; benchmarks/accounts_cli.py).
 if TYPE_CHECKING:
     from desktop_app.accounts.consent import PairingCheck
-    from desktop_app.mcp import ServerInfo, Tool, ToolResult
     from desktop_app.oauth.flow import Pairing, SignInOptions
 
 #: The subcommands, in the order of ``--help``.
@@ -362,35 +362,6 @@ YES_REFUSALS = {
 _MESSAGE_LIMIT = 8192
 
 
-def scope_list(scopes: Sequence[str]) -> str:
-    """Scopes as granted or asked for by a server, one printable word each."""
-    return " ".join(shown for shown in map(one_line, scopes) if shown)
-
-
-def tool_name(name: str) -> str:
-    """A tool's name as the person would type it for ``call``: as it is, or, when it holds anything that is not
-    printable, written the way Python writes strings (``'files\\u200bread'``), so nothing hides in it."""
-    return one_line(name if name.isprintable() else repr(name))
-
-
-def tool_lines(tools: Sequence[Tool]) -> list[str]:
-    """``tools`` and ``connect``: one line per tool, its name and the first line of its description."""
-    lines = []
-    for tool in tools:
-        description = (tool.description or "").strip().splitlines()
-        lines.append(f"  {tool_name(tool.name)}" + (f" — {one_line(description[0])}" if description else ""))
-    return lines
-
-
-def connected_line(info: ServerInfo, fallback: str, *, account: str | None = None) -> str:
-    """``Connected to NAME [VERSION] [as ACCOUNT] (MCP VERSION).``: what the server said about itself, made safe."""
-    name = one_line(info.name or "") or one_line(fallback)
-    version = one_line(info.version or "", 60)
-    version = f" {version}" if version else ""
-    who = f" as {one_line(account)}" if account else ""
-    return f"Connected to {name}{version}{who} (MCP {one_line(info.protocol_version, 40)})."
-
-
 def show_sign_in_url(console: Console, url: str) -> None:
     """What the person reads while the browser is open (``connect``, ``login``, a step-up)."""
     console.say("Opening your browser to sign in. If it does not open, visit this link:")
@@ -490,18 +461,6 @@ def tool_arguments(text: str) -> dict[str, object]:
             "invalid_args", f"--args must be a JSON object, not {one_line(text, 60)!r}.", hint=hint
         )
     return value
-
-
-def format_tool_result(result: ToolResult) -> str:
-    parts: list[str] = []
-    for item in result.content:
-        if item.get("type") == "text":
-            parts.append(str(item.get("text", "")))
-        else:
-            parts.append(json.dumps(dict(item), ensure_ascii=False))
-    if result.structured_content is not None and not parts:
-        parts.append(json.dumps(result.structured_content, ensure_ascii=False, indent=2))
-    return "\n".join(parts)
 
 
 async def run_connect(args: argparse.Namespace, console: Console) -> int:
