@@ -391,9 +391,7 @@ async def run_tools(args: argparse.Namespace, console: Console) -> int:
     async def work(accounts: Accounts, server: Server, session: StoredSession, http: httpx.AsyncClient) -> int:
         from desktop_app.mcp import McpClient
 
-        auth = session.auth()
-        console.keep_out(auth.sent)  # a server's answer may echo the token it was sent
-        client = McpClient(http, server.resource, auth=auth)
+        client = McpClient(http, server.resource, auth=session.auth())
         try:
             info = await client.initialize()
             console.say(connected_line(info, server.name, account=session.account.display_name))
@@ -419,9 +417,7 @@ async def run_call(args: argparse.Namespace, console: Console) -> int:
         from desktop_app.mcp import McpClient
         from desktop_app.mcp.client import REQUEST_DEADLINE
 
-        auth = session.auth()
-        console.keep_out(auth.sent)  # a server's answer may echo the token it was sent
-        client = McpClient(http, server.resource, auth=auth, deadline=args.deadline or REQUEST_DEADLINE)
+        client = McpClient(http, server.resource, auth=session.auth(), deadline=args.deadline or REQUEST_DEADLINE)
         try:
             await client.initialize()
             result = await client.call_tool(args.tool, tool_args)

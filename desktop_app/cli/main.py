@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from desktop_app.appinfo import APP_NAME, COMMAND, DEFAULT_CLIENT_METADATA_URL, VERSION
@@ -32,7 +32,6 @@ from desktop_app.errors import (
     TransientError,
     UserActionRequired,
     one_line,
-    scrub,
     terminal_text,
 )
 from desktop_app.oauth.redact import configure_logging, redact
@@ -383,24 +382,15 @@ class Console:
         self.stdin = stdin or sys.stdin
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self._secrets: list[Collection[str]] = []
-
-    def keep_out(self, secrets: Collection[str]) -> None:
-        """Never print any of ``secrets`` (a live collection: what is added to it later is kept out too), e.g. the
-        access tokens an MCP request carried, which the server's answer may echo."""
-        self._secrets.append(secrets)
 
     # Every line the app prints goes through terminal_text: text a server chose is already one line where it is
-    # worded; this keeps a path someone forgot from writing escape sequences, bidi or zero-width characters.
-    def _printable(self, text: str) -> str:
-        text = terminal_text(text)
-        return scrub(text, [secret for group in self._secrets for secret in group]) if self._secrets else text
-
+    # worded; this keeps a path someone forgot from writing escape sequences, bidi or zero-width characters. (An
+    # access token a server quotes back is cut out where its answer is read: McpClient, with BearerAuth.sent.)
     def say(self, text: str) -> None:
-        print(self._printable(text), file=self.err, flush=True)
+        print(terminal_text(text), file=self.err, flush=True)
 
     def result(self, text: str) -> None:
-        print(self._printable(text), file=self.out, flush=True)
+        print(terminal_text(text), file=self.out, flush=True)
 
     async def confirm(self, pairing: Pairing, previous: Pairing | None) -> bool:
         """``connect``'s question (``previous``: the pairing approved earlier in this run, for a step-up or a move)."""
@@ -494,8 +484,6 @@ async def run_connect(args: argparse.Namespace, console: Console) -> int:
             tokens = connection.session.tokens
             granted = scope_list(tokens.scopes) or "(none stated)"
             console.say(f"Signed in at {one_line(tokens.issuer, 4096)}; granted scopes: {granted}.")
-        if connection.auth is not None:
-            console.keep_out(connection.auth.sent)  # a server's answer may echo the token it was sent
         client = McpClient(http, connection.signin.resource, auth=connection.auth)
         try:
             info = await client.initialize()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import socket
 import ssl
@@ -310,6 +311,13 @@ class _CheckedProxy(httpx.AsyncBaseTransport):
         await self._proxied.aclose()
 
 
+@functools.cache
+def shared_ssl_context(trust_env: bool = True) -> ssl.SSLContext:
+    """The verifying TLS context of every guarded client, made once: loading the CA bundle takes ~25 ms, and the
+    window makes one client per server (an ``SSLContext`` may be shared between connections and clients)."""
+    return httpx.create_ssl_context(trust_env=trust_env)
+
+
 def guarded_transports(
     policy: AddressPolicy,
     *,
@@ -321,7 +329,11 @@ def guarded_transports(
 
     The mounts are the environment's proxies (when ``trust_env``), as httpx would mount them, each checked first.
     """
-    ssl_context = httpx.create_ssl_context(verify=verify, trust_env=trust_env)
+    ssl_context = (
+        shared_ssl_context(trust_env)
+        if verify is True
+        else httpx.create_ssl_context(verify=verify, trust_env=trust_env)
+    )
     backend = GuardedBackend(policy)
     mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
     if trust_env:

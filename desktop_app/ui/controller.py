@@ -29,6 +29,7 @@ from desktop_app.errors import ConnectorError, one_line
 from desktop_app.mcp import McpClient
 from desktop_app.mcp.protocol import ServerInfo, Tool
 from desktop_app.oauth.http import new_client
+from desktop_app.oauth.netpolicy import shared_ssl_context
 from desktop_app.oauth.trace import Trace, TraceEvent
 
 log = logging.getLogger(__name__)
@@ -302,9 +303,9 @@ class Controller(QObject):
         return self.http_for(server)
 
     async def prepare(self) -> None:
-        """Do a sign-in's first-use work early and off the GUI thread: import the modules it needs and make an HTTP
-        client (loading the CA bundle, which later clients share through ssl's cache). Without this the first
-        sign-in stalls the window for ~200 ms (benchmarks)."""
+        """Do a sign-in's first-use work early and off the GUI thread: import the modules it needs and load the CA
+        bundle every server's HTTP client shares (``shared_ssl_context``). Without this the first sign-in stalls the
+        window for ~200 ms (benchmarks)."""
         import importlib
 
         for name in PREPARED_MODULES:
@@ -312,9 +313,7 @@ class Controller(QObject):
                 await asyncio.to_thread(importlib.import_module, name)
             except ImportError:  # an optional backend; the sign-in imports what it needs anyway
                 log.debug("Not preloaded: %s", name)
-        for server in self.accounts.registry.servers()[:1]:
-            if server.url not in self._http:
-                self._http[server.url] = await asyncio.to_thread(self._http_factory, server_url=server.url)
+        await asyncio.to_thread(shared_ssl_context)
 
     async def aclose(self, *, grace: float = 0.0) -> None:
         """Cancel what still runs and close the HTTP client (the app is ending).

@@ -357,3 +357,13 @@ async def test_a_silent_first_address_does_not_cost_a_connect_timeout() -> None:
     stream = await asyncio.wait_for(backend.connect_tcp("as.example", 443, timeout=3600), timeout=30)
     assert isinstance(stream, httpcore.AsyncNetworkStream)
     assert network.asked == ["2606:4700::1", PUBLIC]
+
+
+async def test_guarded_clients_share_one_ca_bundle_load() -> None:
+    """The window makes a client per server: the verifying TLS context (the CA bundle) is loaded once for all."""
+    async with (
+        new_client(server_url="https://a.example/mcp") as first,
+        new_client(server_url="https://b.example/mcp") as second,
+    ):
+        contexts = {id(client._transport._pool._ssl_context) for client in (first, second)}  # type: ignore[attr-defined]
+    assert len(contexts) == 1
