@@ -13,7 +13,10 @@ URL or value at fault (never a secret). The CLI and the window own the longer wo
      │    ├── SignInRequired          401 after a fresh token, or no way to refresh
      │    ├── ConsentRefused          the person said no to a pairing or a step-up
      │    ├── StepUpExhausted         403 insufficient_scope after the retry budget
-     │    └── WrongAccount            a re-sign-in came back as someone else: nothing was overwritten
+     │    ├── WrongAccount            a re-sign-in came back as someone else: nothing was overwritten
+     │    └── ClientRefused           the authorization server refuses this app's client
+     │         ├── InvalidClient           invalid_client: it does not know (or no longer knows) the client
+     │         └── UnauthorizedClient      unauthorized_client: the client may not use this grant
      ├── TransientError          try again later; credentials are kept
      │    ├── NetworkError            connect / read failures, timeouts
      │    └── ServerUnavailable       5xx, temporarily_unavailable, 429
@@ -85,6 +88,19 @@ class WrongAccount(UserActionRequired):
     """Signing in again to an account returned another person ("asked to sign in as X, signed in as Y")."""
 
 
+class ClientRefused(UserActionRequired):
+    """The authorization server refuses this app's client (RFC 6749 §5.2)."""
+
+
+class InvalidClient(ClientRefused):
+    """``invalid_client``: the authorization server does not know the client (it may have forgotten a dynamic
+    registration), or its authentication failed."""
+
+
+class UnauthorizedClient(ClientRefused):
+    """``unauthorized_client``: the client may not use this grant type."""
+
+
 class TransientError(ConnectorError):
     """Worth retrying later; nothing stored should be thrown away because of it."""
 
@@ -153,6 +169,15 @@ class SecretStoreError(StorageError):
     ``keyring_locked``, ``keyring_write_failed``, ``keyring_read_failed``, ``file_store_unsafe``."""
 
 
+class NoAuthorizationNeeded(ConnectorError):
+    """Asked to sign in to a server that answered without asking for a token: there is nothing to sign in to."""
+
+    kind = "info"
+
+    def __init__(self, url: str) -> None:
+        super().__init__("no_authorization_needed", f"{url} answered without asking for a sign-in.", url=url)
+
+
 #: OAuth error codes (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1) → the class that says whose move it is.
 OAUTH_ERROR_CLASSES: dict[str, type[ConnectorError]] = {
     "access_denied": AuthorizationDenied,
@@ -164,6 +189,8 @@ OAUTH_ERROR_CLASSES: dict[str, type[ConnectorError]] = {
     "temporarily_unavailable": ServerUnavailable,
     "server_error": ServerUnavailable,
     "slow_down": ServerUnavailable,
+    "invalid_client": InvalidClient,
+    "unauthorized_client": UnauthorizedClient,
 }
 
 
@@ -173,8 +200,6 @@ def oauth_error(error: str, description: str | None, *, where: str, url: str | N
     ``description`` comes from a server: it is shown only after it is reduced to one printable line.
     """
     cls = OAUTH_ERROR_CLASSES.get(error, ProtocolViolation)
-    if cls is ProtocolViolation and error in {"invalid_client", "unauthorized_client"}:
-        cls = UserActionRequired
     detail = f": {one_line(description)}" if description else ""
     message = f"{where} answered {one_line(error, 60)}{detail}"
     return cls(error if _is_token(error) else "oauth_error", message, url=url)

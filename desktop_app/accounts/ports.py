@@ -6,10 +6,12 @@ the defaults (:mod:`desktop_app.accounts.profile`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from desktop_app.accounts.models import (
     Account,
@@ -21,6 +23,25 @@ from desktop_app.accounts.models import (
     ServerSettings,
     StoredRegistration,
 )
+
+_T = TypeVar("_T")
+
+
+class Offload(Protocol):
+    """Runs a blocking keyring call somewhere the event loop does not wait on it (the window: a worker thread)."""
+
+    def __call__(self, call: Callable[[], _T], /) -> Awaitable[_T]: ...
+
+
+async def run_inline(call: Callable[[], _T]) -> _T:
+    """The default :class:`Offload`: run it here (the command line has no window to keep responsive)."""
+    return call()
+
+
+class Locks(Protocol):
+    """Per-account locks every process on the machine respects (one renewal or sign-in of an account at a time)."""
+
+    def hold(self, name: str, *, timeout: float = ..., what: str = ...) -> AbstractAsyncContextManager[None]: ...
 
 
 class SecretStore(Protocol):
@@ -236,3 +257,15 @@ class Registry(Protocol):
 def describe_accounts(accounts: Sequence[Account]) -> str:
     """One line naming the candidates (for an ambiguous ``--account``)."""
     return ", ".join(f"{a.display_name} (id {a.id})" for a in accounts)
+
+
+@dataclass(slots=True)
+class Stores:
+    """What every part of :class:`~desktop_app.accounts.manager.Accounts` works on, shared: replacing ``offload``
+    (the window does, ADR 0011) takes effect everywhere."""
+
+    registry: Registry
+    secrets: SecretStore
+    locks: Locks
+    clock: Callable[[], float] = time.time
+    offload: Offload = field(default=run_inline)

@@ -1,207 +1,164 @@
-"""A signed-in connection to one MCP server, with its tokens in memory.
+"""A connection to one MCP server as one account: the token source its requests use.
 
-This is the :class:`~desktop_app.oauth.auth.TokenSource` the bearer auth asks for tokens: it renews them (one
-renewal at a time, and a caller that waited gets the token another caller already fetched), and it steps up when
-the server asks for more scopes — after the person approved the new pairing. Persistent accounts (keyring, several
-accounts per server, cross-process locks) build on the same interface.
+:class:`StoredSession` is the :class:`~desktop_app.oauth.auth.TokenSource` the bearer auth asks for tokens: the
+account's stored token, renewed under the account's lock; a refusal answered by one renewal; a step-up (the server
+asks for more scopes) by signing the account in again, after the person approved the new pairing, when the caller
+can ask (``reauthorize``). :func:`connect` is the command line's ``connect``: the same sign-in as ``login``, on
+stores that keep nothing (``desktop_app.storage.memory``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
-from desktop_app.errors import ConnectorError, ConsentRefused, GrantExpired, SignInRequired, UserActionRequired
-from desktop_app.oauth.auth import BearerAuth, merge_scopes
+from desktop_app.accounts.models import Account, Server, ServerSettings
+from desktop_app.accounts.signin import Approve, LoginResult
+from desktop_app.errors import SignInRequired, UserActionRequired
+from desktop_app.oauth.auth import BearerAuth
 from desktop_app.oauth.authorize import Browser
 from desktop_app.oauth.challenge import BearerChallenge
-from desktop_app.oauth.discovery import fetch_protected_resource_metadata
-from desktop_app.oauth.flow import NoAuthorizationNeeded, Pairing, SignIn, SignInOptions
-from desktop_app.oauth.registration import RegistrationStore
-from desktop_app.oauth.tokens import TokenSet, refresh_tokens
+from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.oauth.trace import Trace
 
-#: Asked before a browser opens. ``previous`` is the pairing already approved (for a step-up), else None.
-Confirm = Callable[[Pairing, Pairing | None], Awaitable[bool]]
+if TYPE_CHECKING:
+    from desktop_app.accounts.manager import Accounts
+
+#: Signs the account in again with these scopes added (a step-up), or at its server's new authorization server.
+Reauthorize = Callable[[Account, tuple[str, ...]], Awaitable[Account]]
 
 
-class MemorySession:
-    """Tokens for one resource, renewed and stepped up on demand."""
+class StoredSession:
+    """Tokens of one stored account for one server, renewed and stepped up on demand."""
 
     def __init__(
         self,
-        signin: SignIn,
-        tokens: TokenSet,
+        accounts: Accounts,
+        http: httpx.AsyncClient,
+        account: Account,
+        server: Server,
         *,
-        browser: Browser,
-        confirm: Confirm,
-        approved: Pairing,
-        clock: Callable[[], float] = time.time,
+        reauthorize: Reauthorize | None = None,
+        follow_moves: bool = False,
     ) -> None:
-        self.signin = signin
-        self.tokens = tokens
-        self._browser = browser
-        self._confirm = confirm
-        self._approved = approved
-        self._clock = clock
-        self._lock = asyncio.Lock()
+        self._accounts = accounts
+        self._reauthorize = reauthorize
+        #: A server that moved to another authorization server is followed there (after the person approves) instead
+        #: of ending with "sign in again": ``connect``, where the person is at the terminal for this one sign-in.
+        self._follow_moves = follow_moves and reauthorize is not None
+        self._http = http
+        self.account = account
+        self.server = server
+        #: True once this session renewed the token because the resource refused it.
+        self.renewed_after_rejection = False
 
     @property
     def resource(self) -> str:
-        return self.signin.resource
+        return self.server.resource
 
     async def token(self) -> TokenSet:
-        current = self.tokens
-        if current.is_expired(self._clock()) and current.refresh_token is not None:
-            async with self._lock:
-                if self.tokens is not current:
-                    return self.tokens  # someone else renewed while we waited
-                return await self._refresh(current)
-        return current
+        return await self._accounts.token(self._http, self.account)
 
     async def renew(self, rejected: TokenSet, challenge: BearerChallenge | None) -> TokenSet:
-        """The server refused ``rejected``: follow it to a new authorization server if it moved, else refresh."""
-        async with self._lock:
-            if self.tokens is not rejected:
-                return self.tokens  # someone else renewed while we waited
-            discovery = self.signin.discovery
-            assert discovery is not None
-            if discovery.resource_metadata is not None or (challenge is not None and challenge.resource_metadata):
-                moved = await self._moved(challenge, discovery.metadata.issuer)
-                if moved is not None:
-                    return await self._follow(moved)
-            return await self._refresh(rejected)
-
-    async def _refresh(self, rejected: TokenSet) -> TokenSet:
-        discovery = self.signin.discovery
-        registration = self.signin.registration
-        assert discovery is not None and registration is not None
-        if rejected.refresh_token is None:
+        moved_to = await self._accounts.moved_authorization_server(self._http, self.server, self.account, challenge)
+        if moved_to is not None:
+            if self._follow_moves and self._reauthorize is not None:
+                self.account = await self._reauthorize(self.account, ())
+                return await self._accounts.token(self._http, self.account)
+            old = self.account.issuer
+            self.account = self._accounts.mark_needs_sign_in(
+                self.account,
+                f"this server now uses another authorization server ({moved_to} instead of {old})",
+                code="authorization_server_changed",
+            )
+            raise SignInRequired(
+                "authorization_server_changed",
+                f"{self.server.name} now uses another authorization server, {moved_to} (instead of {old}); "
+                f"{self.account.display_name} must sign in again there.",
+                hint=self._accounts.sign_in_hint(self.account),
+                url=self.resource,
+            )
+        fresh = await self._accounts.token(self._http, self.account, force=True)
+        if fresh.access_token == rejected.access_token:
+            # No way to renew (no refresh token): the resource's refusal is final.
+            self.mark_rejected("the server refused the access token and it cannot be renewed")
             raise SignInRequired(
                 "sign_in_required",
-                f"The sign-in for {self.resource} has expired and cannot be renewed.",
+                f"{self.server.name} refused the access token of {self.account.display_name}.",
                 hint="Sign in again.",
                 url=self.resource,
             )
-        try:
-            fresh = await refresh_tokens(
-                self.signin.client,
-                discovery.metadata.token_endpoint,
-                registration,
-                rejected,
-                now=self._clock(),
-                trace=self.signin.trace,
-            )
-        except GrantExpired as exc:
-            raise SignInRequired(
-                "sign_in_required",
-                f"The sign-in for {self.resource} is no longer valid ({exc.message}).",
-                hint="Sign in again.",
-                url=self.resource,
-            ) from exc
-        except UserActionRequired as exc:
-            if exc.code == "invalid_client" and registration.method == "dcr":
-                self.signin.store.forget(registration.issuer)
-            raise
-        self.tokens = fresh
+        self.renewed_after_rejection = True
         return fresh
 
-    async def _moved(self, challenge: BearerChallenge | None, issuer: str) -> SignIn | None:
-        """RFC 9728 §5.2, MCP 2026-07-28 (SEP-2352): the server refused a token; does its metadata now name another
-        authorization server? Then a new sign-in there (discovered, not yet registered), else None."""
-        try:
-            prm = await fetch_protected_resource_metadata(
-                self.signin.client, self.resource, challenge, trace=self.signin.trace
-            )
-        except ConnectorError:
-            return None  # unreadable now: the usual renewal goes on and says what is wrong, if anything
-        if prm is None or issuer in prm.authorization_servers:
-            return None
-        moved = SignIn(
-            self.signin.client,
-            self.signin.server_url,
-            # A client id given for the old authorization server is never presented to another one.
-            options=dataclasses.replace(self.signin.options, preregistered=None),
-            store=self.signin.store,
-            trace=self.signin.trace,
-            clock=self._clock,
-        )
-        await moved.discover_after(challenge, prm)
-        return moved
-
-    async def _follow(self, moved: SignIn) -> TokenSet:
-        """Show the changed pairing (old → new authorization server); on approval register there and sign in."""
-        async with moved:
-            await moved.register()
-            pairing = moved.pairing()
-            if not await self._confirm(pairing, self._approved):
-                raise ConsentRefused(
-                    "consent_refused",
-                    f"Signing in to {self.resource} at its new authorization server {pairing.issuer} was declined.",
-                    url=self.resource,
-                )
-            tokens = await moved.authorize(self._browser)
-        self.signin, self._approved, self.tokens = moved, pairing, tokens
-        return tokens
-
     async def step_up(self, scopes: tuple[str, ...], challenge: BearerChallenge) -> TokenSet:
-        async with self._lock:
-            wanted = merge_scopes(self.signin.requested_scopes, scopes)
-            pairing = self.signin.pairing(wanted)
-            if not await self._confirm(pairing, self._approved):
-                raise ConsentRefused(
-                    "consent_refused",
-                    f"More permissions for {self.resource} were declined ({' '.join(wanted)}).",
-                    url=self.resource,
-                )
-            self.tokens = await self.signin.authorize(self._browser, scopes=wanted)
-            self._approved = pairing
-            return self.tokens
+        """Sign this account in again with more scopes (the person is shown what changed), if the caller can."""
+        if self._reauthorize is not None:
+            self.account = await self._reauthorize(self.account, scopes)
+            return await self._accounts.token(self._http, self.account)
+        raise UserActionRequired(
+            "more_permissions_needed",
+            f"{self.server.name} asks for more permissions ({' '.join(scopes)}) than "
+            f"{self.account.display_name} granted.",
+            hint=f"Sign in again with more scopes: mcp-connectors login {self.server.name} "
+            f"--account {self.account.id} --scope '{' '.join(scopes)}'.",
+            url=self.resource,
+        )
+
+    def mark_rejected(self, reason: str) -> None:
+        self.account = self._accounts.mark_needs_sign_in(self.account, reason)
+
+    def auth(self, *, authorizations: int = 0) -> BearerAuth:
+        """The bearer auth of requests in this session; ``authorizations``: sign-ins already spent on the operation
+        it serves (a step-up counts after them)."""
+        return BearerAuth(self, authorizations=authorizations)
 
 
 @dataclass(slots=True)
 class Connection:
-    """The result of :func:`connect`: ``auth`` is None when the server needs no sign-in."""
+    """The result of :func:`connect`: ``session`` and ``login`` are None when the server needs no sign-in."""
 
-    signin: SignIn
-    session: MemorySession | None
-    auth: BearerAuth | None
-    pairing: Pairing | None
+    server: Server
+    session: StoredSession | None
+    login: LoginResult | None
+
+    def auth(self) -> BearerAuth | None:
+        # The sign-in is the first of the operation's authorizations: later step-ups count after it.
+        return None if self.session is None else self.session.auth(authorizations=1)
 
 
 async def connect(
+    accounts: Accounts,
     http: httpx.AsyncClient,
-    server_url: str,
-    probe_request: httpx.Request,
+    url: str,
     *,
-    fallback_probe: httpx.Request | None = None,
-    options: SignInOptions,
     browser: Browser,
-    confirm: Confirm,
-    store: RegistrationStore | None = None,
-    trace: Trace | None = None,
+    approve: Approve,
+    settings: ServerSettings | None = None,
+    client_secret: str | None = None,
     on_url: Callable[[str], None] | None = None,
-    clock: Callable[[], float] = time.time,
+    trace: Trace | None = None,
+    timeout: float | None = None,
 ) -> Connection:
-    """Discover, register, ask, sign in: the whole flow for one server.
+    """Add ``url`` to ``accounts`` (stores that keep nothing) and sign in to it the way ``login`` does: discover,
+    register, ask, open the browser. Step-ups and a move to another authorization server ask ``approve`` again."""
+    server = accounts.add_server(url, settings=settings)
+    if client_secret is not None:
+        server = accounts.update_settings(server, server.settings, client_secret=client_secret)
+    result = await accounts.sign_in(
+        http, server, browser=browser, approve=approve, on_url=on_url, trace=trace, timeout=timeout
+    )
+    if result is None:
+        return Connection(server, None, None)
 
-    The sign-in is the first of the (at most :data:`~desktop_app.oauth.auth.MAX_AUTHORIZATIONS`) authorizations of
-    the operation the returned ``auth`` serves: later step-ups count after it.
-    """
-    async with SignIn(http, server_url, options=options, store=store, trace=trace, clock=clock) as signin:
-        try:
-            await signin.discover(probe_request, fallback_probe)
-        except NoAuthorizationNeeded:
-            return Connection(signin, None, None, None)
-        await signin.register()
-        pairing = signin.pairing()
-        if not await confirm(pairing, None):
-            raise ConsentRefused("consent_refused", f"Signing in to {signin.resource} was declined.")
-        tokens = await signin.authorize(browser, on_url=on_url)
-    session = MemorySession(signin, tokens, browser=browser, confirm=confirm, approved=pairing, clock=clock)
-    return Connection(signin, session, BearerAuth(session, authorizations=1), pairing)
+    async def reauthorize(account: Account, scopes: tuple[str, ...]) -> Account:
+        again = await accounts.login(
+            http, server, browser=browser, approve=approve, account=account, on_url=on_url, extra_scopes=scopes
+        )
+        return again.account
+
+    session = accounts.session(http, result.account, server, reauthorize=reauthorize, follow_moves=True)
+    return Connection(server, session, result)

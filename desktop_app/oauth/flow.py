@@ -1,20 +1,17 @@
-"""One sign-in, from an MCP server URL to a token bound to it.
+"""The protocol steps of one sign-in, from an MCP server URL to a token bound to it.
 
-The steps are states in an enum with a table of allowed transitions (an illegal transition is a bug and raises):
-
-    NEW → PROBED → DISCOVERED → REGISTERED → AWAITING_BROWSER → EXCHANGING → SIGNED_IN
-    (any state) → FAILED | CANCELLED
-
-Callers drive it through three coroutines, so a UI can show the pairing between them:
-:meth:`SignIn.discover`, :meth:`SignIn.register`, :meth:`SignIn.authorize`, and end it with :meth:`SignIn.close`
-(``async with SignIn(...)``): :meth:`SignIn.register` already listens on the loopback port the browser will come
-back to, because the registration names that port (docs/decisions/0002).
+:class:`SignIn` carries out each step and remembers what the steps learnt (the discovery, the registration, the
+loopback socket); the order of the steps, and what follows a refusal, is the state machine's
+(:mod:`desktop_app.oauth.signin_machine`), driven by :func:`desktop_app.accounts.signin.sign_in`:
+:meth:`SignIn.discover`, :meth:`SignIn.register`, :meth:`SignIn.pairing`, :meth:`SignIn.open_browser`,
+:meth:`SignIn.exchange`; end it with :meth:`SignIn.close` (``async with SignIn(...)``). :meth:`SignIn.register`
+already listens on the loopback port the browser will come back to, because the registration names that port
+(docs/decisions/0002).
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,7 +27,6 @@ from desktop_app.errors import (
     ConnectorError,
     NetworkError,
     ProtocolViolation,
-    UserActionRequired,
 )
 from desktop_app.oauth.auth import challenge_of
 from desktop_app.oauth.authorize import (
@@ -67,39 +63,6 @@ from desktop_app.oauth.urls import canonical_resource, require_secure
 
 DEFAULT_SIGN_IN_TIMEOUT = 300.0
 _T = TypeVar("_T")
-
-
-class State(enum.Enum):
-    NEW = "new"
-    PROBED = "probed"
-    DISCOVERED = "discovered"
-    REGISTERED = "registered"
-    AWAITING_BROWSER = "awaiting_browser"
-    EXCHANGING = "exchanging"
-    SIGNED_IN = "signed_in"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-_END = {State.FAILED, State.CANCELLED}
-TRANSITIONS: dict[State, set[State]] = {
-    State.NEW: {State.PROBED, *_END},
-    State.PROBED: {State.DISCOVERED, *_END},
-    State.DISCOVERED: {State.REGISTERED, *_END},
-    # REGISTERED → REGISTERED: a new registration after the old one was refused (invalid_client).
-    State.REGISTERED: {State.AWAITING_BROWSER, State.REGISTERED, *_END},
-    # AWAITING_BROWSER → REGISTERED: the authorization server refused the request; registered again (once).
-    State.AWAITING_BROWSER: {State.EXCHANGING, State.REGISTERED, *_END},
-    State.EXCHANGING: {State.SIGNED_IN, State.REGISTERED, *_END},
-    # A signed-in flow can be used again for a step-up or a new account: back to REGISTERED.
-    State.SIGNED_IN: {State.REGISTERED, *_END},
-    State.FAILED: {State.REGISTERED},
-    State.CANCELLED: {State.REGISTERED},
-}
-
-
-class IllegalTransition(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,10 +200,11 @@ class SignIn:
         self.store = store if store is not None else MemoryRegistrationStore()
         self.trace = trace if trace is not None else Trace()
         self.clock = clock
-        self.state = State.NEW
         self.discovery: Discovery | None = None
         self.registration: ClientRegistration | None = None
         self.pending: PendingAuthorization | None = None
+        #: The last request used the port-less form of its dynamic registration's redirect URI.
+        self._portless = False
         self.requested_scopes: tuple[str, ...] = ()
         #: The loopback socket the browser comes back to, bound from registration until the callback is served.
         self._socket: socket.socket | None = None
@@ -294,30 +258,20 @@ class SignIn:
         assert self.redirect_uri is not None
         return self.redirect_uri
 
-    # -- state ---------------------------------------------------------------------------------------------
-    def _to(self, new: State) -> None:
-        if new not in TRANSITIONS[self.state]:
-            raise IllegalTransition(f"{self.state.value} → {new.value}")
-        self.state = new
-
     async def _guard(self, step: Awaitable[_T]) -> _T:
-        """Run a step; a step that fails or is cancelled ends the sign-in and stops listening."""
+        """Run a step; a step that fails or is cancelled stops listening (a new registration listens again)."""
         try:
             return await step
-        except asyncio.CancelledError:
-            if self.state not in _END:
-                self.state = State.CANCELLED
-            self.close()
-            raise
         except BaseException:
-            if self.state not in _END:
-                self.state = State.FAILED
             self.close()
             raise
 
     # -- steps ---------------------------------------------------------------------------------------------
-    async def discover(self, probe_request: httpx.Request, fallback_probe: httpx.Request | None = None) -> Discovery:
-        """Probe the server, then find and validate its authorization server.
+    async def discover(
+        self, probe_request: httpx.Request, fallback_probe: httpx.Request | None = None
+    ) -> Discovery | None:
+        """Probe the server, then find and validate its authorization server; None when the server answered without
+        asking for a token (there is nothing to sign in to).
 
         ``fallback_probe`` (an older revision's first request) is sent when the server refuses the first probe with
         something other than an authentication challenge, e.g. a 2025 server that validates the request before
@@ -325,13 +279,12 @@ class SignIn:
         """
         return await self._guard(self._discover(probe_request, fallback_probe))
 
-    async def _discover(self, probe_request: httpx.Request, fallback_probe: httpx.Request | None) -> Discovery:
+    async def _discover(self, probe_request: httpx.Request, fallback_probe: httpx.Request | None) -> Discovery | None:
         status, challenge = await probe(self.client, probe_request, trace=self.trace)
         if fallback_probe is not None and status in (400, 404, 405, 406, 415):
             status, challenge = await probe(self.client, fallback_probe, trace=self.trace)
-        self._to(State.PROBED)
         if 200 <= status < 300:
-            raise NoAuthorizationNeeded(self.server_url)
+            return None
         if status not in (401, 403):
             raise ProtocolViolation(
                 "probe_failed",
@@ -354,7 +307,6 @@ class SignIn:
     async def _discover_after(
         self, challenge: BearerChallenge | None, resource_metadata: ProtectedResourceMetadata | None
     ) -> Discovery:
-        self._to(State.PROBED)
         return await self._discover_metadata(challenge, resource_metadata)
 
     async def _discover_metadata(
@@ -376,12 +328,20 @@ class SignIn:
             metadata=metadata,
         )
         self.requested_scopes = choose_scopes(challenge, prm, metadata, self.options.scopes)
-        self._to(State.DISCOVERED)
         return self.discovery
 
-    async def register(self, *, force_new: bool = False) -> ClientRegistration:
-        """Listen on the loopback port and get a client identity whose redirect URIs name it."""
-        return await self._guard(self._register(force_new))
+    async def register(self, *, again: bool = False, forget: bool = False) -> ClientRegistration:
+        """Listen on the loopback port and get a client identity whose redirect URIs name it.
+
+        ``again``: the registration in use was refused; a new one is made. ``forget``: the authorization server no
+        longer knows it, so the stored one is forgotten first.
+        """
+        if forget and self.registration is not None:
+            self.trace.add("registration", self.registration.issuer, None, "client unknown; registering again")
+            self.store.forget(self.registration.issuer)
+        elif again and self.registration is not None:
+            self.trace.add("registration", self.registration.issuer, None, "request refused; registering again")
+        return await self._guard(self._register(force_new=again))
 
     async def _register(self, force_new: bool) -> ClientRegistration:
         assert self.discovery is not None, "discover() first"
@@ -403,7 +363,6 @@ class SignIn:
             client_metadata_url=self.options.client_metadata_url,
             force_new=force_new,
         )
-        self._to(State.REGISTERED)
         return self.registration
 
     def pairing(self, scopes: tuple[str, ...] | None = None) -> Pairing:
@@ -425,7 +384,7 @@ class SignIn:
             iss_supported=self.discovery.metadata.authorization_response_iss_parameter_supported,
         )
 
-    async def authorize(
+    async def open_browser(
         self,
         browser: Browser,
         *,
@@ -433,39 +392,67 @@ class SignIn:
         extra: Mapping[str, str] | None = None,
         on_url: Callable[[str], None] | None = None,
         nonce: str | None = None,
-    ) -> TokenSet:
-        """Check that the authorization server takes the request, open the browser, wait for the callback, exchange
-        the code.
+        look_first: bool = False,
+    ) -> str:
+        """Send the person to the authorization server and return the code the browser comes back with.
 
+        The authorization request is looked at once by the app itself (:mod:`preflight`, docs/decisions/0014): first,
+        when ``look_first`` or when the request sends a redirect URI its dynamic registration names only in its
+        port-less form (the port it was registered with is taken), so a refusal comes before any browser opens;
+        otherwise beside the browser, so no time is added and a refusal still ends the wait in one round trip.
         ``nonce`` (OpenID Connect) is sent with the request; the caller validates the id_token against it.
-        A dynamic registration the server refuses (at the authorization endpoint: an exact redirect URI it does not
-        have, a client it forgot; or at the token endpoint: ``invalid_client``) is replaced once and the sign-in
-        retried.
+        Raises :class:`AuthorizationRequestRefused` when the server refuses the request itself
+        (:meth:`may_register_again` says whether a new registration may cure it).
         """
-        return await self._guard(self._authorize_with_reregistration(browser, scopes, extra, on_url, nonce))
+        return await self._guard(self._open_browser(browser, scopes, extra, on_url, nonce, look_first))
 
-    async def _authorize_with_reregistration(
+    async def _open_browser(
         self,
         browser: Browser,
         scopes: tuple[str, ...] | None,
         extra: Mapping[str, str] | None,
         on_url: Callable[[str], None] | None,
         nonce: str | None,
-    ) -> TokenSet:
-        if self.state in (State.SIGNED_IN, State.FAILED, State.CANCELLED):
-            self._to(State.REGISTERED)
+        look_first: bool,
+    ) -> str:
+        assert self.discovery is not None and self.registration is not None
+        if scopes is not None:
+            self.requested_scopes = scopes
+        self.pending = pending = self._request(self.requested_scopes, extra, nonce)
+        self._portless = pending.redirect_uri not in self.registration.redirect_uris
+        ahead = look_first or (
+            self.registration.method == "dcr" and bool(self.discovery.metadata.registration_endpoint) and self._portless
+        )
+        if ahead:
+            await preflight_authorization(self.client, pending, trace=self.trace)
+        code = await self._browse(pending, browser, on_url, alongside=not ahead)
+        self.trace.add("callback", pending.redirect_uri, None, "state and iss checked")
+        return code
+
+    async def exchange(self, code: str) -> TokenSet:
+        """Trade the browser's code for tokens (with the PKCE verifier of the request it answers)."""
+        assert self.pending is not None, "open_browser() first"
+        pending, self.pending = self.pending, None
         try:
-            return await self._authorize(browser, scopes, extra, on_url, nonce)
-        except UserActionRequired as exc:
-            assert self.registration is not None
-            if exc.code != "invalid_client" or self.registration.method != "dcr":
-                raise
-            self.trace.add("registration", self.registration.issuer, None, "client unknown; registering again")
-            self.store.forget(self.registration.issuer)
-            await self._register(force_new=True)
-            return await self._authorize(browser, scopes, extra, on_url, nonce)
+            return await exchange_code(self.client, pending, code, now=self.clock(), trace=self.trace)
         finally:
             self.close()
+
+    def may_register_again(self, refused: AuthorizationRequestRefused) -> bool:
+        """Whether a new dynamic registration may cure the refusal of the last request: a client the server does not
+        know; or, when the request used the port-less form of the registration, a redirect URI it does not take
+        exactly. A registration that already names the exact URI is not registered again for anything else (it
+        would only leave an identical client behind)."""
+        assert self.discovery is not None and self.registration is not None
+        if self.registration.method != "dcr" or not self.discovery.metadata.registration_endpoint:
+            return False
+        if refused.error in _CLIENT_ERRORS:
+            return True
+        return self._portless and (refused.error is None or refused.error in _REDIRECT_ERRORS)
+
+    def can_register_again(self) -> bool:
+        """Whether the client in use is a dynamic registration, which a new one can replace."""
+        return self.registration is not None and self.registration.method == "dcr"
 
     def _request(
         self, scopes: tuple[str, ...], extra: Mapping[str, str] | None, nonce: str | None
@@ -482,63 +469,6 @@ class SignIn:
             extra=extra,
             nonce=nonce,
         )
-
-    def _may_register_again(self, refused: AuthorizationRequestRefused, *, portless: bool) -> bool:
-        """A refusal that a new dynamic registration may cure: a client the server does not know; or, when the request
-        used the port-less form of the registration (``portless``), a redirect URI it does not take exactly. A
-        registration that already names the exact URI is not registered again for anything else (it would only
-        leave an identical client behind)."""
-        assert self.discovery is not None and self.registration is not None
-        if self.registration.method != "dcr" or not self.discovery.metadata.registration_endpoint:
-            return False
-        if refused.error in _CLIENT_ERRORS:
-            return True
-        return portless and (refused.error is None or refused.error in _REDIRECT_ERRORS)
-
-    async def _authorize(
-        self,
-        browser: Browser,
-        scopes: tuple[str, ...] | None,
-        extra: Mapping[str, str] | None,
-        on_url: Callable[[str], None] | None,
-        nonce: str | None,
-    ) -> TokenSet:
-        """The authorization request, looked at once by the app itself (:mod:`preflight`, docs/decisions/0014).
-
-        When the request sends a redirect URI its dynamic registration names only in its port-less form (the port
-        it was registered with is taken), the look comes first, so a refusal is followed by one registration naming
-        the exact URI before any browser opens. Otherwise it runs beside the browser: no time is added before the
-        browser opens, and a refusal still ends the wait in one round trip (it is then cured the same way, once).
-        """
-        assert self.discovery is not None and self.registration is not None
-        if scopes is not None:
-            self.requested_scopes = scopes
-        registered_again = False
-        while True:
-            pending = self._request(self.requested_scopes, extra, nonce)
-            portless = pending.redirect_uri not in self.registration.redirect_uris
-            ahead = registered_again or (
-                self.registration.method == "dcr" and bool(self.discovery.metadata.registration_endpoint) and portless
-            )
-            try:
-                if ahead:
-                    await preflight_authorization(self.client, pending, trace=self.trace)
-                code = await self._browse(pending, browser, on_url, alongside=not ahead)
-                break
-            except AuthorizationRequestRefused as refused:
-                if registered_again or not self._may_register_again(refused, portless=portless):
-                    raise
-                registered_again = True
-                self.trace.add("registration", self.registration.issuer, None, "request refused; registering again")
-                await self._register(force_new=True)
-        self.trace.add("callback", pending.redirect_uri, None, "state and iss checked")
-        self._to(State.EXCHANGING)
-        try:
-            tokens = await exchange_code(self.client, pending, code, now=self.clock(), trace=self.trace)
-        finally:
-            self.pending = None
-        self._to(State.SIGNED_IN)
-        return tokens
 
     async def _browse(
         self,
@@ -570,8 +500,6 @@ class SignIn:
 
         sock, self._socket = self._socket, None
         async with LoopbackListener(handle, sock=sock) as listener:
-            self.pending = pending
-            self._to(State.AWAITING_BROWSER)
             look = (
                 asyncio.create_task(preflight_authorization(self.client, pending, trace=self.trace))
                 if alongside
@@ -624,12 +552,3 @@ async def _cancelled(task: asyncio.Future[Any] | None) -> None:
     if not task.done():
         task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-
-
-class NoAuthorizationNeeded(ConnectorError):
-    """The server answered the probe without asking for a token: there is nothing to sign in to."""
-
-    kind = "info"
-
-    def __init__(self, url: str) -> None:
-        super().__init__("no_authorization_needed", f"{url} answered without asking for a sign-in.", url=url)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from desktop_app.appinfo import APP_ID, APP_NAME, CALLBACK_PORTS, VERSION
-from desktop_app.errors import ConfigurationError, ProtocolViolation, one_line
+from desktop_app.errors import ConfigurationError, InvalidClient, ProtocolViolation, one_line
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.http import request_json
 from desktop_app.oauth.trace import Trace
@@ -338,3 +338,9 @@ async def obtain_registration(
         f"The authorization server {metadata.issuer} offers no way for this app to register itself.",
         hint="Ask its administrator for a client id and enter it with --client-id (or in the server's settings).",
     )
+
+
+def forgotten(registration: ClientRegistration, error: BaseException) -> bool:
+    """The authorization server answered ``invalid_client`` for a dynamic registration: it no longer knows it, so it
+    is forgotten here too and a new one can be made (a pre-registered or metadata-document client cannot)."""
+    return isinstance(error, InvalidClient) and registration.method == "dcr"

@@ -30,27 +30,23 @@ from desktop_app.mcp import McpClient
 from desktop_app.mcp.protocol import ServerInfo, Tool
 from desktop_app.oauth.http import new_client
 from desktop_app.oauth.netpolicy import shared_ssl_context
-from desktop_app.oauth.trace import Trace, TraceEvent
+from desktop_app.oauth.signin_machine import Step
+from desktop_app.oauth.trace import Trace
 
 log = logging.getLogger(__name__)
 
 #: How long the window waits for the browser to come back before saying so (seconds).
 SIGN_IN_TIMEOUT = 600.0
 
-#: What a discovery step is called while it runs (the trace's step names).
+#: What the window says while a sign-in is in each step (the final steps have their own pages).
 STEP_WORDS = {
-    "probe": "Asking the server how to sign in",
-    "resource_metadata": "Reading the server's protected resource metadata",
-    "authorization_server_metadata": "Reading the authorization server's metadata",
-    "legacy_authorization_server_metadata": "Reading the authorization server's metadata",
-    "legacy_default_endpoints": "Using the default endpoints of a 2025-03-26 server",
-    "registration": "Registering this app with the authorization server",
-    "register": "Registering this app with the authorization server",
-    "authorize": "Waiting for the browser",
-    "callback": "The browser came back; checking the answer",
-    "token": "Exchanging the code for tokens",
-    "jwks": "Checking who signed in",
-    "userinfo": "Checking who signed in",
+    Step.DISCOVERING: "Asking the server how to sign in",
+    Step.REGISTERING: "Registering this app with the authorization server",
+    Step.AWAITING_APPROVAL: "Waiting for your approval",
+    Step.AWAITING_BROWSER: "Waiting for the browser",
+    Step.EXCHANGING: "The browser came back; exchanging the code for tokens",
+    Step.RESOLVING_IDENTITY: "Checking who signed in",
+    Step.SAVING: "Saving the sign-in",
 }
 
 #: Imported by :meth:`Controller.prepare` in a worker thread (what a first sign-in would import on the GUI thread).
@@ -146,7 +142,7 @@ _T = TypeVar("_T")
 class SignInJob(Job):
     """A sign-in: discovery steps, the pairing question, the browser wait, the result (a ``LoginResult``)."""
 
-    #: (step name, words) as discovery and registration run.
+    #: (step, words) as the sign-in goes from step to step (desktop_app.oauth.signin_machine.Step values).
     sig_step = Signal(str, str)
     #: The pairing must be approved: answer with :meth:`answer_pairing`.
     sig_pairing_requested = Signal(object)
@@ -168,12 +164,11 @@ class SignInJob(Job):
         self._open_url = open_url
         self._pairing: asyncio.Future[bool] | None = None
         self._nickname: asyncio.Future[str | None] | None = None
-        self.trace.listener = self._on_trace
 
-    def _on_trace(self, event: TraceEvent) -> None:
-        words = STEP_WORDS.get(event.step)
+    def on_step(self, step: Step) -> None:
+        words = STEP_WORDS.get(step)
         if words:
-            self.sig_step.emit(event.step, words)
+            self.sig_step.emit(step.value, words)
 
     async def approve(self, check: PairingCheck) -> bool:
         self._pairing = asyncio.get_running_loop().create_future()
@@ -430,6 +425,7 @@ class Controller(QObject):
                     new_account=new_account,
                     ask_nickname=job.ask_nickname,
                     on_url=job.remember_url,
+                    on_step=job.on_step,
                     trace=job.trace,
                     timeout=self.sign_in_timeout,
                 )

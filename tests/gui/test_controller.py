@@ -24,7 +24,15 @@ async def test_sign_in_asks_the_pairing_then_signs_in(controller: Controller, la
     result = await job.wait()
     assert result.account.label == "alice@lab.test"
     assert result.account.state is AccountState.SIGNED_IN
-    assert "resource_metadata" in steps and "authorize" in steps
+    assert steps == [
+        "discovering",
+        "registering",
+        "awaiting_approval",
+        "awaiting_browser",
+        "exchanging",
+        "resolving_identity",
+        "saving",
+    ]
     assert len(system_browser.opened) == 1 and "code_challenge=" in system_browser.opened[0]
     assert [a.label for _, accounts in controller.snapshot() for a in accounts] == ["alice@lab.test"]
 

@@ -115,12 +115,12 @@ def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
 if point == "token-response":
-    import desktop_app.accounts.manager as manager
-    real_refresh = manager.refresh_tokens
+    import desktop_app.accounts.renewal as renewal
+    real_refresh = renewal.refresh_tokens
     async def refresh_then_die(*args, **kwargs):
         await real_refresh(*args, **kwargs)
         die()
-    manager.refresh_tokens = refresh_then_die
+    renewal.refresh_tokens = refresh_then_die
 elif point == "keyring-write":
     from desktop_app.storage.vault import KeyringVault
     real_put = KeyringVault.put
@@ -130,12 +130,12 @@ elif point == "keyring-write":
             die()
     KeyringVault.put = put_then_die
 elif point == "revoked":
-    from desktop_app.accounts.manager import Accounts
-    real_revoke = Accounts._revoke
+    from desktop_app.accounts.signout import SignOut
+    real_revoke = SignOut.revoke
     async def revoke_then_die(self, *args, **kwargs):
         await real_revoke(self, *args, **kwargs)
         die()
-    Accounts._revoke = revoke_then_die
+    SignOut.revoke = revoke_then_die
 elif point == "marked-signed-out":
     from desktop_app.storage.registry import SqliteRegistry
     real_set_state = SqliteRegistry.set_state

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.accounts.manager import Accounts, metadata_to_json
+from desktop_app.accounts.manager import Accounts
+from desktop_app.accounts.registrations import metadata_to_json
 from desktop_app.accounts.models import (
     Account,
     Identity,

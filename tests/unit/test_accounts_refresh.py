@@ -16,7 +16,8 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from desktop_app.accounts.manager import Accounts, metadata_to_json
+from desktop_app.accounts.manager import Accounts
+from desktop_app.accounts.registrations import metadata_to_json
 from desktop_app.accounts.models import (
     Account,
     AccountState,
@@ -337,7 +338,7 @@ async def test_a_renewal_by_someone_else_while_we_waited_is_used_as_is(
     accounts.secrets.put(
         account_secret_key(account.key), TokenBundle(tokens(access="at-x", refresh="rt-x")).to_secret()
     )
-    fresh = await accounts._renew(http, account, stale, force=False, trace=Trace())
+    fresh = await accounts.renewal._renew(http, account, stale, force=False, trace=Trace())
     assert fresh.access_token == "at-x"
     assert endpoint.refresh_tokens_sent == []
 
@@ -454,7 +455,7 @@ def test_switching_the_secret_store_while_accounts_are_signed_in_is_refused(tmp_
 
 
 def test_renewal_leeway_is_at_most_half_a_short_lifetime() -> None:
-    from desktop_app.accounts.manager import REFRESH_LEEWAY, renewal_leeway
+    from desktop_app.accounts.stored import REFRESH_LEEWAY, renewal_leeway
     from desktop_app.oauth.tokenset import TokenSet
 
     def tokens(lifetime: float | None) -> TokenSet:
