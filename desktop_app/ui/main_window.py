@@ -1,6 +1,8 @@
 """The main window: servers with their accounts beneath, what can be done with the selection, and its history.
 
-Whatever a server or an id_token chose (names, labels, errors) is shown as plain text (:mod:`desktop_app.ui.plain`).
+The window holds the tree and runs the commands. Its actions, toolbar and menus are in ``ui.window_actions``, the
+tabs under the tree in ``ui.details_panel``, the page shown before any server in ``ui.empty_state``. Whatever a
+server or an id_token chose (names, labels, errors) is shown as plain text (:mod:`desktop_app.ui.plain`).
 """
 
 from __future__ import annotations
