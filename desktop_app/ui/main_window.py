@@ -1,6 +1,8 @@
 """The main window: servers with their accounts beneath, what can be done with the selection, and its history.
 
-Whatever a server or an id_token chose (names, labels, errors) is shown as plain text (:mod:`desktop_app.ui.plain`).
+The window holds the tree and runs the commands. Its actions, toolbar and menus are in ``ui.window_actions``, the
+tabs under the tree in ``ui.details_panel``, the page shown before any server in ``ui.empty_state``. Whatever a
+server or an id_token chose (names, labels, errors) is shown as plain text (:mod:`desktop_app.ui.plain`).
 """
 
 from __future__ import annotations
@@ -9,56 +11,38 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QGuiApplication,
-    QHideEvent,
-    QKeySequence,
-    QShowEvent,
-    QStandardItem,
-    QStandardItemModel,
-)
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QHeaderView,
     QInputDialog,
-    QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
-    QPushButton,
     QSplitter,
     QStackedWidget,
-    QTableView,
-    QTabWidget,
-    QToolBar,
     QTreeView,
-    QVBoxLayout,
     QWidget,
 )
 
 from desktop_app import appinfo
 from desktop_app.accounts.manager import LoginResult, SignOutResult
-from desktop_app.accounts.models import Account, AccountState, Event, Server
+from desktop_app.accounts.models import Account, AccountState, Server
 from desktop_app.errors import one_line
-from desktop_app.ui import plain, text
+from desktop_app.ui import plain
+from desktop_app.ui.add_server_dialog import AddServerDialog
+from desktop_app.ui.connection_dialog import ConnectionDialog
 from desktop_app.ui.controller import Controller, Job, SignInJob
+from desktop_app.ui.details_panel import DetailsPanel
+from desktop_app.ui.empty_state import EmptyState
 from desktop_app.ui.errors import ErrorReport, describe, show_error
-from desktop_app.ui.icons import app_icon, icon
+from desktop_app.ui.icons import app_icon
 from desktop_app.ui.model import COLUMNS, NAME, ConnectorsModel
+from desktop_app.ui.settings_dialog import ServerSettingsDialog
+from desktop_app.ui.signin_dialog import SignInDialog
+from desktop_app.ui.window_actions import ClickedOn, WindowActions
 
 #: How often "expires in …" is worded anew while the window is shown (ms).
 TICK_MS = 30_000
-
-EMPTY_TITLE = "No servers yet"
-EMPTY_TEXT = (
-    "<p>Add the address of a remote MCP server (for example <code>https://mcp.example.com/mcp</code>).</p>"
-    "<p>The app finds out where you sign in for it and shows you <b>which server is asking which authorization "
-    "server for what</b> before anything opens in your browser. Your sign-in is kept in your keyring and renewed "
-    "by itself.</p>"
-)
 
 
 class MainWindow(QMainWindow):
@@ -108,9 +92,25 @@ class MainWindow(QMainWindow):
         header.resizeSection(2, 200)
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
 
-        self._build_actions()
-        self._build_details()
-        self._build_empty()
+        self.window_actions = WindowActions.create(self, self)
+        self.window_actions.install(self)
+        # Each command by its own name too (tests, benchmarks and the screenshot script trigger them).
+        self.act_add_server = self.window_actions.add_server
+        self.act_sign_in = self.window_actions.sign_in
+        self.act_add_account = self.window_actions.add_account
+        self.act_sign_out = self.window_actions.sign_out
+        self.act_remove = self.window_actions.remove
+        self.act_test = self.window_actions.test
+        self.act_settings = self.window_actions.settings
+        self.act_rename = self.window_actions.rename
+        self.act_diagnostics = self.window_actions.diagnostics
+        self.act_quit = self.window_actions.quit
+        self.act_about = self.window_actions.about
+        self.details_tabs = DetailsPanel()
+        self.details = self.details_tabs.details
+        self.activity_model = self.details_tabs.activity_model
+        self.empty = EmptyState()
+        self.empty.sig_add_server_requested.connect(self.add_server)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("splitter")
@@ -137,182 +137,6 @@ class MainWindow(QMainWindow):
         self.resize(980, 640)
         self._restore()
         self.reload()
-
-    # -- building --------------------------------------------------------------------------------------------
-    def _action(
-        self,
-        name: str,
-        label: str,
-        icon_name: str | None,
-        shortcut: QKeySequence | QKeySequence.StandardKey | str | None,
-        slot: Callable[[], object],
-        tip: str,
-    ) -> QAction:
-        action = QAction(label, self)
-        action.setObjectName(name)
-        if icon_name:
-            action.setIcon(icon(icon_name))
-        if shortcut:
-            action.setShortcut(shortcut)
-        action.setToolTip(tip)
-        action.setStatusTip(tip)
-        action.triggered.connect(lambda _checked=False: slot())
-        return action
-
-    def _build_actions(self) -> None:
-        std = QKeySequence.StandardKey
-        self.act_add_server = self._action(
-            "addServer", "&Add server…", "add", std.New, self.add_server, "Add a remote MCP server by its address"
-        )
-        self.act_sign_in = self._action(
-            "signIn", "&Sign in…", "sign-in", "Ctrl+L", self.sign_in, "Sign in to the selected server or account"
-        )
-        self.act_add_account = self._action(
-            "addAccount",
-            "Add another a&ccount…",
-            "add-account",
-            "Ctrl+Shift+N",
-            self.add_account,
-            "Sign in to the selected server as someone else",
-        )
-        self.act_sign_out = self._action(
-            "signOut",
-            "Sign &out",
-            "sign-out",
-            None,
-            self.sign_out,
-            "Revoke and forget the selected account's tokens",
-        )
-        self.act_remove = self._action(
-            "removeServer",
-            "&Remove server…",
-            "remove",
-            std.Delete,
-            self.remove_server,
-            "Remove the selected server with its accounts",
-        )
-        self.act_test = self._action(
-            "testConnection",
-            "&Test connection",
-            "test",
-            "Ctrl+T",
-            self.test_connection,
-            "Connect with the selected account and list the server's tools",
-        )
-        self.act_settings = self._action(
-            "serverSettings",
-            "Server s&ettings…",
-            "settings",
-            "Ctrl+,",
-            self.open_settings,
-            "Registration, scopes and other settings of the selected server",
-        )
-        self.act_rename = self._action(
-            "renameAccount",
-            "Re&name account…",
-            None,
-            "F2",
-            self.rename_account,
-            "Give the selected account a nickname",
-        )
-        self.act_diagnostics = self._action(
-            "copyDiagnostics",
-            "Copy &diagnostics",
-            "copy",
-            "Ctrl+Shift+C",
-            self.copy_diagnostics,
-            "Copy a report without any token or secret, to paste into a bug report",
-        )
-        self.act_quit = self._action("quit", "&Quit", None, std.Quit, self.quit, f"Quit {appinfo.APP_NAME}")
-        self.act_about = self._action("about", "&About", None, None, self.about, f"About {appinfo.APP_NAME}")
-
-        toolbar = QToolBar("Main toolbar", self)
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in (
-            self.act_add_server,
-            self.act_sign_in,
-            self.act_add_account,
-            self.act_sign_out,
-            self.act_test,
-            self.act_settings,
-            self.act_remove,
-        ):
-            toolbar.addAction(action)
-        self.addToolBar(toolbar)
-
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        file_menu.addAction(self.act_add_server)
-        file_menu.addSeparator()
-        file_menu.addAction(self.act_quit)
-        server_menu = menu.addMenu("&Server")
-        for action in (self.act_sign_in, self.act_add_account, self.act_test, self.act_settings, self.act_remove):
-            server_menu.addAction(action)
-        account_menu = menu.addMenu("A&ccount")
-        for action in (self.act_sign_in, self.act_sign_out, self.act_rename, self.act_test):
-            account_menu.addAction(action)
-        help_menu = menu.addMenu("&Help")
-        help_menu.addAction(self.act_diagnostics)
-        help_menu.addAction(self.act_about)
-
-    def _build_details(self) -> None:
-        self.details = plain.label(selectable=True, wrap=True)
-        self.details.setObjectName("details")
-        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.details.setMargin(8)
-        self.activity_model = QStandardItemModel(0, 3, self)
-        self.activity_model.setHorizontalHeaderLabels(["When", "What", "Detail"])
-        self.activity = QTableView()
-        self.activity.setObjectName("activity")
-        self.activity.setAccessibleName("Activity")
-        self.activity.setModel(self.activity_model)
-        self.activity.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.activity.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.activity.verticalHeader().setVisible(False)
-        self.activity.horizontalHeader().setStretchLastSection(True)
-        self.activity.setColumnWidth(0, 140)
-        self.activity.setColumnWidth(1, 140)
-        self.details_tabs = QTabWidget()
-        self.details_tabs.setObjectName("detailsTabs")
-        self.details_tabs.addTab(self.details, "Details")
-        self.details_tabs.addTab(self.activity, "Activity")
-
-    def _build_empty(self) -> None:
-        self.empty = QWidget()
-        self.empty.setObjectName("emptyState")
-        title = plain.label(EMPTY_TITLE)
-        font = title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.5)
-        font.setBold(True)
-        title.setFont(font)
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        body = QLabel(EMPTY_TEXT)
-        body.setObjectName("emptyText")
-        body.setTextFormat(Qt.TextFormat.RichText)
-        body.setWordWrap(True)
-        body.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        button = QPushButton(icon("add"), "Add server…")
-        button.setObjectName("emptyAddServer")
-        button.clicked.connect(self.add_server)
-        column = QWidget()
-        column.setFixedWidth(560)
-        inner = QVBoxLayout(column)
-        inner.addWidget(title)
-        inner.addWidget(body)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(button)
-        buttons.addStretch(1)
-        inner.addLayout(buttons)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(column)
-        row.addStretch(1)
-        layout = QVBoxLayout(self.empty)
-        layout.addStretch(1)
-        layout.addLayout(row)
-        layout.addStretch(2)
 
     # -- state -------------------------------------------------------------------------------------------------
     def reload(self) -> None:
@@ -341,16 +165,9 @@ class MainWindow(QMainWindow):
     def _selection_changed(self) -> None:
         server, account = self.selected_server(), self.selected_account()
         busy = account is not None and self.controller.busy(account.id) is not None
-        live = [a for a in self._accounts_of(server) if a.state is not AccountState.SIGNED_OUT]
-        self.act_sign_in.setText("&Sign in again…" if account is not None else "&Sign in…")
-        self.act_sign_in.setEnabled(server is not None and not busy and (account is not None or not live))
-        self.act_add_account.setEnabled(server is not None)
-        self.act_sign_out.setEnabled(account is not None and not busy and account.state is not AccountState.SIGNED_OUT)
-        self.act_rename.setEnabled(account is not None)
-        self.act_test.setEnabled(self._test_account() is not None and not busy)
-        self.act_settings.setEnabled(server is not None)
-        self.act_remove.setEnabled(server is not None)
-        self.act_diagnostics.setEnabled(server is not None)
+        live = any(a.state is not AccountState.SIGNED_OUT for a in self._accounts_of(server))
+        testable = self._test_account() is not None
+        self.window_actions.follow_selection(server, account, busy=busy, live=live, testable=testable)
         self._show_details()
 
     def _accounts_of(self, server: Server | None) -> list[Account]:
@@ -371,51 +188,22 @@ class MainWindow(QMainWindow):
 
     def _show_details(self) -> None:
         server, account = self.selected_server(), self.selected_account()
-        now = self.clock()
         if server is None:
-            self.details.setText("")
-            self._show_events([])
-            return
-        if account is not None:
-            state, _ = text.account_state(account, now, self.controller.busy(account.id))
-            lines = [
-                one_line(account.display_name),
-                f"State: {state}",
-                text.account_details(account, now),
-                f"Granted scopes: {text.scopes_text(account.scopes)}",
-                f"Signed in: {text.when(account.signed_in_at) if account.signed_in_at else 'never'}"
-                f" · last renewed: {text.renewed_text(account, now)}",
-            ]
-            self._show_events(self.controller.events(account=account))
+            self.details_tabs.show_nothing()
+        elif account is not None:
+            self.details_tabs.show_account(
+                account,
+                now=self.clock(),
+                busy=self.controller.busy(account.id),
+                events=self.controller.events(account=account),
+            )
         else:
-            summary, _ = text.server_state(self._accounts_of(server))
-            lines = [
-                one_line(server.name),
-                f"Address: {one_line(server.url, 600)}",
-                f"Resource: {one_line(server.resource, 600)}",
-            ]
-            if server.resource_name:
-                lines.append(f"Calls itself: {one_line(server.resource_name)}")
-            lines.append(summary)
-            self._show_events(self.controller.events(server=server))
-        self.details.setText("\n".join(lines))
-
-    def _show_events(self, events: list[Event]) -> None:
-        self.activity_model.removeRows(0, self.activity_model.rowCount())
-        for event in events:
-            row = [
-                QStandardItem(text.when(event.at)),
-                QStandardItem(text.event_kind(event.kind)),
-                QStandardItem(one_line(event.detail, 400)),
-            ]
-            for item in row:
-                item.setEditable(False)
-            self.activity_model.appendRow(row)
+            self.details_tabs.show_server(
+                server, accounts=self._accounts_of(server), events=self.controller.events(server=server)
+            )
 
     # -- actions -------------------------------------------------------------------------------------------
     def add_server(self) -> None:
-        from desktop_app.ui.add_server_dialog import AddServerDialog
-
         dialog = AddServerDialog(self.controller, self)
         dialog.accepted.connect(lambda: self._added(dialog.server))
         self._open(dialog)
@@ -455,8 +243,6 @@ class MainWindow(QMainWindow):
             )
 
     def _sign_in_dialog(self, start: Callable[[], SignInJob], title: str) -> None:
-        from desktop_app.ui.signin_dialog import SignInDialog
-
         dialog = SignInDialog(start, title=title, parent=self)
         dialog.sig_signed_in.connect(self._signed_in)
         self._open(dialog)
@@ -536,16 +322,12 @@ class MainWindow(QMainWindow):
         account = self._test_account()
         if account is None:
             return
-        from desktop_app.ui.connection_dialog import ConnectionDialog
-
         self._open(ConnectionDialog(self.controller, account, self))
 
     def open_settings(self) -> None:
         server = self.selected_server()
         if server is None:
             return
-        from desktop_app.ui.settings_dialog import ServerSettingsDialog
-
         self._open(ServerSettingsDialog(self.controller, server, self))
 
     def rename_account(self) -> None:
@@ -625,20 +407,10 @@ class MainWindow(QMainWindow):
         index = self.tree.indexAt(point)
         if index.isValid():
             self.tree.setCurrentIndex(index)
-        menu = QMenu(self)
-        if not index.isValid():
-            menu.addAction(self.act_add_server)
-        elif self.selected_account() is not None:
-            for action in (self.act_sign_in, self.act_test, self.act_rename, self.act_sign_out):
-                menu.addAction(action)
-            menu.addSeparator()
-            menu.addAction(self.act_diagnostics)
-        else:
-            for action in (self.act_sign_in, self.act_add_account, self.act_test, self.act_settings):
-                menu.addAction(action)
-            menu.addSeparator()
-            menu.addAction(self.act_diagnostics)
-            menu.addAction(self.act_remove)
+        on: ClickedOn = "nothing"
+        if index.isValid():
+            on = "account" if self.selected_account() is not None else "server"
+        menu = self.window_actions.context_menu(self, on)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.popup(self.tree.viewport().mapToGlobal(point))
 

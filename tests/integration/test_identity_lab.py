@@ -17,12 +17,13 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from desktop_app.accounts.identity import fetch_userinfo, identity_scopes, resolve_identity
+from desktop_app.accounts.identity import identity_scopes, resolve_identity
 from desktop_app.errors import ProtocolViolation
 from desktop_app.mcp import build_probe_request
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.flow import SignIn, SignInOptions, choose_scopes
 from desktop_app.oauth.http import new_client
+from desktop_app.oauth.oidc import fetch_userinfo
 from desktop_app.oauth.pkce import random_token
 from desktop_app.oauth.tokens import TokenSet
 from desktop_app.oauth.trace import Trace

@@ -1,166 +1,48 @@
-"""Account identity: id_token validation, JWKS refetch, userinfo, access-token claims, labels.
-
-Keys are made here with joserfc; HTTP is an httpx.MockTransport that records what was asked.
-"""
+"""Account identity (desktop_app.accounts.identity): the scopes asked for, labels and login hints from claims, and
+the order resolve_identity follows (id_token, userinfo, the access token's claims), with the issuers' keys kept
+between sign-ins."""
 
 from __future__ import annotations
 
-import base64
-import json
-import logging
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from joserfc import jws, jwt
-from joserfc.errors import SecurityWarning
-from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
-from joserfc.jws import JWSRegistry
+from joserfc.jwk import RSAKey
 
 from desktop_app.accounts.identity import (
-    ID_TOKEN_ALGORITHMS,
-    JwksCache,
-    access_token_claims,
-    fetch_jwks,
-    fetch_userinfo,
     identity_from_claims,
     identity_scopes,
     label_from_claims,
     resolve_identity,
-    validate_id_token,
-    verify_id_token,
 )
-from desktop_app.errors import ConnectorError, ProtocolViolation
-from desktop_app.oauth.discovery import AuthorizationServerMetadata
+from desktop_app.errors import ProtocolViolation
+from desktop_app.oauth.oidc import JwksCache
 from desktop_app.oauth.tokens import TokenSet
 from desktop_app.oauth.trace import Trace
-from tests.conftest import SECRET_SHAPES
+from tests.unit.oidc_fakes import (
+    ACCESS,
+    CLIENT_ID,
+    DROP,
+    ISSUER,
+    NONCE,
+    NOW,
+    Server,
+    assert_no_token_text,
+    claims_for,
+    json_route,
+    metadata,
+    public_jwks,
+    sign,
+    unsigned_jwt,
+    userinfo_route,
+)
 
-ISSUER = "https://as.example"
-CLIENT_ID = "client-123"
-NONCE = "nonce-4f2a9c"
-NOW = 1_800_000_000
-JWKS_URI = f"{ISSUER}/jwks"
-USERINFO = f"{ISSUER}/userinfo"
+#: The keys (rsa, ec, okp, other_rsa, rotated_rsa), their jwks, and make_client.
+pytest_plugins = ["tests.unit.oidc_fixtures"]
 
-
-# -- keys and tokens ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def rsa() -> RSAKey:
-    return RSAKey.generate_key(2048, parameters={"kid": "rsa-1", "use": "sig"})
-
-
-@pytest.fixture(scope="module")
-def other_rsa() -> RSAKey:
-    """Another key that claims the same kid: a forger's."""
-    return RSAKey.generate_key(2048, parameters={"kid": "rsa-1"})
-
-
-@pytest.fixture(scope="module")
-def rotated_rsa() -> RSAKey:
-    return RSAKey.generate_key(2048, parameters={"kid": "rsa-2"})
-
-
-@pytest.fixture(scope="module")
-def ec() -> ECKey:
-    return ECKey.generate_key("P-256", parameters={"kid": "ec-1"})
-
-
-@pytest.fixture(scope="module")
-def okp() -> OKPKey:
-    return OKPKey.generate_key("Ed25519", parameters={"kid": "ed-1"})
-
-
-def public_jwks(*keys: RSAKey | ECKey | OKPKey | OctKey) -> dict[str, Any]:
-    return {"keys": [k.as_dict(private=False) for k in keys]}
-
-
-@pytest.fixture
-def jwks(rsa: RSAKey, ec: ECKey, okp: OKPKey) -> dict[str, Any]:
-    return public_jwks(rsa, ec, okp)
-
-
-def claims_for(**changes: Any) -> dict[str, Any]:
-    claims: dict[str, Any] = {
-        "iss": ISSUER,
-        "aud": CLIENT_ID,
-        "sub": "sub-0a11ce",
-        "exp": NOW + 3600,
-        "iat": NOW,
-        "nonce": NONCE,
-        "email": "alice@example.test",
-        "preferred_username": "alice",
-        "name": "Alice Liddell",
-    }
-    for key, value in changes.items():
-        if value is _DROP:
-            claims.pop(key, None)
-        else:
-            claims[key] = value
-    return claims
-
-
-_DROP = object()
-
-
-def sign(key: Any, claims: dict[str, Any], alg: str = "RS256", **header: Any) -> str:
-    kid = key.kid if not isinstance(key, OctKey) else None
-    head = {"alg": alg, **({"kid": kid} if kid else {}), **header}
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=SecurityWarning, message="EdDSA")  # RFC 9864 deprecation
-        registry = JWSRegistry(algorithms=[alg], strict_check_header=False)
-        return jwt.encode(head, claims, key, algorithms=[alg], registry=registry)
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def validate(token: str, keys: dict[str, Any], *, nonce: str | None = NONCE, now: float = NOW) -> dict[str, Any]:
-    return validate_id_token(token, keys, issuer=ISSUER, client_id=CLIENT_ID, nonce=nonce, now=now)
-
-
-def assert_no_token_text(error: ConnectorError, token: str) -> None:
-    for text in (error.message, error.hint or "", repr(error), str(error)):
-        assert not token or token not in text
-        for segment in token.split("."):
-            if len(segment) >= 8:
-                assert segment not in text
-    for text in (error.message, error.hint or ""):
-        assert not SECRET_SHAPES.search(text)
-
-
-def refused(token: str, keys: dict[str, Any], **kwargs: Any) -> ProtocolViolation:
-    with pytest.raises(ProtocolViolation) as info:
-        validate(token, keys, **kwargs)
-    assert ISSUER in info.value.message
-    assert_no_token_text(info.value, token)
-    return info.value
-
-
-# -- scopes and the allow-list -----------------------------------------------------------------------------
-
-
-def metadata(
-    *,
-    scopes: tuple[str, ...] | None = ("openid", "email", "profile", "mcp:tools"),
-    userinfo: str | None = USERINFO,
-    jwks_uri: str | None = JWKS_URI,
-) -> AuthorizationServerMetadata:
-    return AuthorizationServerMetadata(
-        issuer=ISSUER,
-        authorization_endpoint=f"{ISSUER}/authorize",
-        token_endpoint=f"{ISSUER}/token",
-        source_url=f"{ISSUER}/.well-known/oauth-authorization-server",
-        userinfo_endpoint=userinfo,
-        jwks_uri=jwks_uri,
-        scopes_supported=scopes,
-        code_challenge_methods_supported=("S256",),
-    )
+# -- scopes ------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -175,419 +57,6 @@ def metadata(
 )
 def test_identity_scopes(supported: tuple[str, ...] | None, expected: tuple[str, ...]) -> None:
     assert identity_scopes(metadata(scopes=supported)) == expected
-
-
-def test_allow_list_is_asymmetric_only() -> None:
-    assert "none" not in ID_TOKEN_ALGORITHMS
-    assert not any(alg.upper().startswith("HS") for alg in ID_TOKEN_ALGORITHMS)
-    assert {"RS256", "PS256", "ES256", "EdDSA"} <= set(ID_TOKEN_ALGORITHMS)
-
-
-# -- validate_id_token: accepted ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("key_name", "alg"),
-    [("rsa", "RS256"), ("rsa", "PS256"), ("rsa", "RS512"), ("ec", "ES256"), ("okp", "EdDSA"), ("okp", "Ed25519")],
-)
-def test_valid_id_token_is_accepted(
-    request: pytest.FixtureRequest, jwks: dict[str, Any], key_name: str, alg: str
-) -> None:
-    key = request.getfixturevalue(key_name)
-    claims = validate(sign(key, claims_for(), alg), jwks)
-    assert (claims["sub"], claims["email"]) == ("sub-0a11ce", "alice@example.test")
-
-
-def test_audience_list_with_matching_azp_is_accepted(rsa: RSAKey, jwks: dict[str, Any]) -> None:
-    token = sign(rsa, claims_for(aud=[CLIENT_ID, "https://api.example"], azp=CLIENT_ID))
-    assert validate(token, jwks)["azp"] == CLIENT_ID
-
-
-def test_single_audience_in_a_list_needs_no_azp(rsa: RSAKey, jwks: dict[str, Any]) -> None:
-    assert validate(sign(rsa, claims_for(aud=[CLIENT_ID])), jwks)["sub"] == "sub-0a11ce"
-
-
-def test_expired_within_leeway_is_accepted(rsa: RSAKey, jwks: dict[str, Any]) -> None:
-    token = sign(rsa, claims_for(iat=NOW - 3600, exp=NOW - 60))
-    assert validate(token, jwks)["sub"] == "sub-0a11ce"
-
-
-def test_issued_slightly_in_the_future_is_accepted(rsa: RSAKey, jwks: dict[str, Any]) -> None:
-    assert validate(sign(rsa, claims_for(iat=NOW + 60)), jwks)["sub"] == "sub-0a11ce"
-
-
-def test_nonce_is_not_required_when_none_was_sent(rsa: RSAKey, jwks: dict[str, Any]) -> None:
-    assert validate(sign(rsa, claims_for(nonce=_DROP)), jwks, nonce=None)["sub"] == "sub-0a11ce"
-
-
-def test_a_single_key_without_kid_is_used(jwks: dict[str, Any]) -> None:
-    key = RSAKey.generate_key(2048)
-    token = jwt.encode({"alg": "RS256"}, claims_for(), key, algorithms=["RS256"])
-    only = {"keys": [{k: v for k, v in key.as_dict(private=False).items() if k != "kid"}]}
-    assert validate(token, only)["sub"] == "sub-0a11ce"
-
-
-def test_unknown_header_parameters_are_ignored(rsa: RSAKey, jwks: dict[str, Any]) -> None:
-    token = sign(rsa, claims_for(), x_vendor="something")
-    assert validate(token, jwks)["sub"] == "sub-0a11ce"
-
-
-# -- validate_id_token: refused ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("changes", "code"),
-    [
-        ({"iss": "https://evil.example"}, "id_token_issuer_mismatch"),
-        ({"iss": ISSUER + "/"}, "id_token_issuer_mismatch"),
-        ({"iss": _DROP}, "id_token_issuer_mismatch"),
-        ({"aud": "someone-else"}, "id_token_audience_mismatch"),
-        ({"aud": ["someone-else", "another"]}, "id_token_audience_mismatch"),
-        ({"aud": _DROP}, "id_token_audience_mismatch"),
-        ({"aud": [CLIENT_ID, "https://api.example"]}, "id_token_audience_mismatch"),  # several, no azp
-        ({"aud": [CLIENT_ID, "https://api.example"], "azp": "https://api.example"}, "id_token_audience_mismatch"),
-        ({"azp": "someone-else"}, "id_token_audience_mismatch"),
-        ({"exp": NOW - 121, "iat": NOW - 3600}, "id_token_expired"),
-        ({"exp": NOW - 86400, "iat": NOW - 90000}, "id_token_expired"),
-        ({"exp": _DROP}, "id_token_malformed"),
-        ({"iat": _DROP}, "id_token_malformed"),
-        ({"iat": NOW + 600}, "id_token_not_yet_valid"),
-        ({"nbf": NOW + 600}, "id_token_not_yet_valid"),
-        ({"nonce": "another-sign-in"}, "id_token_nonce_mismatch"),
-        ({"nonce": _DROP}, "id_token_nonce_mismatch"),
-        ({"nonce": 12345}, "id_token_nonce_mismatch"),
-        ({"sub": _DROP}, "id_token_no_subject"),
-        ({"sub": ""}, "id_token_no_subject"),
-        ({"sub": "   "}, "id_token_no_subject"),
-        ({"sub": 42}, "id_token_no_subject"),
-    ],
-)
-def test_claim_rules(rsa: RSAKey, jwks: dict[str, Any], changes: dict[str, Any], code: str) -> None:
-    token = sign(rsa, claims_for(**changes))
-    assert refused(token, jwks).code == code
-
-
-def test_foreign_issuer_is_not_echoed(rsa: RSAKey, jwks: dict[str, Any]) -> None:
-    error = refused(sign(rsa, claims_for(iss="https://evil.example/attacker-text")), jwks)
-    assert "evil" not in error.message and "attacker" not in error.message
-
-
-def test_alg_none_is_refused(jwks: dict[str, Any]) -> None:
-    header, payload = b64(b'{"alg":"none"}'), b64(json.dumps(claims_for()).encode())
-    assert refused(f"{header}.{payload}.", jwks).code == "id_token_algorithm_not_allowed"
-    assert refused(f"{header}.{payload}.c2ln", jwks).code == "id_token_algorithm_not_allowed"
-
-
-def test_hs256_is_refused_even_with_the_secret_in_the_jwks(jwks: dict[str, Any]) -> None:
-    secret = OctKey.import_key(b"a-shared-secret-of-thirty-two-by", parameters={"kid": "hs"})
-    token = jwt.encode({"alg": "HS256", "kid": "hs"}, claims_for(), secret, algorithms=["HS256"])
-    with_secret = {"keys": [*jwks["keys"], secret.as_dict(private=True)]}
-    assert refused(token, with_secret).code == "id_token_algorithm_not_allowed"
-    assert refused(token, jwks).code == "id_token_algorithm_not_allowed"
-
-
-def test_missing_alg_is_refused(rsa: RSAKey, jwks: dict[str, Any]) -> None:
-    good = sign(rsa, claims_for())
-    token = f"{b64(json.dumps({'kid': 'rsa-1'}).encode())}.{good.split('.', 1)[1]}"
-    assert refused(token, jwks).code == "id_token_algorithm_not_allowed"
-
-
-def test_a_token_signed_by_another_key_is_refused(other_rsa: RSAKey, jwks: dict[str, Any]) -> None:
-    token = sign(other_rsa, claims_for())  # same kid "rsa-1", different key
-    assert refused(token, jwks).code == "id_token_signature"
-
-
-def test_a_tampered_payload_is_refused(rsa: RSAKey, jwks: dict[str, Any]) -> None:
-    header, _payload, signature = sign(rsa, claims_for()).split(".")
-    forged = b64(json.dumps(claims_for(sub="sub-00b0b0")).encode())
-    assert refused(f"{header}.{forged}.{signature}", jwks).code == "id_token_signature"
-
-
-def test_unknown_kid_is_refused(rotated_rsa: RSAKey, jwks: dict[str, Any]) -> None:
-    assert refused(sign(rotated_rsa, claims_for()), jwks).code == "id_token_signature"
-
-
-def test_key_of_the_wrong_type_for_the_algorithm(ec: ECKey, jwks: dict[str, Any]) -> None:
-    # Signed with the EC key but the header names the RSA key's kid: no RSA verification can succeed.
-    token = sign(ec, claims_for(), "ES256", kid="rsa-1")
-    assert refused(token, jwks).code == "id_token_signature"
-
-
-@pytest.mark.parametrize(
-    "token",
-    [
-        "",
-        "not-a-jwt",
-        "a.b",
-        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln.more.parts",  # JWE-shaped
-        "!!!.eyJzdWIiOiJ4In0.c2ln",
-        f"{b64(b'[1,2]')}.eyJzdWIiOiJ4In0.c2ln",
-        "x" * 70_000,
-    ],
-)
-def test_malformed_tokens(jwks: dict[str, Any], token: str) -> None:
-    assert refused(token, jwks).code == "id_token_malformed"
-
-
-def test_a_payload_that_is_not_json_is_refused(rsa: RSAKey, jwks: dict[str, Any]) -> None:
-    token = jws.serialize_compact({"alg": "RS256", "kid": "rsa-1"}, b"not json at all", rsa, algorithms=["RS256"])
-    assert refused(token, jwks).code == "id_token_malformed"
-
-
-@pytest.mark.parametrize("keys", [{}, {"keys": "x"}, {"keys": [1]}, {"keys": []}, {"keys": [{"kty": "nope"}]}])
-def test_unusable_jwks(rsa: RSAKey, keys: dict[str, Any]) -> None:
-    assert refused(sign(rsa, claims_for()), keys).code == "malformed_jwks"
-
-
-# -- JWKS fetching and the one refetch ---------------------------------------------------------------------
-
-
-class Server:
-    """A MockTransport that answers per path and records every request."""
-
-    def __init__(self, routes: dict[str, Callable[[httpx.Request], httpx.Response]]) -> None:
-        self.routes = routes
-        self.seen: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.seen.append(request)
-        handler = self.routes.get(request.url.path)
-        return handler(request) if handler else httpx.Response(404, json={"error": "not_found"})
-
-    def paths(self) -> list[str]:
-        return [r.url.path for r in self.seen]
-
-
-@pytest.fixture
-def make_client() -> Callable[[Server], httpx.AsyncClient]:
-    """A client whose requests go to ``server`` (use it with ``async with``)."""
-
-    def make(server: Server) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.MockTransport(server))
-
-    return make
-
-
-def json_route(data: Any, status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda _request: httpx.Response(status, json=data)
-
-
-async def test_fetch_jwks(make_client: Callable[[Server], httpx.AsyncClient], jwks: dict[str, Any]) -> None:
-    server = Server({"/jwks": json_route(jwks)})
-    trace = Trace()
-    async with make_client(server) as http:
-        assert await fetch_jwks(http, JWKS_URI, trace=trace) == jwks
-    assert [(e.step, e.status) for e in trace.events] == [("jwks", 200)]
-
-
-@pytest.mark.parametrize(
-    ("route", "code"),
-    [
-        (json_route({"error": "x"}, 404), "jwks_http_error"),
-        (json_route([1, 2]), "malformed_jwks"),
-        (json_route({"keys": "nope"}), "malformed_jwks"),
-        (lambda _r: httpx.Response(200, text="<html>"), "malformed_jwks"),
-    ],
-)
-async def test_fetch_jwks_refuses(
-    make_client: Callable[[Server], httpx.AsyncClient],
-    route: Callable[[httpx.Request], httpx.Response],
-    code: str,
-) -> None:
-    async with make_client(Server({"/jwks": route})) as http:
-        with pytest.raises(ProtocolViolation) as info:
-            await fetch_jwks(http, JWKS_URI, trace=Trace())
-    assert info.value.code == code
-    assert JWKS_URI in info.value.message
-
-
-async def test_fetch_jwks_needs_https(make_client: Callable[[Server], httpx.AsyncClient]) -> None:
-    server = Server({})
-    async with make_client(server) as http:
-        with pytest.raises(ProtocolViolation) as info:
-            await fetch_jwks(http, "http://as.example/jwks", trace=Trace())
-    assert info.value.code == "insecure_url"
-    assert server.seen == []
-
-
-async def test_unknown_kid_refetches_exactly_once_then_fails(
-    make_client: Callable[[Server], httpx.AsyncClient], rotated_rsa: RSAKey, jwks: dict[str, Any]
-) -> None:
-    server = Server({"/jwks": json_route(jwks)})  # still the old keys
-    cache = JwksCache()
-    cache.put(JWKS_URI, jwks, now=NOW - 10)
-    token = sign(rotated_rsa, claims_for())
-    async with make_client(server) as http:
-        with pytest.raises(ProtocolViolation) as info:
-            await verify_id_token(
-                http, metadata(), token, client_id=CLIENT_ID, nonce=NONCE, now=NOW, trace=Trace(), jwks_cache=cache
-            )
-    assert info.value.code == "id_token_signature"
-    assert server.paths() == ["/jwks"]
-
-
-async def test_rotated_keys_are_found_by_the_refetch(
-    make_client: Callable[[Server], httpx.AsyncClient], rsa: RSAKey, rotated_rsa: RSAKey
-) -> None:
-    server = Server({"/jwks": json_route(public_jwks(rsa, rotated_rsa))})
-    cache = JwksCache()
-    cache.put(JWKS_URI, public_jwks(rsa), now=NOW - 10)
-    trace = Trace()
-    async with make_client(server) as http:
-        claims = await verify_id_token(
-            http,
-            metadata(),
-            sign(rotated_rsa, claims_for()),
-            client_id=CLIENT_ID,
-            nonce=NONCE,
-            now=NOW,
-            trace=trace,
-            jwks_cache=cache,
-        )
-        assert claims["sub"] == "sub-0a11ce"
-        # The refreshed set is cached: the next token with that kid needs no request.
-        await verify_id_token(
-            http,
-            metadata(),
-            sign(rotated_rsa, claims_for()),
-            client_id=CLIENT_ID,
-            nonce=NONCE,
-            now=NOW + 5,
-            trace=trace,
-            jwks_cache=cache,
-        )
-    assert server.paths() == ["/jwks"]
-
-
-async def test_a_fresh_fetch_is_not_repeated_for_an_unknown_kid(
-    make_client: Callable[[Server], httpx.AsyncClient], rotated_rsa: RSAKey, jwks: dict[str, Any]
-) -> None:
-    server = Server({"/jwks": json_route(jwks)})
-    async with make_client(server) as http:
-        with pytest.raises(ProtocolViolation) as info:
-            await verify_id_token(
-                http,
-                metadata(),
-                sign(rotated_rsa, claims_for()),
-                client_id=CLIENT_ID,
-                nonce=NONCE,
-                now=NOW,
-                trace=Trace(),
-            )
-    assert info.value.code == "id_token_signature"
-    assert server.paths() == ["/jwks"]
-
-
-async def test_a_stale_cache_entry_is_fetched_again(
-    make_client: Callable[[Server], httpx.AsyncClient], rsa: RSAKey, jwks: dict[str, Any]
-) -> None:
-    server = Server({"/jwks": json_route(jwks)})
-    cache = JwksCache(max_age=3600)
-    cache.put(JWKS_URI, jwks, now=NOW - 4000)
-    async with make_client(server) as http:
-        await verify_id_token(
-            http,
-            metadata(),
-            sign(rsa, claims_for()),
-            client_id=CLIENT_ID,
-            nonce=NONCE,
-            now=NOW,
-            trace=Trace(),
-            jwks_cache=cache,
-        )
-    assert server.paths() == ["/jwks"]
-
-
-# -- userinfo ----------------------------------------------------------------------------------------------
-
-ACCESS = "opaque-access-token-7d1e0c2b"
-
-
-def userinfo_route(data: Any, status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
-    def answer(request: httpx.Request) -> httpx.Response:
-        if request.headers.get("authorization") != f"Bearer {ACCESS}":
-            return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        return httpx.Response(status, json=data)
-
-    return answer
-
-
-async def test_userinfo_claims(make_client: Callable[[Server], httpx.AsyncClient]) -> None:
-    server = Server({"/userinfo": userinfo_route({"sub": "s1", "email": "a@b.test"})})
-    async with make_client(server) as http:
-        assert await fetch_userinfo(http, USERINFO, ACCESS, trace=Trace()) == {"sub": "s1", "email": "a@b.test"}
-    assert server.seen[0].method == "GET"
-
-
-@pytest.mark.parametrize(
-    "route",
-    [
-        json_route({"error": "invalid_token"}, 401),
-        json_route({"error": "insufficient_scope"}, 403),
-        json_route({"error": "invalid_request"}, 400),
-        json_route({"error": "server_error"}, 500),
-        json_route({"error": "slow"}, 503),
-        json_route({"email": "a@b.test"}),  # no sub
-        json_route({"sub": 7}),
-        lambda _r: httpx.Response(200, text="eyJhbGciOi.not-json"),
-        lambda _r: httpx.Response(302, headers={"Location": "https://elsewhere.example/"}),
-    ],
-)
-async def test_userinfo_gives_nothing(
-    make_client: Callable[[Server], httpx.AsyncClient],
-    route: Callable[[httpx.Request], httpx.Response],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    async with make_client(Server({"/userinfo": route})) as http:
-        assert await fetch_userinfo(http, USERINFO, ACCESS, trace=Trace()) is None
-    assert all(ACCESS not in r.getMessage() for r in caplog.records)
-
-
-async def test_userinfo_transient_failure_is_logged_without_the_token(
-    make_client: Callable[[Server], httpx.AsyncClient], caplog: pytest.LogCaptureFixture
-) -> None:
-    def broken(_request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused")
-
-    async with make_client(Server({"/userinfo": broken})) as http:
-        assert await fetch_userinfo(http, USERINFO, ACCESS, trace=Trace()) is None
-    records = [r for r in caplog.records if r.name == "desktop_app.accounts.identity"]
-    assert records and records[0].levelno == logging.INFO
-    assert USERINFO in records[0].getMessage()
-    assert all(ACCESS not in r.getMessage() for r in caplog.records)
-
-
-# -- access-token claims (display only) --------------------------------------------------------------------
-
-
-RS256_HEADER = b64(b'{"alg":"RS256"}')
-
-
-def unsigned_jwt(claims: dict[str, Any]) -> str:
-    return f"{RS256_HEADER}.{b64(json.dumps(claims).encode())}.c2lnbmF0dXJl"
-
-
-def test_access_token_claims_are_read_without_verification() -> None:
-    claims = access_token_claims(unsigned_jwt({"iss": ISSUER, "sub": "s1", "email": "a@b.test"}), issuer=ISSUER)
-    assert claims == {"iss": ISSUER, "sub": "s1", "email": "a@b.test"}
-
-
-@pytest.mark.parametrize(
-    "token",
-    [
-        unsigned_jwt({"iss": "https://other.example", "sub": "s1"}),
-        unsigned_jwt({"sub": "s1"}),
-        unsigned_jwt({"iss": ISSUER}),
-        unsigned_jwt({"iss": ISSUER, "sub": 12}),
-        unsigned_jwt({"iss": ISSUER, "sub": ""}),
-        f"{b64(b'{}')}.{b64(b'[1]')}.x",
-        f"{b64(b'{}')}.!!!.x",
-        ACCESS,
-        "a.b.c.d.e",
-    ],
-)
-def test_access_token_claims_ignored(token: str) -> None:
-    assert access_token_claims(token, issuer=ISSUER) is None
 
 
 # -- labels ------------------------------------------------------------------------------------------------
@@ -693,7 +162,7 @@ async def test_an_invalid_id_token_raises(
 async def test_id_token_without_label_is_completed_by_userinfo(
     make_client: Callable[[Server], httpx.AsyncClient], rsa: RSAKey, jwks: dict[str, Any]
 ) -> None:
-    bare = claims_for(email=_DROP, preferred_username=_DROP, name=_DROP)
+    bare = claims_for(email=DROP, preferred_username=DROP, name=DROP)
     server = Server(
         {
             "/jwks": json_route(jwks),
@@ -716,7 +185,7 @@ async def test_id_token_without_label_is_completed_by_userinfo(
 async def test_userinfo_about_someone_else_is_an_error(
     make_client: Callable[[Server], httpx.AsyncClient], rsa: RSAKey, jwks: dict[str, Any]
 ) -> None:
-    bare = claims_for(email=_DROP, preferred_username=_DROP, name=_DROP)
+    bare = claims_for(email=DROP, preferred_username=DROP, name=DROP)
     server = Server({"/jwks": json_route(jwks), "/userinfo": userinfo_route({"sub": "sub-00b0b0", "email": "b@x"})})
     async with make_client(server) as http:
         with pytest.raises(ProtocolViolation) as info:
@@ -731,7 +200,7 @@ async def test_userinfo_about_someone_else_is_an_error(
 async def test_id_token_without_label_and_no_userinfo_is_user_sub(
     make_client: Callable[[Server], httpx.AsyncClient], rsa: RSAKey, jwks: dict[str, Any], status: int
 ) -> None:
-    bare = claims_for(email="MCP", preferred_username=_DROP, name=_DROP)
+    bare = claims_for(email="MCP", preferred_username=DROP, name=DROP)
     server = Server({"/jwks": json_route(jwks), "/userinfo": json_route({"error": "x"}, status)})
     async with make_client(server) as http:
         identity = await resolve_identity(
@@ -740,6 +209,43 @@ async def test_id_token_without_label_and_no_userinfo_is_user_sub(
     assert identity is not None
     assert (identity.subject, identity.label, identity.source) == ("sub-0a11ce", "user sub-0a11ce", "id_token")
     assert server.paths() == ["/jwks", "/userinfo"]
+
+
+async def test_one_cache_serves_every_sign_in_until_the_keys_rotate(
+    make_client: Callable[[Server], httpx.AsyncClient], rsa: RSAKey, rotated_rsa: RSAKey
+) -> None:
+    """The cache an Accounts keeps: a second sign-in at the same issuer asks for no keys; an id_token signed with a
+    key the cached set lacks (the issuer rotated its keys) fetches them once more, and that set is kept too."""
+    published = {"keys": public_jwks(rsa)}
+    server = Server({"/jwks": lambda _request: httpx.Response(200, json=published["keys"])})
+    cache = JwksCache()
+
+    async def sign_in(key: RSAKey, now: float) -> str | None:
+        token = tokens(id_token=sign(key, claims_for(iat=now, exp=now + 3600)))
+        identity = await resolve_identity(http, metadata(), token, nonce=NONCE, now=now, trace=Trace(), jwks=cache)
+        return identity.subject if identity is not None else None
+
+    async with make_client(server) as http:
+        assert await sign_in(rsa, NOW) == "sub-0a11ce"
+        assert await sign_in(rsa, NOW + 60) == "sub-0a11ce"
+        assert server.paths() == ["/jwks"]
+        published["keys"] = public_jwks(rsa, rotated_rsa)
+        assert await sign_in(rotated_rsa, NOW + 120) == "sub-0a11ce"
+        assert server.paths() == ["/jwks", "/jwks"]
+        assert await sign_in(rotated_rsa, NOW + 180) == "sub-0a11ce"
+        assert await sign_in(rsa, NOW + 240) == "sub-0a11ce"
+    assert server.paths() == ["/jwks", "/jwks"]
+
+
+async def test_without_a_cache_each_sign_in_fetches_the_keys(
+    make_client: Callable[[Server], httpx.AsyncClient], rsa: RSAKey, jwks: dict[str, Any]
+) -> None:
+    server = Server({"/jwks": json_route(jwks)})
+    async with make_client(server) as http:
+        for _ in range(2):
+            token = tokens(id_token=sign(rsa, claims_for()))
+            await resolve_identity(http, metadata(), token, nonce=NONCE, now=NOW, trace=Trace())
+    assert server.paths() == ["/jwks", "/jwks"]
 
 
 async def test_id_token_without_jwks_uri_is_refused(

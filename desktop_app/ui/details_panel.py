@@ -1,0 +1,83 @@
+"""The lower half of the main window: the selected server's or account's details, and its history (Activity).
+
+Whatever a server or an id_token chose (names, labels, event details) is shown as plain text.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QAbstractItemView, QTableView, QTabWidget, QWidget
+
+from desktop_app.accounts.models import Account, Event, Server
+from desktop_app.errors import one_line
+from desktop_app.ui import plain, text
+
+
+class DetailsPanel(QTabWidget):
+    """Two tabs: "Details" (a selectable plain-text summary) and "Activity" (a read-only table of events)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("detailsTabs")
+        self.details = plain.label(selectable=True, wrap=True)
+        self.details.setObjectName("details")
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.details.setMargin(8)
+        self.activity_model = QStandardItemModel(0, 3, self)
+        self.activity_model.setHorizontalHeaderLabels(["When", "What", "Detail"])
+        self.activity = QTableView()
+        self.activity.setObjectName("activity")
+        self.activity.setAccessibleName("Activity")
+        self.activity.setModel(self.activity_model)
+        self.activity.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.activity.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.activity.verticalHeader().setVisible(False)
+        self.activity.horizontalHeader().setStretchLastSection(True)
+        self.activity.setColumnWidth(0, 140)
+        self.activity.setColumnWidth(1, 140)
+        self.addTab(self.details, "Details")
+        self.addTab(self.activity, "Activity")
+
+    def show_nothing(self) -> None:
+        self.details.setText("")
+        self._show_events([])
+
+    def show_account(self, account: Account, *, now: float, busy: str | None, events: list[Event]) -> None:
+        """``busy``: what is being done with the account right now (its state reads that), else None."""
+        state, _ = text.account_state(account, now, busy)
+        lines = [
+            one_line(account.display_name),
+            f"State: {state}",
+            text.account_details(account, now),
+            f"Granted scopes: {text.scopes_text(account.scopes)}",
+            f"Signed in: {text.when(account.signed_in_at) if account.signed_in_at else 'never'}"
+            f" · last renewed: {text.renewed_text(account, now)}",
+        ]
+        self._show_events(events)
+        self.details.setText("\n".join(lines))
+
+    def show_server(self, server: Server, *, accounts: list[Account], events: list[Event]) -> None:
+        summary, _ = text.server_state(accounts)
+        lines = [
+            one_line(server.name),
+            f"Address: {one_line(server.url, 600)}",
+            f"Resource: {one_line(server.resource, 600)}",
+        ]
+        if server.resource_name:
+            lines.append(f"Calls itself: {one_line(server.resource_name)}")
+        lines.append(summary)
+        self._show_events(events)
+        self.details.setText("\n".join(lines))
+
+    def _show_events(self, events: list[Event]) -> None:
+        self.activity_model.removeRows(0, self.activity_model.rowCount())
+        for event in events:
+            row = [
+                QStandardItem(text.when(event.at)),
+                QStandardItem(text.event_kind(event.kind)),
+                QStandardItem(one_line(event.detail, 400)),
+            ]
+            for item in row:
+                item.setEditable(False)
+            self.activity_model.appendRow(row)
