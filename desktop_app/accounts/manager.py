@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from desktop_app.accounts.identity import JwksCache
 from desktop_app.accounts.lookup import find_account, find_server
 from desktop_app.accounts.models import (
     Account,
@@ -40,6 +39,7 @@ from desktop_app.errors import ConfigurationError, NoAuthorizationNeeded, Secret
 from desktop_app.oauth.authorize import Browser
 from desktop_app.oauth.challenge import BearerChallenge
 from desktop_app.oauth.flow import SignIn, SignInOptions
+from desktop_app.oauth.oidc import JwksCache
 from desktop_app.oauth.registration import PreRegisteredClient
 from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.oauth.trace import Trace

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import httpx
 
 from desktop_app.accounts.consent import PairingCheck, check_pairing, consent_from
-from desktop_app.accounts.identity import JwksCache, identity_scopes, resolve_identity
+from desktop_app.accounts.identity import identity_scopes, resolve_identity
 from desktop_app.accounts.models import (
     Account,
     AccountState,
@@ -50,6 +50,7 @@ from desktop_app.oauth.auth import merge_scopes
 from desktop_app.oauth.authorize import Browser
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.flow import Discovery, Pairing, SignIn
+from desktop_app.oauth.oidc import JwksCache
 from desktop_app.oauth.pkce import random_token
 from desktop_app.oauth.registration import ClientRegistration, forgotten
 from desktop_app.oauth.tokenset import TokenSet
@@ -300,7 +301,7 @@ class Login:
                 nonce=self._nonce,
                 now=self.stores.clock(),
                 trace=self.trace,
-                jwks_cache=self._jwks,
+                jwks=self._jwks,
             )
         except ProtocolViolation as exc:
             # An id_token that fails validation: these tokens are not kept (OpenID Connect Core §3.1.3.7).
