@@ -24,15 +24,12 @@ import httpx
 
 from desktop_app import exchange
 from desktop_app.content_coding import ACCEPT_ENCODING, decoded
-from desktop_app.errors import ConfigurationError, ConnectorError, one_line, scrub
-from desktop_app.mcp.errors import (
-    McpProtocolError,
-    McpRpcError,
-    UnsupportedProtocolVersion,
-)
+from desktop_app.errors import ConnectorError, one_line
+from desktop_app.mcp.errors import McpProtocolError, McpRpcError, UnsupportedProtocolVersion
 from desktop_app.mcp.http import (
     HEADER_SESSION_ID,
     HeaderParam,
+    answer_error,
     build_delete,
     build_first_request,
     build_post,
@@ -44,7 +41,6 @@ from desktop_app.mcp.http import (
     valid_session_id,
 )
 from desktop_app.mcp.jsonrpc import (
-    METHOD_NOT_FOUND,
     JsonObject,
     RequestId,
     RpcError,
@@ -52,12 +48,11 @@ from desktop_app.mcp.jsonrpc import (
     RpcRequest,
     RpcResult,
     decode_json,
-    error_body,
+    find_response,
     match_response,
     notification_body,
     parse_message,
-    result_body,
-    rpc_error,
+    reply_to,
 )
 from desktop_app.mcp.negotiation import (
     DEFAULT_CLIENT_INFO,
@@ -73,7 +68,15 @@ from desktop_app.mcp.negotiation import (
     is_modern,
     parse_initialize_result,
 )
-from desktop_app.mcp.results import Tool, ToolResult, parse_tool_result, parse_tools_page, result_type
+from desktop_app.mcp.results import (
+    Tool,
+    ToolResult,
+    parse_tool_result,
+    parse_tools_page,
+    result_type,
+    retry_state,
+    unfinished,
+)
 from desktop_app.mcp.sse import SseEvent, SseParser
 
 log = logging.getLogger(__name__)
@@ -296,7 +299,7 @@ class McpClient:
         note = build_post(self._url, notification_body("notifications/initialized"), headers)
         done = await self._roundtrip(note, None, "notifications/initialized", info.protocol_version)
         if done.status >= 400:
-            raise self._failure(done, "notifications/initialized")
+            raise answer_error(done.status, done.message, url=self._url, method="notifications/initialized")
         self._server = info
         log.debug("%s speaks MCP %s (session: %s)", self._url, info.protocol_version, session is not None)
         return info
@@ -351,53 +354,19 @@ class McpClient:
                 await self._reinitialize(session)
                 continue
             result = self._expect_result(answer, method)
-            kind = result_type(result)
-            if kind == "complete":
+            if result_type(result) == "complete":
                 return result, server
-            if kind == "input_required":
-                requests = result.get("inputRequests")
-                state = result.get("requestState")
-                if not requests and isinstance(state, str) and state_rounds < _MAX_STATE_ROUNDS:
-                    state_rounds += 1  # MRTR with only requestState: retry with it
-                    params = {**(params or {}), "requestState": state}
-                    continue
-                wanted = sorted(
-                    one_line(str(r.get("method")), 40)
-                    for r in (requests.values() if isinstance(requests, dict) else [])
-                    if isinstance(r, dict)
-                )
-                raise McpProtocolError(
-                    "input_required",
-                    f"{self._url} asked for input ({', '.join(wanted) or 'unspecified'}) to finish {method}; "
-                    "this app declared no capability for it.",
-                    url=self._url,
-                )
-            raise McpProtocolError(
-                "unknown_result_type",
-                f"{self._url} answered {method} with resultType {one_line(kind, 40)!r}, which is not defined.",
-                url=self._url,
-            )
+            state = retry_state(result)
+            if state is not None and state_rounds < _MAX_STATE_ROUNDS:
+                state_rounds += 1
+                params = {**(params or {}), "requestState": state}
+                continue
+            raise unfinished(result, url=self._url, method=method)
 
     def _expect_result(self, answer: _Answer, method: str) -> Mapping[str, Any]:
         if isinstance(answer.message, RpcResult):
             return answer.message.result
-        if isinstance(answer.message, RpcError):
-            raise rpc_error(answer.message, method=method, url=self._url)
-        raise self._failure(answer, method)
-
-    def _failure(self, answer: _Answer, method: str) -> ConnectorError:
-        if isinstance(answer.message, RpcError):
-            return rpc_error(answer.message, method=method, url=self._url)
-        if answer.status == 404:
-            return ConfigurationError(
-                "not_an_mcp_endpoint",
-                f"{self._url} has no MCP endpoint (HTTP 404 to {method}).",
-                url=self._url,
-                hint="Check the server address.",
-            )
-        return McpProtocolError(
-            "http_error", f"{self._url} answered {method} with HTTP {answer.status}.", url=self._url
-        )
+        raise answer_error(answer.status, answer.message, url=self._url, method=method)
 
     # --- HTTP ---------------------------------------------------------------------------------------------
 
@@ -447,7 +416,7 @@ class McpClient:
         kind = media_type(response.headers.get("content-type"))
         if kind == "application/json":
             body = await exchange.read_capped(response, self._asked(method), limit=self._max_body)
-            return _Answer(status, self._match_json(self._decode(body), request_id, method), session)
+            return _Answer(status, find_response(self._decode(body), request_id, url=self._url, method=method), session)
         if kind == "text/event-stream":
             message = await self._read_stream(response, request_id, method, version, session or self._session_id)
             return _Answer(status, message, session)
@@ -461,9 +430,7 @@ class McpClient:
         """A message from the server, with every access token the auth attached to a request cut out of its strings
         (``auth.sent``, when the auth records them, as ``oauth.auth.BearerAuth`` does): a server that quotes the
         token it received gets it neither shown, logged, stored nor passed on."""
-        value = decode_json(body, url=self._url)
-        sent = getattr(self._auth, "sent", None)
-        return _scrubbed(value, tuple(sent)) if sent else value
+        return decode_json(body, url=self._url, hide=tuple(getattr(self._auth, "sent", None) or ()))
 
     async def _error_body(self, response: httpx.Response, method: str) -> RpcError | None:
         """The JSON-RPC error in a 4xx body, if there is a readable one."""
@@ -473,16 +440,6 @@ class McpClient:
         except McpProtocolError:
             return None
         return message if isinstance(message, RpcError) else None
-
-    def _match_json(self, obj: object, request_id: RequestId, method: str) -> RpcResult | RpcError:
-        # A list is a JSON-RPC batch (2025-03-26 allowed them); find our response in it.
-        for item in obj if isinstance(obj, list) else [obj]:
-            found = match_response(parse_message(item, url=self._url), request_id)
-            if found is not None:
-                return found
-        raise McpProtocolError(
-            "id_mismatch", f"{self._url} answered {method} with a message that is not its response.", url=self._url
-        )
 
     async def _read_stream(
         self,
@@ -571,13 +528,9 @@ class McpClient:
 
     async def _answer_server_request(self, request: RpcRequest, version: str, session: str | None) -> None:
         """Legacy servers may ask things mid-stream: answer ``ping``, refuse the rest with -32601."""
-        if request.method == "ping":
-            body = result_body(request.id, {})
-        else:
-            body = error_body(request.id, METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")
         headers = request_headers("", None, protocol_version=version, session_id=session)
         try:
-            response = await self._open(build_post(self._url, body, headers), request.method)
+            response = await self._open(build_post(self._url, reply_to(request), headers), request.method)
             await response.aclose()
         except ConnectorError as exc:
             log.warning("Could not answer %s from %s: %s", one_line(request.method, 60), self._url, exc)
@@ -586,14 +539,3 @@ class McpClient:
             log.warning(
                 "%s answered our reply to %s with HTTP %s", self._url, request.method[:60], response.status_code
             )
-
-
-def _scrubbed(value: object, secrets: tuple[str, ...]) -> object:
-    """``value`` (decoded JSON) with ``secrets`` cut out of every string in it, keys included."""
-    if isinstance(value, str):
-        return scrub(value, secrets)
-    if isinstance(value, list):
-        return [_scrubbed(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {scrub(k, secrets): _scrubbed(v, secrets) for k, v in value.items()}
-    return value

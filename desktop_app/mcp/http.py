@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from desktop_app.errors import ConnectorError, ProtocolViolation, ServerUnavailable, one_line
+from desktop_app.errors import ConfigurationError, ConnectorError, ProtocolViolation, ServerUnavailable, one_line
 from desktop_app.mcp.errors import McpForbidden, McpProtocolError, McpSignInRequired
-from desktop_app.mcp.jsonrpc import JsonObject, RequestId
+from desktop_app.mcp.jsonrpc import JsonObject, RequestId, RpcError, RpcResult, rpc_error
 from desktop_app.mcp.negotiation import (
     DEFAULT_CLIENT_INFO,
     LATEST,
@@ -271,6 +271,21 @@ def _insufficient_scope(www_authenticate: str | None) -> bool:
     except ProtocolViolation:
         return False  # a malformed challenge asks for nothing we could act on: a plain refusal
     return challenge is not None and challenge.insufficient_scope
+
+
+def answer_error(status: int, message: RpcResult | RpcError | None, *, url: str, method: str) -> ConnectorError:
+    """What an answer without a usable result means: the server's JSON-RPC error if it sent one, else a wrong
+    address (404) or an HTTP error."""
+    if isinstance(message, RpcError):
+        return rpc_error(message, method=method, url=url)
+    if status == 404:
+        return ConfigurationError(
+            "not_an_mcp_endpoint",
+            f"{url} has no MCP endpoint (HTTP 404 to {method}).",
+            url=url,
+            hint="Check the server address.",
+        )
+    return McpProtocolError("http_error", f"{url} answered {method} with HTTP {status}.", url=url)
 
 
 def status_error(response: httpx.Response, *, url: str, method: str) -> ConnectorError | None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from desktop_app.errors import scrub
 from desktop_app.mcp.errors import McpProtocolError, McpRpcError
 
 JsonObject = dict[str, Any]
@@ -109,11 +110,24 @@ def parse_message(obj: object, *, url: str) -> RpcMessage:
     raise malformed(url, "a JSON-RPC message with neither result nor error")
 
 
-def decode_json(body: bytes, *, url: str) -> object:
+def decode_json(body: bytes, *, url: str, hide: tuple[str, ...] = ()) -> object:
+    """The JSON ``url`` sent, with each of ``hide`` cut out of every string in it, keys included: a server that
+    quotes a secret it received (an access token) gets it neither shown, logged, stored nor passed on."""
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except (ValueError, RecursionError):
         raise McpProtocolError("malformed_json", f"{url} sent a body that is not valid JSON.", url=url) from None
+    return _scrubbed(value, hide) if hide else value
+
+
+def _scrubbed(value: object, secrets: tuple[str, ...]) -> object:
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, list):
+        return [_scrubbed(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {scrub(k, secrets): _scrubbed(v, secrets) for k, v in value.items()}
+    return value
 
 
 def same_id(a: RequestId | None, b: RequestId) -> bool:
@@ -128,6 +142,16 @@ def match_response(message: RpcMessage, request_id: RequestId) -> RpcResult | Rp
     if isinstance(message, RpcError) and (message.id is None or same_id(message.id, request_id)):
         return message
     return None
+
+
+def find_response(obj: object, request_id: RequestId, *, url: str, method: str) -> RpcResult | RpcError:
+    """The response to ``request_id`` in a decoded JSON body: the one message, or one of a batch (2025-03-26
+    allowed them)."""
+    for item in obj if isinstance(obj, list) else [obj]:
+        found = match_response(parse_message(item, url=url), request_id)
+        if found is not None:
+            return found
+    raise McpProtocolError("id_mismatch", f"{url} answered {method} with a message that is not its response.", url=url)
 
 
 def rpc_error(error: RpcError, *, method: str, url: str) -> McpRpcError:
@@ -147,3 +171,11 @@ def result_body(request_id: RequestId, result: Mapping[str, Any]) -> JsonObject:
 
 def error_body(request_id: RequestId, code: int, message: str) -> JsonObject:
     return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+
+
+def reply_to(request: RpcRequest) -> JsonObject:
+    """Our answer to a server's request: ``ping`` is answered, anything else refused (this app declares no client
+    capability a server could use)."""
+    if request.method == "ping":
+        return result_body(request.id, {})
+    return error_body(request.id, METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")

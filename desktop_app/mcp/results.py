@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from desktop_app.errors import one_line
+from desktop_app.mcp.errors import McpProtocolError
 from desktop_app.mcp.http import HeaderParam, tool_header_params
 from desktop_app.mcp.jsonrpc import bad_result, opt_str
 
@@ -46,6 +47,38 @@ def result_type(result: Mapping[str, Any]) -> str:
     """``resultType``; absent means ``complete`` (servers of earlier revisions do not send it)."""
     value = result.get("resultType", "complete")
     return value if isinstance(value, str) else ""
+
+
+def retry_state(result: Mapping[str, Any]) -> str | None:
+    """The ``requestState`` to send the request again with, when the server asks for input without naming any
+    (multi-round-trip requests); None otherwise."""
+    state = result.get("requestState")
+    if result_type(result) == "input_required" and not result.get("inputRequests") and isinstance(state, str):
+        return state
+    return None
+
+
+def unfinished(result: Mapping[str, Any], *, url: str, method: str) -> McpProtocolError:
+    """Why a result that is not ``complete`` cannot be used: the input it asks for, or a type not defined."""
+    kind = result_type(result)
+    if kind != "input_required":
+        return McpProtocolError(
+            "unknown_result_type",
+            f"{url} answered {method} with resultType {one_line(kind, 40)!r}, which is not defined.",
+            url=url,
+        )
+    requests = result.get("inputRequests")
+    wanted = sorted(
+        one_line(str(r.get("method")), 40)
+        for r in (requests.values() if isinstance(requests, dict) else [])
+        if isinstance(r, dict)
+    )
+    return McpProtocolError(
+        "input_required",
+        f"{url} asked for input ({', '.join(wanted) or 'unspecified'}) to finish {method}; "
+        "this app declared no capability for it.",
+        url=url,
+    )
 
 
 def _tool(entry: object, *, modern: bool) -> Tool:

@@ -10,7 +10,8 @@
   server that drips its answer a byte at a time cannot hold a flow, or the account lock a renewal holds, for longer.
 - A client made for the person's server (``new_client(server_url=...)``) never connects into the person's own
   network for a server on the public internet (``desktop_app.oauth.netpolicy``).
-- Transport failures become :class:`NetworkError`; 5xx and 429 become :class:`ServerUnavailable`.
+- Transport failures become :class:`NetworkError` (``desktop_app.exchange``, as for the MCP client); 5xx and 429
+  become :class:`ServerUnavailable`.
 - Nothing here logs a URL query, a body or a header value.
 
 See docs/decisions/0015-network-limits.md.
