@@ -1,15 +1,21 @@
 """JSON-RPC 2.0 messages: classifying, matching ids, the errors they become."""
 
+import json
+
 import pytest
 
 from desktop_app.mcp.errors import McpProtocolError, McpRpcError
 from desktop_app.mcp.jsonrpc import (
+    METHOD_NOT_FOUND,
     RpcError,
     RpcNotification,
     RpcRequest,
     RpcResult,
+    decode_json,
+    find_response,
     match_response,
     parse_message,
+    reply_to,
     rpc_error,
 )
 
@@ -57,3 +63,24 @@ def test_rpc_error_message_is_one_line_and_names_url_and_code() -> None:
     assert error.rpc_code == -32602
     assert "\n" not in str(error) and "\x1b" not in str(error)
     assert URL in str(error) and "-32602" in str(error)
+
+
+def test_the_response_is_found_in_a_batch() -> None:
+    batch = [{"jsonrpc": "2.0", "method": "notifications/x"}, {"jsonrpc": "2.0", "id": 4, "result": {"ok": 1}}]
+    assert find_response(batch, 4, url=URL, method="tools/list") == RpcResult(4, {"ok": 1})
+    with pytest.raises(McpProtocolError) as info:
+        find_response(batch[:1], 4, url=URL, method="tools/list")
+    assert info.value.code == "id_mismatch"
+
+
+def test_decoded_json_hides_the_secrets_it_quotes_keys_included() -> None:
+    secret = "opaque-access-token-42"
+    body = json.dumps({"error": {"message": f"bad token {secret}", secret: [f"{secret}!"]}}).encode()
+    hidden = {"error": {"message": "bad token [redacted]", "[redacted]": ["[redacted]!"]}}
+    assert decode_json(body, url=URL, hide=(secret,)) == hidden
+
+
+def test_a_servers_ping_is_answered_and_anything_else_refused() -> None:
+    assert reply_to(RpcRequest(3, "ping", None)) == {"jsonrpc": "2.0", "id": 3, "result": {}}
+    refused = reply_to(RpcRequest("x", "sampling/createMessage", None))
+    assert refused["error"]["code"] == METHOD_NOT_FOUND

@@ -20,6 +20,7 @@ from desktop_app.mcp.negotiation import (
     ServerInfo,
     after_discover,
     after_discover_error,
+    initialize_refusal,
     parse_initialize_result,
 )
 
@@ -123,3 +124,10 @@ def test_initialize_result_with_another_version_is_refused_by_name(version: str)
         parse_initialize_result({"protocolVersion": version, "capabilities": {}}, url=URL, offered=LEGACY_VERSIONS)
     assert info.value.version == version
     assert version in str(info.value)
+
+
+def test_an_initialize_error_listing_versions_is_a_refusal_and_others_are_not() -> None:
+    listed = RpcError(1, -32602, "Unsupported protocol version", {"supported": ["2024-11-05"]})
+    refusal = initialize_refusal(listed, url=URL, offered=LEGACY_VERSIONS)
+    assert refusal is not None and refusal.supported == ("2024-11-05",)
+    assert initialize_refusal(RpcError(1, -32602, "bad params"), url=URL, offered=LEGACY_VERSIONS) is None

@@ -3,7 +3,14 @@
 import pytest
 
 from desktop_app.mcp.errors import McpProtocolError
-from desktop_app.mcp.results import ToolResult, parse_tool_result, parse_tools_page, result_type
+from desktop_app.mcp.results import (
+    ToolResult,
+    parse_tool_result,
+    parse_tools_page,
+    result_type,
+    retry_state,
+    unfinished,
+)
 
 URL = "https://mcp.example/mcp"
 
@@ -53,3 +60,16 @@ def test_tool_result_with_a_non_boolean_is_error_is_malformed() -> None:
 def test_result_type_defaults_to_complete() -> None:
     assert result_type({}) == "complete"
     assert result_type({"resultType": "input_required"}) == "input_required"
+
+
+def test_input_required_with_only_a_request_state_is_retried_with_it() -> None:
+    assert retry_state({"resultType": "input_required", "requestState": "s1"}) == "s1"
+    assert retry_state({"resultType": "input_required", "requestState": "s1", "inputRequests": {"a": {}}}) is None
+    assert retry_state({"resultType": "complete", "requestState": "s1"}) is None
+
+
+def test_an_unfinished_result_says_what_it_asks_for() -> None:
+    asked = {"resultType": "input_required", "inputRequests": {"a": {"method": "elicitation/create"}}}
+    error = unfinished(asked, url=URL, method="tools/call")
+    assert error.code == "input_required" and "elicitation/create" in error.message
+    assert unfinished({"resultType": "mystery"}, url=URL, method="tools/call").code == "unknown_result_type"
