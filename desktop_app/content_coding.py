@@ -8,8 +8,9 @@ the decoded size then holds while the body streams, whatever its compression rat
 Only the codings :data:`ACCEPT_ENCODING` offers are decoded. More than one coding (``Content-Encoding: gzip, gzip``,
 a "stack") and any other coding are refused: the app never asked for them.
 
-Shared by the OAuth requests (``desktop_app.oauth.http``) and the MCP client (``desktop_app.mcp.client``), which
-turn a :class:`CodingError` into their own typed errors.
+Read through ``desktop_app.exchange`` by the OAuth requests and the MCP client, which turns a :class:`CodingError`
+into the caller's kind of typed error; the sign-in preflight (``desktop_app.oauth.preflight``) reads a small error
+body with it directly.
 """
 
 from __future__ import annotations

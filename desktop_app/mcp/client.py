@@ -1,11 +1,12 @@
 """A thin async MCP client over Streamable HTTP: connect, list tools, call a tool.
 
-All wire decisions live in :mod:`desktop_app.mcp.protocol`; this module only sends requests with the caller's
-``httpx.AsyncClient`` (its timeouts apply to each wait) and reads the answers, bounded in size after decoding
-(``desktop_app.content_coding``; an event stream per event) and in time: each request, its event stream and any
-resumption included, ends within ``deadline`` seconds. Authentication belongs to the
-``auth`` passed in; a 401/403 that is still there afterwards becomes a typed error carrying the challenge.
-Nothing here logs headers, so neither an ``Authorization`` header nor a token can end up in a log or a message.
+All wire decisions live in the pure modules beside it (``jsonrpc``, ``negotiation``, ``http``, ``results``,
+``sse``); this module only sends requests with the caller's ``httpx.AsyncClient`` (its timeouts apply to each wait)
+and reads the answers, bounded in size after decoding (``desktop_app.exchange``; an event stream per event) and in
+time: each request, its event stream and any resumption included, ends within ``deadline`` seconds. Authentication
+belongs to the ``auth`` passed in; a 401/403 that is still there afterwards becomes a typed error carrying the
+challenge. Nothing here logs headers, so neither an ``Authorization`` header nor a token can end up in a log or a
+message.
 """
 
 from __future__ import annotations
@@ -13,24 +14,70 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import aclosing, asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from desktop_app.content_coding import ACCEPT_ENCODING, CodingError, decoded
-from desktop_app.errors import ConfigurationError, ConnectorError, NetworkError, ServerUnavailable, one_line, scrub
-from desktop_app.mcp import protocol as p
-from desktop_app.mcp.errors import (
-    McpForbidden,
-    McpProtocolError,
-    McpRpcError,
-    McpSignInRequired,
-    UnsupportedProtocolVersion,
+from desktop_app import exchange
+from desktop_app.content_coding import ACCEPT_ENCODING, decoded
+from desktop_app.errors import ConnectorError, one_line
+from desktop_app.mcp.errors import McpProtocolError, McpRpcError, UnsupportedProtocolVersion
+from desktop_app.mcp.http import (
+    HEADER_SESSION_ID,
+    HeaderParam,
+    answer_error,
+    build_delete,
+    build_first_request,
+    build_post,
+    build_resume,
+    media_type,
+    request_body,
+    request_headers,
+    status_error,
+    valid_session_id,
 )
+from desktop_app.mcp.jsonrpc import (
+    JsonObject,
+    RequestId,
+    RpcError,
+    RpcNotification,
+    RpcRequest,
+    RpcResult,
+    decode_json,
+    find_response,
+    match_response,
+    notification_body,
+    parse_message,
+    reply_to,
+)
+from desktop_app.mcp.negotiation import (
+    DEFAULT_CLIENT_INFO,
+    HEADER_MISMATCH,
+    SUPPORTED_VERSIONS,
+    ClientInfo,
+    FallBack,
+    RetryWith,
+    ServerInfo,
+    after_discover,
+    after_discover_error,
+    initialize_refusal,
+    is_modern,
+    parse_initialize_result,
+)
+from desktop_app.mcp.results import (
+    Tool,
+    ToolResult,
+    parse_tool_result,
+    parse_tools_page,
+    result_type,
+    retry_state,
+    unfinished,
+)
+from desktop_app.mcp.sse import SseEvent, SseParser
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +96,7 @@ class _Answer:
     """One HTTP exchange: the status and the JSON-RPC answer, if there was one."""
 
     status: int
-    message: p.RpcResult | p.RpcError | None
+    message: RpcResult | RpcError | None
     session_id: str | None = None
 
 
@@ -66,22 +113,22 @@ class McpClient:
         url: str,
         *,
         auth: httpx.Auth | None = None,
-        client_info: p.ClientInfo = p.DEFAULT_CLIENT_INFO,
-        versions: Sequence[str] = p.SUPPORTED_VERSIONS,
+        client_info: ClientInfo = DEFAULT_CLIENT_INFO,
+        versions: Sequence[str] = SUPPORTED_VERSIONS,
         max_body_bytes: int = MAX_BODY_BYTES,
         max_stream_bytes: int = MAX_STREAM_BYTES,
         max_tool_pages: int = MAX_TOOL_PAGES,
         deadline: float = REQUEST_DEADLINE,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        unknown = [v for v in versions if v not in p.SUPPORTED_VERSIONS]
+        unknown = [v for v in versions if v not in SUPPORTED_VERSIONS]
         if unknown or not versions:
-            raise ValueError(f"versions must be a non-empty subset of {p.SUPPORTED_VERSIONS}, not {versions!r}")
+            raise ValueError(f"versions must be a non-empty subset of {SUPPORTED_VERSIONS}, not {versions!r}")
         self._http = http
         self._url = url
         self._auth = auth
         self._client_info = client_info
-        order = {v: i for i, v in enumerate(p.SUPPORTED_VERSIONS)}
+        order = {v: i for i, v in enumerate(SUPPORTED_VERSIONS)}
         self._versions = tuple(sorted(set(versions), key=order.__getitem__))  # newest first
         self._max_body = max_body_bytes
         self._max_stream = max_stream_bytes
@@ -90,9 +137,9 @@ class McpClient:
         self._sleep = sleep
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
-        self._server: p.ServerInfo | None = None
+        self._server: ServerInfo | None = None
         self._session_id: str | None = None
-        self._tools: dict[str, p.Tool] = {}
+        self._tools: dict[str, Tool] = {}
 
     # --- public -------------------------------------------------------------------------------------------
 
@@ -101,7 +148,7 @@ class McpClient:
         return self._url
 
     @property
-    def server_info(self) -> p.ServerInfo | None:
+    def server_info(self) -> ServerInfo | None:
         return self._server
 
     @property
@@ -116,7 +163,7 @@ class McpClient:
     ) -> None:
         await self.close()
 
-    async def initialize(self) -> p.ServerInfo:
+    async def initialize(self) -> ServerInfo:
         """Start talking: ``server/discover`` (2026-07-28) or ``initialize`` (legacy, opens a session).
 
         Returns what the server said about itself. Other calls do this on first use if it was not done.
@@ -124,15 +171,15 @@ class McpClient:
         async with self._lock:
             return await self._connect()
 
-    async def list_tools(self) -> tuple[p.Tool, ...]:
+    async def list_tools(self) -> tuple[Tool, ...]:
         """All tools, following ``nextCursor`` up to ``max_tool_pages`` pages. Invalid tools are left out."""
-        tools: list[p.Tool] = []
+        tools: list[Tool] = []
         seen: set[str] = set()
         cursor: str | None = None
         for _ in range(self._max_pages):
             params = {"cursor": cursor} if cursor is not None else None
             result, server = await self._request("tools/list", params)
-            page = p.parse_tools_page(result, url=self._url, modern=server.stateless)
+            page = parse_tools_page(result, url=self._url, modern=server.stateless)
             for name, reason in page.rejected:
                 log.warning("Leaving out tool %r of %s: %s", name, self._url, reason)
             tools.extend(page.tools)
@@ -149,18 +196,18 @@ class McpClient:
             "too_many_pages", f"{self._url} sent more than {self._max_pages} pages of tools.", url=self._url
         )
 
-    async def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> p.ToolResult:
+    async def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> ToolResult:
         """Call a tool. A tool error comes back as ``ToolResult.is_error``, a protocol error as an exception."""
-        params: p.JsonObject = {"name": name, "arguments": dict(arguments or {})}
+        params: JsonObject = {"name": name, "arguments": dict(arguments or {})}
         try:
             result, _ = await self._request("tools/call", params, self._header_params(name))
         except McpRpcError as exc:
-            if exc.rpc_code != p.HEADER_MISMATCH:
+            if exc.rpc_code != HEADER_MISMATCH:
                 raise
             # 2026-07-28: on HeaderMismatch the client SHOULD refresh tools/list and retry with the new schema.
             await self.list_tools()
             result, _ = await self._request("tools/call", params, self._header_params(name))
-        return p.parse_tool_result(result, url=self._url)
+        return parse_tool_result(result, url=self._url)
 
     async def close(self) -> None:
         """Forget the connection; end a legacy session with ``DELETE`` (a 405 or any failure is ignored)."""
@@ -168,9 +215,9 @@ class McpClient:
         self._session_id, self._server, self._tools = None, None, {}
         if session is None or server is None:
             return
-        request = p.build_delete(self._url, session_id=session, protocol_version=server.protocol_version)
+        request = build_delete(self._url, session_id=session, protocol_version=server.protocol_version)
         try:
-            async with self._in_time("DELETE"):
+            async with exchange.deadline(self._asked("DELETE"), self._deadline):
                 response = await self._open(request, "DELETE")
                 await response.aclose()
         except ConnectorError as exc:
@@ -183,7 +230,7 @@ class McpClient:
 
     # --- connecting ---------------------------------------------------------------------------------------
 
-    async def _ensure_connected(self) -> p.ServerInfo:
+    async def _ensure_connected(self) -> ServerInfo:
         if self._server is None:
             async with self._lock:
                 if self._server is None:
@@ -191,19 +238,19 @@ class McpClient:
         assert self._server is not None
         return self._server
 
-    async def _connect(self) -> p.ServerInfo:
+    async def _connect(self) -> ServerInfo:
         self._server, self._session_id, self._tools = None, None, {}
-        modern = [v for v in self._versions if p.is_modern(v)]
-        legacy = [v for v in self._versions if not p.is_modern(v)]
+        modern = [v for v in self._versions if is_modern(v)]
+        legacy = [v for v in self._versions if not is_modern(v)]
         tried: set[str] = set()
         version = modern[0] if modern else None
         while version is not None:
             tried.add(version)
             outcome = await self._discover(version)
-            if isinstance(outcome, p.ServerInfo):
+            if isinstance(outcome, ServerInfo):
                 self._server = outcome
                 return outcome
-            if isinstance(outcome, p.RetryWith):
+            if isinstance(outcome, RetryWith):
                 if outcome.version in tried:
                     raise UnsupportedProtocolVersion(
                         f"{self._url} rejects MCP {outcome.version} after asking for it.",
@@ -220,53 +267,42 @@ class McpClient:
             )
         return await self._initialize(legacy)
 
-    async def _discover(self, version: str) -> p.ServerInfo | p.RetryWith | p.FallBack:
+    async def _discover(self, version: str) -> ServerInfo | RetryWith | FallBack:
         request_id = next(self._ids)
-        request = p.build_first_request(self._url, version, request_id=request_id, client_info=self._client_info)
+        request = build_first_request(self._url, version, request_id=request_id, client_info=self._client_info)
         answer = await self._roundtrip(request, request_id, "server/discover", version)
         offered = self._versions
-        if isinstance(answer.message, p.RpcResult):
-            return p.after_discover(answer.message.result, url=self._url, tried=version, offered=offered)
-        return p.after_discover_error(answer.status, answer.message, url=self._url, tried=version, offered=offered)
+        if isinstance(answer.message, RpcResult):
+            return after_discover(answer.message.result, url=self._url, tried=version, offered=offered)
+        return after_discover_error(answer.status, answer.message, url=self._url, tried=version, offered=offered)
 
-    async def _initialize(self, legacy: Sequence[str]) -> p.ServerInfo:
+    async def _initialize(self, legacy: Sequence[str]) -> ServerInfo:
         version = legacy[0]
         request_id = next(self._ids)
-        request = p.build_first_request(self._url, version, request_id=request_id, client_info=self._client_info)
+        request = build_first_request(self._url, version, request_id=request_id, client_info=self._client_info)
         answer = await self._roundtrip(request, request_id, "initialize", version)
-        if isinstance(answer.message, p.RpcError):
-            self._refuse_versions(answer.message, legacy)
+        if isinstance(answer.message, RpcError):
+            refusal = initialize_refusal(answer.message, url=self._url, offered=legacy)
+            if refusal is not None:
+                raise refusal
         result = self._expect_result(answer, "initialize")
-        info = p.parse_initialize_result(result, url=self._url, offered=legacy)
+        info = parse_initialize_result(result, url=self._url, offered=legacy)
         session = answer.session_id
-        if session is not None and not (session and all(0x21 <= ord(c) <= 0x7E for c in session)):
+        if session is not None and not valid_session_id(session):
             raise McpProtocolError(
                 "malformed_session_id", f"{self._url} sent a session id with invalid characters.", url=self._url
             )
         self._session_id = session
-        headers = p.request_headers(
+        headers = request_headers(
             "notifications/initialized", None, protocol_version=info.protocol_version, session_id=session
         )
-        note = p.build_post(self._url, p.notification_body("notifications/initialized"), headers)
+        note = build_post(self._url, notification_body("notifications/initialized"), headers)
         done = await self._roundtrip(note, None, "notifications/initialized", info.protocol_version)
         if done.status >= 400:
-            raise self._failure(done, "notifications/initialized")
+            raise answer_error(done.status, done.message, url=self._url, method="notifications/initialized")
         self._server = info
         log.debug("%s speaks MCP %s (session: %s)", self._url, info.protocol_version, session is not None)
         return info
-
-    def _refuse_versions(self, error: p.RpcError, offered: Sequence[str]) -> None:
-        """An ``initialize`` error that lists supported versions (-32022, or -32602 in older servers)."""
-        data = error.data if isinstance(error.data, dict) else {}
-        supported = data.get("supported")
-        if error.code == p.UNSUPPORTED_PROTOCOL_VERSION or isinstance(supported, list):
-            shown = tuple(one_line(str(v), 40) for v in supported[:10]) if isinstance(supported, list) else ()
-            raise UnsupportedProtocolVersion(
-                f"{self._url} refused MCP {offered[0]} (it supports {', '.join(shown) or 'other versions'}).",
-                url=self._url,
-                version=shown[0] if shown else None,
-                supported=shown,
-            )
 
     async def _reinitialize(self, expired: str) -> None:
         """A 404 to a request with a session id: the session is gone; start a new one (once)."""
@@ -275,17 +311,17 @@ class McpClient:
                 return  # someone else already did
             log.info("The session at %s expired; initializing again", self._url)
             self._session_id = None
-            await self._initialize([v for v in self._versions if not p.is_modern(v)])
+            await self._initialize([v for v in self._versions if not is_modern(v)])
 
     # --- requests -----------------------------------------------------------------------------------------
 
-    def _header_params(self, tool_name: str) -> tuple[p.HeaderParam, ...]:
+    def _header_params(self, tool_name: str) -> tuple[HeaderParam, ...]:
         tool = self._tools.get(tool_name)
         return tool.header_params if tool is not None else ()
 
     async def _request(
-        self, method: str, params: Mapping[str, Any] | None, header_params: Sequence[p.HeaderParam] = ()
-    ) -> tuple[Mapping[str, Any], p.ServerInfo]:
+        self, method: str, params: Mapping[str, Any] | None, header_params: Sequence[HeaderParam] = ()
+    ) -> tuple[Mapping[str, Any], ServerInfo]:
         """Send a request and return its complete result (and the server it came from)."""
         await self._ensure_connected()
         renewed = False
@@ -296,10 +332,10 @@ class McpClient:
                 server = await self._ensure_connected()
             session = self._session_id
             request_id = next(self._ids)
-            body = p.request_body(
+            body = request_body(
                 request_id, method, params, protocol_version=server.protocol_version, client_info=self._client_info
             )
-            headers = p.request_headers(
+            headers = request_headers(
                 method,
                 params,
                 protocol_version=server.protocol_version,
@@ -307,7 +343,7 @@ class McpClient:
                 header_params=header_params,
             )
             answer = await self._roundtrip(
-                p.build_post(self._url, body, headers), request_id, method, server.protocol_version
+                build_post(self._url, body, headers), request_id, method, server.protocol_version
             )
             if answer.status == 404 and session is not None and not server.stateless:
                 if renewed:
@@ -318,86 +354,25 @@ class McpClient:
                 await self._reinitialize(session)
                 continue
             result = self._expect_result(answer, method)
-            kind = p.result_type(result)
-            if kind == "complete":
+            if result_type(result) == "complete":
                 return result, server
-            if kind == "input_required":
-                requests = result.get("inputRequests")
-                state = result.get("requestState")
-                if not requests and isinstance(state, str) and state_rounds < _MAX_STATE_ROUNDS:
-                    state_rounds += 1  # MRTR with only requestState: retry with it
-                    params = {**(params or {}), "requestState": state}
-                    continue
-                wanted = sorted(
-                    one_line(str(r.get("method")), 40)
-                    for r in (requests.values() if isinstance(requests, dict) else [])
-                    if isinstance(r, dict)
-                )
-                raise McpProtocolError(
-                    "input_required",
-                    f"{self._url} asked for input ({', '.join(wanted) or 'unspecified'}) to finish {method}; "
-                    "this app declared no capability for it.",
-                    url=self._url,
-                )
-            raise McpProtocolError(
-                "unknown_result_type",
-                f"{self._url} answered {method} with resultType {one_line(kind, 40)!r}, which is not defined.",
-                url=self._url,
-            )
+            state = retry_state(result)
+            if state is not None and state_rounds < _MAX_STATE_ROUNDS:
+                state_rounds += 1
+                params = {**(params or {}), "requestState": state}
+                continue
+            raise unfinished(result, url=self._url, method=method)
 
     def _expect_result(self, answer: _Answer, method: str) -> Mapping[str, Any]:
-        if isinstance(answer.message, p.RpcResult):
+        if isinstance(answer.message, RpcResult):
             return answer.message.result
-        if isinstance(answer.message, p.RpcError):
-            raise p.rpc_error(answer.message, method=method, url=self._url)
-        raise self._failure(answer, method)
-
-    def _failure(self, answer: _Answer, method: str) -> ConnectorError:
-        if isinstance(answer.message, p.RpcError):
-            return p.rpc_error(answer.message, method=method, url=self._url)
-        if answer.status == 404:
-            return ConfigurationError(
-                "not_an_mcp_endpoint",
-                f"{self._url} has no MCP endpoint (HTTP 404 to {method}).",
-                url=self._url,
-                hint="Check the server address.",
-            )
-        return McpProtocolError(
-            "http_error", f"{self._url} answered {method} with HTTP {answer.status}.", url=self._url
-        )
+        raise answer_error(answer.status, answer.message, url=self._url, method=method)
 
     # --- HTTP ---------------------------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def _network(self, method: str) -> AsyncIterator[None]:
-        """Map httpx failures to the tree (the messages name the URL, never a header)."""
-        try:
-            yield
-        except httpx.TimeoutException:
-            raise NetworkError("timeout", f"{self._url} did not answer {method} in time.", url=self._url) from None
-        except CodingError as exc:
-            raise McpProtocolError(
-                exc.code, f"{self._url} answered {method} with {exc.detail}.", url=self._url
-            ) from None
-        except httpx.TransportError as exc:
-            detail = one_line(str(exc) or type(exc).__name__, 120)
-            raise NetworkError("network", f"Could not reach {self._url} ({method}): {detail}", url=self._url) from None
-
-    @asynccontextmanager
-    async def _in_time(self, method: str) -> AsyncIterator[None]:
-        """The deadline of one request: when it passes, :class:`NetworkError` ``timeout`` naming the request."""
-        timer = asyncio.timeout(self._deadline)
-        try:
-            async with timer:
-                yield
-        except TimeoutError:
-            if not timer.expired():
-                raise
-            raise NetworkError(
-                "timeout",
-                f"{self._url} did not finish answering {method} within {self._deadline:g} s.",
-                url=self._url,
-            ) from None
+    def _asked(self, method: str) -> exchange.Asked:
+        """How the errors about the answer to ``method`` name it."""
+        return exchange.Asked(self._url, request=method, violation=McpProtocolError)
 
     async def _open(self, request: httpx.Request, method: str) -> httpx.Response:
         """Send with the auth and the client's defaults (headers we did not set, timeouts); no redirects."""
@@ -405,16 +380,16 @@ class McpClient:
         for key, value in self._http.headers.items():
             if key not in request.headers:
                 request.headers[key] = value
-        async with self._network(method):
+        async with exchange.network_errors(self._asked(method)):
             if self._auth is None:
                 return await self._http.send(request, stream=True, follow_redirects=False)
             return await self._http.send(request, auth=self._auth, stream=True, follow_redirects=False)
 
     async def _roundtrip(
-        self, request: httpx.Request, request_id: p.RequestId | None, method: str, version: str
+        self, request: httpx.Request, request_id: RequestId | None, method: str, version: str
     ) -> _Answer:
         log.debug("POST %s to %s", method, self._url)
-        async with self._in_time(method):
+        async with exchange.deadline(self._asked(method), self._deadline):
             response = await self._open(request, method)
             try:
                 return await self._read_answer(response, request_id, method, version)
@@ -422,24 +397,26 @@ class McpClient:
                 await response.aclose()
 
     async def _read_answer(
-        self, response: httpx.Response, request_id: p.RequestId | None, method: str, version: str
+        self, response: httpx.Response, request_id: RequestId | None, method: str, version: str
     ) -> _Answer:
         status = response.status_code
-        self._raise_for_status(response, method)
-        session = response.headers.get(p.HEADER_SESSION_ID)
+        refused = status_error(response, url=self._url, method=method)
+        if refused is not None:
+            raise refused
+        session = response.headers.get(HEADER_SESSION_ID)
         if status >= 400:
             return _Answer(status, await self._error_body(response, method), session)
         if request_id is None:  # a notification: 202 and no body expected
-            await self._read_body(response, method, limit=_MAX_ERROR_BODY)
+            await exchange.read_capped(response, self._asked(method), limit=_MAX_ERROR_BODY)
             return _Answer(status, None, session)
         if status in (202, 204):
             raise McpProtocolError(
                 "no_response", f"{self._url} answered {method} with HTTP {status} and no response.", url=self._url
             )
-        kind = p.media_type(response.headers.get("content-type"))
+        kind = media_type(response.headers.get("content-type"))
         if kind == "application/json":
-            body = await self._read_body(response, method, limit=self._max_body)
-            return _Answer(status, self._match_json(self._decode(body), request_id, method), session)
+            body = await exchange.read_capped(response, self._asked(method), limit=self._max_body)
+            return _Answer(status, find_response(self._decode(body), request_id, url=self._url, method=method), session)
         if kind == "text/event-stream":
             message = await self._read_stream(response, request_id, method, version, session or self._session_id)
             return _Answer(status, message, session)
@@ -449,112 +426,46 @@ class McpClient:
             url=self._url,
         )
 
-    def _raise_for_status(self, response: httpx.Response, method: str) -> None:
-        status = response.status_code
-        if status == 401:
-            raise McpSignInRequired(
-                f"{self._url} refused {method} with HTTP 401; the sign-in is missing or no longer valid.",
-                url=self._url,
-                www_authenticate=response.headers.get("www-authenticate"),
-            )
-        if status == 403:
-            challenge = response.headers.get("www-authenticate")
-            if p.challenge_error(challenge) == "insufficient_scope":
-                raise McpForbidden(
-                    "insufficient_scope",
-                    f"{self._url} needs more permissions for {method} (HTTP 403 insufficient_scope).",
-                    url=self._url,
-                    www_authenticate=challenge,
-                )
-            raise McpForbidden(
-                "forbidden", f"{self._url} refused {method} with HTTP 403.", url=self._url, www_authenticate=challenge
-            )
-        if status == 429 or status >= 500:
-            retry_after = response.headers.get("retry-after", "")
-            later = f" (retry after {retry_after} s)" if retry_after.isdigit() else ""
-            raise ServerUnavailable(
-                "rate_limited" if status == 429 else "server_unavailable",
-                f"{self._url} answered {method} with HTTP {status}; try again later{later}.",
-                url=self._url,
-            )
-        if 300 <= status < 400:
-            location = one_line(response.headers.get("location", "?"), 200)
-            raise McpProtocolError(
-                "redirected",
-                f"{self._url} redirected {method} to {location}; use that address if you trust it.",
-                url=self._url,
-            )
-
-    async def _read_body(self, response: httpx.Response, method: str, *, limit: int) -> bytes:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise self._too_large(method, limit)
-        chunks: list[bytes] = []
-        total = 0
-        async with self._network(method), aclosing(decoded(response)) as pieces:
-            async for piece in pieces:
-                total += len(piece)
-                if total > limit:
-                    raise self._too_large(method, limit)
-                chunks.append(piece)
-        return b"".join(chunks)
-
-    def _too_large(self, method: str, limit: int) -> McpProtocolError:
-        return McpProtocolError(
-            "response_too_large", f"{self._url} answered {method} with more than {limit} bytes.", url=self._url
-        )
-
     def _decode(self, body: bytes) -> object:
         """A message from the server, with every access token the auth attached to a request cut out of its strings
         (``auth.sent``, when the auth records them, as ``oauth.auth.BearerAuth`` does): a server that quotes the
         token it received gets it neither shown, logged, stored nor passed on."""
-        value = p.decode_json(body, url=self._url)
-        sent = getattr(self._auth, "sent", None)
-        return _scrubbed(value, tuple(sent)) if sent else value
+        return decode_json(body, url=self._url, hide=tuple(getattr(self._auth, "sent", None) or ()))
 
-    async def _error_body(self, response: httpx.Response, method: str) -> p.RpcError | None:
+    async def _error_body(self, response: httpx.Response, method: str) -> RpcError | None:
         """The JSON-RPC error in a 4xx body, if there is a readable one."""
         try:
-            body = await self._read_body(response, method, limit=_MAX_ERROR_BODY)
-            message = p.parse_message(self._decode(body), url=self._url)
+            body = await exchange.read_capped(response, self._asked(method), limit=_MAX_ERROR_BODY)
+            message = parse_message(self._decode(body), url=self._url)
         except McpProtocolError:
             return None
-        return message if isinstance(message, p.RpcError) else None
-
-    def _match_json(self, obj: object, request_id: p.RequestId, method: str) -> p.RpcResult | p.RpcError:
-        # A list is a JSON-RPC batch (2025-03-26 allowed them); find our response in it.
-        for item in obj if isinstance(obj, list) else [obj]:
-            found = p.match_response(p.parse_message(item, url=self._url), request_id)
-            if found is not None:
-                return found
-        raise McpProtocolError(
-            "id_mismatch", f"{self._url} answered {method} with a message that is not its response.", url=self._url
-        )
+        return message if isinstance(message, RpcError) else None
 
     async def _read_stream(
         self,
         response: httpx.Response,
-        request_id: p.RequestId,
+        request_id: RequestId,
         method: str,
         version: str,
         session: str | None,
-    ) -> p.RpcResult | p.RpcError:
+    ) -> RpcResult | RpcError:
         """Read events until the response to ``request_id``; resume a legacy stream that closed early."""
         total = 0
         resumes = 0
         last_event_id: str | None = None
         retry_ms: int | None = None
         current = response
+        asked = self._asked(method)
         try:
             while True:
-                parser = p.SseParser(url=self._url, max_event_chars=self._max_body)
+                parser = SseParser(url=self._url, max_event_chars=self._max_body)
                 parser.last_event_id, parser.retry = last_event_id, retry_ms
-                async with self._network(method), aclosing(decoded(current)) as pieces:
+                async with exchange.network_errors(asked, reading=True), aclosing(decoded(current)) as pieces:
                     # Decoded pieces are small (content_coding.STEP): the parser's cap on one event holds.
                     async for chunk in pieces:
                         total += len(chunk)
                         if total > self._max_stream:
-                            raise self._too_large(method, self._max_stream)
+                            raise asked.too_large(self._max_stream)
                         for event in parser.feed(chunk):
                             found = await self._on_event(event, request_id, method, version, session)
                             if found is not None:
@@ -563,7 +474,7 @@ class McpClient:
                 progressed = parser.last_event_id != last_event_id
                 last_event_id, retry_ms = parser.last_event_id, parser.retry
                 resumes = 0 if progressed else resumes + 1
-                if p.is_modern(version) or last_event_id is None or resumes >= _MAX_RESUMES:
+                if is_modern(version) or last_event_id is None or resumes >= _MAX_RESUMES:
                     raise McpProtocolError(
                         "no_response", f"{self._url} closed the stream of {method} before answering.", url=self._url
                     )
@@ -577,11 +488,13 @@ class McpClient:
                 await current.aclose()
 
     async def _resume(self, last_event_id: str, session: str | None, version: str, method: str) -> httpx.Response:
-        request = p.build_resume(self._url, last_event_id=last_event_id, session_id=session, protocol_version=version)
+        request = build_resume(self._url, last_event_id=last_event_id, session_id=session, protocol_version=version)
         response = await self._open(request, method)
         try:
-            self._raise_for_status(response, method)
-            if response.status_code != 200 or p.media_type(response.headers.get("content-type")) != "text/event-stream":
+            refused = status_error(response, url=self._url, method=method)
+            if refused is not None:
+                raise refused
+            if response.status_code != 200 or media_type(response.headers.get("content-type")) != "text/event-stream":
                 raise McpProtocolError(
                     "no_response",
                     f"{self._url} closed the stream of {method} and could not resume it (HTTP {response.status_code}).",
@@ -593,18 +506,18 @@ class McpClient:
         return response
 
     async def _on_event(
-        self, event: p.SseEvent, request_id: p.RequestId, method: str, version: str, session: str | None
-    ) -> p.RpcResult | p.RpcError | None:
+        self, event: SseEvent, request_id: RequestId, method: str, version: str, session: str | None
+    ) -> RpcResult | RpcError | None:
         if event.event != "message" or not event.data:
             return None  # other event types, and the empty priming events of 2025-11-25
-        message = p.parse_message(self._decode(event.data.encode("utf-8")), url=self._url)
-        found = p.match_response(message, request_id)
+        message = parse_message(self._decode(event.data.encode("utf-8")), url=self._url)
+        found = match_response(message, request_id)
         if found is not None:
             return found
-        if isinstance(message, p.RpcNotification):
+        if isinstance(message, RpcNotification):
             log.debug("%s sent %s while answering %s", self._url, one_line(message.method, 60), method)
-        elif isinstance(message, p.RpcRequest):
-            if p.is_modern(version):
+        elif isinstance(message, RpcRequest):
+            if is_modern(version):
                 # 2026-07-28: servers MUST NOT send requests on a response stream, and clients send no responses.
                 log.warning("Ignoring request %s from %s on a response stream", one_line(message.method, 60), self._url)
             else:
@@ -613,15 +526,11 @@ class McpClient:
             log.warning("Ignoring a response to another request from %s while answering %s", self._url, method)
         return None
 
-    async def _answer_server_request(self, request: p.RpcRequest, version: str, session: str | None) -> None:
+    async def _answer_server_request(self, request: RpcRequest, version: str, session: str | None) -> None:
         """Legacy servers may ask things mid-stream: answer ``ping``, refuse the rest with -32601."""
-        if request.method == "ping":
-            body = p.result_body(request.id, {})
-        else:
-            body = p.error_body(request.id, p.METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")
-        headers = p.request_headers("", None, protocol_version=version, session_id=session)
+        headers = request_headers("", None, protocol_version=version, session_id=session)
         try:
-            response = await self._open(p.build_post(self._url, body, headers), request.method)
+            response = await self._open(build_post(self._url, reply_to(request), headers), request.method)
             await response.aclose()
         except ConnectorError as exc:
             log.warning("Could not answer %s from %s: %s", one_line(request.method, 60), self._url, exc)
@@ -630,14 +539,3 @@ class McpClient:
             log.warning(
                 "%s answered our reply to %s with HTTP %s", self._url, request.method[:60], response.status_code
             )
-
-
-def _scrubbed(value: object, secrets: tuple[str, ...]) -> object:
-    """``value`` (decoded JSON) with ``secrets`` cut out of every string in it, keys included."""
-    if isinstance(value, str):
-        return scrub(value, secrets)
-    if isinstance(value, list):
-        return [_scrubbed(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {scrub(k, secrets): _scrubbed(v, secrets) for k, v in value.items()}
-    return value

@@ -28,6 +28,7 @@ from desktop_app.errors import (
     NetworkError,
     ProtocolViolation,
 )
+from desktop_app.exchange import unreachable
 from desktop_app.oauth.auth import challenge_of
 from desktop_app.oauth.authorize import (
     Browser,
@@ -44,7 +45,7 @@ from desktop_app.oauth.discovery import (
     fetch_legacy_metadata,
     fetch_protected_resource_metadata,
 )
-from desktop_app.oauth.http import step_deadline, unreachable
+from desktop_app.oauth.http import step_deadline
 from desktop_app.oauth.loopback import LoopbackListener, UnrelatedCallback, bind_loopback
 from desktop_app.oauth.preflight import Preflight, preflight_authorization
 from desktop_app.oauth.registration import (

@@ -10,7 +10,8 @@
   server that drips its answer a byte at a time cannot hold a flow, or the account lock a renewal holds, for longer.
 - A client made for the person's server (``new_client(server_url=...)``) never connects into the person's own
   network for a server on the public internet (``desktop_app.oauth.netpolicy``).
-- Transport failures become :class:`NetworkError`; 5xx and 429 become :class:`ServerUnavailable`.
+- Transport failures become :class:`NetworkError` (``desktop_app.exchange``, as for the MCP client); 5xx and 429
+  become :class:`ServerUnavailable`.
 - Nothing here logs a URL query, a body or a header value.
 
 See docs/decisions/0015-network-limits.md.
@@ -18,18 +19,17 @@ See docs/decisions/0015-network-limits.md.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
-from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from desktop_app import exchange
 from desktop_app.appinfo import USER_AGENT
-from desktop_app.content_coding import ACCEPT_ENCODING, CodingError, decoded
-from desktop_app.errors import NetworkError, ProtocolViolation, ServerUnavailable
+from desktop_app.content_coding import ACCEPT_ENCODING
+from desktop_app.errors import ProtocolViolation, ServerUnavailable
 from desktop_app.oauth.netpolicy import AddressPolicy, Resolver, guarded_transports, resolve_system
 from desktop_app.oauth.urls import require_secure, same_origin
 
@@ -75,28 +75,6 @@ def new_client(
     return EngineClient(step_deadline=step_deadline, headers=headers, **kwargs)
 
 
-def unreachable(exc: httpx.TransportError, url: str, what: str, *, reading: bool = False) -> NetworkError:
-    """A transport failure in words a person reads (not an exception class name), with what they can do."""
-    if isinstance(exc, httpx.ConnectError):
-        why = "nothing answered there (the connection was refused or the host was not found)"
-    elif isinstance(exc, httpx.ProxyError):
-        why = "the proxy refused the connection"
-    elif isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)):
-        why = "the connection was closed before an answer arrived"
-    else:
-        why = "the connection failed"
-    host = httpx.URL(url).host if url else ""
-    local = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
-    hint = (
-        "Check that the server is running on this computer, then try again."
-        if local
-        else "Check the address and your network connection, then try again; nothing was lost."
-    )
-    verb = "Reading" if reading else "Could not reach"
-    message = f"{verb} {what} at {url} failed: {why}." if reading else f"{verb} {what} at {url}: {why}."
-    return NetworkError("network", message, hint=hint, url=url)
-
-
 @dataclass(frozen=True, slots=True)
 class JsonResponse:
     """A response whose body was read (capped) and, where possible, decoded as a JSON object."""
@@ -107,28 +85,6 @@ class JsonResponse:
     data: dict[str, Any] | None
     #: Set when the body was not a JSON object (None when it was): why, in a few words.
     json_problem: str | None = None
-
-
-async def _read_capped(response: httpx.Response, url: str, limit: int) -> bytes:
-    declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ProtocolViolation(
-            "response_too_large", f"{url} answered with {declared} bytes; the limit is {limit}.", url=url
-        )
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with aclosing(decoded(response)) as pieces:
-            async for piece in pieces:
-                size += len(piece)
-                if size > limit:
-                    raise ProtocolViolation(
-                        "response_too_large", f"{url} answered with more than {limit} bytes.", url=url
-                    )
-                chunks.append(piece)
-    except CodingError as exc:
-        raise ProtocolViolation(exc.code, f"{url} answered with {exc.detail}.", url=url) from None
-    return b"".join(chunks)
 
 
 def _decode(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
@@ -164,26 +120,18 @@ async def request_json(
     ``step_deadline``, else :data:`STEP_DEADLINE`), else :class:`NetworkError` with code ``timeout``.
     """
     budget = deadline if deadline is not None else step_deadline(client)
-    timer = asyncio.timeout(budget)
-    try:
-        async with timer:
-            return await _request_json(
-                client,
-                method,
-                url,
-                what=what,
-                headers=headers,
-                data=data,
-                json_body=json_body,
-                follow_same_origin=follow_same_origin,
-                limit=limit,
-            )
-    except TimeoutError:
-        if not timer.expired():
-            raise
-        raise NetworkError(
-            "timeout", f"{what} at {url} did not finish answering within {budget:g} s.", url=url
-        ) from None
+    async with exchange.deadline(exchange.Asked(url, what), budget):
+        return await _request_json(
+            client,
+            method,
+            url,
+            what=what,
+            headers=headers,
+            data=data,
+            json_body=json_body,
+            follow_same_origin=follow_same_origin,
+            limit=limit,
+        )
 
 
 def step_deadline(client: httpx.AsyncClient) -> float:
@@ -213,12 +161,9 @@ async def _request_json(
             data=data,
             json=json_body,
         )
-        try:
+        asked = exchange.Asked(current, what)
+        async with exchange.network_errors(asked):
             response = await client.send(request, stream=True, follow_redirects=False)
-        except httpx.TimeoutException:
-            raise NetworkError("timeout", f"{what} at {current} did not answer in time.", url=current) from None
-        except httpx.TransportError as exc:
-            raise unreachable(exc, current, what) from None
         try:
             if response.is_redirect:
                 location = response.headers.get("location", "")
@@ -250,12 +195,7 @@ async def _request_json(
                     f"{what} at {current} is unavailable (HTTP {response.status_code}).",
                     url=current,
                 )
-            try:
-                body = await _read_capped(response, current, limit)
-            except httpx.TimeoutException:
-                raise NetworkError("timeout", f"{what} at {current} did not answer in time.", url=current) from None
-            except httpx.TransportError as exc:
-                raise unreachable(exc, current, what, reading=True) from None
+            body = await exchange.read_capped(response, asked, limit=limit)
             decoded, problem = _decode(body)
             return JsonResponse(current, response.status_code, response.headers, decoded, problem)
         finally:

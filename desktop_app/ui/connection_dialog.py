@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.accounts.models import Account
 from desktop_app.errors import one_line
-from desktop_app.mcp.protocol import Tool
+from desktop_app.mcp import Tool
 from desktop_app.ui import plain
 from desktop_app.ui.controller import ConnectionReport, Controller, Job
 from desktop_app.ui.errors import ErrorPanel, ErrorReport, describe

@@ -26,8 +26,7 @@ from desktop_app.accounts.consent import PairingCheck
 from desktop_app.accounts.manager import Accounts, LoginResult, SignOutResult
 from desktop_app.accounts.models import Account, Event, Server, ServerSettings, server_secret_key
 from desktop_app.errors import ConnectorError, one_line
-from desktop_app.mcp import McpClient
-from desktop_app.mcp.protocol import ServerInfo, Tool
+from desktop_app.mcp import McpClient, ServerInfo, Tool
 from desktop_app.oauth.http import new_client
 from desktop_app.oauth.netpolicy import shared_ssl_context
 from desktop_app.oauth.signin_machine import Step

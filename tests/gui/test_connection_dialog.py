@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QWidget
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, AccountState
-from desktop_app.mcp.protocol import SUPPORTED_VERSIONS, ServerInfo, Tool
+from desktop_app.mcp import SUPPORTED_VERSIONS, ServerInfo, Tool
 from desktop_app.ui.connection_dialog import CONNECTING, FAILED, RESULT, ConnectionDialog
 from desktop_app.ui.controller import ConnectionReport, Controller
 from tests.gui.conftest import wait_signal, wait_until

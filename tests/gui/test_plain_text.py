@@ -23,7 +23,7 @@ from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, AccountState, Identity, Server, ServerSettings
 from desktop_app.accounts.ports import SignInRecord
 from desktop_app.errors import ProtocolViolation, one_line
-from desktop_app.mcp.protocol import ServerInfo, Tool
+from desktop_app.mcp import ServerInfo, Tool
 from desktop_app.storage.profile import open_accounts
 from desktop_app.ui import plain
 from desktop_app.ui.connection_dialog import NAME_COLUMN, ConnectionDialog, tools_model

@@ -22,7 +22,7 @@ import pytest
 
 from desktop_app.accounts.models import Consent, Identity, ServerSettings, TokenBundle, account_secret_key
 from desktop_app.accounts.ports import SignInRecord
-from desktop_app.mcp import protocol as p
+from desktop_app.mcp import negotiation as p
 from desktop_app.oauth.flow import Pairing
 from desktop_app.oauth.tokens import TokenSet
 from desktop_app.storage.profile import open_accounts

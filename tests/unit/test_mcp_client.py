@@ -10,7 +10,6 @@ import pytest
 
 from desktop_app.errors import ConfigurationError, NetworkError, ServerUnavailable
 from desktop_app.mcp import LEGACY_VERSIONS, McpClient
-from desktop_app.mcp import protocol as p
 from desktop_app.mcp.errors import (
     McpForbidden,
     McpProtocolError,
@@ -18,6 +17,17 @@ from desktop_app.mcp.errors import (
     McpSignInRequired,
     UnsupportedProtocolVersion,
 )
+from desktop_app.mcp.jsonrpc import METHOD_NOT_FOUND
+from desktop_app.mcp.negotiation import (
+    HEADER_MISMATCH,
+    LATEST,
+    META_CLIENT_CAPABILITIES,
+    META_PROTOCOL_VERSION,
+    META_SERVER_INFO,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    ServerInfo,
+)
+from desktop_app.mcp.results import Tool, ToolResult
 from desktop_app.oauth.auth import BearerAuth
 from desktop_app.oauth.tokens import TokenSet
 
@@ -61,7 +71,7 @@ DISCOVER: Body = {
     "supportedVersions": ["2026-07-28"],
     "capabilities": {"tools": {"listChanged": True}},
     "instructions": "Be kind.",
-    "_meta": {p.META_SERVER_INFO: {"name": "modern-server", "version": "2.0"}},
+    "_meta": {META_SERVER_INFO: {"name": "modern-server", "version": "2.0"}},
 }
 
 TOOL: Body = {"name": "echo", "title": "Echo", "description": "Echoes.", "inputSchema": {"type": "object"}}
@@ -93,7 +103,7 @@ class Server:
             return httpx.Response(202)
         handler = self.handlers.get(body["method"])
         if handler is None:
-            return error(body if "id" in body else None, p.METHOD_NOT_FOUND, "Method not found", status=404)
+            return error(body if "id" in body else None, METHOD_NOT_FOUND, "Method not found", status=404)
         return handler(body, request)
 
     def methods(self) -> list[str]:
@@ -167,7 +177,7 @@ async def test_modern_json_session_headers_on_every_post() -> None:
         info = await client.initialize()
         tools = await client.list_tools()
         outcome = await client.call_tool("echo", {"text": "hi"})
-    assert info == p.ServerInfo(
+    assert info == ServerInfo(
         name="modern-server",
         version="2.0",
         protocol_version="2026-07-28",
@@ -175,14 +185,14 @@ async def test_modern_json_session_headers_on_every_post() -> None:
         instructions="Be kind.",
         supported_versions=("2026-07-28",),
     )
-    assert tools == (p.Tool("echo", "Echo", "Echoes.", {"type": "object"}),)
-    assert outcome == p.ToolResult(({"type": "text", "text": '{"text": "hi"}'},), False, {"ok": True})
+    assert tools == (Tool("echo", "Echo", "Echoes.", {"type": "object"}),)
+    assert outcome == ToolResult(({"type": "text", "text": '{"text": "hi"}'},), False, {"ok": True})
     assert server.methods() == ["server/discover", "tools/list", "tools/call"]
     for request, body in zip(server.requests, server.bodies, strict=True):
         assert body is not None
         meta = body["params"]["_meta"]
-        assert request.headers["MCP-Protocol-Version"] == meta[p.META_PROTOCOL_VERSION] == "2026-07-28"
-        assert meta[p.META_CLIENT_CAPABILITIES] == {}
+        assert request.headers["MCP-Protocol-Version"] == meta[META_PROTOCOL_VERSION] == "2026-07-28"
+        assert meta[META_CLIENT_CAPABILITIES] == {}
         assert request.headers["Mcp-Method"] == body["method"]
         assert "Mcp-Session-Id" not in request.headers
         assert request.headers["Authorization"] == f"Bearer {TOKEN}"
@@ -255,7 +265,7 @@ async def test_header_mismatch_refreshes_the_tool_list_and_retries_once() -> Non
 
     def call(body: Body, request: httpx.Request) -> httpx.Response:
         if "Mcp-Param-Region" not in request.headers:
-            return error(body, p.HEADER_MISMATCH, "Mcp-Param-Region missing", status=400)
+            return error(body, HEADER_MISMATCH, "Mcp-Param-Region missing", status=400)
         return result(body, {"content": []})
 
     server = modern(**{"tools/list": lambda b, r: result(b, {"tools": [region_tool]}), "tools/call": call})
@@ -345,10 +355,10 @@ async def test_unsupported_version_error_listing_a_legacy_version_falls_back() -
         "server/discover",
         lambda b, r: error(
             b,
-            p.UNSUPPORTED_PROTOCOL_VERSION,
+            UNSUPPORTED_PROTOCOL_VERSION,
             "no",
             status=400,
-            data={"supported": ["2025-06-18"], "requested": p.LATEST},
+            data={"supported": ["2025-06-18"], "requested": LATEST},
         ),
     )
     async with client_for(server) as http, McpClient(http, URL) as client:
@@ -361,10 +371,10 @@ async def test_modern_only_server_with_nothing_in_common_is_refused() -> None:
         "server/discover",
         lambda b, r: error(
             b,
-            p.UNSUPPORTED_PROTOCOL_VERSION,
+            UNSUPPORTED_PROTOCOL_VERSION,
             "no",
             status=400,
-            data={"supported": ["2031-01-01"], "requested": p.LATEST},
+            data={"supported": ["2031-01-01"], "requested": LATEST},
         ),
     )
     async with client_for(server) as http, McpClient(http, URL) as client:
