@@ -15,6 +15,7 @@ Every message names the URL and what was asked of it, never a header or a body.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import httpx
 
 from desktop_app.content_coding import CodingError, decoded
-from desktop_app.errors import NetworkError, ProtocolViolation
+from desktop_app.errors import NetworkError, ProtocolViolation, one_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +65,29 @@ class Asked:
         return f" {self.request}" if self.request else ""
 
 
+def _tls_failure(exc: BaseException) -> str | None:
+    """What TLS said, when that is why the connection failed (a certificate that does not verify, a handshake the
+    server broke off): worth saying, since "nothing answered" would send the person looking in the wrong place."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current.verify_message or str(current)
+        if isinstance(current, ssl.SSLError):
+            return current.reason or str(current)
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def unreachable(
     exc: httpx.TransportError, url: str, what: str | None, *, request: str | None = None, reading: bool = False
 ) -> NetworkError:
     """A transport failure in words a person reads (not an exception class name), with what they can do."""
-    if isinstance(exc, httpx.ConnectError):
+    tls = _tls_failure(exc)
+    if tls is not None:
+        why = f"a secure connection could not be set up ({one_line(tls, 160)})"
+    elif isinstance(exc, httpx.ConnectError):
         why = "nothing answered there (the connection was refused or the host was not found)"
     elif isinstance(exc, httpx.ProxyError):
         why = "the proxy refused the connection"

@@ -105,3 +105,28 @@ async def test_a_refused_coding_is_the_callers_kind_with_the_codings_words() -> 
         await read_capped(response, MCP, limit=4096)
     assert caught.value.code == "unsupported_content_encoding"
     assert caught.value.message.startswith("https://mcp.example/mcp answered tools/list with a body in a coding")
+
+
+async def test_a_tls_failure_says_so_instead_of_nothing_answered() -> None:
+    """A real handshake against a loopback server that answers in plain HTTP: the words name TLS and what it said."""
+
+    async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(plain_http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    url = f"https://127.0.0.1:{port}/mcp"
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            with pytest.raises(NetworkError) as caught:
+                async with network_errors(Asked(url, request="initialize")):
+                    await client.get(url)
+    finally:
+        server.close()
+        await server.wait_closed()
+    message = caught.value.message
+    assert message.startswith(f"Could not reach {url} (initialize): a secure connection could not be set up (")
+    assert "nothing answered" not in message
