@@ -21,15 +21,10 @@ from keyring.errors import KeyringLocked, PasswordDeleteError, PasswordSetError
 
 from desktop_app.appinfo import APP_ID
 from desktop_app.errors import ConfigurationError, SecretStoreError
-from desktop_app.storage.vault import (
-    CHUNK_CHARS,
-    SECRET_SERVICE_NAME,
-    FileVault,
-    KeyringVault,
-    keyring_config_root,
-    open_secret_store,
-    secret_service_is_the_choice,
-)
+from desktop_app.storage.file_vault import FileVault
+from desktop_app.storage.keyring_backends import SECRET_SERVICE_NAME, keyring_config_root, secret_service_is_the_choice
+from desktop_app.storage.keyring_vault import CHUNK_CHARS, KeyringVault
+from desktop_app.storage.vault import open_secret_store
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "SECRET-TOKEN-TEXT"
@@ -480,7 +475,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         """
         import sys
         from pathlib import Path
-        from desktop_app.storage.vault import FileVault
+        from desktop_app.storage.file_vault import FileVault
         vault = FileVault(Path(sys.argv[1]))
         for i in range(60):
             vault.put(f"{sys.argv[2]}/{i}", {"i": i, "pad": "x" * 2000})
