@@ -11,10 +11,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from platformdirs.macos import MacOS
+from platformdirs.windows import Windows
 
 from desktop_app.errors import StorageError, TransientError
 from desktop_app.storage.locks import AccountLocks
-from desktop_app.storage.paths import data_dir
+from desktop_app.storage.paths import app_dir_name, data_dir
 
 HOLDER = textwrap.dedent(
     """
@@ -92,13 +94,33 @@ def test_lock_names_cannot_escape_the_directory(tmp_path: Path) -> None:
         AccountLocks(tmp_path).path("../x")
 
 
-def test_data_dir_per_platform() -> None:
-    assert data_dir({"MCP_CONNECTORS_HOME": "/p"}, "linux") == Path("/p")
-    assert data_dir({"HOME": "/h"}, "linux") == Path("/h/.local/share/mcp-connectors")
-    assert data_dir({"HOME": "/h", "XDG_DATA_HOME": "/x"}, "linux") == Path("/x/mcp-connectors")
-    assert data_dir({"HOME": "/h", "XDG_DATA_HOME": "relative"}, "linux") == Path("/h/.local/share/mcp-connectors")
-    assert data_dir({"HOME": "/h"}, "darwin") == Path("/h/Library/Application Support/MCP Connector Manager")
-    assert data_dir({"HOME": "/h", "LOCALAPPDATA": "C:/L"}, "win32") == Path("C:/L/MCP Connector Manager")
+def test_data_dir_per_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MCP_CONNECTORS_HOME", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", "/h")
+    if sys.platform.startswith("linux"):
+        assert data_dir() == Path("/h/.local/share/mcp-connectors")
+        monkeypatch.setenv("XDG_DATA_HOME", "/x")
+        assert data_dir() == Path("/x/mcp-connectors")
+        monkeypatch.setenv("XDG_DATA_HOME", "relative")
+        assert data_dir() == Path("/h/.local/share/mcp-connectors")
+    monkeypatch.setenv("MCP_CONNECTORS_HOME", "/p")
+    assert data_dir() == Path("/p")
+    monkeypatch.setenv("MCP_CONNECTORS_HOME", "~/profile")
+    assert data_dir() == Path("/h/profile")
+    assert app_dir_name("linux") == "mcp-connectors"
+    assert app_dir_name("darwin") == app_dir_name("win32") == "MCP Connector Manager"
+
+
+def test_data_dir_on_macos_and_windows_is_where_platformdirs_puts_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What platformdirs gives on those systems, computed here with its classes for them."""
+    monkeypatch.setenv("HOME", "/h")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    mac = MacOS(app_dir_name("darwin"), appauthor=False).user_data_path
+    assert mac == Path("/h/Library/Application Support/MCP Connector Manager")
+    monkeypatch.setenv("WIN_PD_OVERRIDE_LOCAL_APPDATA", "C:\\L")
+    windows = Windows(app_dir_name("win32"), appauthor=False).user_data_dir
+    assert windows.replace("\\", "/") == "C:/L/MCP Connector Manager"
 
 
 def test_unusable_data_folder_is_a_storage_error_naming_it(tmp_path: Path) -> None:
