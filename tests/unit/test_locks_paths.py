@@ -16,6 +16,7 @@ from platformdirs.windows import Windows
 
 from desktop_app.errors import StorageError, TransientError
 from desktop_app.storage.locks import AccountLocks
+from desktop_app.storage.memory import MemoryLocks
 from desktop_app.storage.paths import app_dir_name, data_dir
 
 HOLDER = textwrap.dedent(
@@ -66,8 +67,13 @@ async def test_another_process_holding_the_lock_makes_us_wait_then_the_kernel_fr
         holder.stdout.close()
 
 
-async def test_coroutines_of_one_process_take_turns(tmp_path: Path) -> None:
-    locks = AccountLocks(tmp_path)
+@pytest.fixture(params=["files", "memory"])
+def locks(request: pytest.FixtureRequest, tmp_path: Path) -> AccountLocks | MemoryLocks:
+    """The profile's locks and the in-memory ones (a sign-in that keeps nothing): the same within a process."""
+    return AccountLocks(tmp_path) if request.param == "files" else MemoryLocks()
+
+
+async def test_coroutines_of_one_process_take_turns(locks: AccountLocks | MemoryLocks) -> None:
     inside = 0
     most = 0
 
@@ -83,9 +89,20 @@ async def test_coroutines_of_one_process_take_turns(tmp_path: Path) -> None:
     assert most == 1
 
 
-async def test_different_accounts_do_not_wait_for_each_other(tmp_path: Path) -> None:
-    locks = AccountLocks(tmp_path)
+async def test_different_accounts_do_not_wait_for_each_other(locks: AccountLocks | MemoryLocks) -> None:
     async with locks.hold("one"), locks.hold("two", timeout=0.5):
+        pass
+
+
+async def test_a_lock_held_too_long_in_memory_is_account_busy() -> None:
+    locks = MemoryLocks()
+    async with locks.hold("acct"):
+        with pytest.raises(TransientError) as caught:
+            async with locks.hold("acct", timeout=0.05, what="the account alice"):
+                pass
+    assert caught.value.code == "account_busy"
+    assert "the account alice" in caught.value.message
+    async with locks.hold("acct", timeout=0.05):
         pass
 
 
