@@ -17,36 +17,36 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+import platformdirs
+
 from desktop_app.appinfo import APP_NAME
 from desktop_app.errors import StorageError
 
 log = logging.getLogger(__name__)
 
 HOME_VARIABLE = "MCP_CONNECTORS_HOME"
-#: The directory name on Linux (lower case by XDG habit); macOS and Windows use the app's display name.
+#: The directory name on Linux and other XDG systems; macOS and Windows use the app's display name.
 LINUX_DIR_NAME = "mcp-connectors"
 
 
-def data_dir(environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
-    """The profile directory (not created here): ``MCP_CONNECTORS_HOME`` when set, else the platform's default.
+def data_dir() -> Path:
+    """The profile directory (not created here): ``MCP_CONNECTORS_HOME`` when set, else the platform's user data
+    directory as ``platformdirs`` gives it, in a folder named :func:`app_dir_name`.
 
-    Linux: ``$XDG_DATA_HOME/mcp-connectors`` (``~/.local/share/mcp-connectors``); macOS:
-    ``~/Library/Application Support/MCP Connector Manager``; Windows: ``%LOCALAPPDATA%\\MCP Connector Manager``.
+    Linux: ``$XDG_DATA_HOME/mcp-connectors`` (``~/.local/share/mcp-connectors``; a relative ``XDG_DATA_HOME`` is
+    ignored, as the XDG spec asks); macOS: ``~/Library/Application Support/MCP Connector Manager`` (platformdirs
+    honours an absolute ``XDG_DATA_HOME`` there too); Windows: ``%LOCALAPPDATA%\\MCP Connector Manager``.
     """
-    env = os.environ if environ is None else environ
-    plat = sys.platform if platform is None else platform
-    override = env.get(HOME_VARIABLE)
+    override = os.environ.get(HOME_VARIABLE)
     if override:
         return Path(override).expanduser()
-    home = Path(env.get("HOME") or Path.home())
-    if plat == "darwin":
-        return home / "Library" / "Application Support" / APP_NAME
-    if plat.startswith("win"):
-        local = env.get("LOCALAPPDATA") or env.get("APPDATA")
-        return (Path(local) if local else home / "AppData" / "Local") / APP_NAME
-    xdg = env.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else home / ".local" / "share"
-    return base / LINUX_DIR_NAME
+    return platformdirs.user_data_path(app_dir_name(), appauthor=False)
+
+
+def app_dir_name(platform: str = sys.platform) -> str:
+    """The data folder's name: lower case where XDG folders are the habit, the app's display name on macOS and
+    Windows."""
+    return APP_NAME if platform == "darwin" or platform.startswith("win") else LINUX_DIR_NAME
 
 
 def runtime_dir(environ: Mapping[str, str] | None = None) -> Path | None:

@@ -18,13 +18,12 @@ from desktop_app.errors import ConfigurationError
 from desktop_app.storage.paths import data_dir as default_data_dir
 from desktop_app.storage.paths import ensure_private_dir
 from desktop_app.storage.registry import SqliteRegistry, default_registry_path
-from desktop_app.storage.vault import open_secret_store
+from desktop_app.storage.vault import SECRET_STORE_CHOICES, open_secret_store
 
 if TYPE_CHECKING:
     from desktop_app.storage.locks import AccountLocks
 
 SECRET_STORE_SETTING = "secret_store"  # noqa: S105 - a setting name
-SECRET_STORES = ("keyring", "file")
 
 
 def open_accounts(
@@ -44,7 +43,7 @@ def open_accounts(
     home = ensure_private_dir(directory if directory is not None else default_data_dir())
     registry = SqliteRegistry(default_registry_path(home))
     try:
-        if secret_store is not None and secret_store not in SECRET_STORES:
+        if secret_store is not None and secret_store not in SECRET_STORE_CHOICES:
             raise ConfigurationError(
                 "invalid_secret_store",
                 f"Unknown secret store {secret_store!r}.",

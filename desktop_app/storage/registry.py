@@ -1,60 +1,58 @@
 """The registry: everything that is not secret, in one SQLite file shared by the window, the tray and the CLI.
 
-:class:`SqliteRegistry` implements :class:`desktop_app.accounts.ports.Registry` (see docs/decisions/0009). The
-file is opened in WAL mode with a busy timeout, so several processes can use it at once; every public method is
-one transaction (``BEGIN IMMEDIATE`` when it writes). The schema and its migrations are in
-:mod:`desktop_app.storage.schema`. No table has a column for a token or a client secret.
+:class:`SqliteRegistry` implements :class:`desktop_app.accounts.ports.Registry` (see docs/decisions/0009): the
+queries, each public method one transaction. Opening the file, migrating it and the transactions themselves are in
+:mod:`desktop_app.storage.registry_db`, rows and the lookups queries share in :mod:`desktop_app.storage.registry_rows`.
+:meth:`SqliteRegistry.in_memory` gives the same registry in memory only. No table has a column for a token or a
+client secret.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import sqlite3
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Any, cast, get_args
+from typing import Any
 
 from desktop_app.accounts.models import (
     Account,
     AccountState,
     Consent,
     Event,
-    IdentitySource,
     Server,
     ServerSettings,
     StoredRegistration,
 )
 from desktop_app.accounts.ports import RemovedServer, SignInRecord, describe_accounts
-from desktop_app.appinfo import APP_NAME
-from desktop_app.errors import ConfigurationError, ConnectorError, StorageError, one_line
+from desktop_app.errors import ConfigurationError, ConnectorError, one_line
 from desktop_app.oauth.urls import canonical_resource
-from desktop_app.storage.paths import check_own_file, ensure_private_dir
-from desktop_app.storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from desktop_app.storage.registry_db import RegistryDatabase
+from desktop_app.storage.registry_rows import (
+    ACCOUNTS_SELECT,
+    check_name_free,
+    check_subject_free,
+    clean_server_name,
+    delete_unused_registrations,
+    get_account,
+    get_server,
+    insert_event,
+    is_digits,
+    is_id,
+    lastrowid,
+    put_consent,
+    require_account,
+    require_server,
+    to_account,
+    to_consent,
+    to_event,
+    to_registration,
+    to_server,
+)
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = "registry.sqlite3"
-#: How long a write waits for another process's transaction before giving up (seconds).
-BUSY_TIMEOUT = 10.0
-#: Events kept per account (and per server, and globally, for events without an account).
-EVENTS_KEPT = 1000
-
-_IDENTITY_SOURCES = frozenset(get_args(IdentitySource))
-_MOVE_ASIDE = (
-    "Move the file aside (rename it) and start the app again: a new, empty registry is created and the old file "
-    "is left as it is, for recovery."
-)
-_ACCOUNT_COLUMNS = (
-    "a.id, a.key, a.server_id, a.issuer, a.client_id, a.subject, a.label, a.identity_source, a.login_hint, "
-    "a.nickname, a.state, a.scopes, a.expires_at, a.has_refresh_token, a.created_at, a.signed_in_at, "
-    "a.last_refresh, a.last_error, a.failures"
-)
-_ACCOUNTS_SELECT = f"SELECT {_ACCOUNT_COLUMNS} FROM accounts a"  # noqa: S608 - constant column list
 
 
 def default_registry_path(data_dir: Path) -> Path:
@@ -62,106 +60,17 @@ def default_registry_path(data_dir: Path) -> Path:
     return data_dir / FILE_NAME
 
 
-class SqliteRegistry:
-    """The :class:`~desktop_app.accounts.ports.Registry` on a SQLite file (created, 0600, when missing).
-
-    Opening refuses, with a :class:`StorageError` naming the file and never touching it: a file that is not a
-    SQLite database or is damaged (``database_unreadable``), another program's database (``database_unreadable``),
-    a registry written by a newer version (``schema_too_new``), a registry or SQLite file beside it that is a
-    symbolic link, not a regular file or another user's (``file_unsafe``), a folder that belongs to another user
-    or that others may write in (``data_dir_foreign``, ``data_dir_writable``; ADR 0016). One connection per
-    instance, usable from any thread (calls are serialised by a lock).
+class SqliteRegistry(RegistryDatabase):
+    """The :class:`~desktop_app.accounts.ports.Registry` on a SQLite file (created, 0600, when missing), or in
+    memory (:meth:`in_memory`). What opening a file refuses: :class:`~desktop_app.storage.registry_db.RegistryDatabase`.
     """
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        self._conn = _open(self.path)
-        self._data_version: int | None = None
-
-    # -- plumbing --------------------------------------------------------------------------------------------
-    @contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
-        """One transaction; ``write`` takes the write lock at once (``BEGIN IMMEDIATE``), so it cannot deadlock
-        on an upgrade from reading. Errors of the person's input pass through, SQLite's become StorageError."""
-        with self._lock:
-            conn = self._conn
-            try:
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    yield conn
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            except sqlite3.ProgrammingError:
-                raise  # a bug (closed registry, wrong binding): not the database's fault
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    try:
-                        conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        log.debug("rollback after an error failed", exc_info=True)
-                raise _storage_error(self.path, exc) from exc
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> SqliteRegistry:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    # -- profile ---------------------------------------------------------------------------------------------
-    def profile_id(self) -> str:
-        with self._transaction(write=False) as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'profile_id'").fetchone()
-        if row is None:
-            raise StorageError(
-                "database_unreadable", f"The registry {self.path} has no profile id: it is damaged.", hint=_MOVE_ASIDE
-            )
-        return str(row[0])
-
-    def changed_elsewhere(self) -> bool:
-        # SQLite's data_version changes when another connection commits, never for this one's own commits.
-        with self._lock:
-            try:
-                version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-            except sqlite3.ProgrammingError:
-                raise
-            except sqlite3.Error as exc:
-                raise _storage_error(self.path, exc) from exc
-            previous, self._data_version = self._data_version, version
-        return previous is not None and version != previous
-
-    def get_setting(self, key: str) -> str | None:
-        with self._transaction(write=False) as conn:
-            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_setting(self, key: str, value: str | None) -> None:
-        """``None`` removes the setting."""
-        with self._transaction(write=True) as conn:
-            if value is None:
-                conn.execute("DELETE FROM settings WHERE key = ?", (key,))
-            else:
-                conn.execute(
-                    """INSERT INTO settings (key, value) VALUES (?, ?)
-                       ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
-                    (key, value),
-                )
 
     # -- servers ---------------------------------------------------------------------------------------------
     def add_server(self, *, url: str, resource: str, name: str, settings: ServerSettings, now: float) -> Server:
         """A second server with the same resource or name (case-insensitive) is refused: ConfigurationError
         ``duplicate_server`` / ``duplicate_name`` naming the existing server and its URL. A name must not be empty
         nor only digits (those are read as an id)."""
-        name = _clean_server_name(name)
+        name = clean_server_name(name)
         with self._transaction(write=True) as conn:
             existing = conn.execute("SELECT * FROM servers WHERE resource = ?", (resource,)).fetchone()
             if existing is not None:
@@ -171,23 +80,23 @@ class SqliteRegistry:
                     hint="Use that server (add another account to it), or remove it first.",
                     url=url,
                 )
-            _check_name_free(conn, name, None)
+            check_name_free(conn, name, None)
             cursor = conn.execute(
                 """INSERT INTO servers (url, resource, name, resource_name, settings, added_at)
                    VALUES (?, ?, ?, ?, ?, ?)""",
                 (url, resource, name, None, settings.to_json(), now),
             )
-            return _require_server(conn, _lastrowid(cursor))
+            return require_server(conn, lastrowid(cursor))
 
     def servers(self) -> list[Server]:
         """Ordered by name (case-insensitive)."""
         with self._transaction(write=False) as conn:
             rows = conn.execute("SELECT * FROM servers ORDER BY name COLLATE NOCASE, id").fetchall()
-        return [_server(row) for row in rows]
+        return [to_server(row) for row in rows]
 
     def server(self, server_id: int) -> Server | None:
         with self._transaction(write=False) as conn:
-            return _get_server(conn, server_id)
+            return get_server(conn, server_id)
 
     def find_server(self, text: str) -> Server | None:
         """By id (digits), else name (case-insensitive), else the exact URL, else the canonical resource."""
@@ -199,8 +108,8 @@ class SqliteRegistry:
         except ConnectorError:
             resource = None
         with self._transaction(write=False) as conn:
-            if _is_id(text):
-                found = _get_server(conn, int(text))
+            if is_id(text):
+                found = get_server(conn, int(text))
                 if found is not None:
                     return found
             for column, value in (("name", text), ("url", text), ("resource", resource)):
@@ -211,7 +120,7 @@ class SqliteRegistry:
                     (value,),
                 ).fetchone()
                 if row is not None:
-                    return _server(row)
+                    return to_server(row)
         return None
 
     def update_server(
@@ -225,10 +134,10 @@ class SqliteRegistry:
         """Change what is given (None: unchanged). Unknown id: ConfigurationError ``unknown_server``; a name
         another server has: ``duplicate_name``."""
         with self._transaction(write=True) as conn:
-            current = _require_server(conn, server_id)
-            new_name = current.name if name is None else _clean_server_name(name)
+            current = require_server(conn, server_id)
+            new_name = current.name if name is None else clean_server_name(name)
             if new_name.casefold() != current.name.casefold():
-                _check_name_free(conn, new_name, server_id)
+                check_name_free(conn, new_name, server_id)
             conn.execute(
                 "UPDATE servers SET name = ?, resource_name = ?, settings = ? WHERE id = ?",
                 (
@@ -238,7 +147,7 @@ class SqliteRegistry:
                     server_id,
                 ),
             )
-            return _require_server(conn, server_id)
+            return require_server(conn, server_id)
 
     def remove_server(self, server_id: int) -> RemovedServer:
         """Delete the server with its accounts, consent and events, and the registrations it leaves unused.
@@ -250,31 +159,20 @@ class SqliteRegistry:
         what is returned. Unknown id: ConfigurationError ``unknown_server``.
         """
         with self._transaction(write=True) as conn:
-            server = _require_server(conn, server_id)
+            server = require_server(conn, server_id)
             accounts = [
-                _account(row)
+                to_account(row)
                 for row in conn.execute(
-                    f"{_ACCOUNTS_SELECT} WHERE a.server_id = ? ORDER BY a.created_at, a.id", (server_id,)
+                    f"{ACCOUNTS_SELECT} WHERE a.server_id = ? ORDER BY a.created_at, a.id", (server_id,)
                 )
             ]
             issuers = {account.issuer for account in accounts}
             consent_issuers = conn.execute("SELECT issuer FROM consents WHERE server_id = ?", (server_id,))
             issuers.update(row[0] for row in consent_issuers)
             conn.execute("DELETE FROM servers WHERE id = ?", (server_id,))
-            removed: list[StoredRegistration] = []
-            for issuer in sorted(issuers):
-                rows = conn.execute(
-                    """SELECT * FROM registrations r WHERE r.issuer = ?
-                       AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.issuer = r.issuer AND a.client_id = r.client_id)
-                       AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.issuer = r.issuer AND c.withdrawn_at IS NULL)
-                       ORDER BY r.created_at, r.client_id""",
-                    (issuer,),
-                ).fetchall()
-                removed.extend(_registration(row) for row in rows)
-            conn.executemany(
-                "DELETE FROM registrations WHERE issuer = ? AND client_id = ?",
-                [(r.issuer, r.client_id) for r in removed],
-            )
+            removed = [
+                r for issuer in sorted(issuers) for r in delete_unused_registrations(conn, issuer, keep_approved=True)
+            ]
         log.info("Removed server %s (%d accounts, %d registrations)", server.resource, len(accounts), len(removed))
         return RemovedServer(server=server, accounts=tuple(accounts), registrations=tuple(removed))
 
@@ -339,7 +237,7 @@ class SqliteRegistry:
             row = conn.execute(
                 "SELECT * FROM registrations WHERE issuer = ? AND client_id = ?", (issuer, client_id)
             ).fetchone()
-        return None if row is None else _registration(row)
+        return None if row is None else to_registration(row)
 
     def current_registration(self, issuer: str, method: str) -> StoredRegistration | None:
         """The newest registration still current for this issuer made with this method ("dcr", ...)."""
@@ -349,31 +247,20 @@ class SqliteRegistry:
                    ORDER BY created_at DESC, rowid DESC LIMIT 1""",
                 (issuer, method),
             ).fetchone()
-        return None if row is None else _registration(row)
+        return None if row is None else to_registration(row)
 
     def retire_registrations(self, issuer: str) -> list[StoredRegistration]:
         """Mark every registration of the issuer not current; delete and return those no account uses (same
         issuer and client id). The caller deletes their vault secrets."""
         with self._transaction(write=True) as conn:
             conn.execute("UPDATE registrations SET current = 0 WHERE issuer = ?", (issuer,))
-            rows = conn.execute(
-                """SELECT * FROM registrations r WHERE r.issuer = ?
-                   AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.issuer = r.issuer AND a.client_id = r.client_id)
-                   ORDER BY r.created_at, r.client_id""",
-                (issuer,),
-            ).fetchall()
-            retired = [_registration(row) for row in rows]
-            conn.executemany(
-                "DELETE FROM registrations WHERE issuer = ? AND client_id = ?",
-                [(r.issuer, r.client_id) for r in retired],
-            )
-        return retired
+            return delete_unused_registrations(conn, issuer, keep_approved=False)
 
     def registrations(self) -> list[StoredRegistration]:
         """Ordered by issuer, then creation."""
         with self._transaction(write=False) as conn:
             rows = conn.execute("SELECT * FROM registrations ORDER BY issuer, created_at, client_id").fetchall()
-        return [_registration(row) for row in rows]
+        return [to_registration(row) for row in rows]
 
     # -- accounts --------------------------------------------------------------------------------------------
     def accounts(self, server_id: int | None = None) -> list[Account]:
@@ -381,20 +268,20 @@ class SqliteRegistry:
         where = "" if server_id is None else "WHERE a.server_id = ?"
         with self._transaction(write=False) as conn:
             rows = conn.execute(
-                f"""{_ACCOUNTS_SELECT} JOIN servers s ON s.id = a.server_id {where}
+                f"""{ACCOUNTS_SELECT} JOIN servers s ON s.id = a.server_id {where}
                     ORDER BY s.name COLLATE NOCASE, s.id, a.created_at, a.id""",
                 () if server_id is None else (server_id,),
             ).fetchall()
-        return [_account(row) for row in rows]
+        return [to_account(row) for row in rows]
 
     def account(self, account_id: int) -> Account | None:
         with self._transaction(write=False) as conn:
-            return _get_account(conn, account_id)
+            return get_account(conn, account_id)
 
     def account_by_key(self, key: str) -> Account | None:
         with self._transaction(write=False) as conn:
-            row = conn.execute(f"{_ACCOUNTS_SELECT} WHERE a.key = ?", (key,)).fetchone()
-        return None if row is None else _account(row)
+            row = conn.execute(f"{ACCOUNTS_SELECT} WHERE a.key = ?", (key,)).fetchone()
+        return None if row is None else to_account(row)
 
     def find_account(self, server_id: int, text: str) -> Account | None:
         """On this server: by id (digits), else by nickname, else by label (case-insensitive). Signed-out
@@ -403,16 +290,16 @@ class SqliteRegistry:
         if not text:
             return None
         with self._transaction(write=False) as conn:
-            server = _get_server(conn, server_id)
+            server = get_server(conn, server_id)
             if server is None:
                 return None
             accounts = [
-                _account(row)
+                to_account(row)
                 for row in conn.execute(
-                    f"{_ACCOUNTS_SELECT} WHERE a.server_id = ? ORDER BY a.created_at, a.id", (server_id,)
+                    f"{ACCOUNTS_SELECT} WHERE a.server_id = ? ORDER BY a.created_at, a.id", (server_id,)
                 )
             ]
-        if _is_id(text):
+        if is_id(text):
             for account in accounts:
                 if account.id == int(text):
                     return account
@@ -431,10 +318,10 @@ class SqliteRegistry:
     def account_by_subject(self, server_id: int, issuer: str, subject: str) -> Account | None:
         with self._transaction(write=False) as conn:
             row = conn.execute(
-                f"{_ACCOUNTS_SELECT} WHERE a.server_id = ? AND a.issuer = ? AND a.subject = ?",
+                f"{ACCOUNTS_SELECT} WHERE a.server_id = ? AND a.issuer = ? AND a.subject = ?",
                 (server_id, issuer, subject),
             ).fetchone()
-        return None if row is None else _account(row)
+        return None if row is None else to_account(row)
 
     def note_pending_secret(self, key: str, *, now: float) -> None:
         """Record a vault key about to be written for an account not yet in the database (crash clean-up)."""
@@ -468,26 +355,15 @@ class SqliteRegistry:
         """
         identity = record.identity
         with self._transaction(write=True) as conn:
-            server = _require_server(conn, record.server_id)
+            server = require_server(conn, record.server_id)
             if record.account_id is not None:
-                existing = _get_account(conn, record.account_id)
+                existing = get_account(conn, record.account_id)
                 if existing is None or existing.server_id != record.server_id:
                     raise ConfigurationError(
                         "unknown_account", f"There is no account with id {record.account_id} on {server.name}."
                     )
             if identity.subject is not None:
-                other = conn.execute(
-                    f"{_ACCOUNTS_SELECT} WHERE a.server_id = ? AND a.issuer = ? AND a.subject = ? AND a.id IS NOT ?",
-                    (record.server_id, record.issuer, identity.subject, record.account_id),
-                ).fetchone()
-                if other is not None:
-                    taken = _account(other)
-                    raise ConfigurationError(
-                        "duplicate_account",
-                        f"{identity.label} is already the account {taken.display_name} (id {taken.id}) of "
-                        f"{server.name}.",
-                        hint="Sign in again to that account instead of adding a new one.",
-                    )
+                check_subject_free(conn, server, record.issuer, identity, record.account_id)
             values = (
                 record.issuer,
                 record.client_id,
@@ -507,7 +383,7 @@ class SqliteRegistry:
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'signed_in', ?, 0)""",
                     (*values, record.account_key, record.server_id, record.now),
                 )
-                account_id = _lastrowid(cursor)
+                account_id = lastrowid(cursor)
             else:
                 account_id = record.account_id
                 conn.execute(
@@ -518,10 +394,10 @@ class SqliteRegistry:
                     (*values, account_id),
                 )
             if record.consent is not None:
-                _put_consent(conn, record.consent)
-            _add_event(conn, record.server_id, account_id, record.event_kind, record.event_detail, record.now)
+                put_consent(conn, record.consent)
+            insert_event(conn, record.server_id, account_id, record.event_kind, record.event_detail, record.now)
             conn.execute("DELETE FROM pending_secrets WHERE key = ?", (f"account/{record.account_key}",))
-            return _require_account(conn, account_id)
+            return require_account(conn, account_id)
 
     def record_refresh(
         self,
@@ -539,7 +415,7 @@ class SqliteRegistry:
         a signed-out one stays signed out. Unknown id: ConfigurationError ``unknown_account``.
         """
         with self._transaction(write=True) as conn:
-            account = _require_account(conn, account_id)
+            account = require_account(conn, account_id)
             state = AccountState.SIGNED_IN if account.state is AccountState.NEEDS_SIGN_IN else account.state
             conn.execute(
                 """UPDATE accounts SET scopes = ?, expires_at = ?, has_refresh_token = ?, last_refresh = ?,
@@ -547,8 +423,8 @@ class SqliteRegistry:
                    WHERE id = ?""",
                 (" ".join(scopes), expires_at, int(has_refresh_token), now, state.value, account_id),
             )
-            _add_event(conn, account.server_id, account_id, "refreshed", detail, now)
-            return _require_account(conn, account_id)
+            insert_event(conn, account.server_id, account_id, "refreshed", detail, now)
+            return require_account(conn, account_id)
 
     def record_refresh_failure(
         self, account_id: int, *, code: str, message: str, needs_sign_in: bool, now: float
@@ -560,8 +436,8 @@ class SqliteRegistry:
         line = one_line(message, 500)
         detail = f"{code}: {line}"
         with self._transaction(write=True) as conn:
-            account = _require_account(conn, account_id)
-            _add_event(conn, account.server_id, account_id, "refresh_failed", detail, now)
+            account = require_account(conn, account_id)
+            insert_event(conn, account.server_id, account_id, "refresh_failed", detail, now)
             if not needs_sign_in:
                 conn.execute(
                     "UPDATE accounts SET failures = failures + 1, last_error = ? WHERE id = ?", (line, account_id)
@@ -571,22 +447,22 @@ class SqliteRegistry:
                     "UPDATE accounts SET state = ?, last_error = ? WHERE id = ?",
                     (AccountState.NEEDS_SIGN_IN.value, line, account_id),
                 )
-                _add_event(conn, account.server_id, account_id, "needs_sign_in", detail, now)
-            return _require_account(conn, account_id)
+                insert_event(conn, account.server_id, account_id, "needs_sign_in", detail, now)
+            return require_account(conn, account_id)
 
     def set_state(self, account_id: int, state: AccountState, *, now: float, event_kind: str, detail: str) -> Account:
         """Set the state and log the event. Unknown id: ConfigurationError ``unknown_account``."""
         with self._transaction(write=True) as conn:
-            account = _require_account(conn, account_id)
+            account = require_account(conn, account_id)
             conn.execute("UPDATE accounts SET state = ? WHERE id = ?", (state.value, account_id))
-            _add_event(conn, account.server_id, account_id, event_kind, detail, now)
-            return _require_account(conn, account_id)
+            insert_event(conn, account.server_id, account_id, event_kind, detail, now)
+            return require_account(conn, account_id)
 
     def set_nickname(self, account_id: int, nickname: str | None, *, now: float) -> Account:
         """Blank or None removes the nickname; one made only of digits is refused (``invalid_nickname``: it
         would read as an id). Logs "nickname_changed". Unknown id: ConfigurationError ``unknown_account``."""
         cleaned = (nickname or "").strip() or None
-        if cleaned is not None and (_is_digits(cleaned) or not cleaned.isprintable()):
+        if cleaned is not None and (is_digits(cleaned) or not cleaned.isprintable()):
             raise ConfigurationError(
                 "invalid_nickname",
                 f"The nickname {cleaned!r} cannot be used: it must not be only digits (those are read as an id) "
@@ -594,11 +470,11 @@ class SqliteRegistry:
                 hint="Choose a nickname with at least one letter.",
             )
         with self._transaction(write=True) as conn:
-            account = _require_account(conn, account_id)
+            account = require_account(conn, account_id)
             conn.execute("UPDATE accounts SET nickname = ? WHERE id = ?", (cleaned, account_id))
             detail = f"nickname {cleaned}" if cleaned else "nickname removed"
-            _add_event(conn, account.server_id, account_id, "nickname_changed", detail, now)
-            return _require_account(conn, account_id)
+            insert_event(conn, account.server_id, account_id, "nickname_changed", detail, now)
+            return require_account(conn, account_id)
 
     def delete_account(self, account_id: int) -> None:
         """Delete the account and its events; an unknown id is not an error (deleting twice is harmless)."""
@@ -612,20 +488,20 @@ class SqliteRegistry:
             row = conn.execute(
                 "SELECT * FROM consents WHERE server_id = ? AND withdrawn_at IS NULL", (server_id,)
             ).fetchone()
-        return None if row is None else _consent(row)
+        return None if row is None else to_consent(row)
 
     def approve(self, consent: Consent) -> None:
         """Record the pairing as the server's consent (replacing the previous one). Unknown server:
         ConfigurationError ``unknown_server``."""
         with self._transaction(write=True) as conn:
-            _require_server(conn, consent.server_id)
-            _put_consent(conn, consent)
+            require_server(conn, consent.server_id)
+            put_consent(conn, consent)
 
     def withdraw_consent(self, server_id: int, *, now: float) -> None:
         """Mark the server's consent withdrawn at ``now`` (nothing approved: nothing to do). Unknown server:
         ConfigurationError ``unknown_server``."""
         with self._transaction(write=True) as conn:
-            _require_server(conn, server_id)
+            require_server(conn, server_id)
             conn.execute(
                 "UPDATE consents SET withdrawn_at = ? WHERE server_id = ? AND withdrawn_at IS NULL", (now, server_id)
             )
@@ -633,15 +509,15 @@ class SqliteRegistry:
     # -- events ----------------------------------------------------------------------------------------------
     def add_event(self, *, server_id: int | None, account_id: int | None, kind: str, detail: str, now: float) -> None:
         """Log one event; an account's event takes the account's server when ``server_id`` is None. Only the
-        newest :data:`EVENTS_KEPT` of the account (or of the server, or of the global log) are kept. Unknown ids:
-        ConfigurationError ``unknown_server`` / ``unknown_account``."""
+        newest :data:`~desktop_app.storage.registry_rows.EVENTS_KEPT` of the account (or of the server, or of the
+        global log) are kept. Unknown ids: ConfigurationError ``unknown_server`` / ``unknown_account``."""
         with self._transaction(write=True) as conn:
             if account_id is not None:
-                account = _require_account(conn, account_id)
+                account = require_account(conn, account_id)
                 server_id = account.server_id if server_id is None else server_id
             if server_id is not None:
-                _require_server(conn, server_id)
-            _add_event(conn, server_id, account_id, kind, detail, now)
+                require_server(conn, server_id)
+            insert_event(conn, server_id, account_id, kind, detail, now)
 
     def events(self, *, server_id: int | None = None, account_id: int | None = None, limit: int = 100) -> list[Event]:
         """Newest first (by time, then by order of logging); filtered by server and/or account when given."""
@@ -659,338 +535,4 @@ class SqliteRegistry:
                 f"SELECT * FROM events {where} ORDER BY at DESC, id DESC LIMIT ?",  # noqa: S608 - fixed text
                 (*params, max(limit, 0)),
             ).fetchall()
-        return [
-            Event(
-                id=row["id"],
-                server_id=row["server_id"],
-                account_id=row["account_id"],
-                at=row["at"],
-                kind=row["kind"],
-                detail=row["detail"],
-            )
-            for row in rows
-        ]
-
-
-# -- opening ---------------------------------------------------------------------------------------------------
-
-
-#: SQLite's files beside the database (write-ahead log, shared memory, rollback journal): opened by name too.
-SIDE_FILES = ("-wal", "-shm", "-journal")
-
-
-def _open(path: Path) -> sqlite3.Connection:
-    """SQLite opens files by name and follows symbolic links: the folder is checked first (it is the user's and
-    nobody else may write in it, so nobody can swap a name afterwards), then each file by name (ADR 0016)."""
-    ensure_private_dir(path.parent)
-    for name in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
-        check_own_file(name)
-    try:
-        _create_private_file(path)
-    except OSError as exc:
-        raise StorageError(
-            "database_unavailable",
-            f"The registry {path} cannot be created: {exc.strerror or exc}.",
-            hint="Check that the folder exists, belongs to you and that the disk is not full.",
-        ) from exc
-    try:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise _storage_error(path, exc) from exc
-    try:
-        conn.row_factory = sqlite3.Row
-        _check_file(conn, path)
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            log.warning("The registry %s cannot use WAL (journal mode %s): other processes may wait longer", path, mode)
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-        _migrate(conn, path)
-    except BaseException as exc:
-        conn.close()
-        if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.ProgrammingError):
-            raise _storage_error(path, exc) from exc
-        raise
-    _tighten_mode(path)
-    return conn
-
-
-def _create_private_file(path: Path) -> None:
-    """Create the empty database file readable by the user only; an existing file is not touched."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
-    log.info("Created the registry %s", path)
-
-
-def _tighten_mode(path: Path) -> None:
-    """An existing registry readable by others (copied in, restored from a backup) is made 0600."""
-    if os.name != "posix":
-        return
-    try:
-        if os.stat(path).st_mode & 0o077:
-            os.chmod(path, 0o600)
-            log.warning("The registry %s was readable by other users; it is now private (0600)", path)
-    except OSError as exc:
-        log.warning("Could not make the registry %s private: %s", path, exc.strerror)
-
-
-def _check_file(conn: sqlite3.Connection, path: Path) -> None:
-    """Refuse, before writing anything, a file that is not a registry this version can use."""
-    version = _user_version(conn)  # the first read: "file is not a database" surfaces here
-    application_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    foreign = application_id not in (0, APPLICATION_ID)
-    if not foreign and version == 0:
-        foreign = conn.execute("SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()[0] > 0
-    if foreign:
-        raise StorageError(
-            "database_unreadable",
-            f"The file {path} is a SQLite database of another program, not a registry of {APP_NAME}.",
-            hint=_MOVE_ASIDE,
-        )
-    if version > SCHEMA_VERSION:
-        raise _too_new(path, version)
-
-
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    """Apply the missing migrations, each in its own ``BEGIN IMMEDIATE`` transaction. Another process may be
-    migrating the same file: the version is read again under the write lock."""
-    while _user_version(conn) < SCHEMA_VERSION:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = _user_version(conn)
-            if version > SCHEMA_VERSION:
-                raise _too_new(path, version)
-            if version < SCHEMA_VERSION:
-                MIGRATIONS[version](conn)
-                conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        if version < SCHEMA_VERSION:
-            log.info("Registry %s: schema %d → %d", path, version, version + 1)
-
-
-def _user_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-
-def _too_new(path: Path, version: int) -> StorageError:
-    return StorageError(
-        "schema_too_new",
-        f"The registry {path} was written by a newer version of {APP_NAME} (schema {version}; this version knows "
-        f"up to {SCHEMA_VERSION}).",
-        hint="Use the newer version of the app, or move the file aside to start with an empty registry.",
-    )
-
-
-def _storage_error(path: Path, exc: sqlite3.Error) -> StorageError:
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return StorageError(
-            "database_busy",
-            f"The registry {path} stayed locked by another process for more than {BUSY_TIMEOUT:g} s.",
-            hint="Another copy of the app or of the command line may be stuck: close it and try again.",
-        )
-    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
-        return StorageError(
-            "database_unreadable",
-            f"The registry {path} is not a database this app can read (it is damaged, or another kind of file).",
-            hint=_MOVE_ASIDE,
-        )
-    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_FULL", "SQLITE_IOERR")):
-        return StorageError(
-            "database_unavailable",
-            f"The registry {path} cannot be used: {exc}.",
-            hint="Check that the disk is not full and that the file and its folder belong to you.",
-        )
-    return StorageError("database_error", f"The registry {path} refused an operation: {exc}.")
-
-
-# -- rows ------------------------------------------------------------------------------------------------------
-
-
-def _is_digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
-def _is_id(text: str) -> bool:
-    return _is_digits(text) and len(text) <= 18
-
-
-def _lastrowid(cursor: sqlite3.Cursor) -> int:
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
-
-
-def _clean_server_name(name: str) -> str:
-    cleaned = name.strip()
-    if not cleaned or not cleaned.isprintable() or _is_digits(cleaned):
-        raise ConfigurationError(
-            "invalid_server_name",
-            f"The server name {name!r} cannot be used: it must not be empty, only digits (those are read as an id) "
-            "or contain control characters.",
-            hint="Choose a name with at least one letter.",
-        )
-    return cleaned
-
-
-def _check_name_free(conn: sqlite3.Connection, name: str, server_id: int | None) -> None:
-    row = conn.execute("SELECT * FROM servers WHERE name = ? AND id IS NOT ?", (name, server_id)).fetchone()
-    if row is not None:
-        raise ConfigurationError(
-            "duplicate_name",
-            f"A server named {row['name']!r} already exists ({row['url']}).",
-            hint="Choose another name, or rename that server first.",
-        )
-
-
-def _server(row: sqlite3.Row) -> Server:
-    try:
-        settings = ServerSettings.from_json(row["settings"])
-    except (ValueError, TypeError):
-        log.warning("Server %s: unreadable settings, using the defaults", row["resource"])
-        settings = ServerSettings()
-    return Server(
-        id=row["id"],
-        url=row["url"],
-        resource=row["resource"],
-        name=row["name"],
-        resource_name=row["resource_name"],
-        settings=settings,
-        added_at=row["added_at"],
-    )
-
-
-def _get_server(conn: sqlite3.Connection, server_id: int) -> Server | None:
-    row = conn.execute("SELECT * FROM servers WHERE id = ?", (server_id,)).fetchone()
-    return None if row is None else _server(row)
-
-
-def _require_server(conn: sqlite3.Connection, server_id: int) -> Server:
-    server = _get_server(conn, server_id)
-    if server is None:
-        raise ConfigurationError(
-            "unknown_server",
-            f"There is no server with id {server_id}.",
-            hint="List the servers to see their ids.",
-        )
-    return server
-
-
-def _account(row: sqlite3.Row) -> Account:
-    source = row["identity_source"]
-    return Account(
-        id=row["id"],
-        key=row["key"],
-        server_id=row["server_id"],
-        issuer=row["issuer"],
-        client_id=row["client_id"],
-        subject=row["subject"],
-        label=row["label"],
-        identity_source=cast(IdentitySource, source if source in _IDENTITY_SOURCES else "none"),
-        login_hint=row["login_hint"],
-        nickname=row["nickname"],
-        state=AccountState(row["state"]),
-        scopes=tuple(row["scopes"].split()),
-        expires_at=row["expires_at"],
-        has_refresh_token=bool(row["has_refresh_token"]),
-        created_at=row["created_at"],
-        signed_in_at=row["signed_in_at"],
-        last_refresh=row["last_refresh"],
-        last_error=row["last_error"],
-        failures=row["failures"],
-    )
-
-
-def _get_account(conn: sqlite3.Connection, account_id: int) -> Account | None:
-    row = conn.execute(f"{_ACCOUNTS_SELECT} WHERE a.id = ?", (account_id,)).fetchone()
-    return None if row is None else _account(row)
-
-
-def _require_account(conn: sqlite3.Connection, account_id: int) -> Account:
-    account = _get_account(conn, account_id)
-    if account is None:
-        raise ConfigurationError(
-            "unknown_account",
-            f"There is no account with id {account_id}.",
-            hint="List the accounts to see their ids.",
-        )
-    return account
-
-
-def _registration(row: sqlite3.Row) -> StoredRegistration:
-    try:
-        uris = json.loads(row["redirect_uris"])
-    except ValueError:
-        uris = []
-    return StoredRegistration(
-        issuer=row["issuer"],
-        client_id=row["client_id"],
-        method=row["method"],
-        token_endpoint_auth_method=row["token_endpoint_auth_method"],
-        client_secret_expires_at=row["client_secret_expires_at"],
-        redirect_uris=tuple(str(u) for u in uris) if isinstance(uris, list) else (),
-        has_secret=bool(row["has_secret"]),
-        created_at=row["created_at"],
-        current=bool(row["current"]),
-    )
-
-
-def _consent(row: sqlite3.Row) -> Consent:
-    return Consent(
-        server_id=row["server_id"],
-        resource=row["resource"],
-        issuer=row["issuer"],
-        scopes=tuple(row["scopes"].split()),
-        client_kind=row["client_kind"],
-        client_id=row["client_id"],
-        approved_at=row["approved_at"],
-    )
-
-
-def _put_consent(conn: sqlite3.Connection, consent: Consent) -> None:
-    conn.execute(
-        """INSERT INTO consents (server_id, resource, issuer, scopes, client_kind, client_id, approved_at, withdrawn_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
-           ON CONFLICT (server_id) DO UPDATE SET resource = excluded.resource, issuer = excluded.issuer,
-               scopes = excluded.scopes, client_kind = excluded.client_kind, client_id = excluded.client_id,
-               approved_at = excluded.approved_at, withdrawn_at = NULL""",
-        (
-            consent.server_id,
-            consent.resource,
-            consent.issuer,
-            " ".join(consent.scopes),
-            consent.client_kind,
-            consent.client_id,
-            consent.approved_at,
-        ),
-    )
-
-
-def _add_event(
-    conn: sqlite3.Connection, server_id: int | None, account_id: int | None, kind: str, detail: str, now: float
-) -> None:
-    """Insert, then keep the newest :data:`EVENTS_KEPT` of the same log (the account's; else the server's
-    events without an account; else the global ones)."""
-    conn.execute(
-        "INSERT INTO events (server_id, account_id, at, kind, detail) VALUES (?, ?, ?, ?, ?)",
-        (server_id, account_id, now, kind, detail),
-    )
-    params: tuple[int, ...]
-    if account_id is not None:
-        scope, params = "account_id = ?", (account_id,)
-    elif server_id is not None:
-        scope, params = "server_id = ? AND account_id IS NULL", (server_id,)
-    else:
-        scope, params = "server_id IS NULL AND account_id IS NULL", ()
-    conn.execute(
-        f"""DELETE FROM events WHERE id IN (
-               SELECT id FROM events WHERE {scope} ORDER BY at DESC, id DESC LIMIT -1 OFFSET ?)""",  # noqa: S608
-        (*params, EVENTS_KEPT),
-    )
+        return [to_event(row) for row in rows]

@@ -42,10 +42,10 @@ import pytest
 
 from desktop_app.accounts.manager import PENDING_SECRET_AGE, Accounts
 from desktop_app.accounts.models import Account, AccountState, TokenBundle, account_secret_key
+from desktop_app.storage.keyring_vault import FORMAT_GENERATION
 from desktop_app.storage.paths import data_dir
 from desktop_app.storage.profile import open_accounts
 from desktop_app.storage.registry import default_registry_path
-from desktop_app.storage.vault import FORMAT_GENERATION
 from tests.lab.accounts import sign_in
 from tests.lab.secret_service import SECRETS_NAME, PrivateSecretService, _name_has_owner, start_secret_service
 from tests.lab.servers import RunningAuthServer, RunningMcpServer, secret_fingerprint
@@ -122,7 +122,7 @@ if point == "token-response":
         die()
     renewal.refresh_tokens = refresh_then_die
 elif point == "keyring-write":
-    from desktop_app.storage.vault import KeyringVault
+    from desktop_app.storage.keyring_vault import KeyringVault
     real_put = KeyringVault.put
     def put_then_die(self, key, value):
         real_put(self, key, value)

@@ -22,7 +22,8 @@ from secretstorage.util import open_session
 
 from desktop_app.appinfo import APP_ID
 from desktop_app.errors import SecretStoreError
-from desktop_app.storage.vault import CHUNK_CHARS, KeyringVault, open_secret_store
+from desktop_app.storage.keyring_vault import CHUNK_CHARS, KeyringVault
+from desktop_app.storage.vault import open_secret_store
 from tests.integration.test_crash_safety import KeyringSupervisor
 from tests.lab.secret_service import PrivateSecretService, start_secret_service
 
@@ -131,7 +132,7 @@ def test_another_process_reads_what_we_wrote(
     assert chunk == '{"refresh_token":"rt-from-this-process"}'
     # And the app's own code in another Python process finds the value.
     script = (
-        "import sys; from desktop_app.storage.vault import KeyringVault; "
+        "import sys; from desktop_app.storage.keyring_vault import KeyringVault; "
         "print(KeyringVault(sys.argv[1]).get('account/shared')['refresh_token'])"
     )
     result = subprocess.run(

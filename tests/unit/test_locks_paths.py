@@ -11,10 +11,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from platformdirs.macos import MacOS
+from platformdirs.windows import Windows
 
 from desktop_app.errors import StorageError, TransientError
 from desktop_app.storage.locks import AccountLocks
-from desktop_app.storage.paths import data_dir
+from desktop_app.storage.memory import MemoryLocks
+from desktop_app.storage.paths import app_dir_name, data_dir
 
 HOLDER = textwrap.dedent(
     """
@@ -64,8 +67,13 @@ async def test_another_process_holding_the_lock_makes_us_wait_then_the_kernel_fr
         holder.stdout.close()
 
 
-async def test_coroutines_of_one_process_take_turns(tmp_path: Path) -> None:
-    locks = AccountLocks(tmp_path)
+@pytest.fixture(params=["files", "memory"])
+def locks(request: pytest.FixtureRequest, tmp_path: Path) -> AccountLocks | MemoryLocks:
+    """The profile's locks and the in-memory ones (a sign-in that keeps nothing): the same within a process."""
+    return AccountLocks(tmp_path) if request.param == "files" else MemoryLocks()
+
+
+async def test_coroutines_of_one_process_take_turns(locks: AccountLocks | MemoryLocks) -> None:
     inside = 0
     most = 0
 
@@ -81,9 +89,20 @@ async def test_coroutines_of_one_process_take_turns(tmp_path: Path) -> None:
     assert most == 1
 
 
-async def test_different_accounts_do_not_wait_for_each_other(tmp_path: Path) -> None:
-    locks = AccountLocks(tmp_path)
+async def test_different_accounts_do_not_wait_for_each_other(locks: AccountLocks | MemoryLocks) -> None:
     async with locks.hold("one"), locks.hold("two", timeout=0.5):
+        pass
+
+
+async def test_a_lock_held_too_long_in_memory_is_account_busy() -> None:
+    locks = MemoryLocks()
+    async with locks.hold("acct"):
+        with pytest.raises(TransientError) as caught:
+            async with locks.hold("acct", timeout=0.05, what="the account alice"):
+                pass
+    assert caught.value.code == "account_busy"
+    assert "the account alice" in caught.value.message
+    async with locks.hold("acct", timeout=0.05):
         pass
 
 
@@ -92,13 +111,33 @@ def test_lock_names_cannot_escape_the_directory(tmp_path: Path) -> None:
         AccountLocks(tmp_path).path("../x")
 
 
-def test_data_dir_per_platform() -> None:
-    assert data_dir({"MCP_CONNECTORS_HOME": "/p"}, "linux") == Path("/p")
-    assert data_dir({"HOME": "/h"}, "linux") == Path("/h/.local/share/mcp-connectors")
-    assert data_dir({"HOME": "/h", "XDG_DATA_HOME": "/x"}, "linux") == Path("/x/mcp-connectors")
-    assert data_dir({"HOME": "/h", "XDG_DATA_HOME": "relative"}, "linux") == Path("/h/.local/share/mcp-connectors")
-    assert data_dir({"HOME": "/h"}, "darwin") == Path("/h/Library/Application Support/MCP Connector Manager")
-    assert data_dir({"HOME": "/h", "LOCALAPPDATA": "C:/L"}, "win32") == Path("C:/L/MCP Connector Manager")
+def test_data_dir_per_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MCP_CONNECTORS_HOME", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", "/h")
+    if sys.platform.startswith("linux"):
+        assert data_dir() == Path("/h/.local/share/mcp-connectors")
+        monkeypatch.setenv("XDG_DATA_HOME", "/x")
+        assert data_dir() == Path("/x/mcp-connectors")
+        monkeypatch.setenv("XDG_DATA_HOME", "relative")
+        assert data_dir() == Path("/h/.local/share/mcp-connectors")
+    monkeypatch.setenv("MCP_CONNECTORS_HOME", "/p")
+    assert data_dir() == Path("/p")
+    monkeypatch.setenv("MCP_CONNECTORS_HOME", "~/profile")
+    assert data_dir() == Path("/h/profile")
+    assert app_dir_name("linux") == "mcp-connectors"
+    assert app_dir_name("darwin") == app_dir_name("win32") == "MCP Connector Manager"
+
+
+def test_data_dir_on_macos_and_windows_is_where_platformdirs_puts_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What platformdirs gives on those systems, computed here with its classes for them."""
+    monkeypatch.setenv("HOME", "/h")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    mac = MacOS(app_dir_name("darwin"), appauthor=False).user_data_path
+    assert mac == Path("/h/Library/Application Support/MCP Connector Manager")
+    monkeypatch.setenv("WIN_PD_OVERRIDE_LOCAL_APPDATA", "C:\\L")
+    windows = Windows(app_dir_name("win32"), appauthor=False).user_data_dir
+    assert windows.replace("\\", "/") == "C:/L/MCP Connector Manager"
 
 
 def test_unusable_data_folder_is_a_storage_error_naming_it(tmp_path: Path) -> None:

@@ -24,8 +24,9 @@ from desktop_app.accounts.models import (
 )
 from desktop_app.accounts.ports import Registry, SignInRecord
 from desktop_app.errors import ConfigurationError, StorageError
-from desktop_app.storage import registry as registry_module
-from desktop_app.storage.registry import EVENTS_KEPT, SqliteRegistry, default_registry_path
+from desktop_app.storage import registry_db
+from desktop_app.storage.registry import SqliteRegistry, default_registry_path
+from desktop_app.storage.registry_rows import EVENTS_KEPT
 from desktop_app.storage.schema import APPLICATION_ID, SCHEMA_VERSION
 
 ISSUER = "https://as.example"
@@ -36,11 +37,17 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "profile" / "registry.sqlite3"
 
 
-@pytest.fixture
-def reg(path: Path) -> Iterator[SqliteRegistry]:
-    registry = SqliteRegistry(path)
+@pytest.fixture(params=["file", "memory"])
+def reg(request: pytest.FixtureRequest, path: Path) -> Iterator[SqliteRegistry]:
+    """Every test of the Registry's behaviour runs on a file and in memory (the ``connect`` command's registry):
+    both must behave the same. Tests that look at the file itself take the file only (:data:`on_file`)."""
+    registry = SqliteRegistry(path) if request.param == "file" else SqliteRegistry.in_memory()
     yield registry
     registry.close()
+
+
+#: For a test that opens the registry's file beside ``reg``.
+on_file = pytest.mark.parametrize("reg", ["file"], indirect=True)
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -126,6 +133,7 @@ def test_default_path(tmp_path: Path) -> None:
     assert default_registry_path(tmp_path) == tmp_path / "registry.sqlite3"
 
 
+@on_file
 def test_new_file_is_private_versioned_and_wal(reg: SqliteRegistry, path: Path) -> None:
     reg.set_setting("x", "1")  # something in the WAL
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
@@ -202,6 +210,7 @@ def test_another_programs_database_is_refused(path: Path) -> None:
     assert path.read_bytes() == before
 
 
+@on_file
 def test_no_column_can_hold_a_secret(reg: SqliteRegistry, path: Path) -> None:
     conn = raw(path)
     tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
@@ -212,7 +221,7 @@ def test_no_column_can_hold_a_secret(reg: SqliteRegistry, path: Path) -> None:
 
 
 def test_busy_database_is_a_storage_error(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry_module, "BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr(registry_db, "BUSY_TIMEOUT", 0.2)
     reg = SqliteRegistry(path)
     holder = raw(path)
     holder.execute("BEGIN IMMEDIATE")
@@ -343,6 +352,7 @@ def test_find_server(reg: SqliteRegistry) -> None:
     assert reg.find_server("") is None
 
 
+@on_file
 def test_remove_server_cascades_and_returns_what_went(reg: SqliteRegistry, path: Path) -> None:
     mail = add(reg, "Mail")
     files = add(reg, "Files")
@@ -544,6 +554,7 @@ def test_save_sign_in_refuses_what_does_not_fit(reg: SqliteRegistry) -> None:
     assert len(reg.accounts(files.id)) == 3
 
 
+@on_file
 def test_save_sign_in_is_atomic(reg: SqliteRegistry, path: Path) -> None:
     server = add(reg, "Mail")
     existing = reg.save_sign_in(sign_in(reg, server, key="k-old"))
@@ -587,6 +598,7 @@ def test_accounts_are_ordered_by_server_then_creation(reg: SqliteRegistry) -> No
     assert a2.id > z1.id
 
 
+@on_file
 def test_fifteen_hundred_accounts(reg: SqliteRegistry, path: Path) -> None:
     # Speed is measured in the benchmarks; this proves the listing works at the size they measure.
     servers = [add(reg, f"server {n}", host=f"s{n}") for n in range(500)]
@@ -896,6 +908,7 @@ def test_two_processes_write_at_once(path: Path, tmp_path: Path) -> None:
     conn.close()
 
 
+@on_file
 def test_changed_elsewhere_sees_other_connections_and_processes_never_its_own(reg: SqliteRegistry, path: Path) -> None:
     assert reg.changed_elsewhere() is False  # the first look only remembers where it is
     add(reg, "Mine")

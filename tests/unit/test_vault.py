@@ -21,15 +21,12 @@ from keyring.errors import KeyringLocked, PasswordDeleteError, PasswordSetError
 
 from desktop_app.appinfo import APP_ID
 from desktop_app.errors import ConfigurationError, SecretStoreError
-from desktop_app.storage.vault import (
-    CHUNK_CHARS,
-    SECRET_SERVICE_NAME,
-    FileVault,
-    KeyringVault,
-    keyring_config_root,
-    open_secret_store,
-    secret_service_is_the_choice,
-)
+from desktop_app.storage.file_vault import FileVault
+from desktop_app.storage.keyring_backends import SECRET_SERVICE_NAME, keyring_config_root, secret_service_is_the_choice
+from desktop_app.storage.keyring_vault import CHUNK_CHARS, KeyringVault
+from desktop_app.storage.memory import MemorySecretStore
+from desktop_app.storage.secret_values import MAX_VALUE_CHARS
+from desktop_app.storage.vault import open_secret_store
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "SECRET-TOKEN-TEXT"
@@ -98,6 +95,64 @@ def no_secret_in(error: BaseException) -> None:
     text = f"{error} {error.hint if isinstance(error, SecretStoreError) else ''} {error!r}"
     assert SECRET not in text and "OLD" not in text, text
     assert error.__cause__ is None or SECRET not in str(error.__cause__)
+
+
+# -- every secret store: the port's contract -------------------------------------------------------------------
+Store = KeyringVault | FileVault | MemorySecretStore
+
+
+@pytest.fixture(params=["keyring", "file", "memory"])
+def store(request: pytest.FixtureRequest, fake: FakeKeyring, tmp_path: Path) -> Store:
+    """The keyring vault (on the fault-injecting fake), the file vault and the in-memory store, which must behave
+    alike for every method of the SecretStore port."""
+    if request.param == "keyring":
+        return KeyringVault("p1", backend=fake)
+    if request.param == "file":
+        return FileVault(tmp_path / "secrets.json")
+    return MemorySecretStore()
+
+
+def test_every_store_round_trips_and_deletes(store: Store) -> None:
+    assert store.kind in ("keyring", "file", "memory") and store.description
+    store.check()
+    assert store.get("account/a") is None
+    value = bundle(3_000)
+    store.put("account/a", value)
+    store.put("server/3/client-secret", {"client_secret": SECRET})
+    assert store.get("account/a") == value
+    store.put("account/a", {"v": 2})  # replaced whole
+    assert store.get("account/a") == {"v": 2}
+    store.delete("account/a")
+    store.delete("account/a")  # deleting twice is harmless
+    assert store.get("account/a") is None
+    assert store.get("server/3/client-secret") == {"client_secret": SECRET}
+
+
+def test_every_store_gives_copies(store: Store) -> None:
+    value: dict[str, Any] = {"nested": {"a": 1}}
+    store.put("k", value)
+    value["nested"]["a"] = 2
+    got = store.get("k")
+    assert got == {"nested": {"a": 1}}
+    got["nested"]["a"] = 3
+    assert store.get("k") == {"nested": {"a": 1}}
+
+
+def test_every_store_refuses_the_same_keys_and_values(store: Store) -> None:
+    for key in ("", "bad#key", "has space", "x" * 201, "é"):
+        with pytest.raises(ValueError, match="a secret key"):
+            store.get(key)
+        with pytest.raises(ValueError, match="a secret key"):
+            store.put(key, {})
+        with pytest.raises(ValueError, match="a secret key"):
+            store.delete(key)
+    with pytest.raises(TypeError, match="mapping"):
+        store.put("k", ["not", "a", "mapping"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at most"):
+        store.put("k", {"t": "x" * MAX_VALUE_CHARS})
+    with pytest.raises(ValueError, match="JSON compliant"):
+        store.put("k", {"t": float("nan")})
+    assert store.get("k") is None
 
 
 # -- KeyringVault ----------------------------------------------------------------------------------------------
@@ -480,7 +535,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         """
         import sys
         from pathlib import Path
-        from desktop_app.storage.vault import FileVault
+        from desktop_app.storage.file_vault import FileVault
         vault = FileVault(Path(sys.argv[1]))
         for i in range(60):
             vault.put(f"{sys.argv[2]}/{i}", {"i": i, "pad": "x" * 2000})
