@@ -7,13 +7,10 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from desktop_app.accounts.models import Account, AccountState, Server
 from desktop_app.errors import one_line
-
-if TYPE_CHECKING:
-    from desktop_app.mcp import ServerInfo, Tool, ToolResult
+from desktop_app.mcp import ServerInfo, Tool, ToolResult
 
 #: URLs are shown whole (never cut short), only made printable and kept on one line.
 URL_LIMIT = 4096
