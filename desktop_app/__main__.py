@@ -1,10 +1,42 @@
-"""``python -m desktop_app`` runs the same entry point as ``mcp-connectors``."""
+"""The program's entry: ``mcp-connectors`` and ``python -m desktop_app``.
+
+Without a command (nothing, or ``--hidden`` with the window's other options) it opens the window; with one it runs
+the command line. It imports only what choosing needs: the window (Qt) and the command line's engine (the event
+loop, HTTP, OAuth) are imported once chosen, so that ``--help`` and a fresh ``token`` never load either
+(:mod:`desktop_app.cli.quick`).
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
-from desktop_app.cli.main import main
+from desktop_app.cli import quick
+from desktop_app.cli.parser import WINDOW_HIDDEN_FLAG
+
+#: What the window understands (desktop_app.app.main.parse_args); the command line has its own ``-v``.
+WINDOW_OPTIONS = frozenset({WINDOW_HIDDEN_FLAG, "-v", "--verbose"})
+
+
+def opens_window(words: Sequence[str]) -> bool:
+    """No words at all, or ``--hidden`` with nothing but the window's options (``-v --hidden``). Anything else is
+    the command line's, ``-v`` alone included (it prints the help, as any options without a command do)."""
+    return not words or (WINDOW_HIDDEN_FLAG in words and all(word in WINDOW_OPTIONS for word in words))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if opens_window(words):
+        from desktop_app.app.main import main as window  # Qt, only for the window
+
+        return window(words)
+    answered = quick.answer(words)
+    if answered is not None:
+        return answered
+    from desktop_app.cli.main import main as command_line  # the engine, only when needed
+
+    return command_line(words)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,8 +1,8 @@
 """Start the window: logging → QApplication + qasync loop → the profile → the main window → run until closed.
 
-``mcp-connectors`` without a command, ``python -m desktop_app.app``. Exit codes as the command line's: 0, and 6
-when the profile's storage (its folder, database or keyring) cannot be opened or cannot be trusted (said in a
-message box first).
+``mcp-connectors`` without a command (``desktop_app/__main__.py`` decides), ``mcp-connectors-window``,
+``python -m desktop_app.app``. Exit codes as the command line's: 0, and 6 when the profile's storage (its folder,
+database or keyring) cannot be opened or cannot be trusted (said in a message box first).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -39,8 +39,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--hidden", action="store_true", help="start in the tray without showing the window (used at login)"
     )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (secrets are redacted)")
     known, _qt_args = parser.parse_known_args(list(argv))
     return known
+
+
+def log_level(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """``MCP_CONNECTORS_DEBUG`` (for a developer) over ``-v`` (what the command line's ``-v`` shows) over quiet."""
+    if environ.get("MCP_CONNECTORS_DEBUG"):
+        return logging.DEBUG
+    return logging.INFO if args.verbose else logging.WARNING
 
 
 def quit_on_signals(quit_requested: Callable[[], None], parent: QObject) -> Callable[[], None]:
@@ -86,8 +94,8 @@ def quit_on_signals(quit_requested: Callable[[], None], parent: QObject) -> Call
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ["QT_API"] = "pyside6"  # qasync picks its binding from this (else it tries PyQt5 first)
-    configure_logging(logging.DEBUG if os.environ.get("MCP_CONNECTORS_DEBUG") else logging.WARNING)
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    configure_logging(log_level(args, os.environ))
 
     import qasync
     from PySide6.QtCore import QSettings

@@ -1,4 +1,5 @@
-"""The command line's wording of a pairing check: what the person reads in the terminal before a browser opens.
+"""The command line's wording of a pairing: what the person reads in the terminal before a browser opens, and why
+``--yes`` did not approve one.
 
 Plain text, no colour: it must read the same in a log, a pipe or a screen reader. Everything a server chose (its
 name, scope names and descriptions, URLs, a registered client id) goes through :func:`desktop_app.errors.one_line`,
@@ -7,12 +8,27 @@ so it cannot add lines, move the cursor or hide behind control characters.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
-from desktop_app.accounts.consent import PairingCheck, describe_client, domain_of
+from desktop_app.accounts.consent import PairingCheck, check_pairing, consent_from, describe_client, domain_of
 from desktop_app.cli.text import URL_LIMIT, shown_url
 from desktop_app.errors import one_line
 from desktop_app.oauth.flow import Pairing
+
+#: Why ``--yes`` did not approve a pairing (the codes of desktop_app.accounts.consent.unattended_refusal).
+YES_REFUSALS = {
+    "issuer_changed": "This server now sends you to another authorization server; --yes does not approve that.",
+    "resource_changed": "This server now asks you to sign in for another address; --yes does not approve that.",
+    "new_warnings": "This sign-in comes with a warning the pairing you approved did not have; --yes does not "
+    "approve that.",
+    "first_pairing": "Nothing is approved for this server yet; here --yes approves only more permissions at the "
+    "authorization server you approved.",
+    "client_changed": "This app would present itself to the authorization server as another client; here --yes "
+    "does not approve that.",
+    "not_a_step_up": "This sign-in differs from the one you approved in more than its permissions; here --yes does "
+    "not approve that.",
+}
 
 
 def _date(timestamp: float) -> str:
@@ -99,3 +115,15 @@ def format_pairing_check(check: PairingCheck) -> str:
             )
     lines.extend(f"Warning: {one_line(warning.message, URL_LIMIT)}" for warning in check.warnings)
     return "\n".join(lines)
+
+
+def check_against(pairing: Pairing, previous: Pairing | None) -> PairingCheck:
+    """``connect``'s pairing compared with the one approved earlier in the same run (None: the first one), the way
+    ``login`` compares it with the approval on record."""
+    approved = None if previous is None else consent_from(previous, server_id=0, now=time.time())
+    return check_pairing(pairing, approved)
+
+
+def format_pairing(pairing: Pairing, previous: Pairing | None) -> str:
+    """``connect``'s pairing text: the same words, warnings and notes as ``login``'s."""
+    return format_pairing_check(check_against(pairing, previous))

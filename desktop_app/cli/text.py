@@ -1,17 +1,16 @@
-"""How the command line words what a server chose: URLs, scopes, tools, a tool's result, the server's own name.
-Every value goes through :func:`desktop_app.errors.one_line` (a tool's result keeps its lines; the console's
-backstop makes them inert). Light on purpose: every command imports it."""
+"""How the command line words what a server chose (URLs, scopes, tools, a tool's result, the server's own name) and
+the servers and accounts it lists. Every value goes through :func:`desktop_app.errors.one_line` (a tool's result
+keeps its lines; the console's backstop makes them inert)."""
 
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from desktop_app.accounts.models import Account, AccountState, Server
 from desktop_app.errors import one_line
-
-if TYPE_CHECKING:
-    from desktop_app.mcp import ServerInfo, Tool, ToolResult
+from desktop_app.mcp import ServerInfo, Tool, ToolResult
 
 #: URLs are shown whole (never cut short), only made printable and kept on one line.
 URL_LIMIT = 4096
@@ -20,6 +19,51 @@ URL_LIMIT = 4096
 def shown_url(text: str) -> str:
     """A URL a server chose, as the command line prints it: whole, printable, one line."""
     return one_line(text, URL_LIMIT)
+
+
+def server_name(server: Server) -> str:
+    return one_line(server.name)
+
+
+def account_name(account: Account) -> str:
+    """An account as the person knows it: its nickname and the label its id_token (or the person) gave it."""
+    return one_line(account.display_name)
+
+
+def shell_word(text: str) -> str:
+    """A word to paste into a shell: quoted, and printable on one line (a name with a control character or a line
+    break in it comes out changed: it is not pasted whole)."""
+    quoted = shlex.quote(text)
+    return quoted if quoted.isprintable() else one_line(quoted, 1000)
+
+
+def human_duration(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def describe_state(account: Account, now: float) -> str:
+    if account.state is AccountState.SIGNED_OUT:
+        return "signed out"
+    if account.state is AccountState.NEEDS_SIGN_IN:
+        return "needs sign-in"
+    if account.expires_at is None:
+        text = "signed in"
+    elif account.expires_at > now:
+        text = f"signed in · expires in {human_duration(account.expires_at - now)}"
+    elif account.has_refresh_token:
+        text = "signed in · renews on next use"
+    else:
+        text = "expired"
+    if account.last_error:
+        text += " · last renewal failed"
+    return text
 
 
 def scope_list(scopes: Sequence[str]) -> str:

@@ -2,18 +2,13 @@ import io
 
 import pytest
 
-from desktop_app.cli.main import (
-    EXIT_ACTION,
-    EXIT_PROTOCOL,
-    EXIT_TRANSIENT,
-    EXIT_USAGE,
-    Console,
-    build_parser,
-    exit_code_for,
-    format_pairing,
-    main,
-    options_from,
-)
+from desktop_app.cli import commands, parser
+from desktop_app.cli.arguments import options_from
+from desktop_app.cli.console import Console, approver
+from desktop_app.cli.main import main
+from desktop_app.cli.output import EXIT_ACTION, EXIT_PROTOCOL, EXIT_TRANSIENT, EXIT_USAGE, exit_code_for
+from desktop_app.cli.pairing_text import format_pairing
+from desktop_app.cli.parser import build_parser
 from desktop_app.errors import (
     AuthorizationDenied,
     ConfigurationError,
@@ -157,34 +152,26 @@ def test_args_must_be_a_json_object(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_options_without_a_command_print_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["-v"]) == 0  # (no words at all opens the window: below)
+    assert main(["-v"]) == 0  # (no words at all opens the window: tests/unit/test_entry.py)
     assert "connect" in capsys.readouterr().out
 
 
-def test_no_command_opens_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`mcp-connectors` alone (or with --hidden) runs the app; `--help` and commands stay the command line."""
-    import desktop_app.app.main as app_main
-
-    started: list[list[str]] = []
-    monkeypatch.setattr(app_main, "main", lambda argv: started.append(list(argv)) or 0)
-    assert main([]) == 0
-    assert main(["--hidden"]) == 0
-    assert started == [[], ["--hidden"]]
+def test_every_command_of_the_parser_has_its_handler() -> None:
+    assert tuple(commands.COMMANDS) == parser.COMMANDS
 
 
 async def test_login_never_lets_yes_approve_a_move_to_another_authorization_server() -> None:
     from dataclasses import replace
 
     from desktop_app.accounts.consent import check_pairing, consent_from
-    from desktop_app.cli.commands import _approver
 
     approved = consent_from(PAIRING, server_id=1, now=1_700_000_000.0)
     moved = check_pairing(replace(PAIRING, issuer="https://login.elsewhere.example"), approved)
     assert moved.issuer_changed is not None and moved.needs_approval
     err = io.StringIO()
     with pytest.raises(UserActionRequired) as info:
-        await _approver(Console(assume_yes=True, err=err), asked_for_sign_in=True)(moved)
+        await approver(Console(assume_yes=True, err=err), asked_for_sign_in=True)(moved)
     assert info.value.code == "approval_needed"
     assert "This server now uses another authorization server:" in err.getvalue()
     more_scopes = check_pairing(replace(PAIRING, scopes=("read", "write", "admin")), approved)
-    assert await _approver(Console(assume_yes=True, err=io.StringIO()), asked_for_sign_in=True)(more_scopes)
+    assert await approver(Console(assume_yes=True, err=io.StringIO()), asked_for_sign_in=True)(more_scopes)

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 import desktop_app.mcp
 from desktop_app.accounts.consent import check_pairing
 from desktop_app.accounts.manager import Accounts, LoginResult
-from desktop_app.cli.main import Console, main
+from desktop_app.cli.console import Console
+from desktop_app.cli.main import main
 from desktop_app.errors import ProtocolViolation, one_line, terminal_text
 from desktop_app.oauth.flow import Pairing
 from tests.unit.cli_fakes import ISSUER, URL, Scripted, pairing, profile

@@ -22,8 +22,9 @@ from desktop_app.accounts.consent import (
     unattended_refusal,
 )
 from desktop_app.accounts.manager import Accounts, LoginResult
-from desktop_app.cli.commands import _approver
-from desktop_app.cli.main import EXIT_ACTION, Console, main
+from desktop_app.cli.console import Console, approver
+from desktop_app.cli.main import main
+from desktop_app.cli.output import EXIT_ACTION
 from desktop_app.errors import UserActionRequired
 from desktop_app.oauth.flow import Pairing
 from tests.unit.cli_fakes import Scripted, pairing, profile
@@ -94,7 +95,7 @@ def test_a_warning_that_was_not_there_when_the_person_approved_is_never_approved
 async def approve(change: str, *, asked_for_sign_in: bool) -> tuple[bool | UserActionRequired, str]:
     err = io.StringIO()
     try:
-        answer: bool | UserActionRequired = await _approver(
+        answer: bool | UserActionRequired = await approver(
             Console(assume_yes=True, err=err), asked_for_sign_in=asked_for_sign_in
         )(check_for(change))
     except UserActionRequired as refused:

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from desktop_app.accounts.consent import check_pairing
-from desktop_app.cli.main import Console, format_pairing
-from desktop_app.cli.pairing_text import format_pairing_check
+from desktop_app.cli.console import Console
+from desktop_app.cli.pairing_text import format_pairing, format_pairing_check
 from desktop_app.oauth.discovery import AuthorizationServerMetadata, legacy_default_metadata
 from desktop_app.oauth.flow import Discovery, SignIn
 from desktop_app.oauth.registration import ClientRegistration

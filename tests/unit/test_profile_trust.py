@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.cli.main import EXIT_STORAGE, exit_code_for
 from desktop_app.cli.main import main as cli_main
+from desktop_app.cli.output import EXIT_STORAGE, exit_code_for
 from desktop_app.errors import StorageError
 from desktop_app.storage.locks import AccountLocks
 from desktop_app.storage.paths import ensure_private_dir, instance_socket, runtime_dir

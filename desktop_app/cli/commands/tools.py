@@ -1,0 +1,104 @@
+"""``tools`` and ``call``: a server's tools, with a stored account's token (renewed, or stepped up, on the way)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from desktop_app import mcp
+from desktop_app.accounts.manager import Accounts, StoredSession
+from desktop_app.accounts.models import Account, Server
+from desktop_app.cli.arguments import tool_arguments
+from desktop_app.cli.console import Console, approver
+from desktop_app.cli.output import EXIT_OK, EXIT_TOOL_ERROR
+from desktop_app.cli.profile import profile
+from desktop_app.cli.text import connected_line, format_tool_result, scope_list, server_name, tool_lines, tool_name
+from desktop_app.errors import ConfigurationError, SignInRequired
+from desktop_app.mcp.client import REQUEST_DEADLINE
+from desktop_app.oauth import authorize
+from desktop_app.oauth import http as oauth_http
+
+# The engine's entry points are looked up on their modules at each call (oauth_http.new_client,
+# authorize.system_browser, mcp.McpClient): tests and the lab put scripted stand-ins there.
+
+#: What a command does with the session: the exit status it returns.
+Work = Callable[[Accounts, Server, StoredSession, httpx.AsyncClient], Awaitable[int]]
+
+
+def _reauthorizer(
+    accounts: Accounts, http: httpx.AsyncClient, server: Server, console: Console
+) -> Callable[[Account, tuple[str, ...]], Awaitable[Account]]:
+    async def reauthorize(account: Account, scopes: tuple[str, ...]) -> Account:
+        console.say(f"{server_name(server)} asks for more permissions: {scope_list(scopes)}.")
+        result = await accounts.login(
+            http,
+            server,
+            browser=authorize.system_browser,
+            # Met on the way to a tool: --yes approves more scopes at the same authorization server, nothing else.
+            approve=approver(console, asked_for_sign_in=False),
+            account=account,
+            on_url=console.show_sign_in_url,
+            extra_scopes=scopes,
+        )
+        return result.account
+
+    return reauthorize
+
+
+async def _with_session(args: argparse.Namespace, console: Console, work: Work) -> int:
+    """Run ``work`` with the session of ``--account`` on ``SERVER``."""
+    async with profile(args) as accounts:
+        server = accounts.server(args.server)
+        account = accounts.account(server, args.account)
+        async with oauth_http.new_client(server_url=server.url) as http:
+            session = accounts.session(
+                http, account, server, reauthorize=_reauthorizer(accounts, http, server, console)
+            )
+            try:
+                return await work(accounts, server, session, http)
+            except SignInRequired as exc:
+                if exc.code == "sign_in_required" and session.renewed_after_rejection:
+                    session.mark_rejected("the server refused a freshly renewed access token")
+                raise
+
+
+async def run_tools(args: argparse.Namespace, console: Console) -> int:
+    async def work(accounts: Accounts, server: Server, session: StoredSession, http: httpx.AsyncClient) -> int:
+        client = mcp.McpClient(http, server.resource, auth=session.auth())
+        try:
+            info = await client.initialize()
+            console.say(connected_line(info, server.name, account=session.account.display_name))
+            tools = await client.list_tools()
+            console.result(f"{len(tools)} tool(s):")
+            for line in tool_lines(tools):
+                console.result(line)
+        finally:
+            await client.close()
+        return EXIT_OK
+
+    return await _with_session(args, console, work)
+
+
+async def run_call(args: argparse.Namespace, console: Console) -> int:
+    tool_args = tool_arguments(args.args)
+    if args.deadline is not None and not args.deadline > 0:
+        raise ConfigurationError("invalid_deadline", f"--deadline {args.deadline} must be a positive number.")
+
+    async def work(accounts: Accounts, server: Server, session: StoredSession, http: httpx.AsyncClient) -> int:
+        client = mcp.McpClient(http, server.resource, auth=session.auth(), deadline=args.deadline or REQUEST_DEADLINE)
+        try:
+            await client.initialize()
+            result = await client.call_tool(args.tool, tool_args)
+        finally:
+            await client.close()
+        text = format_tool_result(result)
+        if text:
+            console.result(text)
+        if result.is_error:
+            console.say(f"The tool {tool_name(args.tool)} reported an error.")
+            return EXIT_TOOL_ERROR
+        return EXIT_OK
+
+    return await _with_session(args, console, work)

@@ -1,0 +1,272 @@
+"""The command line's words: the parser of ``mcp-connectors`` and its twelve commands.
+
+Light on purpose: the entry parses with it before it knows whether the command line's engine is needed at all
+(``--help``, ``--version`` and a fresh ``token`` never load it; see :mod:`desktop_app.cli.quick`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from desktop_app.appinfo import APP_NAME, COMMAND, DEFAULT_CLIENT_METADATA_URL, VERSION
+from desktop_app.oauth.redact import configure_logging
+
+#: The subcommands, in the order of ``--help``.
+COMMANDS = (
+    "connect",
+    "add",
+    "login",
+    "list",
+    "tools",
+    "call",
+    "token",
+    "logout",
+    "remove",
+    "nickname",
+    "consent",
+    "doctor",
+)
+
+#: ``--client-auth`` choices: desktop_app.oauth.registration.SUPPORTED_AUTH_METHODS (tests/unit/test_layers.py checks
+#: they agree), written out so that building the parser imports no HTTP code.
+CLIENT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
+
+#: ``mcp-connectors --hidden``: the app, started in the tray without its window (used at login).
+WINDOW_HIDDEN_FLAG = "--hidden"
+
+
+def _sign_in_options(parser: argparse.ArgumentParser, *, settings_only: bool = False) -> None:
+    """The options of a sign-in (``connect``, ``login``) and of a server's settings (``add``)."""
+    parser.add_argument(
+        "--scope",
+        action="append",
+        metavar="S",
+        help="request these scopes instead of the server's (repeat, or give several separated by spaces)",
+    )
+    parser.add_argument("--client-id", metavar="ID", help="a client id registered for this app at the server")
+    parser.add_argument(
+        "--client-secret",
+        metavar="S",
+        help="its secret, if it has one (prefer MCP_CONNECTORS_CLIENT_SECRET: arguments are visible to other users)",
+    )
+    parser.add_argument(
+        "--client-auth",
+        choices=CLIENT_AUTH_METHODS,
+        help="how the pre-registered client authenticates (default: client_secret_basic with a secret, else none)",
+    )
+    parser.add_argument(
+        "--client-metadata-url",
+        metavar="URL",
+        default=None
+        if settings_only
+        else os.environ.get("MCP_CONNECTORS_CLIENT_METADATA_URL") or DEFAULT_CLIENT_METADATA_URL,
+        help="the https URL of this app's client metadata document (used when the server supports it)",
+    )
+    parser.add_argument(
+        "--no-resource", action="store_true", help="don't send RFC 8707 'resource' (for servers that reject it)"
+    )
+    parser.add_argument(
+        "--callback-port",
+        type=int,
+        default=None if settings_only else 0,
+        metavar="N",
+        help="fixed loopback port (default: any free port)",
+    )
+
+
+def _timeout_and_yes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", "-y", action="store_true", help="approve the pairing (and any step-up) without asking")
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait for the browser sign-in"
+    )
+
+
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``, without importing shutil."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    stdout = sys.__stdout__
+    if columns <= 0 and stdout is not None:
+        try:
+            columns = os.get_terminal_size(stdout.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own, given the terminal's width: argparse makes one for every ``add_argument`` and, left to
+    itself, imports shutil (with zlib, bz2 and lzma) to measure the terminal, a cost every command would pay."""
+
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None
+    ) -> None:
+        super().__init__(prog, indent_increment, max_help_position, _terminal_columns() - 2 if width is None else width)
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """Subcommands' parsers are made of the same class, so they get the formatter too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line. With ``command`` (one of :data:`COMMANDS`), the global options and that subcommand only:
+    what :func:`parse` uses, because a script calling ``token`` in a loop should not pay for building all twelve."""
+
+    def wanted(name: str) -> bool:
+        return command not in COMMANDS or name == command
+
+    parser = _ArgumentParser(
+        prog=COMMAND,
+        description=f"{APP_NAME}: connect AI tools to OAuth-protected MCP servers. Without a command it opens the "
+        f"window ({WINDOW_HIDDEN_FLAG}: start in the tray only).",
+        epilog="Exit codes: 0 ok, 1 you must act, 2 bad input, 3 temporary problem, 4 server broke the protocol, "
+        "5 the tool reported an error, 6 the keyring or database cannot be used, 130 interrupted. "
+        "SERVER is a server's name, id or URL; --account A is an account's label, nickname or id.",
+    )
+    parser.add_argument("--version", action="version", version=f"{COMMAND} {VERSION}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (secrets are redacted)")
+    parser.add_argument(
+        "--secret-store",
+        choices=("keyring", "file"),
+        help="where tokens are kept: the OS keyring (default) or, only if you choose it, a file that is NOT "
+        "encrypted; the choice is remembered for this profile (MCP_CONNECTORS_HOME)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    if wanted("connect"):
+        connect = commands.add_parser(
+            "connect",
+            help="sign in to an MCP server once (nothing is stored) and list its tools",
+            description="Discover the server's authorization server, show the pairing, sign in through your browser, "
+            "then list the server's tools (and call one with --call). Nothing is stored: see 'add' and 'login'.",
+        )
+        connect.add_argument("url", help="the MCP server's address, e.g. https://example.com/mcp")
+        _timeout_and_yes(connect)
+        _sign_in_options(connect)
+        connect.add_argument("--call", metavar="TOOL", help="call this tool after listing the tools")
+        connect.add_argument("--args", metavar="JSON", default="{}", help="the tool's arguments as a JSON object")
+
+    if wanted("add"):
+        add = commands.add_parser("add", help="add an MCP server by its URL", description="Remember a server.")
+        add.add_argument("url", help="the MCP server's address, e.g. https://example.com/mcp")
+        add.add_argument("--name", metavar="N", help="what to call it (default: its host name)")
+        add.add_argument("--no-identity", action="store_true", help="don't ask the server who signed in (no openid)")
+        _sign_in_options(add, settings_only=True)
+
+    if wanted("login"):
+        login = commands.add_parser(
+            "login",
+            help="sign in to a server (first account, another account, or an account again)",
+            description="Sign in through your browser. With one account on the server, signs it in again (the same "
+            "person must come back); --new-account adds another; --account chooses which one to sign in again. "
+            "Sign-in options given here are saved as the server's settings.",
+        )
+        login.add_argument("server", metavar="SERVER", help="a server's name, id, or URL (a new URL is added)")
+        login.add_argument("--account", metavar="A", help="sign this account in again")
+        login.add_argument("--new-account", action="store_true", help="add another account on this server")
+        login.add_argument("--nickname", metavar="N", help="a name of your own for the new account")
+        login.add_argument("--no-identity", action="store_true", help="don't ask the server who signed in (no openid)")
+        _timeout_and_yes(login)
+        _sign_in_options(login, settings_only=True)
+
+    if wanted("list"):
+        listing = commands.add_parser("list", help="servers and accounts: who, state, expiry")
+        listing.add_argument("--json", action="store_true", help="machine-readable output (no secrets)")
+
+    if wanted("tools"):
+        tools = commands.add_parser("tools", help="list a server's tools with an account's token")
+        tools.add_argument("server", metavar="SERVER")
+        tools.add_argument("--account", metavar="A")
+        tools.add_argument("--yes", "-y", action="store_true", help="approve a step-up without asking")
+
+    if wanted("call"):
+        call = commands.add_parser("call", help="call one of a server's tools")
+        call.add_argument("server", metavar="SERVER")
+        call.add_argument("tool", metavar="TOOL")
+        call.add_argument("--args", metavar="JSON", default="{}", help="the tool's arguments as a JSON object")
+        call.add_argument("--account", metavar="A")
+        call.add_argument("--yes", "-y", action="store_true", help="approve a step-up without asking")
+        call.add_argument(
+            "--deadline",
+            type=float,
+            metavar="SECONDS",
+            help="give up on the call when the server has not finished answering after this long (default 300)",
+        )
+
+    if wanted("token"):
+        token = commands.add_parser(
+            "token",
+            help="print a fresh access token (renewed if needed) for scripts",
+            description="Print only the access token on stdout, renewing it first when it is about to expire.",
+        )
+        token.add_argument("server", metavar="SERVER")
+        token.add_argument("--account", metavar="A")
+        token.add_argument("--force", action="store_true", help="renew even if the token is still fresh")
+
+    if wanted("logout"):
+        logout = commands.add_parser("logout", help="sign an account out: revoke its tokens and delete them here")
+        logout.add_argument("server", metavar="SERVER")
+        logout.add_argument("--account", metavar="A")
+
+    if wanted("remove"):
+        remove = commands.add_parser("remove", help="remove a server with its accounts, registrations and approvals")
+        remove.add_argument("server", metavar="SERVER")
+        remove.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
+
+    if wanted("nickname"):
+        nickname = commands.add_parser("nickname", help="give an account a name of your own ('' clears it)")
+        nickname.add_argument("server", metavar="SERVER")
+        nickname.add_argument("nickname", metavar="NAME")
+        nickname.add_argument("--account", metavar="A")
+
+    if wanted("consent"):
+        consent = commands.add_parser("consent", help="show (or withdraw) the pairing you approved for a server")
+        consent.add_argument("server", metavar="SERVER")
+        consent.add_argument("--withdraw", action="store_true", help="forget the approval: ask again next time")
+
+    if wanted("doctor"):
+        doctor = commands.add_parser(
+            "doctor", help="a redacted trace of discovery → registration → sign-in → token, safe to share"
+        )
+        doctor.add_argument("server", metavar="SERVER", nargs="?")
+
+    return parser
+
+
+def command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is neither an option nor ``--secret-store``'s value.
+
+    A guess that only decides how much of the parser to build: anything it gets wrong parses with the whole parser
+    or fails as the whole parser would (a word it takes for the command can only be an option's value if it is
+    ``keyring`` or ``file``, which no command is called)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--secret-store":
+            next(words, None)
+        elif word == "--" or not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace | None:
+    """The arguments of ``argv``, with logging set as they ask; None when they name no command (the help was printed
+    instead). A command line argparse refuses, ``--help`` and ``--version`` end here (``SystemExit``)."""
+    words = list(argv)
+    parser = build_parser(command_in(words))
+    args = parser.parse_args(words)
+    configure_logging(logging.INFO if args.verbose else logging.WARNING)
+    if args.command is None:
+        parser.print_help()
+        return None
+    return args

@@ -1,0 +1,49 @@
+"""What the command line answers before it loads its engine: ``--help``, ``--version``, a command line argparse
+refuses, and ``token`` when the stored token is fresh.
+
+A script asking for a token in a loop pays for SQLite and one keyring read, not for the event loop, the HTTP
+stack or the OAuth engine (benchmarks/accounts_cli.py; tests/unit/test_layers.py checks what this path loads). So
+this module and what it imports stay light; anything else goes on to :mod:`desktop_app.cli.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from desktop_app.cli.output import EXIT_OK, Output, report, report_interrupted
+from desktop_app.cli.parser import parse
+from desktop_app.cli.profile import profile_as_found
+from desktop_app.errors import ConnectorError
+
+
+def answer(argv: Sequence[str]) -> int | None:
+    """The exit status when this path answered ``argv``; None when the command line's engine must."""
+    args = parse(argv)
+    if args is None:
+        return EXIT_OK
+    if args.command != "token" or args.force:
+        return None
+    output = Output()
+    try:
+        return print_fresh_token(args, output)
+    except ConnectorError as error:
+        return report(error, output)
+    except KeyboardInterrupt:
+        return report_interrupted(output)
+
+
+def print_fresh_token(args: argparse.Namespace, output: Output) -> int | None:
+    """``token`` when the stored token needs no renewal: print it and return 0. None when it must be renewed (about
+    to expire), or when a crash left something for the profile's opening to finish: then ``run_token`` does the
+    rest. Errors are the same as ``run_token``'s."""
+    with profile_as_found(args) as accounts:
+        if accounts.registry.stale_pending_secrets(older_than=accounts.clock() + 1):
+            return None  # an interrupted sign-in or sign-out to finish first, under the account locks
+        server = accounts.server(args.server)
+        account = accounts.account(server, args.account)
+        tokens = accounts.fresh_token(account)
+        if tokens is None:
+            return None
+        output.result(tokens.access_token)
+    return EXIT_OK
