@@ -54,7 +54,7 @@ class SecretStore(Protocol):
     ``keyring_locked``, ``keyring_write_failed``, ``keyring_read_failed``).
     """
 
-    #: "keyring" or "file".
+    #: "keyring", "file", or "memory" (a sign-in that keeps nothing: ``connect``).
     @property
     def kind(self) -> str: ...
 

@@ -11,8 +11,6 @@ from typing import Any
 
 from desktop_app.accounts.models import ServerSettings
 from desktop_app.errors import ConfigurationError, one_line
-from desktop_app.oauth.flow import SignInOptions
-from desktop_app.oauth.registration import PreRegisteredClient
 
 
 def scopes(values: list[str] | None) -> tuple[str, ...] | None:
@@ -22,28 +20,14 @@ def scopes(values: list[str] | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(s for value in values for s in value.split()))
 
 
-def options_from(args: argparse.Namespace) -> SignInOptions:
-    """``connect``'s sign-in options."""
-    secret = args.client_secret or os.environ.get("MCP_CONNECTORS_CLIENT_SECRET") or None
-    if (secret or args.client_auth) and not args.client_id:
-        raise ConfigurationError("missing_client_id", "--client-secret and --client-auth need --client-id.")
-    if not 0 <= args.callback_port <= 65535:
-        raise ConfigurationError("invalid_port", f"--callback-port {args.callback_port} is not a port number.")
+def connect_settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
+    """``connect``'s sign-in options as the settings of a server kept for this one run, and the client secret.
+
+    ``connect`` asks for no identity (it keeps no account to name)."""
     if args.timeout <= 0:
         raise ConfigurationError("invalid_timeout", f"--timeout {args.timeout} must be positive.")
-    pre = (
-        PreRegisteredClient(client_id=args.client_id, client_secret=secret, token_endpoint_auth_method=args.client_auth)
-        if args.client_id
-        else None
-    )
-    return SignInOptions(
-        scopes=scopes(args.scope),
-        preregistered=pre,
-        client_metadata_url=args.client_metadata_url or None,
-        send_resource=not args.no_resource,
-        callback_port=args.callback_port,
-        timeout=args.timeout,
-    )
+    settings, secret = settings_from(args, ServerSettings(request_identity=False))
+    return settings, secret if isinstance(secret, str) else None
 
 
 def settings_from(args: argparse.Namespace, base: ServerSettings) -> tuple[ServerSettings, str | bool | None]:

@@ -11,9 +11,8 @@ from typing import TextIO
 
 from desktop_app.accounts.consent import PairingCheck, unattended_refusal
 from desktop_app.cli.output import Output
-from desktop_app.cli.pairing_text import YES_REFUSALS, check_against, format_pairing_check
+from desktop_app.cli.pairing_text import YES_REFUSALS, format_pairing_check
 from desktop_app.errors import ConfigurationError, UserActionRequired, one_line, terminal_text
-from desktop_app.oauth.flow import Pairing
 
 
 class Console(Output):
@@ -29,10 +28,6 @@ class Console(Output):
     @property
     def has_terminal(self) -> bool:
         return self.stdin.isatty()
-
-    async def confirm(self, pairing: Pairing, previous: Pairing | None) -> bool:
-        """``connect``'s question (``previous``: the pairing approved earlier in this run, for a step-up or a move)."""
-        return await self.approve(check_against(pairing, previous), asked_for_sign_in=True)
 
     async def approve(self, check: PairingCheck, *, asked_for_sign_in: bool) -> bool:
         """Show the pairing check and get it approved: by ``--yes`` within what it may approve (``asked_for_sign_in``:

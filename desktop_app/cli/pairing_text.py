@@ -8,10 +8,9 @@ so it cannot add lines, move the cursor or hide behind control characters.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
-from desktop_app.accounts.consent import PairingCheck, check_pairing, consent_from, describe_client, domain_of
+from desktop_app.accounts.consent import PairingCheck, describe_client, domain_of
 from desktop_app.cli.text import URL_LIMIT, shown_url
 from desktop_app.errors import one_line
 from desktop_app.oauth.flow import Pairing
@@ -115,15 +114,3 @@ def format_pairing_check(check: PairingCheck) -> str:
             )
     lines.extend(f"Warning: {one_line(warning.message, URL_LIMIT)}" for warning in check.warnings)
     return "\n".join(lines)
-
-
-def check_against(pairing: Pairing, previous: Pairing | None) -> PairingCheck:
-    """``connect``'s pairing compared with the one approved earlier in the same run (None: the first one), the way
-    ``login`` compares it with the approval on record."""
-    approved = None if previous is None else consent_from(previous, server_id=0, now=time.time())
-    return check_pairing(pairing, approved)
-
-
-def format_pairing(pairing: Pairing, previous: Pairing | None) -> str:
-    """``connect``'s pairing text: the same words, warnings and notes as ``login``'s."""
-    return format_pairing_check(check_against(pairing, previous))

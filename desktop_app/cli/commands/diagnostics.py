@@ -9,8 +9,9 @@ import time
 import httpx
 
 from desktop_app import mcp
-from desktop_app.accounts.manager import Accounts, metadata_from_json
+from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import AccountState, Server
+from desktop_app.accounts.registrations import metadata_from_json
 from desktop_app.appinfo import COMMAND
 from desktop_app.cli.console import Console
 from desktop_app.cli.output import EXIT_OK
@@ -18,7 +19,7 @@ from desktop_app.cli.profile import profile
 from desktop_app.cli.text import URL_LIMIT, account_name, describe_state, scope_list, server_name, shown_url
 from desktop_app.errors import ConnectorError, one_line
 from desktop_app.oauth import http as oauth_http
-from desktop_app.oauth.flow import NoAuthorizationNeeded, SignIn
+from desktop_app.oauth.flow import SignIn
 from desktop_app.oauth.redact import redact
 from desktop_app.oauth.trace import Trace
 from desktop_app.storage.paths import data_dir
@@ -67,16 +68,17 @@ async def _diagnose(accounts: Accounts, http: httpx.AsyncClient, server: Server)
         discovery = await signin.discover(
             mcp.build_probe_request(server.url), mcp.build_probe_request(server.url, mcp.LEGACY_VERSIONS[0])
         )
-        metadata = discovery.metadata
-        issuer = metadata.issuer
-        lines.append("discovery:")
-        lines.extend(f"  {shown_url(line)}" for line in trace.lines())
-        lines.append(f"  authorization server: {shown_url(metadata.issuer)}")
-        lines.append(f"  token endpoint: {shown_url(metadata.token_endpoint)}")
-        lines.append(f"  revocation: {shown_url(metadata.revocation_endpoint or 'not offered')}")
-        lines.append(f"  scopes the server asks for: {scope_list(signin.requested_scopes) or '(none)'}")
-    except NoAuthorizationNeeded:
-        lines.append("discovery: the server answers without asking for a sign-in.")
+        if discovery is None:
+            lines.append("discovery: the server answers without asking for a sign-in.")
+        else:
+            metadata = discovery.metadata
+            issuer = metadata.issuer
+            lines.append("discovery:")
+            lines.extend(f"  {shown_url(line)}" for line in trace.lines())
+            lines.append(f"  authorization server: {shown_url(metadata.issuer)}")
+            lines.append(f"  token endpoint: {shown_url(metadata.token_endpoint)}")
+            lines.append(f"  revocation: {shown_url(metadata.revocation_endpoint or 'not offered')}")
+            lines.append(f"  scopes the server asks for: {scope_list(signin.requested_scopes) or '(none)'}")
     except ConnectorError as exc:
         lines.append("discovery:")
         lines.extend(f"  {shown_url(line)}" for line in trace.lines())

@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from desktop_app import mcp
-from desktop_app.accounts.manager import Accounts, StoredSession
+from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, Server
+from desktop_app.accounts.session import StoredSession
 from desktop_app.cli.arguments import tool_arguments
 from desktop_app.cli.console import Console, approver
 from desktop_app.cli.output import EXIT_OK, EXIT_TOOL_ERROR
