@@ -1,0 +1,1 @@
+"""What several test files share: signing in the app's one way, stores that keep nothing, people who answer."""
