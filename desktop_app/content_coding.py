@@ -20,6 +20,8 @@ from collections.abc import AsyncGenerator, Iterator
 
 import httpx
 
+from desktop_app.error_codes import Code
+
 #: What the engine asks for, and all it decodes.
 ACCEPT_ENCODING = "gzip, deflate"
 #: The most a decoder produces from one step of input before the caller counts it.
@@ -32,7 +34,7 @@ class CodingError(Exception):
     """A body whose coding is refused or broken. ``code``: ``stacked_content_encoding``,
     ``unsupported_content_encoding`` or ``malformed_body``; ``detail`` completes "answered with ..."."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: Code, detail: str) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail

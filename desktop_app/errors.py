@@ -36,17 +36,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import cast
+
+from desktop_app.error_codes import OAUTH_CODES, Code
 
 
 class ConnectorError(Exception):
-    """Base of every error the engine raises on purpose."""
+    """Base of every error the engine raises on purpose. ``code`` is one of :data:`desktop_app.error_codes.Code`."""
 
-    kind: ClassVar[str] = "error"
-
-    def __init__(self, code: str, message: str, *, hint: str | None = None, url: str | None = None) -> None:
+    def __init__(self, code: Code, message: str, *, hint: str | None = None, url: str | None = None) -> None:
         super().__init__(message)
-        self.code = code
+        self.code: Code = code
         self.message = message
         self.hint = hint
         self.url = url
@@ -61,8 +61,6 @@ class ConnectorError(Exception):
 class UserActionRequired(ConnectorError):
     """The person must do something (sign in again, approve, pick another account)."""
 
-    kind = "action"
-
 
 class AuthorizationDenied(UserActionRequired):
     """The authorization server answered the authorization request with an error (``access_denied``...)."""
@@ -73,7 +71,45 @@ class GrantExpired(UserActionRequired):
 
 
 class SignInRequired(UserActionRequired):
-    """The resource refused the token even after a refresh, or there is nothing to refresh with."""
+    """The stored sign-in cannot be used: the resource refused it even after a renewal, there is nothing to renew
+    with, or the authorization server ended it. ``account_id`` and ``server``: whose sign-in, when it is a stored
+    account's (the command line and the window say how to sign it in again)."""
+
+    def __init__(
+        self,
+        code: Code,
+        message: str,
+        *,
+        hint: str | None = None,
+        url: str | None = None,
+        account_id: int | None = None,
+        server: str | None = None,
+    ) -> None:
+        super().__init__(code, message, hint=hint, url=url)
+        self.account_id = account_id
+        self.server = server
+
+
+class TokenRejected(SignInRequired):
+    """The resource refused an access token that was just renewed (or cannot be renewed): the login is no longer
+    accepted there."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__("sign_in_required", message, hint="Sign in again.", url=url)
+
+
+class AccountRemoved(SignInRequired):
+    """The account was removed meanwhile (by another window or the command line)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("account_removed", message)
+
+
+class NoAccount(SignInRequired):
+    """The server has no account that is signed in (``server``: its name)."""
+
+    def __init__(self, message: str, *, server: str, url: str) -> None:
+        super().__init__("no_account", message, url=url, server=server)
 
 
 class ConsentRefused(UserActionRequired):
@@ -84,8 +120,28 @@ class StepUpExhausted(UserActionRequired):
     """The server kept answering ``insufficient_scope`` after the allowed number of step-ups."""
 
 
+class MorePermissionsNeeded(UserActionRequired):
+    """The server asks for ``scopes`` the account did not grant, and nobody is there to approve a step-up."""
+
+    def __init__(self, message: str, *, server: str, account_id: int, scopes: tuple[str, ...], url: str) -> None:
+        super().__init__("more_permissions_needed", message, url=url)
+        self.server = server
+        self.account_id = account_id
+        self.scopes = scopes
+
+
 class WrongAccount(UserActionRequired):
-    """Signing in again to an account returned another person ("asked to sign in as X, signed in as Y")."""
+    """Signing in again to an account returned another person ("asked to sign in as X, signed in as Y").
+
+    ``expected``: the account's label; ``found``: who signed in instead, when the server said (None: nobody named).
+    """
+
+    def __init__(
+        self, code: Code, message: str, *, expected: str, found: str | None, hint: str | None = None, url: str
+    ) -> None:
+        super().__init__(code, message, hint=hint, url=url)
+        self.expected = expected
+        self.found = found
 
 
 class ClientRefused(UserActionRequired):
@@ -101,10 +157,13 @@ class UnauthorizedClient(ClientRefused):
     """``unauthorized_client``: the client may not use this grant type."""
 
 
+class RequestFailed(ConnectorError):
+    """The server answered a request with an error of its own (an MCP server's JSON-RPC error): the request failed,
+    not the connection nor the sign-in."""
+
+
 class TransientError(ConnectorError):
     """Worth retrying later; nothing stored should be thrown away because of it."""
-
-    kind = "transient"
 
 
 class NetworkError(TransientError):
@@ -118,13 +177,69 @@ class ServerUnavailable(TransientError):
 class ProtocolViolation(ConnectorError):
     """The other side broke the protocol: a mismatch, a missing field, a malformed answer."""
 
-    kind = "protocol"
+
+class StateMismatch(ProtocolViolation):
+    """A browser callback whose ``state`` is not this sign-in's: an answer to another sign-in, or a forgery."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("state_mismatch", message, hint="Start the sign-in again from the app.")
+
+
+class UnsupportedTokenType(ProtocolViolation):
+    """``unsupported_token_type`` (RFC 7009 §2.2.1): the authorization server cannot revoke that kind of token."""
 
 
 class ConfigurationError(ConnectorError):
     """What the person gave us cannot work (a malformed URL, an ``http`` URL to a remote host...)."""
 
-    kind = "config"
+
+class ServerExists(ConfigurationError):
+    """The server is added already, as ``name``."""
+
+    def __init__(self, message: str, *, name: str, url: str) -> None:
+        super().__init__("server_exists", message, url=url)
+        self.name = name
+
+
+class UnknownServer(ConfigurationError):
+    """No server is called what the person asked for (``known``: the names there are)."""
+
+    def __init__(self, message: str, *, known: tuple[str, ...]) -> None:
+        super().__init__("unknown_server", message)
+        self.known = known
+
+
+class UnknownAccount(ConfigurationError):
+    """The server has no account called what the person asked for."""
+
+    def __init__(self, message: str, *, server: str) -> None:
+        super().__init__("unknown_account", message)
+        self.server = server
+
+
+class ChooseAccount(ConfigurationError):
+    """The server has several accounts and the person named none."""
+
+    def __init__(self, message: str, *, server: str) -> None:
+        super().__init__("choose_account", message)
+        self.server = server
+
+
+class NoRegistrationPath(ConfigurationError):
+    """The authorization server offers no way for this app to register itself: a client id registered by its
+    administrator is needed (``issuer``)."""
+
+    def __init__(self, message: str, *, issuer: str) -> None:
+        super().__init__("no_registration_path", message, url=issuer)
+        self.issuer = issuer
+
+
+class SecretStoreInUse(ConfigurationError):
+    """Switching the secret store while logins live in the ``current`` one would leave them behind."""
+
+    def __init__(self, message: str, *, current: str) -> None:
+        super().__init__("secret_store_in_use", message)
+        self.current = current
 
 
 class AuthorizationRequestRefused(ConfigurationError):
@@ -161,24 +276,28 @@ class StorageError(ConnectorError):
     Nothing was lost: the message names the file or the keyring and what the person can do.
     """
 
-    kind = "storage"
-
 
 class SecretStoreError(StorageError):
     """The keyring is missing, locked, or refused to read or write. Codes: ``keyring_unavailable``,
-    ``keyring_locked``, ``keyring_write_failed``, ``keyring_read_failed``, ``file_store_unsafe``."""
+    ``keyring_locked`` (:class:`KeyringLocked`), ``keyring_write_failed``, ``keyring_read_failed``,
+    ``file_store_unsafe``."""
 
 
-class NoAuthorizationNeeded(ConnectorError):
+class KeyringLocked(SecretStoreError):
+    """The keyring is locked (and unlocking it was declined or is not possible from here)."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__("keyring_locked", message, hint=hint)
+
+
+class NoAuthorizationNeeded(ConfigurationError):
     """Asked to sign in to a server that answered without asking for a token: there is nothing to sign in to."""
-
-    kind = "info"
 
     def __init__(self, url: str) -> None:
         super().__init__("no_authorization_needed", f"{url} answered without asking for a sign-in.", url=url)
 
 
-#: OAuth error codes (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1) → the class that says whose move it is.
+#: OAuth error codes (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; RFC 7009 §2.2.1) → the class that says whose move it is.
 OAUTH_ERROR_CLASSES: dict[str, type[ConnectorError]] = {
     "access_denied": AuthorizationDenied,
     "consent_required": AuthorizationDenied,
@@ -191,6 +310,7 @@ OAUTH_ERROR_CLASSES: dict[str, type[ConnectorError]] = {
     "slow_down": ServerUnavailable,
     "invalid_client": InvalidClient,
     "unauthorized_client": UnauthorizedClient,
+    "unsupported_token_type": UnsupportedTokenType,
 }
 
 
@@ -202,11 +322,12 @@ def oauth_error(error: str, description: str | None, *, where: str, url: str | N
     cls = OAUTH_ERROR_CLASSES.get(error, ProtocolViolation)
     detail = f": {one_line(description)}" if description else ""
     message = f"{where} answered {one_line(error, 60)}{detail}"
-    return cls(error if _is_token(error) else "oauth_error", message, url=url)
+    return cls(oauth_code(error), message, url=url)
 
 
-def _is_token(value: str) -> bool:
-    return bool(value) and len(value) <= 60 and all(0x21 <= ord(c) <= 0x7E and c not in '"\\' for c in value)
+def oauth_code(error: str) -> Code:
+    """An authorization server's ``error`` as a code: itself when OAuth defines it, else ``oauth_error``."""
+    return cast(Code, error) if error in OAUTH_CODES else "oauth_error"
 
 
 def one_line(text: str, limit: int = 200) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from desktop_app.accounts.models import Account, AccountState, Server
 from desktop_app.accounts.ports import Registry
-from desktop_app.errors import ConfigurationError, SignInRequired
+from desktop_app.errors import ChooseAccount, NoAccount, UnknownAccount, UnknownServer
 
 
 def find_server(registry: Registry, text: str) -> Server:
@@ -15,10 +15,8 @@ def find_server(registry: Registry, text: str) -> Server:
     found = registry.find_server(text)
     if found is None:
         names = ", ".join(s.name for s in registry.servers()) or "none yet"
-        raise ConfigurationError(
-            "unknown_server",
-            f"No server called {text!r} (servers: {names}).",
-            hint="Add it with 'mcp-connectors add URL', or use a name from 'mcp-connectors list'.",
+        raise UnknownServer(
+            f"No server called {text!r} (servers: {names}).", known=tuple(s.name for s in registry.servers())
         )
     return found
 
@@ -33,24 +31,14 @@ def find_account(registry: Registry, server: Server, text: str | None) -> Accoun
     if text:
         found = registry.find_account(server.id, text)
         if found is None:
-            raise ConfigurationError(
-                "unknown_account",
+            raise UnknownAccount(
                 f"{server.name} has no account {text!r} (accounts: {account_names(registry, server)}).",
-                hint="Use a label, nickname or id from 'mcp-connectors list'.",
+                server=server.name,
             )
         return found
     live = [a for a in registry.accounts(server.id) if a.state is not AccountState.SIGNED_OUT]
     if len(live) == 1:
         return live[0]
     if not live:
-        raise SignInRequired(
-            "no_account",
-            f"There is no signed-in account on {server.name}.",
-            hint=f"Sign in with 'mcp-connectors login {server.name}'.",
-            url=server.resource,
-        )
-    raise ConfigurationError(
-        "choose_account",
-        f"{server.name} has several accounts ({account_names(registry, server)}).",
-        hint="Choose one with --account.",
-    )
+        raise NoAccount(f"There is no signed-in account on {server.name}.", server=server.name, url=server.resource)
+    raise ChooseAccount(f"{server.name} has several accounts ({account_names(registry, server)}).", server=server.name)

@@ -35,7 +35,7 @@ from desktop_app.accounts.session import Reauthorize, StoredSession
 from desktop_app.accounts.signin import Approve, AskNickname, Login, LoginRequest, LoginResult, OnStep, clean_nickname
 from desktop_app.accounts.signout import SignOut, SignOutResult
 from desktop_app.accounts.stored import StoredTokens
-from desktop_app.errors import ConfigurationError, NoAuthorizationNeeded, SecretStoreError
+from desktop_app.errors import NoAuthorizationNeeded, SecretStoreError, ServerExists
 from desktop_app.oauth.authorize import Browser
 from desktop_app.oauth.challenge import BearerChallenge
 from desktop_app.oauth.flow import SignIn, SignInOptions
@@ -105,12 +105,7 @@ class Accounts:
         variants = {resource, resource.rstrip("/"), resource.rstrip("/") + "/"}
         existing = next((s for s in self.registry.servers() if s.resource in variants), None)
         if existing is not None:
-            raise ConfigurationError(
-                "server_exists",
-                f"{url} is already added as {existing.name!r}.",
-                hint=f"Use the name {existing.name!r} to sign in or list its tools.",
-                url=url,
-            )
+            raise ServerExists(f"{url} is already added as {existing.name!r}.", name=existing.name, url=url)
         chosen = (name or "").strip() or self._default_name(resource)
         server = self.registry.add_server(
             url=url, resource=resource, name=chosen, settings=settings or ServerSettings(), now=self.clock()
@@ -312,9 +307,6 @@ class Accounts:
     ) -> TokenSet:
         """A usable access token for the account, renewed first when it is about to expire (or ``force``)."""
         return await self.renewal.token(http, account, force=force, trace=trace)
-
-    def sign_in_hint(self, account: Account) -> str:
-        return self.tokens.sign_in_hint(account)
 
     def mark_needs_sign_in(self, account: Account, reason: str, *, code: str = "rejected") -> Account:
         """The resource refused a freshly renewed token (or similar): the person must sign in again."""

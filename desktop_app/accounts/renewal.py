@@ -149,10 +149,10 @@ class Renewal:
                 )
                 if forgotten(registration, exc):
                     self.registrations.forget(registration.issuer)
-                raise SignInRequired(
-                    "needs_sign_in",
+                raise self.tokens.sign_in_required(
+                    account,
+                    "sign_in_required",
                     f"{account.display_name} must sign in again: {exc.message}",
-                    hint=self.tokens.sign_in_hint(account),
                     url=account.issuer,
                 ) from exc
             except ProtocolViolation as exc:

@@ -17,7 +17,7 @@ import httpx
 
 from desktop_app.accounts.models import Account, Server, ServerSettings
 from desktop_app.accounts.signin import Approve, LoginResult
-from desktop_app.errors import SignInRequired, UserActionRequired
+from desktop_app.errors import MorePermissionsNeeded, SignInRequired, TokenRejected
 from desktop_app.oauth.auth import BearerAuth
 from desktop_app.oauth.authorize import Browser
 from desktop_app.oauth.challenge import BearerChallenge
@@ -78,18 +78,16 @@ class StoredSession:
                 "authorization_server_changed",
                 f"{self.server.name} now uses another authorization server, {moved_to} (instead of {old}); "
                 f"{self.account.display_name} must sign in again there.",
-                hint=self._accounts.sign_in_hint(self.account),
                 url=self.resource,
+                account_id=self.account.id,
+                server=self.server.name,
             )
         fresh = await self._accounts.token(self._http, self.account, force=True)
         if fresh.access_token == rejected.access_token:
             # No way to renew (no refresh token): the resource's refusal is final.
             self.mark_rejected("the server refused the access token and it cannot be renewed")
-            raise SignInRequired(
-                "sign_in_required",
-                f"{self.server.name} refused the access token of {self.account.display_name}.",
-                hint="Sign in again.",
-                url=self.resource,
+            raise TokenRejected(
+                f"{self.server.name} refused the access token of {self.account.display_name}.", url=self.resource
             )
         self.renewed_after_rejection = True
         return fresh
@@ -99,12 +97,12 @@ class StoredSession:
         if self._reauthorize is not None:
             self.account = await self._reauthorize(self.account, scopes)
             return await self._accounts.token(self._http, self.account)
-        raise UserActionRequired(
-            "more_permissions_needed",
+        raise MorePermissionsNeeded(
             f"{self.server.name} asks for more permissions ({' '.join(scopes)}) than "
             f"{self.account.display_name} granted.",
-            hint=f"Sign in again with more scopes: mcp-connectors login {self.server.name} "
-            f"--account {self.account.id} --scope '{' '.join(scopes)}'.",
+            server=self.server.name,
+            account_id=self.account.id,
+            scopes=scopes,
             url=self.resource,
         )
 

@@ -318,8 +318,8 @@ class Login:
                 WrongAccount(
                     "wrong_account" if identity is not None else "identity_unconfirmed",
                     f"Asked to sign in as {account.label}, but signed in as {who}; nothing was changed.",
-                    hint=f"Sign in as {account.label}"
-                    + (f", or add {identity.label} with 'login --new-account'." if identity is not None else "."),
+                    expected=account.label,
+                    found=identity.label if identity is not None else None,
                     url=self.server.resource,
                 )
             )
@@ -335,6 +335,8 @@ class Login:
                         "duplicate_account",
                         f"{identity.label} is already signed in on {self.server.name} as another account "
                         f"({other.display_name}); {target.display_name} was not changed.",
+                        expected=target.display_name,
+                        found=identity.label,
                         hint=f"Sign {target.display_name} in as its own person at {issuer}, or sign it out.",
                         url=self.server.resource,
                     )

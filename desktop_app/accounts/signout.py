@@ -19,7 +19,7 @@ from desktop_app.accounts.ports import Stores
 from desktop_app.accounts.registrations import PersistentRegistrationStore, metadata_from_json
 from desktop_app.accounts.renewal import account_lock
 from desktop_app.accounts.stored import StoredTokens
-from desktop_app.errors import ConnectorError
+from desktop_app.errors import ConnectorError, UnsupportedTokenType
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.registration import ClientRegistration
 from desktop_app.oauth.tokens import revoke_token
@@ -140,15 +140,14 @@ class SignOut:
             name = hint.replace("_", " ")
             try:
                 await revoke_token(http, endpoint, registration, value, token_type_hint=hint, trace=trace)
+            except UnsupportedTokenType:
+                # RFC 7009 §2.2.1: this server cannot revoke that kind of token (e.g. a self-contained JWT).
+                until = ""
+                if hint == "access_token" and tokens.expires_at is not None:
+                    until = " in " + _human_seconds(tokens.expires_at - self.stores.clock())
+                notes.append(f"{account.issuer} cannot revoke the {name}; it stops working by itself{until}.")
             except ConnectorError as exc:
-                if exc.code == "unsupported_token_type":
-                    # RFC 7009 §2.2.1: this server cannot revoke that kind of token (e.g. a self-contained JWT).
-                    until = ""
-                    if hint == "access_token" and tokens.expires_at is not None:
-                        until = " in " + _human_seconds(tokens.expires_at - self.stores.clock())
-                    notes.append(f"{account.issuer} cannot revoke the {name}; it stops working by itself{until}.")
-                else:
-                    problems.append(f"revoking the {name} failed: {exc.message}")
+                problems.append(f"revoking the {name} failed: {exc.message}")
             else:
                 revoked.append(hint)
         return Revocation(tuple(revoked), tuple(problems), tuple(notes))

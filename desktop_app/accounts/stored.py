@@ -9,13 +9,15 @@ it returns.
 from __future__ import annotations
 
 import functools
-import shlex
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from desktop_app.accounts.models import Account, AccountState, TokenBundle, account_secret_key
-from desktop_app.accounts.ports import Stores
-from desktop_app.appinfo import COMMAND
-from desktop_app.errors import SignInRequired
+from desktop_app.accounts.ports import Registry, SecretStore, Stores
+from desktop_app.error_codes import Code
+from desktop_app.errors import AccountRemoved, SignInRequired
 from desktop_app.oauth.tokenset import TokenSet
 
 #: Renew this long before expiry (the token is "expiring" inside this window).
@@ -36,34 +38,37 @@ class StoredTokens:
     def __init__(self, stores: Stores) -> None:
         self.stores = stores
 
-    def sign_in_needed(self, account: Account, code: str, reason: str, message: str, hint: str) -> SignInRequired:
+    def sign_in_needed(self, account: Account, code: Code, reason: str, message: str, hint: str) -> SignInRequired:
         """Record that ``account`` must sign in again (``reason`` is shown where the account is listed); return the
         error to raise."""
         self.stores.registry.record_refresh_failure(
             account.id, code=code, message=reason, needs_sign_in=True, now=self.stores.clock()
         )
-        return SignInRequired(code, message, hint=hint)
+        return self.sign_in_required(account, code, message, hint=hint)
 
-    def sign_in_hint(self, account: Account) -> str:
+    def sign_in_required(
+        self, account: Account, code: Code, message: str, *, hint: str | None = None, url: str | None = None
+    ) -> SignInRequired:
+        """The error that says ``account`` must sign in again, naming it and its server (the command line and the
+        window word how)."""
         server = self.stores.registry.server(account.server_id)
-        name = shlex.quote(server.name) if server is not None else "SERVER"
-        return f"Sign in again: {COMMAND} login {name} --account {account.id}"
+        return SignInRequired(
+            code, message, hint=hint, url=url, account_id=account.id, server=server.name if server else None
+        )
 
     def usable(self, account: Account) -> Account:
         """The account as stored now, if it is signed in; else the error that says what to do."""
         current = self.stores.registry.account(account.id)
         if current is None:
-            raise SignInRequired("account_removed", f"The account {account.display_name} no longer exists.")
+            raise AccountRemoved(f"The account {account.display_name} no longer exists.")
         if current.state is AccountState.SIGNED_OUT:
-            raise SignInRequired(
-                "signed_out", f"{current.display_name} is signed out.", hint=self.sign_in_hint(current)
-            )
+            raise self.sign_in_required(current, "signed_out", f"{current.display_name} is signed out.")
         if current.state is AccountState.NEEDS_SIGN_IN:
-            raise SignInRequired(
-                "needs_sign_in",
+            raise self.sign_in_required(
+                current,
+                "sign_in_required",
                 f"{current.display_name} must sign in again"
                 + (f" ({current.last_error})." if current.last_error else "."),
-                hint=self.sign_in_hint(current),
             )
         return current
 
@@ -111,3 +116,20 @@ class StoredTokens:
         assert bundle is not None
         expiring = bundle.tokens.is_expired(self.stores.clock(), renewal_leeway(bundle.tokens))
         return None if expiring else bundle.tokens
+
+
+def fresh_token(
+    registry: Registry, secrets: SecretStore, account: Account, *, clock: Callable[[], float] = time.time
+) -> TokenSet | None:
+    """:meth:`StoredTokens.fresh` for a caller that has only the stores (the ``token`` command's fresh path)."""
+    return StoredTokens(Stores(registry, secrets, _NO_LOCKS, clock)).fresh(account)
+
+
+class _NoLocks:
+    """Reading a stored token takes no lock: :class:`StoredTokens` writes only under a renewal's lock."""
+
+    def hold(self, name: str, *, timeout: float = 0, what: str = "") -> AbstractAsyncContextManager[None]:
+        raise AssertionError("reading a stored token takes no lock")
+
+
+_NO_LOCKS = _NoLocks()

@@ -17,10 +17,12 @@ import sys
 from typing import TextIO
 
 from desktop_app.appinfo import COMMAND
+from desktop_app.cli.hints import hint_for
 from desktop_app.errors import (
     ConfigurationError,
     ConnectorError,
     ProtocolViolation,
+    RequestFailed,
     StorageError,
     TransientError,
     UserActionRequired,
@@ -53,7 +55,7 @@ def exit_code_for(error: ConnectorError) -> int:
         return EXIT_PROTOCOL
     if isinstance(error, StorageError):
         return EXIT_STORAGE
-    if error.kind == "server":
+    if isinstance(error, RequestFailed):
         return EXIT_TOOL_ERROR
     return EXIT_PROTOCOL
 
@@ -80,7 +82,8 @@ def report(error: ConnectorError, output: Output) -> int:
     # A message (and a hint) is one line that may quote what a server sent: it is printed as one line, whatever it
     # holds.
     output.say(f"{COMMAND}: {one_line(redact(error.message), MESSAGE_LIMIT)}")
-    hint = one_line(redact(error.hint), MESSAGE_LIMIT) if error.hint else ""
+    words = hint_for(error)
+    hint = one_line(redact(words), MESSAGE_LIMIT) if words else ""
     if hint:
         output.say(f"  What you can do: {hint}")
     return exit_code_for(error)

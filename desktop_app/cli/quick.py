@@ -9,12 +9,15 @@ this module and what it imports stay light; anything else goes on to :mod:`deskt
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Sequence
 
+from desktop_app.accounts.lookup import find_account, find_server
+from desktop_app.accounts.stored import fresh_token
 from desktop_app.cli.output import EXIT_OK, Output, report, report_interrupted
 from desktop_app.cli.parser import parse
-from desktop_app.cli.profile import profile_as_found
 from desktop_app.errors import ConnectorError
+from desktop_app.storage.profile_stores import open_stores
 
 
 def answer(argv: Sequence[str]) -> int | None:
@@ -37,13 +40,16 @@ def print_fresh_token(args: argparse.Namespace, output: Output) -> int | None:
     """``token`` when the stored token needs no renewal: print it and return 0. None when it must be renewed (about
     to expire), or when a crash left something for the profile's opening to finish: then ``run_token`` does the
     rest. Errors are the same as ``run_token``'s."""
-    with profile_as_found(args) as accounts:
-        if accounts.registry.stale_pending_secrets(older_than=accounts.clock() + 1):
+    registry, secrets, _ = open_stores(secret_store=getattr(args, "secret_store", None))
+    try:
+        if registry.stale_pending_secrets(older_than=time.time() + 1):
             return None  # an interrupted sign-in or sign-out to finish first, under the account locks
-        server = accounts.server(args.server)
-        account = accounts.account(server, args.account)
-        tokens = accounts.fresh_token(account)
+        server = find_server(registry, args.server)
+        account = find_account(registry, server, args.account)
+        tokens = fresh_token(registry, secrets, account)
         if tokens is None:
             return None
         output.result(tokens.access_token)
+    finally:
+        registry.close()
     return EXIT_OK

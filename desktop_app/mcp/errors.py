@@ -3,7 +3,8 @@
 ::
 
     ConnectorError
-     ├── McpRpcError                   kind "server": the server answered with a JSON-RPC error object
+     ├── RequestFailed
+     │    └── McpRpcError              the server answered with a JSON-RPC error object
      ├── UserActionRequired
      │    ├── SignInRequired
      │    │    └── McpSignInRequired        401 that the auth could not fix
@@ -19,12 +20,11 @@ carries an ``Authorization`` header or a token.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from desktop_app.errors import ConnectorError, ProtocolViolation, SignInRequired, UserActionRequired, one_line
+from desktop_app.error_codes import Code
+from desktop_app.errors import ProtocolViolation, RequestFailed, SignInRequired, UserActionRequired, one_line
 
 #: JSON-RPC 2.0 and MCP error codes → the machine-readable ``code`` of an :class:`McpRpcError`.
-RPC_CODE_NAMES: dict[int, str] = {
+RPC_CODE_NAMES: dict[int, Code] = {
     -32700: "parse_error",
     -32600: "invalid_request",
     -32601: "method_not_found",
@@ -36,13 +36,11 @@ RPC_CODE_NAMES: dict[int, str] = {
 }
 
 
-class McpRpcError(ConnectorError):
+class McpRpcError(RequestFailed):
     """The MCP server answered a request with a JSON-RPC error object.
 
     ``rpc_code`` is the JSON-RPC code, ``rpc_message`` the server's message reduced to one printable line.
     """
-
-    kind: ClassVar[str] = "server"
 
     def __init__(self, rpc_code: int, rpc_message: str, *, method: str, url: str) -> None:
         self.rpc_code = rpc_code
@@ -60,14 +58,14 @@ class McpSignInRequired(SignInRequired):
     """HTTP 401 from the MCP endpoint even after the auth had its turn."""
 
     def __init__(self, message: str, *, url: str, www_authenticate: str | None) -> None:
-        super().__init__("unauthorized", message, url=url, hint="Sign in to this server again.")
+        super().__init__("sign_in_required", message, url=url, hint="Sign in to this server again.")
         self.www_authenticate = www_authenticate
 
 
 class McpForbidden(UserActionRequired):
     """HTTP 403 from the MCP endpoint: ``insufficient_scope`` when the challenge says so, else ``forbidden``."""
 
-    def __init__(self, code: str, message: str, *, url: str, www_authenticate: str | None) -> None:
+    def __init__(self, code: Code, message: str, *, url: str, www_authenticate: str | None) -> None:
         super().__init__(code, message, url=url)
         self.www_authenticate = www_authenticate
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from desktop_app.error_codes import Code
 from desktop_app.errors import scrub
 from desktop_app.mcp.errors import McpProtocolError, McpRpcError
 
@@ -52,7 +53,7 @@ class RpcNotification:
 RpcMessage = RpcResult | RpcError | RpcRequest | RpcNotification
 
 
-def malformed(url: str, what: str, code: str = "malformed_jsonrpc") -> McpProtocolError:
+def malformed(url: str, what: str, code: Code = "malformed_jsonrpc") -> McpProtocolError:
     """``{url} sent {what}.``: the server broke the rules of what it sends."""
     return McpProtocolError(code, f"{url} sent {what}.", url=url)
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from desktop_app.errors import ProtocolViolation, SignInRequired, StepUpExhausted
+from desktop_app.errors import ProtocolViolation, StepUpExhausted, TokenRejected
 from desktop_app.oauth.challenge import BearerChallenge, bearer_challenge
 from desktop_app.oauth.tokens import TokenSet
 from desktop_app.oauth.urls import origin
@@ -104,10 +104,8 @@ class BearerAuth(httpx.Auth):
             self.sent.add(tokens.access_token)
             response = yield request
             if response.status_code == 401:
-                raise SignInRequired(
-                    "sign_in_required",
+                raise TokenRejected(
                     f"{self._source.resource} refused the access token even after it was renewed.",
-                    hint="Sign in again.",
                     url=self._source.resource,
                 )
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from desktop_app.errors import ConfigurationError, ProtocolViolation, oauth_error
+from desktop_app.errors import ConfigurationError, ProtocolViolation, StateMismatch, oauth_error
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.pkce import Pkce, random_token
 from desktop_app.oauth.registration import ClientRegistration
@@ -127,10 +127,8 @@ def callback_values(params: Sequence[tuple[str, str]], pending: PendingAuthoriza
     RFC 9207 wants it. Nothing else in it has been looked at yet."""
     states = [value for key, value in params if key == "state"]
     if len(states) != 1 or not _constant_time_equal(states[0], pending.state):
-        raise ProtocolViolation(
-            "state_mismatch",
+        raise StateMismatch(
             "The sign-in response does not belong to this sign-in (its state does not match); refused.",
-            hint="Start the sign-in again from the app.",
         )
     values: dict[str, str] = {}
     for key, value in params:

@@ -27,6 +27,7 @@ from desktop_app.errors import (
     ConnectorError,
     NetworkError,
     ProtocolViolation,
+    StateMismatch,
 )
 from desktop_app.exchange import unreachable
 from desktop_app.oauth.auth import challenge_of
@@ -486,9 +487,7 @@ class SignIn:
         def handle(params: list[tuple[str, str]]) -> str:
             try:
                 values = callback_values(params, pending)
-            except ProtocolViolation as exc:
-                if exc.code != "state_mismatch":
-                    raise
+            except StateMismatch:
                 # Not an answer to this request: a tab left from an earlier sign-in on this port (the registration
                 # names it), or a forgery. Only the right state may end the sign-in, with its code or its error.
                 self.trace.add("callback", pending.redirect_uri, None, "a response for another sign-in; ignored")

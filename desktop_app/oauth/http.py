@@ -191,7 +191,7 @@ async def _request_json(
                 continue
             if response.status_code >= 500 or response.status_code == 429:
                 raise ServerUnavailable(
-                    f"http_{response.status_code}",
+                    "rate_limited" if response.status_code == 429 else "server_unavailable",
                     f"{what} at {current} is unavailable (HTTP {response.status_code}).",
                     url=current,
                 )

@@ -35,6 +35,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 from joserfc.util import json_b64decode
 
+from desktop_app.error_codes import Code
 from desktop_app.errors import ProtocolViolation, TransientError, one_line
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.http import request_json
@@ -99,7 +100,7 @@ def _unverified_json(segment: str) -> Any:
         return None
 
 
-def _violation(code: str, issuer: str, what: str) -> ProtocolViolation:
+def _violation(code: Code, issuer: str, what: str) -> ProtocolViolation:
     return ProtocolViolation(code, f"The id_token from {issuer} {what}.", hint=_HINT, url=issuer)
 
 
@@ -148,7 +149,7 @@ def id_token_key_unknown(id_token: str, jwks: Mapping[str, Any]) -> bool:
 # -- id_token ------------------------------------------------------------------------------------------------
 
 # Which claim failed → the code and the words (never the claim's value: it came from the token).
-_CLAIM_FAILURES: dict[str, tuple[str, str]] = {
+_CLAIM_FAILURES: dict[str, tuple[Code, str]] = {
     "iss": ("id_token_issuer_mismatch", "was issued by someone else"),
     "aud": ("id_token_audience_mismatch", "was not issued to this app"),
     "exp": ("id_token_expired", "has expired (or this computer's clock is wrong)"),

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from desktop_app.appinfo import APP_ID, APP_NAME, CALLBACK_PORTS, VERSION
-from desktop_app.errors import ConfigurationError, InvalidClient, ProtocolViolation, one_line
+from desktop_app.errors import ConfigurationError, InvalidClient, NoRegistrationPath, ProtocolViolation, one_line
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.http import request_json
 from desktop_app.oauth.trace import Trace
@@ -333,10 +333,9 @@ async def obtain_registration(
         registration = await register_dynamically(client, metadata, redirect_uris, trace=trace)
         store.put(registration)
         return registration
-    raise ConfigurationError(
-        "no_registration_path",
+    raise NoRegistrationPath(
         f"The authorization server {metadata.issuer} offers no way for this app to register itself.",
-        hint="Ask its administrator for a client id and enter it with --client-id (or in the server's settings).",
+        issuer=metadata.issuer,
     )
 
 

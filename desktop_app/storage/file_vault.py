@@ -181,7 +181,7 @@ class FileVault:
     def _io_error(self, action: str, exc: OSError) -> SecretStoreError:
         reason = one_line(exc.strerror or type(exc).__name__, 80)
         return SecretStoreError(
-            f"keyring_{action}_failed",
+            "keyring_read_failed" if action == "read" else "keyring_write_failed",
             f"Could not {action} the secret file {self._path}: {reason}.",
             hint="Check the disk has room and the directory is writable; the value stored before is unchanged."
             if action == "write"

@@ -34,7 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from desktop_app.errors import SecretStoreError
+from desktop_app.errors import KeyringLocked, SecretStoreError
 from desktop_app.storage.keyring_backends import (
     SECRET_SERVICE_NAME,
     backend_name,
@@ -316,8 +316,7 @@ class KeyringVault:
         try:
             self._entries.ensure_unlocked(key, UNLOCK_PROMPT_TIMEOUT)
         except TimeoutError as exc:
-            raise SecretStoreError(
-                "keyring_locked",
+            raise KeyringLocked(
                 f"The {self._name} is locked and its unlock prompt was not answered (needed for {key}).",
                 hint=unlock_hint(self._name),
             ) from exc
@@ -343,9 +342,9 @@ class KeyringVault:
             try:
                 for index in reversed(range(generation.chunks)):
                     self._remove(_chunk(name, generation, index), key)
-            except SecretStoreError as exc:
-                if exc.code == "keyring_locked":
-                    raise
+            except KeyringLocked:
+                raise
+            except SecretStoreError:
                 remaining.append(generation)
         return tuple(remaining)
 
@@ -362,7 +361,7 @@ class KeyringVault:
                 return self._entries.get_many(usernames)
             except Exception as exc:
                 error = self._error(exc, "read", key)
-                if delay is None or error.code == "keyring_locked":
+                if delay is None or isinstance(error, KeyringLocked):
                     raise error from exc
                 log.debug("keyring get %s: %s, trying again", key, type(exc).__name__)
                 time.sleep(delay)
@@ -384,9 +383,7 @@ class KeyringVault:
     def _error(self, exc: BaseException, action: str, key: str) -> SecretStoreError:
         what = type(exc).__name__
         if is_locked(exc):
-            return SecretStoreError(
-                "keyring_locked", f"The {self._name} is locked: cannot {action} {key}.", hint=unlock_hint(self._name)
-            )
+            return KeyringLocked(f"The {self._name} is locked: cannot {action} {key}.", hint=unlock_hint(self._name))
         if is_unavailable(exc):
             return SecretStoreError(
                 "keyring_unavailable",

@@ -27,7 +27,7 @@ def account_busy(what: str, timeout: float) -> TransientError:
     return TransientError(
         "account_busy",
         f"Another process has been renewing {what} for over {timeout:.0f} s.",
-        hint="Try again in a moment; if it persists, check for a stuck mcp-connectors process.",
+        hint="Try again in a moment; if it persists, check for a stuck copy of the app or of its command line.",
     )
 
 

@@ -25,7 +25,7 @@ from desktop_app.accounts.models import (
     StoredRegistration,
 )
 from desktop_app.accounts.ports import RemovedServer, SignInRecord, describe_accounts
-from desktop_app.errors import ConfigurationError, ConnectorError, one_line
+from desktop_app.errors import ConfigurationError, ConnectorError, ServerExists, one_line
 from desktop_app.oauth.urls import canonical_resource
 from desktop_app.storage.registry_db import RegistryDatabase
 from desktop_app.storage.registry_rows import (
@@ -74,10 +74,9 @@ class SqliteRegistry(RegistryDatabase):
         with self._transaction(write=True) as conn:
             existing = conn.execute("SELECT * FROM servers WHERE resource = ?", (resource,)).fetchone()
             if existing is not None:
-                raise ConfigurationError(
-                    "duplicate_server",
+                raise ServerExists(
                     f"The server {resource} is already added, as {existing['name']!r} ({existing['url']}).",
-                    hint="Use that server (add another account to it), or remove it first.",
+                    name=existing["name"],
                     url=url,
                 )
             check_name_free(conn, name, None)

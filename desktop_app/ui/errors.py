@@ -24,28 +24,54 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import appinfo
-from desktop_app.errors import ConnectorError, one_line
+from desktop_app.errors import (
+    AccountRemoved,
+    ConfigurationError,
+    ConnectorError,
+    MorePermissionsNeeded,
+    NoRegistrationPath,
+    ProtocolViolation,
+    ServerExists,
+    SignInRequired,
+    StorageError,
+    TransientError,
+    UserActionRequired,
+    WrongAccount,
+    one_line,
+)
 from desktop_app.oauth.redact import redact
 from desktop_app.ui import plain
 
-#: What a person can do, when the engine had no more specific hint, by kind of error.
-DEFAULT_HINTS = {
-    "action": "Sign in again, or choose another account.",
-    "transient": "Nothing was lost. Check the network connection and try again in a moment.",
-    "protocol": "This is a problem on the server's side: send the details below to whoever runs it.",
-    "configuration": "Check what you entered, then try again.",
-    "storage": "Check that the keyring and the app's data folder are available, then try again.",
-}
+#: What a person can do, when nothing more specific is known, by the kind of error (the first that matches).
+DEFAULT_HINTS: tuple[tuple[type[ConnectorError], str], ...] = (
+    (UserActionRequired, "Sign in again, or choose another account."),
+    (TransientError, "Nothing was lost. Check the network connection and try again in a moment."),
+    (ProtocolViolation, "This is a problem on the server's side: send the details below to whoever runs it."),
+    (ConfigurationError, "Check what you entered, then try again."),
+    (StorageError, "Check that the keyring and the app's data folder are available, then try again."),
+)
 
 
-#: The window's own words where the engine's hint is a command line (e.g. "mcp-connectors login ...").
-WINDOW_HINTS = {
-    "signed_out": "Select the account and choose Sign in again.",
-    "needs_sign_in": "Select the account and choose Sign in again.",
-    "expired": "Select the account and choose Sign in again.",
-    "account_removed": "Reload the list; the account was removed (perhaps from the command line).",
-    "server_exists": "Select that server in the list to sign in or add an account.",
-}
+def window_hint(exc: ConnectorError) -> str:
+    """What the person can do, in the window's words: its own for what the engine reports as data, else the
+    engine's hint, else the general words for the kind of error."""
+    if isinstance(exc, AccountRemoved):
+        return "Reload the list; the account was removed (perhaps from the command line)."
+    if isinstance(exc, SignInRequired) and exc.account_id is not None:
+        return "Select the account and choose Sign in again."
+    if isinstance(exc, ServerExists):
+        return "Select that server in the list to sign in or add an account."
+    if isinstance(exc, NoRegistrationPath):
+        return "Ask its administrator for a client id and enter it in the server's settings."
+    if isinstance(exc, MorePermissionsNeeded):
+        return "Select the account and choose Sign in again to grant them."
+    if isinstance(exc, WrongAccount) and not exc.hint:
+        if exc.found is None:
+            return f"Sign in as {exc.expected}."
+        return f"Sign in as {exc.expected}, or add {exc.found} as another account."
+    if exc.hint:
+        return exc.hint
+    return next((words for kind, words in DEFAULT_HINTS if isinstance(exc, kind)), "Try again.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +86,7 @@ def describe(exc: BaseException, *, title: str, context: str = "") -> ErrorRepor
     """The words for ``exc``; ``context`` (e.g. a redacted trace of what ran) goes into the details."""
     if isinstance(exc, ConnectorError):
         message = one_line(exc.message, 600)
-        hint = WINDOW_HINTS.get(exc.code) or exc.hint or DEFAULT_HINTS.get(exc.kind, "Try again.")
-        if "mcp-connectors " in hint:  # a command-line hint has no place in the window
-            hint = DEFAULT_HINTS.get(exc.kind, "Try again.")
+        hint = window_hint(exc)
         detail_lines = [f"Error: {type(exc).__name__} ({exc.code})", f"Message: {exc.message}"]
         if exc.url:
             detail_lines.append(f"URL: {exc.url}")

@@ -275,7 +275,7 @@ async def test_invalid_grant_means_sign_in_again_and_only_that(
     assert "grant revoked" in (current.last_error or "")
     with pytest.raises(SignInRequired) as again:
         await accounts.token(http, account)
-    assert again.value.code == "needs_sign_in"
+    assert again.value.code == "sign_in_required"
     assert endpoint.refresh_tokens_sent == ["rt-0"]  # never retried with a dead grant
 
 

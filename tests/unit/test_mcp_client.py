@@ -555,7 +555,7 @@ async def test_401_is_sign_in_required_with_the_challenge_and_no_token_in_the_me
         with pytest.raises(McpSignInRequired) as info:
             await client.list_tools()
     assert info.value.www_authenticate == challenge
-    assert info.value.code == "unauthorized"
+    assert info.value.code == "sign_in_required"
     assert URL in str(info.value)
     assert TOKEN not in str(info.value) and TOKEN not in repr(info.value)
     assert server.methods() == ["server/discover"]  # an auth failure is not a reason to fall back

@@ -294,7 +294,7 @@ def test_duplicate_resource_is_refused_naming_the_existing_server(reg: SqliteReg
             settings=ServerSettings(),
             now=1.0,
         )
-    assert caught.value.code == "duplicate_server"
+    assert caught.value.code == "server_exists"
     assert "'Mail'" in caught.value.message and "https://mail.example/mcp" in caught.value.message
     assert len(reg.servers()) == 1
 

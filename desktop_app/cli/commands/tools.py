@@ -16,7 +16,7 @@ from desktop_app.cli.console import Console, approver
 from desktop_app.cli.output import EXIT_OK, EXIT_TOOL_ERROR
 from desktop_app.cli.profile import profile
 from desktop_app.cli.text import connected_line, format_tool_result, scope_list, server_name, tool_lines, tool_name
-from desktop_app.errors import ConfigurationError, SignInRequired
+from desktop_app.errors import ConfigurationError, TokenRejected
 from desktop_app.mcp.client import REQUEST_DEADLINE
 from desktop_app.oauth import authorize
 from desktop_app.oauth import http as oauth_http
@@ -59,8 +59,8 @@ async def _with_session(args: argparse.Namespace, console: Console, work: Work) 
             )
             try:
                 return await work(accounts, server, session, http)
-            except SignInRequired as exc:
-                if exc.code == "sign_in_required" and session.renewed_after_rejection:
+            except TokenRejected:
+                if session.renewed_after_rejection:
                     session.mark_rejected("the server refused a freshly renewed access token")
                 raise
 

@@ -1,0 +1,59 @@
+"""What the person can do about an error, in the command line's words: commands and options to type.
+
+The engine's errors carry data (the server, the account, the scopes); the words that name a command are here, the
+window's are in ``desktop_app.ui.errors``. Where the engine already said what helps in words that fit anywhere
+(``error.hint``), those are kept.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from desktop_app.appinfo import COMMAND
+from desktop_app.errors import (
+    ChooseAccount,
+    ConnectorError,
+    MorePermissionsNeeded,
+    NoAccount,
+    NoRegistrationPath,
+    SecretStoreInUse,
+    ServerExists,
+    SignInRequired,
+    UnknownAccount,
+    UnknownServer,
+    WrongAccount,
+)
+
+
+def hint_for(error: ConnectorError) -> str | None:
+    """The line after "What you can do:", or None."""
+    if error.hint:
+        return error.hint
+    if isinstance(error, NoAccount):
+        return f"Sign in with '{COMMAND} login {error.server}'."
+    if isinstance(error, SignInRequired) and error.account_id is not None:
+        server = shlex.quote(error.server) if error.server else "SERVER"
+        return f"Sign in again: {COMMAND} login {server} --account {error.account_id}"
+    if isinstance(error, MorePermissionsNeeded):
+        scopes = " ".join(error.scopes)
+        return (
+            f"Sign in again with more scopes: {COMMAND} login {error.server} --account {error.account_id} "
+            f"--scope '{scopes}'."
+        )
+    if isinstance(error, WrongAccount):
+        if error.found is None:
+            return f"Sign in as {error.expected}."
+        return f"Sign in as {error.expected}, or add {error.found} with 'login --new-account'."
+    if isinstance(error, UnknownServer):
+        return f"Add it with '{COMMAND} add URL', or use a name from '{COMMAND} list'."
+    if isinstance(error, UnknownAccount):
+        return f"Use a label, nickname or id from '{COMMAND} list'."
+    if isinstance(error, ChooseAccount):
+        return "Choose one with --account."
+    if isinstance(error, ServerExists):
+        return f"Use the name {error.name!r} to sign in or list its tools."
+    if isinstance(error, NoRegistrationPath):
+        return "Ask its administrator for a client id and enter it with --client-id (or in the server's settings)."
+    if isinstance(error, SecretStoreInUse):
+        return f"Sign them out first ({COMMAND} logout SERVER --account A), or keep the {error.current} store."
+    return None
