@@ -24,10 +24,11 @@ from hypothesis import strategies as st
 import desktop_app.mcp
 from desktop_app.accounts.consent import check_pairing
 from desktop_app.accounts.manager import Accounts, LoginResult
-from desktop_app.cli.console import Console
+from desktop_app.cli.console import Console, approver
 from desktop_app.cli.main import main
 from desktop_app.errors import ProtocolViolation, one_line, terminal_text
 from desktop_app.oauth.flow import Pairing
+from tests.helpers.signin import check_against
 from tests.unit.cli_fakes import ISSUER, URL, Scripted, pairing, profile
 from tests.unit.cli_fakes import scripted as scripted  # the fixture
 
@@ -237,6 +238,17 @@ def hostile_pairing(name: str, scope: str, description: str, client_id: str, **c
     return pairing(**{**values, **changes})
 
 
+def connection(tokens: object | None) -> SimpleNamespace:
+    """What ``session.connect`` returns, as far as the command reads it: no session when ``tokens`` is None (the
+    server asks for no sign-in), else one whose ``token()`` gives ``tokens``."""
+
+    async def token() -> object:
+        return tokens
+
+    session = None if tokens is None else SimpleNamespace(token=token)
+    return SimpleNamespace(server=SimpleNamespace(resource=URL), session=session, auth=lambda: None)
+
+
 @SETTINGS
 @given(
     name=hostile,
@@ -268,12 +280,11 @@ def test_connect_prints_server_text_only_inside_the_app_s_own_lines(
     # A step-up in the same run, and what the authorization server says it granted.
     more = dataclasses.replace(first, scopes=(*first.scopes, f"{scope}:more"))
 
-    async def fake_connect(*args: Any, confirm: Any, on_url: Any, **kwargs: Any) -> Any:
-        assert await confirm(first, None)
+    async def fake_connect(*args: Any, approve: Any, on_url: Any, **kwargs: Any) -> Any:
+        assert await approve(check_against(first, None))
         on_url(f"{ISSUER}/authorize?client_id={client_id}&scope={scope}")
-        assert await confirm(more, first)
-        tokens = SimpleNamespace(issuer=ISSUER, scopes=(granted, "files:read"))
-        return SimpleNamespace(session=SimpleNamespace(tokens=tokens), signin=SimpleNamespace(resource=URL), auth=None)
+        assert await approve(check_against(more, first))
+        return connection(SimpleNamespace(issuer=ISSUER, scopes=(granted, "files:read")))
 
     monkeypatch.setattr(desktop_app.accounts.session, "connect", fake_connect)
     scripted.info = {"name": server_name, "version": server_name}
@@ -316,9 +327,9 @@ def test_connect_s_fake_pairing_line_stays_inside_the_server_line(
         iss_supported=True,
     )
 
-    async def fake_connect(*args: Any, confirm: Any, **kwargs: Any) -> Any:
-        await confirm(pairing, None)
-        return SimpleNamespace(session=None, signin=SimpleNamespace(resource=URL), auth=None)
+    async def fake_connect(*args: Any, approve: Any, **kwargs: Any) -> Any:
+        await approve(check_against(pairing, None))
+        return connection(None)
 
     monkeypatch.setattr(desktop_app.accounts.session, "connect", fake_connect)
     assert main(["connect", URL, "--yes"]) == 0
@@ -342,9 +353,9 @@ def test_connect_shows_the_warnings_login_shows(
 
     pairing = hostile_pairing("Files", "files:write", "Write", "abc", issuer="http://xn--80ak6aa92e.com/tenant")
 
-    async def fake_connect(*args: Any, confirm: Any, **kwargs: Any) -> Any:
-        await confirm(pairing, None)
-        return SimpleNamespace(session=None, signin=SimpleNamespace(resource=URL), auth=None)
+    async def fake_connect(*args: Any, approve: Any, **kwargs: Any) -> Any:
+        await approve(check_against(pairing, None))
+        return connection(None)
 
     monkeypatch.setattr(desktop_app.accounts.session, "connect", fake_connect)
     assert main(["connect", URL, "--yes"]) == 0
@@ -501,7 +512,9 @@ def test_connect_and_login_show_the_same_pairing_text() -> None:
 
     pairing = hostile_pairing("Files", "files:write", "Write", "abc")
     err = io.StringIO()
-    assert asyncio.run(Console(assume_yes=True, err=err).confirm(pairing, None))
+    assert asyncio.run(
+        approver(Console(assume_yes=True, err=err), asked_for_sign_in=True)(check_against(pairing, None))
+    )
     assert err.getvalue() == format_pairing_check(check_pairing(pairing, None)) + "\nApproved (--yes).\n"
 
 
