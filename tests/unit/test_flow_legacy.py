@@ -80,7 +80,9 @@ async def test_legacy_server(publish_metadata: bool) -> None:
         pairing = connection.login.check.pairing
         assert pairing.issuer == ORIGIN
         assert pairing.legacy_defaults is not publish_metadata
-        assert (await http.post(MCP, json={}, auth=connection.auth())).status_code == 200
+        auth = connection.auth()
+        assert auth is not None
+        assert (await http.post(MCP, json={}, auth=auth)).status_code == 200
     paths = [p for _, p in server.seen]
     assert paths[:3] == ["/mcp", "/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]
     prefix = "/oauth" if publish_metadata else ""
