@@ -1,7 +1,9 @@
 import io
+from dataclasses import replace
 
 import pytest
 
+from desktop_app.accounts.consent import check_pairing, consent_from
 from desktop_app.cli import commands, parser
 from desktop_app.cli.arguments import connect_settings
 from desktop_app.cli.console import Console, approver
@@ -81,8 +83,6 @@ def test_pairing_text_shows_server_issuer_scopes_client_and_redirect() -> None:
 
 
 def test_step_up_marks_new_scopes() -> None:
-    from dataclasses import replace
-
     text = format_pairing_check(check_against(replace(PAIRING, scopes=("read", "write", "admin")), PAIRING))
     assert "More permissions requested" in text
     assert "- admin  (new)" in text
@@ -90,8 +90,6 @@ def test_step_up_marks_new_scopes() -> None:
 
 
 def test_a_broader_resource_is_named_with_what_it_covers() -> None:
-    from dataclasses import replace
-
     broad = replace(PAIRING, resource="https://mcp.example", server="https://mcp.example/mcp")
     lines = format_pairing_check(check_against(broad, None)).splitlines()
     assert "  Server:               https://mcp.example/mcp (Files)" in lines
@@ -105,8 +103,6 @@ def test_a_broader_resource_is_named_with_what_it_covers() -> None:
 
 
 async def test_a_move_to_another_authorization_server_is_shown_and_never_approved_by_yes() -> None:
-    from dataclasses import replace
-
     moved = replace(PAIRING, issuer="https://login.elsewhere.example", client_id="new")
     text = format_pairing_check(check_against(moved, PAIRING))
     lines = text.splitlines()
@@ -164,10 +160,6 @@ def test_every_command_of_the_parser_has_its_handler() -> None:
 
 
 async def test_login_never_lets_yes_approve_a_move_to_another_authorization_server() -> None:
-    from dataclasses import replace
-
-    from desktop_app.accounts.consent import check_pairing, consent_from
-
     approved = consent_from(PAIRING, server_id=1, now=1_700_000_000.0)
     moved = check_pairing(replace(PAIRING, issuer="https://login.elsewhere.example"), approved)
     assert moved.issuer_changed is not None and moved.needs_approval

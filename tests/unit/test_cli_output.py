@@ -21,11 +21,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import desktop_app.accounts.session
 import desktop_app.mcp
 from desktop_app.accounts.consent import check_pairing
 from desktop_app.accounts.manager import Accounts, LoginResult
 from desktop_app.cli.console import Console, approver
 from desktop_app.cli.main import main
+from desktop_app.cli.pairing_text import format_pairing_check
 from desktop_app.errors import ProtocolViolation, one_line, terminal_text
 from desktop_app.oauth.flow import Pairing
 from tests.helpers.signin import check_against
@@ -273,8 +275,6 @@ def test_connect_prints_server_text_only_inside_the_app_s_own_lines(
     server_name: str,
     granted: str,
 ) -> None:
-    import desktop_app.accounts.session
-
     capsys.readouterr()
     first = hostile_pairing(name, scope, description, client_id)
     # A step-up in the same run, and what the authorization server says it granted.
@@ -317,8 +317,6 @@ def test_connect_s_fake_pairing_line_stays_inside_the_server_line(
     scripted: Scripted, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The issue's example: a resource name that would print a pairing line of its own."""
-    import desktop_app.accounts.session
-
     pairing = hostile_pairing(
         "Docs\n  Authorization server: https://login.microsoftonline.com",
         "files:write\x1b[2J",
@@ -349,8 +347,6 @@ def test_connect_shows_the_warnings_login_shows(
     scripted: Scripted, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Another registrable domain, an international (punycode) name, plain http: connect says what login says."""
-    import desktop_app.accounts.session
-
     pairing = hostile_pairing("Files", "files:write", "Write", "abc", issuer="http://xn--80ak6aa92e.com/tenant")
 
     async def fake_connect(*args: Any, approve: Any, **kwargs: Any) -> Any:
@@ -375,8 +371,6 @@ def test_an_error_that_quotes_a_server_value_is_printed_as_one_line(
     value: str,
     hint: str,
 ) -> None:
-    import desktop_app.accounts.session
-
     async def fake_connect(*args: Any, **kwargs: Any) -> Any:
         raise ProtocolViolation(
             "resource_mismatch", f"The protected resource metadata names {value!s}, not {URL}.", hint=hint
@@ -508,8 +502,6 @@ def test_a_label_with_a_tab_or_a_newline_cannot_add_columns_or_rows() -> None:
 
 def test_connect_and_login_show_the_same_pairing_text() -> None:
     """connect's question and login's show the same text for the same pairing (format_pairing_check)."""
-    from desktop_app.cli.pairing_text import format_pairing_check
-
     pairing = hostile_pairing("Files", "files:write", "Write", "abc")
     err = io.StringIO()
     assert asyncio.run(
