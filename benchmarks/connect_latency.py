@@ -49,10 +49,12 @@ from mcp.shared.auth import (  # noqa: E402
     OAuthToken,
 )
 
+from desktop_app.accounts.consent import PairingCheck  # noqa: E402
+from desktop_app.accounts.manager import Accounts  # noqa: E402
+from desktop_app.accounts.models import ServerSettings  # noqa: E402
 from desktop_app.accounts.session import connect  # noqa: E402
-from desktop_app.mcp import build_probe_request  # noqa: E402
-from desktop_app.oauth.flow import Pairing, SignInOptions  # noqa: E402
 from desktop_app.oauth.http import new_client  # noqa: E402
+from desktop_app.storage.memory import memory_stores  # noqa: E402
 from tests.lab.browser import scripted_browser  # noqa: E402
 from tests.lab.servers import (  # noqa: E402
     RunningAuthServer,
@@ -246,7 +248,7 @@ class BrowserProbe:
 # -- ours ----------------------------------------------------------------------------------------
 
 
-async def _approve(_pairing: Pairing, _previous: Pairing | None) -> bool:
+async def _approve(_check: PairingCheck) -> bool:
     return True
 
 
@@ -255,14 +257,21 @@ async def run_ours(lab: Lab, run: Run) -> None:
     async with new_client() as http:
         started = time.perf_counter()
         browser = BrowserProbe(lab, run, started)
-        await connect(
-            http,
-            lab.mcp.url,
-            build_probe_request(lab.mcp.url),
-            options=SignInOptions(timeout=RUN_TIMEOUT),
-            browser=browser,
-            confirm=_approve,
-        )
+        # The command line's connect: login's sign-in on stores that keep nothing, made inside the measurement
+        # (the sign-in needs them, as the reference client needs its token storage).
+        registry, secrets, locks = memory_stores()
+        try:
+            await connect(
+                Accounts(registry, secrets, locks),
+                http,
+                lab.mcp.url,
+                browser=browser,
+                approve=_approve,
+                settings=ServerSettings(request_identity=False),
+                timeout=RUN_TIMEOUT,
+            )
+        finally:
+            registry.close()
 
 
 # -- reference: the MCP Python SDK ---------------------------------------------------------------

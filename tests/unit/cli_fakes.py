@@ -20,6 +20,7 @@ from unittest import mock
 import httpx
 import pytest
 
+import desktop_app.oauth.http
 from desktop_app.accounts.models import Consent, Identity, ServerSettings, TokenBundle, account_secret_key
 from desktop_app.accounts.ports import SignInRecord
 from desktop_app.mcp import negotiation as p
@@ -73,8 +74,6 @@ class Scripted:
 
 @pytest.fixture
 def scripted(monkeypatch: pytest.MonkeyPatch) -> Scripted:
-    import desktop_app.oauth.http
-
     endpoint = Scripted()
     monkeypatch.setattr(desktop_app.oauth.http, "new_client", endpoint.client)
     return endpoint

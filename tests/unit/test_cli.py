@@ -1,13 +1,15 @@
 import io
+from dataclasses import replace
 
 import pytest
 
+from desktop_app.accounts.consent import check_pairing, consent_from
 from desktop_app.cli import commands, parser
-from desktop_app.cli.arguments import options_from
+from desktop_app.cli.arguments import connect_settings
 from desktop_app.cli.console import Console, approver
 from desktop_app.cli.main import main
 from desktop_app.cli.output import EXIT_ACTION, EXIT_PROTOCOL, EXIT_TRANSIENT, EXIT_USAGE, exit_code_for
-from desktop_app.cli.pairing_text import format_pairing
+from desktop_app.cli.pairing_text import format_pairing_check
 from desktop_app.cli.parser import build_parser
 from desktop_app.errors import (
     AuthorizationDenied,
@@ -18,6 +20,7 @@ from desktop_app.errors import (
     UserActionRequired,
 )
 from desktop_app.oauth.flow import Pairing
+from tests.helpers.signin import check_against
 
 PAIRING = Pairing(
     resource="https://mcp.example/mcp",
@@ -31,7 +34,7 @@ PAIRING = Pairing(
 )
 
 
-def test_options_from_arguments() -> None:
+def test_connect_settings_from_arguments() -> None:
     args = build_parser().parse_args(
         [
             "connect",
@@ -49,24 +52,25 @@ def test_options_from_arguments() -> None:
             "8765",
         ]
     )
-    options = options_from(args)
-    assert options.scopes == ("a", "b", "c")
-    assert options.preregistered is not None
-    assert options.preregistered.client_id == "id"
-    assert options.preregistered.client_secret == "s"
-    assert not options.send_resource
-    assert options.callback_port == 8765
+    settings, secret = connect_settings(args)
+    assert settings.scopes == ("a", "b", "c")
+    assert settings.registration == "preregistered"
+    assert settings.client_id == "id"
+    assert secret == "s"
+    assert not settings.send_resource
+    assert settings.callback_port == 8765
+    assert not settings.request_identity  # connect keeps no account to name
 
 
 @pytest.mark.parametrize("argv", [["--client-secret", "s"], ["--callback-port", "70000"], ["--timeout", "0"]])
 def test_bad_option_combinations(argv: list[str]) -> None:
     args = build_parser().parse_args(["connect", "https://mcp.example/mcp", *argv])
     with pytest.raises(ConfigurationError):
-        options_from(args)
+        connect_settings(args)
 
 
 def test_pairing_text_shows_server_issuer_scopes_client_and_redirect() -> None:
-    text = format_pairing(PAIRING, None)
+    text = format_pairing_check(check_against(PAIRING, None))
     for expected in (
         "https://mcp.example/mcp (Files)",
         "https://as.example",
@@ -79,19 +83,15 @@ def test_pairing_text_shows_server_issuer_scopes_client_and_redirect() -> None:
 
 
 def test_step_up_marks_new_scopes() -> None:
-    from dataclasses import replace
-
-    text = format_pairing(replace(PAIRING, scopes=("read", "write", "admin")), PAIRING)
+    text = format_pairing_check(check_against(replace(PAIRING, scopes=("read", "write", "admin")), PAIRING))
     assert "More permissions requested" in text
     assert "- admin  (new)" in text
     assert "- read  (new)" not in text
 
 
 def test_a_broader_resource_is_named_with_what_it_covers() -> None:
-    from dataclasses import replace
-
     broad = replace(PAIRING, resource="https://mcp.example", server="https://mcp.example/mcp")
-    lines = format_pairing(broad, None).splitlines()
+    lines = format_pairing_check(check_against(broad, None)).splitlines()
     assert "  Server:               https://mcp.example/mcp (Files)" in lines
     covers = [line for line in lines if line.startswith("  Sign-in covers:")]
     assert covers == [
@@ -99,14 +99,12 @@ def test_a_broader_resource_is_named_with_what_it_covers() -> None:
         "this server)"
     ]
     exact = replace(PAIRING, server="https://mcp.example/mcp")
-    assert "Sign-in covers" not in format_pairing(exact, None)
+    assert "Sign-in covers" not in format_pairing_check(check_against(exact, None))
 
 
 async def test_a_move_to_another_authorization_server_is_shown_and_never_approved_by_yes() -> None:
-    from dataclasses import replace
-
     moved = replace(PAIRING, issuer="https://login.elsewhere.example", client_id="new")
-    text = format_pairing(moved, PAIRING)
+    text = format_pairing_check(check_against(moved, PAIRING))
     lines = text.splitlines()
     assert lines[0] == "This server now uses another authorization server:"
     # The same words as login's pairing text: what changed since the approval, and the warnings.
@@ -114,20 +112,21 @@ async def test_a_move_to_another_authorization_server_is_shown_and_never_approve
     assert lines[-1].startswith("Warning: The sign-in happens at elsewhere.example")
     err = io.StringIO()
     with pytest.raises(UserActionRequired) as info:
-        await Console(assume_yes=True, err=err).confirm(moved, PAIRING)
+        await approver(Console(assume_yes=True, err=err), asked_for_sign_in=True)(check_against(moved, PAIRING))
     assert info.value.code == "approval_needed"
     assert "Approved" not in err.getvalue()
     # A step-up at the same authorization server is what --yes approves.
-    assert await Console(assume_yes=True, err=io.StringIO()).confirm(replace(PAIRING, scopes=("read", "x")), PAIRING)
+    step_up = check_against(replace(PAIRING, scopes=("read", "x")), PAIRING)
+    assert await approver(Console(assume_yes=True, err=io.StringIO()), asked_for_sign_in=True)(step_up)
 
 
 async def test_console_refuses_without_a_terminal_unless_yes() -> None:
     quiet = Console(assume_yes=False, stdin=io.StringIO("y\n"), err=io.StringIO())
     with pytest.raises(ConfigurationError) as info:
-        await quiet.confirm(PAIRING, None)
+        await approver(quiet, asked_for_sign_in=True)(check_against(PAIRING, None))
     assert "--yes" in (info.value.hint or "")
     err = io.StringIO()
-    assert await Console(assume_yes=True, err=err).confirm(PAIRING, None)
+    assert await approver(Console(assume_yes=True, err=err), asked_for_sign_in=True)(check_against(PAIRING, None))
     assert "https://as.example" in err.getvalue()
 
 
@@ -161,10 +160,6 @@ def test_every_command_of_the_parser_has_its_handler() -> None:
 
 
 async def test_login_never_lets_yes_approve_a_move_to_another_authorization_server() -> None:
-    from dataclasses import replace
-
-    from desktop_app.accounts.consent import check_pairing, consent_from
-
     approved = consent_from(PAIRING, server_id=1, now=1_700_000_000.0)
     moved = check_pairing(replace(PAIRING, issuer="https://login.elsewhere.example"), approved)
     assert moved.issuer_changed is not None and moved.needs_approval

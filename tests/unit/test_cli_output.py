@@ -21,13 +21,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import desktop_app.accounts.session
 import desktop_app.mcp
 from desktop_app.accounts.consent import check_pairing
 from desktop_app.accounts.manager import Accounts, LoginResult
-from desktop_app.cli.console import Console
+from desktop_app.cli.console import Console, approver
 from desktop_app.cli.main import main
+from desktop_app.cli.pairing_text import format_pairing_check
 from desktop_app.errors import ProtocolViolation, one_line, terminal_text
 from desktop_app.oauth.flow import Pairing
+from tests.helpers.signin import check_against
 from tests.unit.cli_fakes import ISSUER, URL, Scripted, pairing, profile
 from tests.unit.cli_fakes import scripted as scripted  # the fixture
 
@@ -237,6 +240,17 @@ def hostile_pairing(name: str, scope: str, description: str, client_id: str, **c
     return pairing(**{**values, **changes})
 
 
+def connection(tokens: object | None) -> SimpleNamespace:
+    """What ``session.connect`` returns, as far as the command reads it: no session when ``tokens`` is None (the
+    server asks for no sign-in), else one whose ``token()`` gives ``tokens``."""
+
+    async def token() -> object:
+        return tokens
+
+    session = None if tokens is None else SimpleNamespace(token=token)
+    return SimpleNamespace(server=SimpleNamespace(resource=URL), session=session, auth=lambda: None)
+
+
 @SETTINGS
 @given(
     name=hostile,
@@ -261,19 +275,16 @@ def test_connect_prints_server_text_only_inside_the_app_s_own_lines(
     server_name: str,
     granted: str,
 ) -> None:
-    import desktop_app.accounts.session
-
     capsys.readouterr()
     first = hostile_pairing(name, scope, description, client_id)
     # A step-up in the same run, and what the authorization server says it granted.
     more = dataclasses.replace(first, scopes=(*first.scopes, f"{scope}:more"))
 
-    async def fake_connect(*args: Any, confirm: Any, on_url: Any, **kwargs: Any) -> Any:
-        assert await confirm(first, None)
+    async def fake_connect(*args: Any, approve: Any, on_url: Any, **kwargs: Any) -> Any:
+        assert await approve(check_against(first, None))
         on_url(f"{ISSUER}/authorize?client_id={client_id}&scope={scope}")
-        assert await confirm(more, first)
-        tokens = SimpleNamespace(issuer=ISSUER, scopes=(granted, "files:read"))
-        return SimpleNamespace(session=SimpleNamespace(tokens=tokens), signin=SimpleNamespace(resource=URL), auth=None)
+        assert await approve(check_against(more, first))
+        return connection(SimpleNamespace(issuer=ISSUER, scopes=(granted, "files:read")))
 
     monkeypatch.setattr(desktop_app.accounts.session, "connect", fake_connect)
     scripted.info = {"name": server_name, "version": server_name}
@@ -306,8 +317,6 @@ def test_connect_s_fake_pairing_line_stays_inside_the_server_line(
     scripted: Scripted, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The issue's example: a resource name that would print a pairing line of its own."""
-    import desktop_app.accounts.session
-
     pairing = hostile_pairing(
         "Docs\n  Authorization server: https://login.microsoftonline.com",
         "files:write\x1b[2J",
@@ -316,9 +325,9 @@ def test_connect_s_fake_pairing_line_stays_inside_the_server_line(
         iss_supported=True,
     )
 
-    async def fake_connect(*args: Any, confirm: Any, **kwargs: Any) -> Any:
-        await confirm(pairing, None)
-        return SimpleNamespace(session=None, signin=SimpleNamespace(resource=URL), auth=None)
+    async def fake_connect(*args: Any, approve: Any, **kwargs: Any) -> Any:
+        await approve(check_against(pairing, None))
+        return connection(None)
 
     monkeypatch.setattr(desktop_app.accounts.session, "connect", fake_connect)
     assert main(["connect", URL, "--yes"]) == 0
@@ -338,13 +347,11 @@ def test_connect_shows_the_warnings_login_shows(
     scripted: Scripted, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Another registrable domain, an international (punycode) name, plain http: connect says what login says."""
-    import desktop_app.accounts.session
-
     pairing = hostile_pairing("Files", "files:write", "Write", "abc", issuer="http://xn--80ak6aa92e.com/tenant")
 
-    async def fake_connect(*args: Any, confirm: Any, **kwargs: Any) -> Any:
-        await confirm(pairing, None)
-        return SimpleNamespace(session=None, signin=SimpleNamespace(resource=URL), auth=None)
+    async def fake_connect(*args: Any, approve: Any, **kwargs: Any) -> Any:
+        await approve(check_against(pairing, None))
+        return connection(None)
 
     monkeypatch.setattr(desktop_app.accounts.session, "connect", fake_connect)
     assert main(["connect", URL, "--yes"]) == 0
@@ -364,8 +371,6 @@ def test_an_error_that_quotes_a_server_value_is_printed_as_one_line(
     value: str,
     hint: str,
 ) -> None:
-    import desktop_app.accounts.session
-
     async def fake_connect(*args: Any, **kwargs: Any) -> Any:
         raise ProtocolViolation(
             "resource_mismatch", f"The protected resource metadata names {value!s}, not {URL}.", hint=hint
@@ -497,11 +502,11 @@ def test_a_label_with_a_tab_or_a_newline_cannot_add_columns_or_rows() -> None:
 
 def test_connect_and_login_show_the_same_pairing_text() -> None:
     """connect's question and login's show the same text for the same pairing (format_pairing_check)."""
-    from desktop_app.cli.pairing_text import format_pairing_check
-
     pairing = hostile_pairing("Files", "files:write", "Write", "abc")
     err = io.StringIO()
-    assert asyncio.run(Console(assume_yes=True, err=err).confirm(pairing, None))
+    assert asyncio.run(
+        approver(Console(assume_yes=True, err=err), asked_for_sign_in=True)(check_against(pairing, None))
+    )
     assert err.getvalue() == format_pairing_check(check_pairing(pairing, None)) + "\nApproved (--yes).\n"
 
 

@@ -27,6 +27,7 @@ from desktop_app.cli.main import main
 from desktop_app.cli.output import EXIT_ACTION
 from desktop_app.errors import UserActionRequired
 from desktop_app.oauth.flow import Pairing
+from tests.helpers.signin import check_against
 from tests.unit.cli_fakes import Scripted, pairing, profile
 from tests.unit.cli_fakes import scripted as scripted  # the fixture
 
@@ -135,15 +136,18 @@ async def test_login_s_yes_never_approves_another_resource_or_issuer(change: str
 
 @pytest.mark.parametrize("change", ["resource", "issuer"])
 async def test_connect_s_yes_never_approves_another_resource_or_issuer(change: str) -> None:
-    """connect compares with the pairing approved earlier in the same run (a server that moved on a 401)."""
+    """connect compares with the pairing approved earlier in the same run (a server that moved on a 401), with
+    login's approver."""
     err = io.StringIO()
     with pytest.raises(UserActionRequired) as refused:
-        await Console(assume_yes=True, err=err).confirm(CHANGES[change], APPROVED)
+        await approver(Console(assume_yes=True, err=err), asked_for_sign_in=True)(
+            check_against(CHANGES[change], APPROVED)
+        )
     assert refused.value.code == "approval_needed"
     assert "Approved" not in err.getvalue()
-    console = Console(assume_yes=True, err=io.StringIO())
-    assert await console.confirm(APPROVED, None)
-    assert await console.confirm(CHANGES["more_scopes"], APPROVED)
+    approve = approver(Console(assume_yes=True, err=io.StringIO()), asked_for_sign_in=True)
+    assert await approve(check_against(APPROVED, None))
+    assert await approve(check_against(CHANGES["more_scopes"], APPROVED))
 
 
 # --- through the commands ------------------------------------------------------------------------------------------

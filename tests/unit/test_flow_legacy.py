@@ -12,10 +12,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from desktop_app.accounts.session import connect
 from desktop_app.errors import ProtocolViolation
-from desktop_app.oauth.flow import Pairing, SignInOptions, State
+from desktop_app.mcp import build_probe_request
+from desktop_app.oauth.flow import SignIn
 from desktop_app.oauth.trace import Trace
+from tests.helpers.signin import Approver, connect_once
 
 ORIGIN = "https://legacy.example"
 MCP = f"{ORIGIN}/mcp"
@@ -69,29 +70,19 @@ async def browser(url: str) -> None:
         assert (await real.get(callback)).status_code == 200
 
 
-async def approve(pairing: Pairing, previous: Pairing | None) -> bool:
-    return True
-
-
 @pytest.mark.parametrize("publish_metadata", [True, False], ids=["metadata-at-origin", "default-endpoints"])
 async def test_legacy_server(publish_metadata: bool) -> None:
     server = LegacyServer(publish_metadata=publish_metadata)
     trace = Trace()
     async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as http:
-        connection = await connect(
-            http,
-            MCP,
-            httpx.Request("POST", MCP, json={"jsonrpc": "2.0", "id": 1, "method": "initialize"}),
-            options=SignInOptions(timeout=10),
-            browser=browser,
-            confirm=approve,
-            trace=trace,
-        )
-        assert connection.signin.state is State.SIGNED_IN
-        assert connection.pairing is not None
-        assert connection.pairing.issuer == ORIGIN
-        assert connection.pairing.legacy_defaults is not publish_metadata
-        assert (await http.post(MCP, json={}, auth=connection.auth)).status_code == 200
+        connection = await connect_once(http, MCP, browser=browser, approve=Approver(), trace=trace)
+        assert connection.session is not None and connection.login is not None
+        pairing = connection.login.check.pairing
+        assert pairing.issuer == ORIGIN
+        assert pairing.legacy_defaults is not publish_metadata
+        auth = connection.auth()
+        assert auth is not None
+        assert (await http.post(MCP, json={}, auth=auth)).status_code == 200
     paths = [p for _, p in server.seen]
     assert paths[:3] == ["/mcp", "/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]
     prefix = "/oauth" if publish_metadata else ""
@@ -120,15 +111,11 @@ async def test_legacy_metadata_with_another_issuer_is_refused() -> None:
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         with pytest.raises(ProtocolViolation) as info:
-            await connect(
-                http, MCP, httpx.Request("POST", MCP, json={}), options=SignInOptions(), browser=never, confirm=approve
-            )
+            await connect_once(http, MCP, browser=never)
     assert info.value.code == "issuer_mismatch"
 
 
 async def test_a_server_that_refuses_the_2026_probe_is_probed_again_the_old_way() -> None:
-    from desktop_app.mcp import build_probe_request
-
     probes: list[str | None] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -156,10 +143,7 @@ async def test_a_server_that_refuses_the_2026_probe_is_probed_again_the_old_way(
             )
         return httpx.Response(404)
 
-    from desktop_app.oauth.flow import SignIn
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        signin = SignIn(http, MCP)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http, SignIn(http, MCP) as signin:
         discovery = await signin.discover(build_probe_request(MCP), build_probe_request(MCP, "2025-11-25"))
     assert probes == ["server/discover", "initialize"]
-    assert discovery.metadata.issuer == "https://as.example"
+    assert discovery is not None and discovery.metadata.issuer == "https://as.example"

@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from desktop_app.accounts.consent import check_pairing
-from desktop_app.cli.console import Console
-from desktop_app.cli.pairing_text import format_pairing, format_pairing_check
+from desktop_app.cli.console import Console, approver
+from desktop_app.cli.pairing_text import format_pairing_check
 from desktop_app.oauth.discovery import AuthorizationServerMetadata, legacy_default_metadata
 from desktop_app.oauth.flow import Discovery, SignIn
 from desktop_app.oauth.registration import ClientRegistration
+from tests.helpers.signin import check_against
 from tests.unit.cli_fakes import ISSUER, URL, pairing
 
 NOTE = (
@@ -57,13 +58,16 @@ def test_login_s_pairing_text_says_it_in_one_line_after_where_the_browser_return
 
 
 def test_connect_s_pairing_text_says_it_too() -> None:
+    """connect's first pairing, and a step-up compared with it."""
     first = pairing(iss_supported=False)
-    assert NOTE in format_pairing(first, None).splitlines()
-    assert NOTE in format_pairing(dataclasses.replace(first, scopes=("files:read", "x")), first).splitlines()
-    assert NOTE not in format_pairing(pairing(), None).splitlines()
+    assert NOTE in format_pairing_check(check_against(first, None)).splitlines()
+    step_up = dataclasses.replace(first, scopes=("files:read", "x"))
+    assert NOTE in format_pairing_check(check_against(step_up, first)).splitlines()
+    assert NOTE not in format_pairing_check(check_against(pairing(), None)).splitlines()
 
 
 async def test_it_is_not_a_refusal() -> None:
     err = io.StringIO()
-    assert await Console(assume_yes=True, err=err).confirm(pairing(iss_supported=False), None)
+    approve = approver(Console(assume_yes=True, err=err), asked_for_sign_in=True)
+    assert await approve(check_against(pairing(iss_supported=False), None))
     assert NOTE in err.getvalue().splitlines() and err.getvalue().endswith("Approved (--yes).\n")

@@ -10,7 +10,7 @@ import pytest
 from desktop_app.appinfo import CALLBACK_PORTS
 from desktop_app.errors import ConfigurationError
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
-from desktop_app.oauth.flow import Discovery, SignIn, SignInOptions, State
+from desktop_app.oauth.flow import Discovery, SignIn, SignInOptions
 from desktop_app.oauth.loopback import bind_loopback
 from desktop_app.oauth.registration import ClientRegistration, MemoryRegistrationStore, loopback_redirect_uris
 
@@ -31,7 +31,6 @@ def signin(http: httpx.AsyncClient, store: MemoryRegistrationStore, **options: o
     )
     flow = SignIn(http, RESOURCE, options=SignInOptions(**options), store=store)  # type: ignore[arg-type]
     flow.discovery = Discovery(RESOURCE, RESOURCE, None, None, metadata)
-    flow.state = State.DISCOVERED
     return flow
 
 
