@@ -256,10 +256,12 @@ async def test_tokens_never_cross_to_another_server(
     second = lab_mcp_factory(lab_as)
     async with new_client() as http:
         connection = await sign_in(http, first)
-        async with McpClient(http, first.url, auth=connection.auth()) as client:
+        auth = connection.auth()
+        assert auth is not None
+        async with McpClient(http, first.url, auth=auth) as client:
             await client.list_tools()
         # The same auth used against another server's URL sends nothing.
-        response = await http.post(second.url, json={}, auth=connection.auth())
+        response = await http.post(second.url, json={}, auth=auth)
         assert response.status_code == 401
     assert fingerprints(first.requests())
     assert not fingerprints(second.requests())
