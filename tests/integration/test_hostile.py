@@ -808,14 +808,11 @@ async def test_a_server_on_the_default_endpoints_renews_after_signing_in(world: 
     ):
         knobs.raw[path] = Raw(404)
 
-    async def approve(check: object) -> bool:
-        return True
-
     accounts = open_accounts(directory=tmp_path / "profile")
     try:
         server = accounts.add_server(world.good.mcp_url)
         result = await accounts.login(
-            world.http, server, browser=world.browser, approve=approve, timeout=10, nickname="legacy"
+            world.http, server, browser=world.browser, approve=world.approver, timeout=10, nickname="legacy"
         )
         assert result.check.pairing.legacy_defaults
         before = await accounts.token(world.http, result.account)
@@ -835,14 +832,11 @@ async def test_a_refresh_token_echoed_in_an_error_is_never_shown_logged_or_store
     refresh token (and the client secret) in prose gets neither shown, logged, nor stored in the profile."""
     world.good.knobs.issue_client_secret = "client_secret_basic"
 
-    async def approve(check: object) -> bool:
-        return True
-
     home = tmp_path / "profile"
     accounts = open_accounts(directory=home)
     try:
         server = accounts.add_server(world.good.mcp_url)
-        result = await accounts.login(world.http, server, browser=world.browser, approve=approve, timeout=10)
+        result = await accounts.login(world.http, server, browser=world.browser, approve=world.approver, timeout=10)
         bundle = await accounts.token(world.http, result.account)
         refresh = bundle.refresh_token
         secret = accounts.registrations.get(bundle.issuer)
