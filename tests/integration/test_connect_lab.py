@@ -6,37 +6,28 @@ MCP calls — with a scripted user agent (tests/lab/browser.py) playing the pers
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from desktop_app.accounts.session import Connection, connect
+from desktop_app.accounts.models import ServerSettings
+from desktop_app.accounts.session import Connection
 from desktop_app.errors import ConsentRefused, SignInRequired
-from desktop_app.mcp import McpClient, build_probe_request
-from desktop_app.oauth.flow import Pairing, SignInOptions
+from desktop_app.mcp import McpClient
 from desktop_app.oauth.http import new_client
 from desktop_app.oauth.trace import Trace
+from tests.helpers.signin import CONNECT_SETTINGS, Approver, connect_once, memory_accounts
 from tests.lab.browser import scripted_browser
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
 
 pytestmark = pytest.mark.lab
-
-
-class Approver:
-    """Plays the person answering the pairing question; remembers what was shown."""
-
-    def __init__(self, answer: bool = True) -> None:
-        self.answer = answer
-        self.shown: list[tuple[Pairing, Pairing | None]] = []
-
-    async def __call__(self, pairing: Pairing, previous: Pairing | None) -> bool:
-        self.shown.append((pairing, previous))
-        return self.answer
 
 
 class Browser:
@@ -53,21 +44,24 @@ async def sign_in(
     http: httpx.AsyncClient,
     mcp: RunningMcpServer,
     *,
-    options: SignInOptions | None = None,
+    settings: ServerSettings = CONNECT_SETTINGS,
+    client_secret: str | None = None,
     approver: Approver | None = None,
     browser: Browser | None = None,
     trace: Trace | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Connection:
-    return await connect(
+    """The command line's ``connect``: the same sign-in as ``login``, on stores that keep nothing."""
+    return await connect_once(
         http,
         mcp.url,
-        build_probe_request(mcp.url),
-        options=options or SignInOptions(timeout=30),
         browser=browser or Browser(),
-        confirm=approver or Approver(),
+        approve=approver or Approver(),
+        settings=settings,
+        client_secret=client_secret,
+        timeout=30,
         trace=trace,
-        clock=clock,
+        accounts=memory_accounts(clock=clock),
     )
 
 
@@ -80,19 +74,20 @@ async def test_connect_list_and_call(lab_as: RunningAuthServer, lab_mcp: Running
     async with new_client() as http:
         connection = await sign_in(http, lab_mcp, approver=approver, trace=trace)
         assert connection.session is not None
-        tokens = connection.session.tokens
+        tokens = await connection.session.token()
         assert tokens.issuer == lab_as.issuer
         assert tokens.resource == lab_mcp.url
         assert "mcp:tools" in tokens.scopes
-        async with McpClient(http, lab_mcp.url, auth=connection.auth) as client:
+        async with McpClient(http, lab_mcp.url, auth=connection.auth()) as client:
             await client.initialize()
             names = {tool.name for tool in await client.list_tools()}
             assert {"echo", "whoami", "admin_report"} <= names
             result = await client.call_tool("echo", {"text": "hello lab"})
             assert not result.is_error
             assert "hello lab" in str(result.content)
-    pairing, previous = approver.shown[0]
-    assert previous is None
+    check = approver.checks[0]
+    assert check.previous is None and check.first_time
+    pairing = check.pairing
     assert (pairing.resource, pairing.issuer) == (lab_mcp.url, lab_as.issuer)
     assert pairing.resource_name == "Lab MCP server"
     assert pairing.client_kind == "dcr"
@@ -108,7 +103,7 @@ async def test_resource_on_every_request_to_the_authorization_server(
     async with new_client() as http:
         connection = await sign_in(http, lab_mcp)
         assert connection.session is not None
-        await connection.session.renew(connection.session.tokens, None)
+        await connection.session.renew(await connection.session.token(), None)
     received = lab_as.requests()
     authorize = [r for r in received if r["path"].endswith("/auth") and r["method"] == "GET"]
     token = [r for r in received if r["path"].endswith("/token")]
@@ -145,8 +140,8 @@ async def test_discovery_variants(
     async with new_client() as http:
         connection = await sign_in(http, mcp, trace=trace)
         assert connection.session is not None
-        assert connection.session.tokens.issuer == auth_server.issuer
-        async with McpClient(http, mcp.url, auth=connection.auth) as client:
+        assert (await connection.session.token()).issuer == auth_server.issuer
+        async with McpClient(http, mcp.url, auth=connection.auth()) as client:
             result = await client.call_tool("whoami", {})
             assert not result.is_error
     fetched = [e.url for e in trace.events if e.step == "authorization_server_metadata" and e.status == 200]
@@ -162,7 +157,7 @@ async def test_without_resource_indicators_the_parameter_is_still_sent(
     mcp = lab_mcp_factory(auth_server, token_validation="introspection")
     async with new_client() as http:
         connection = await sign_in(http, mcp)
-        async with McpClient(http, mcp.url, auth=connection.auth) as client:
+        async with McpClient(http, mcp.url, auth=connection.auth()) as client:
             assert not (await client.call_tool("echo", {"text": "x"})).is_error
     authorize = [r for r in auth_server.requests() if r["path"].endswith("/auth") and r["method"] == "GET"]
     assert authorize[0]["query"]["resource"] == mcp.url
@@ -175,16 +170,17 @@ async def test_step_up_asks_again_with_the_union_of_scopes(
     browser = Browser()
     async with new_client() as http:
         connection = await sign_in(http, lab_mcp, approver=approver, browser=browser)
-        async with McpClient(http, lab_mcp.url, auth=connection.auth) as client:
+        async with McpClient(http, lab_mcp.url, auth=connection.auth()) as client:
             result = await client.call_tool("admin_report", {})
             assert not result.is_error
         assert connection.session is not None
-        assert "mcp:admin" in connection.session.tokens.scopes
+        assert "mcp:admin" in (await connection.session.token()).scopes
     assert len(browser.opened) == 2
-    step_up, previous = approver.shown[1]
-    assert previous is not None
-    assert set(previous.scopes) < set(step_up.scopes)
-    assert {"mcp:tools", "mcp:admin"} <= set(step_up.scopes)
+    step_up = approver.checks[1]
+    assert step_up.previous is not None
+    assert set(step_up.previous.scopes) < set(step_up.pairing.scopes)
+    assert {"mcp:tools", "mcp:admin"} <= set(step_up.pairing.scopes)
+    assert "mcp:admin" in step_up.added_scopes
 
 
 async def test_declined_step_up_is_reported(lab_mcp: RunningMcpServer) -> None:
@@ -192,9 +188,10 @@ async def test_declined_step_up_is_reported(lab_mcp: RunningMcpServer) -> None:
     async with new_client() as http:
         connection = await sign_in(http, lab_mcp, approver=approver)
         approver.answer = False
-        async with McpClient(http, lab_mcp.url, auth=connection.auth) as client:
+        async with McpClient(http, lab_mcp.url, auth=connection.auth()) as client:
             with pytest.raises(ConsentRefused) as info:
                 await client.call_tool("admin_report", {})
+    assert "mcp:admin" in approver.checks[-1].added_scopes
     assert "mcp:admin" in info.value.message
 
 
@@ -212,12 +209,13 @@ async def test_expired_token_is_refreshed_with_rotation(
         connection = await sign_in(http, mcp, clock=clock)
         session = connection.session
         assert session is not None
-        first = session.tokens
+        first = await session.token()
         offset[0] = 3600  # the app believes an hour has passed: the token is due
-        async with McpClient(http, mcp.url, auth=connection.auth) as client:
+        async with McpClient(http, mcp.url, auth=connection.auth()) as client:
             assert not (await client.call_tool("whoami", {})).is_error
-        assert session.tokens is not first
-        assert session.tokens.refresh_token != first.refresh_token  # rotated
+        renewed = await session.token()
+        assert renewed.access_token != first.access_token
+        assert renewed.refresh_token != first.refresh_token  # rotated
 
 
 async def test_revoked_grant_needs_a_new_sign_in(
@@ -225,12 +223,17 @@ async def test_revoked_grant_needs_a_new_sign_in(
 ) -> None:
     auth_server = lab_as_factory()
     mcp = lab_mcp_factory(auth_server)
+    offset = [0.0]
+
+    def clock() -> float:
+        return time.time() + offset[0]
+
     async with new_client() as http:
-        connection = await sign_in(http, mcp)
+        connection = await sign_in(http, mcp, clock=clock)
         session = connection.session
         assert session is not None
         assert auth_server.revoke_grants("alice") >= 1
-        session.tokens = replace(session.tokens, expires_at=0.0)
+        offset[0] = 86400  # the access token has expired: the next one needs the revoked grant
         with pytest.raises(SignInRequired):
             await session.token()
 
@@ -240,7 +243,7 @@ async def test_two_users_get_their_own_identity(lab_mcp: RunningMcpServer) -> No
     for user in ("alice", "bob"):
         async with new_client() as http:
             connection = await sign_in(http, lab_mcp, browser=Browser(user))
-            async with McpClient(http, lab_mcp.url, auth=connection.auth) as client:
+            async with McpClient(http, lab_mcp.url, auth=connection.auth()) as client:
                 result = await client.call_tool("whoami", {})
                 seen[user] = str(result.content)
     assert seen["alice"] != seen["bob"]
@@ -253,10 +256,12 @@ async def test_tokens_never_cross_to_another_server(
     second = lab_mcp_factory(lab_as)
     async with new_client() as http:
         connection = await sign_in(http, first)
-        async with McpClient(http, first.url, auth=connection.auth) as client:
+        auth = connection.auth()
+        assert auth is not None
+        async with McpClient(http, first.url, auth=auth) as client:
             await client.list_tools()
         # The same auth used against another server's URL sends nothing.
-        response = await http.post(second.url, json={}, auth=connection.auth)
+        response = await http.post(second.url, json={}, auth=auth)
         assert response.status_code == 401
     assert fingerprints(first.requests())
     assert not fingerprints(second.requests())
@@ -267,8 +272,8 @@ async def test_no_secret_in_logs(lab_mcp: RunningMcpServer, caplog: pytest.LogCa
     async with new_client() as http:
         connection = await sign_in(http, lab_mcp)
         assert connection.session is not None
-        tokens = connection.session.tokens
-        async with McpClient(http, lab_mcp.url, auth=connection.auth) as client:
+        tokens = await connection.session.token()
+        async with McpClient(http, lab_mcp.url, auth=connection.auth()) as client:
             await client.list_tools()
     secrets = [tokens.access_token, tokens.refresh_token]
     assert all(secrets)
@@ -282,9 +287,6 @@ async def test_client_id_metadata_document(
     lab_as_factory: Callable[..., RunningAuthServer], lab_mcp_factory: Callable[..., RunningMcpServer]
 ) -> None:
     """The shipped document, hosted where its client_id says: no registration, the URL is the client_id."""
-    import json
-    from pathlib import Path
-
     auth_server = lab_as_factory()
     assert auth_server.metadata()["client_id_metadata_document_supported"] is True
     mcp = lab_mcp_factory(auth_server)
@@ -293,12 +295,11 @@ async def test_client_id_metadata_document(
     auth_server.host_cimd(client_id, {**document, "client_id": client_id})
     approver = Approver()
     async with new_client() as http:
-        connection = await sign_in(
-            http, mcp, approver=approver, options=SignInOptions(timeout=30, client_metadata_url=client_id)
-        )
-        async with McpClient(http, mcp.url, auth=connection.auth) as client:
+        settings = dataclasses.replace(CONNECT_SETTINGS, registration="cimd", client_metadata_url=client_id)
+        connection = await sign_in(http, mcp, approver=approver, settings=settings)
+        async with McpClient(http, mcp.url, auth=connection.auth()) as client:
             assert not (await client.call_tool("whoami", {})).is_error
-    assert approver.shown[0][0].client_kind == "cimd"
+    assert approver.pairings[0].client_kind == "cimd"
     received = auth_server.requests()
     assert not [r for r in received if r["path"].endswith("/reg")]
     authorize = [r for r in received if r["path"].endswith("/auth") and r["method"] == "GET"]
@@ -310,8 +311,6 @@ async def test_client_id_metadata_document(
 
 
 async def test_preregistered_confidential_client(lab_as: RunningAuthServer, lab_mcp: RunningMcpServer) -> None:
-    from desktop_app.oauth.registration import PreRegisteredClient
-
     registered = lab_as.register_client(
         client_name="pre-registered by an admin",
         application_type="native",
@@ -320,10 +319,15 @@ async def test_preregistered_confidential_client(lab_as: RunningAuthServer, lab_
         response_types=["code"],
         token_endpoint_auth_method="client_secret_post",
     )
-    pre = PreRegisteredClient(registered["client_id"], registered["client_secret"], "client_secret_post")
+    settings = dataclasses.replace(
+        CONNECT_SETTINGS,
+        registration="preregistered",
+        client_id=registered["client_id"],
+        client_auth="client_secret_post",
+    )
     lab_as.reset_requests()
     async with new_client() as http:
-        connection = await sign_in(http, lab_mcp, options=SignInOptions(timeout=30, preregistered=pre))
+        connection = await sign_in(http, lab_mcp, settings=settings, client_secret=registered["client_secret"])
         assert connection.session is not None
     token = [r for r in lab_as.requests() if r["path"].endswith("/token")]
     assert token[0]["status"] == 200

@@ -1,19 +1,18 @@
 """The real engine against a hostile server: every refusal, and proof that nothing went where it must not.
 
 Two :class:`HostileServer` run in every test: ``good`` (the MCP server and its authorization server) and ``evil``
-(another origin). The engine (``SignIn`` / ``accounts.session.connect``) talks to them over real sockets; the
-browser is scripted and hits the engine's real loopback listener. Each test ends with
-:meth:`World.assert_no_leaks`: no issued secret or PKCE verifier in the logs (captured at DEBUG for every logger),
-in an error, or on a page the browser showed; nothing secret and no ``Authorization`` header ever reached ``evil``;
-on ``good``, codes, verifiers, refresh tokens and client secrets only ever went to ``/token``, access tokens only in
-the ``Authorization`` header of ``/mcp``.
+(another origin). The engine (``Accounts.login`` and ``accounts.session.connect``, on stores that keep nothing:
+``tests/helpers/signin.py``) talks to them over real sockets; the browser is scripted and hits the engine's real
+loopback listener. Each test ends with :meth:`World.assert_no_leaks`: no issued secret or PKCE verifier in the logs
+(captured at DEBUG for every logger), in an error, or on a page the browser showed; nothing secret and no
+``Authorization`` header ever reached ``evil``; on ``good``, codes, verifiers, refresh tokens and client secrets only
+ever went to ``/token``, access tokens only in the ``Authorization`` header of ``/mcp``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +22,8 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from desktop_app.accounts.identity import resolve_identity
-from desktop_app.accounts.session import Connection, connect
+from desktop_app.accounts.session import Connection
+from desktop_app.accounts.signin import LoginResult
 from desktop_app.errors import (
     AuthorizationDenied,
     AuthorizationRequestRefused,
@@ -35,12 +34,12 @@ from desktop_app.errors import (
     StepUpExhausted,
     UserActionRequired,
 )
-from desktop_app.mcp import build_probe_request
-from desktop_app.oauth.flow import Pairing, SignIn, SignInOptions
+from desktop_app.oauth.authorize import Browser
 from desktop_app.oauth.http import MAX_BODY, new_client
 from desktop_app.oauth.tokens import TokenSet
 from desktop_app.oauth.trace import Trace
 from desktop_app.storage.profile import open_accounts
+from tests.helpers.signin import Approver, connect_once, sign_in_once
 from tests.integration.hostile import (
     AS_METADATA_PATH,
     CODE_PREFIX,
@@ -80,32 +79,23 @@ class World:
     browser: ScriptedBrowser
     http: httpx.AsyncClient
     caplog: pytest.LogCaptureFixture
-    confirmations: list[tuple[Pairing, Pairing | None]] = field(default_factory=list)
+    approver: Approver = field(default_factory=Approver)
 
-    @staticmethod
-    def options(**kwargs: Any) -> SignInOptions:
-        return SignInOptions(**{"timeout": 10, **kwargs})
-
-    async def sign_in(self, **kwargs: Any) -> tuple[SignIn, TokenSet]:
-        """discover → register → authorize, on ``good``, the way the app drives it."""
-        signin = SignIn(self.http, self.good.mcp_url, options=self.options(**kwargs))
-        await signin.discover(build_probe_request(self.good.mcp_url))
-        await signin.register()
-        return signin, await signin.authorize(self.browser)
-
-    async def connect(self) -> Connection:
-        async def confirm(pairing: Pairing, previous: Pairing | None) -> bool:
-            self.confirmations.append((pairing, previous))
-            return True
-
-        return await connect(
+    async def sign_in(
+        self, *, browser: Browser | None = None, timeout: float = 10, trace: Trace | None = None
+    ) -> tuple[LoginResult, TokenSet]:
+        """One sign-in to ``good`` the way the app drives it (no identity asked for, as ``connect``)."""
+        return await sign_in_once(
             self.http,
             self.good.mcp_url,
-            build_probe_request(self.good.mcp_url),
-            options=self.options(),
-            browser=self.browser,
-            confirm=confirm,
+            browser=browser if browser is not None else self.browser,
+            approve=self.approver,
+            timeout=timeout,
+            trace=trace,
         )
+
+    async def connect(self) -> Connection:
+        return await connect_once(self.http, self.good.mcp_url, browser=self.browser, approve=self.approver)
 
     def authorize_scopes(self) -> list[str]:
         return [r.query.get("scope", "") for r in self.good.authorizations()]
@@ -467,10 +457,7 @@ async def test_the_code_of_a_server_that_approves_without_asking_is_never_used(w
                 await asyncio.sleep(0.01)
         await real_browser(url)
 
-    signin = SignIn(world.http, world.good.mcp_url, options=world.options())
-    await signin.discover(build_probe_request(world.good.mcp_url))
-    await signin.register()
-    tokens = await signin.authorize(after_the_look)
+    _, tokens = await world.sign_in(browser=after_the_look)
     assert tokens.access_token.startswith(TOKEN_PREFIX)
     (preflight,) = world.good.preflights()
     (authorization,) = world.good.authorizations()
@@ -515,10 +502,7 @@ async def test_a_stale_callback_does_not_end_the_sign_in_the_real_one_finishes(w
         assert page.status == 400 and "another sign-in" in page.body
         await world.browser(url)
 
-    signin = SignIn(world.http, world.good.mcp_url, options=world.options())
-    await signin.discover(build_probe_request(world.good.mcp_url))
-    await signin.register()
-    tokens = await signin.authorize(stale_then_real)
+    _, tokens = await world.sign_in(browser=stale_then_real)
     assert tokens.access_token.startswith(TOKEN_PREFIX)
     (exchange,) = world.good.token_requests("authorization_code")
     assert exchange.form["code"] != f"{CODE_PREFIX}stale"
@@ -593,9 +577,9 @@ async def test_resource_pkce_and_state_on_the_wire(world: World) -> None:
 
 async def test_the_token_goes_only_to_the_resource(world: World) -> None:
     connection = await world.connect()
-    assert connection.auth is not None
+    assert connection.session is not None
     world.evil.knobs.raw = {"/mcp": Raw.json(200, {"jsonrpc": "2.0", "id": 2, "result": {}})}
-    async with httpx.AsyncClient(auth=connection.auth, timeout=10) as api:
+    async with httpx.AsyncClient(auth=connection.auth(), timeout=10) as api:
         assert (await api.post(world.good.mcp_url, json=MCP_CALL)).status_code == 200
         assert (await api.get(f"{world.good.base}/somewhere-else")).status_code == 404
         assert (await api.post(world.evil.mcp_url, json=MCP_CALL)).status_code == 200
@@ -607,16 +591,17 @@ async def test_the_token_goes_only_to_the_resource(world: World) -> None:
     assert world.good.requests("/somewhere-else")[0].header("authorization") is None
     calls = world.good.requests("/mcp")[1:]  # after the unauthenticated probe
     assert len(calls) == 2
-    assert all(r.header("authorization") == f"Bearer {connection.session.tokens.access_token}" for r in calls)
+    tokens = await connection.session.token()
+    assert all(r.header("authorization") == f"Bearer {tokens.access_token}" for r in calls)
     world.assert_no_leaks()
 
 
 async def test_401_refreshes_once_and_retries(world: World) -> None:
     connection = await world.connect()
-    assert connection.auth is not None and connection.session is not None
-    first = connection.session.tokens
+    assert connection.session is not None
+    first = await connection.session.token()
     world.good.reject_current_tokens()
-    async with httpx.AsyncClient(auth=connection.auth, timeout=10) as api:
+    async with httpx.AsyncClient(auth=connection.auth(), timeout=10) as api:
         response = await api.post(world.good.mcp_url, json=MCP_CALL)
     assert response.status_code == 200
     refreshes = world.good.token_requests("refresh_token")
@@ -624,7 +609,7 @@ async def test_401_refreshes_once_and_retries(world: World) -> None:
     assert refreshes[0].form["refresh_token"] == first.refresh_token
     assert refreshes[0].form["resource"] == world.good.mcp_url
     assert "scope" not in refreshes[0].form
-    renewed = connection.session.tokens
+    renewed = await connection.session.token()
     assert renewed.access_token != first.access_token
     used = [r.header("authorization") for r in world.good.requests("/mcp")[1:]]
     assert used == [f"Bearer {first.access_token}", f"Bearer {renewed.access_token}"]
@@ -634,9 +619,9 @@ async def test_401_refreshes_once_and_retries(world: World) -> None:
 
 async def test_401_after_the_refresh_asks_to_sign_in_again(world: World) -> None:
     connection = await world.connect()
-    assert connection.auth is not None
+    assert connection.session is not None
     world.good.knobs.mcp_reject_all_tokens = True
-    async with httpx.AsyncClient(auth=connection.auth, timeout=10) as api:
+    async with httpx.AsyncClient(auth=connection.auth(), timeout=10) as api:
         with pytest.raises(SignInRequired) as info:
             await api.post(world.good.mcp_url, json=MCP_CALL)
     assert info.value.code == "sign_in_required"
@@ -649,14 +634,15 @@ async def test_401_after_the_refresh_asks_to_sign_in_again(world: World) -> None
 async def test_403_insufficient_scope_steps_up_with_the_union_of_scopes(world: World) -> None:
     world.good.knobs.mcp_required_scope = "mcp:write"
     connection = await world.connect()
-    assert connection.auth is not None
-    async with httpx.AsyncClient(auth=connection.auth, timeout=10) as api:
+    assert connection.session is not None
+    async with httpx.AsyncClient(auth=connection.auth(), timeout=10) as api:
         response = await api.post(world.good.mcp_url, json=MCP_CALL)
     assert response.status_code == 200
     assert world.authorize_scopes() == ["mcp:read", "mcp:read mcp:write"]
     assert len(world.browser.opened) == 2
-    assert [previous is None for _, previous in world.confirmations] == [True, False]
-    assert world.confirmations[1][0].scopes == ("mcp:read", "mcp:write")
+    checks = world.approver.checks
+    assert [check.previous is None for check in checks] == [True, False]
+    assert checks[1].pairing.scopes == ("mcp:read", "mcp:write")
     world.assert_no_leaks()
 
 
@@ -664,8 +650,8 @@ async def test_step_up_gives_up_after_three_attempts(world: World) -> None:
     world.good.knobs.mcp_required_scope = "admin"
     world.good.knobs.grantable_scopes = frozenset({"mcp:read", "mcp:write"})
     connection = await world.connect()
-    assert connection.auth is not None
-    async with httpx.AsyncClient(auth=connection.auth, timeout=10) as api:
+    assert connection.session is not None
+    async with httpx.AsyncClient(auth=connection.auth(), timeout=10) as api:
         with pytest.raises(StepUpExhausted) as info:
             await api.post(world.good.mcp_url, json=MCP_CALL)
     assert info.value.code == "step_up_exhausted"
@@ -730,13 +716,13 @@ async def test_dcr_answer_with_an_absurd_secret_expiry_is_a_protocol_violation(w
 
 async def test_invalid_client_at_the_token_endpoint_registers_again_once(world: World) -> None:
     world.good.knobs.token_answers = [(401, {"error": "invalid_client", "error_description": "unknown client"})]
-    signin, tokens = await world.sign_in()
+    result, tokens = await world.sign_in()
     assert tokens.access_token.startswith(TOKEN_PREFIX)
     registrations = world.good.requests("/register")
     assert len(registrations) == 2
     first_client, second_client = (r.query["client_id"] for r in world.good.authorizations())
     assert first_client != second_client
-    assert signin.registration is not None and signin.registration.client_id == second_client
+    assert result.account.client_id == tokens.client_id == second_client
     exchanges = world.good.token_requests()
     assert [r.form["client_id"] for r in exchanges] == [first_client, second_client]
     assert len(world.browser.opened) == 2
@@ -758,9 +744,9 @@ async def test_a_second_invalid_client_is_reported(world: World) -> None:
 async def test_an_issued_client_secret_goes_only_to_the_token_endpoint(world: World) -> None:
     world.good.knobs.issue_client_secret = "client_secret_basic"
     connection = await world.connect()
-    assert connection.auth is not None
+    assert connection.session is not None
     world.good.reject_current_tokens()
-    async with httpx.AsyncClient(auth=connection.auth, timeout=10) as api:
+    async with httpx.AsyncClient(auth=connection.auth(), timeout=10) as api:
         assert (await api.post(world.good.mcp_url, json=MCP_CALL)).status_code == 200
         assert (await api.post(world.evil.mcp_url, json=MCP_CALL)).status_code == 401
     exchanges = world.good.token_requests()
@@ -792,13 +778,10 @@ async def test_the_access_token_goes_to_userinfo_only_on_the_issuers_origin(worl
     the issuer's own origin (the server that issued it), never to another."""
     server = world.evil if where == "evil" else world.good
     world.good.knobs.as_patch = {"userinfo_endpoint": f"{server.issuer}/userinfo"}
-    signin, tokens = await world.sign_in()
-    assert signin.discovery is not None
     trace = Trace()
-    identity = await resolve_identity(
-        world.http, signin.discovery.metadata, tokens, nonce=None, now=time.time(), trace=trace
-    )
-    assert identity is None  # nothing else names this account: the person is asked for a nickname
+    result, tokens = await world.sign_in(trace=trace)
+    # Nothing else names this account: it is known by a nickname (here the default one; the person is asked).
+    assert (result.account.subject, result.account.identity_source) == (None, "nickname")
     asked = [r for r in server.requests() if r.path == "/userinfo"]
     if where == "evil":
         assert asked == []
@@ -825,14 +808,11 @@ async def test_a_server_on_the_default_endpoints_renews_after_signing_in(world: 
     ):
         knobs.raw[path] = Raw(404)
 
-    async def approve(check: object) -> bool:
-        return True
-
     accounts = open_accounts(directory=tmp_path / "profile")
     try:
         server = accounts.add_server(world.good.mcp_url)
         result = await accounts.login(
-            world.http, server, browser=world.browser, approve=approve, timeout=10, nickname="legacy"
+            world.http, server, browser=world.browser, approve=world.approver, timeout=10, nickname="legacy"
         )
         assert result.check.pairing.legacy_defaults
         before = await accounts.token(world.http, result.account)
@@ -852,14 +832,11 @@ async def test_a_refresh_token_echoed_in_an_error_is_never_shown_logged_or_store
     refresh token (and the client secret) in prose gets neither shown, logged, nor stored in the profile."""
     world.good.knobs.issue_client_secret = "client_secret_basic"
 
-    async def approve(check: object) -> bool:
-        return True
-
     home = tmp_path / "profile"
     accounts = open_accounts(directory=home)
     try:
         server = accounts.add_server(world.good.mcp_url)
-        result = await accounts.login(world.http, server, browser=world.browser, approve=approve, timeout=10)
+        result = await accounts.login(world.http, server, browser=world.browser, approve=world.approver, timeout=10)
         bundle = await accounts.token(world.http, result.account)
         refresh = bundle.refresh_token
         secret = accounts.registrations.get(bundle.issuer)

@@ -20,22 +20,22 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from desktop_app.accounts.consent import PairingCheck
 from desktop_app.accounts.manager import Accounts
-from desktop_app.accounts.models import AccountState
-from desktop_app.accounts.session import Connection, connect
+from desktop_app.accounts.models import AccountState, ServerSettings
+from desktop_app.accounts.session import Connection
 from desktop_app.errors import (
     AuthorizationRequestRefused,
+    ConfigurationError,
     ProtocolViolation,
     SignInRequired,
     StepUpExhausted,
     WrongAccount,
 )
-from desktop_app.mcp import McpClient, build_probe_request
-from desktop_app.oauth.flow import Pairing, SignInOptions
+from desktop_app.mcp import McpClient
 from desktop_app.oauth.http import new_client
 from desktop_app.oauth.registration import PORTLESS_REDIRECT_URI
 from desktop_app.storage.profile import open_accounts
+from tests.helpers.signin import Approver, connect_once
 from tests.lab.browser import BrowserError, scripted_browser
 from tests.lab.conftest_plugin import FastMcpServerFactory, SdkDemoServerFactory
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
@@ -69,27 +69,6 @@ class Browser:
 
     def params(self, index: int = -1) -> dict[str, str]:
         return {k: v[0] for k, v in parse_qs(urlsplit(self.urls[index]).query).items()}
-
-
-class Approver:
-    def __init__(self, answer: bool = True) -> None:
-        self.answer = answer
-        self.checks: list[PairingCheck] = []
-
-    async def __call__(self, check: PairingCheck) -> bool:
-        self.checks.append(check)
-        return self.answer
-
-
-class Confirm:
-    """``connect``'s question: the pairing, and the one approved before (for a step-up or a move)."""
-
-    def __init__(self) -> None:
-        self.shown: list[tuple[Pairing, Pairing | None]] = []
-
-    async def __call__(self, pairing: Pairing, previous: Pairing | None) -> bool:
-        self.shown.append((pairing, previous))
-        return True
 
 
 @pytest.fixture
@@ -222,8 +201,6 @@ async def test_a_refused_sign_in_request_is_reported_before_the_browser_opens(
         },
         timeout=5,
     ).json()
-    from desktop_app.accounts.models import ServerSettings
-
     server = profile.add_server(
         running.mcp_url, settings=ServerSettings(registration="preregistered", client_id=registered["client_id"])
     )
@@ -267,14 +244,7 @@ async def test_an_issuer_that_differs_only_by_a_slash_is_refused_saying_so(
     browser = Browser()
     async with new_client() as http:
         with pytest.raises(ProtocolViolation) as info:
-            await connect(
-                http,
-                mcp.url,
-                build_probe_request(mcp.url),
-                options=SignInOptions(timeout=20),
-                browser=browser,
-                confirm=Confirm(),
-            )
+            await connect_once(http, mcp.url, browser=browser, timeout=20)
     assert info.value.code == "issuer_mismatch"
     assert "only by a trailing slash" in info.value.message
     assert "operator" in (info.value.hint or "")
@@ -289,24 +259,18 @@ async def test_root_metadata_naming_the_origin_signs_in_for_the_origin(
 ) -> None:
     mcp = lab_mcp_factory(lab_as, prm_mode="root", resource="origin")
     origin = mcp.base_url
-    confirm, browser = Confirm(), Browser("alice")
+    approver, browser = Approver(), Browser("alice")
     lab_as.reset_requests()
     async with new_client() as http:
-        connection = await connect(
-            http,
-            mcp.url,
-            build_probe_request(mcp.url),
-            options=SignInOptions(timeout=20),
-            browser=browser,
-            confirm=confirm,
-        )
-        assert connection.auth is not None and connection.session is not None
-        assert connection.session.tokens.resource == origin
-        assert "lab-sub" in await tool_text(http, mcp.url, connection.auth, "whoami")
-        async with McpClient(http, mcp.url, auth=connection.auth) as client:
+        connection = await connect_once(http, mcp.url, browser=browser, approve=approver, timeout=20)
+        auth = connection.auth()
+        assert auth is not None and connection.session is not None
+        assert (await connection.session.token()).resource == origin
+        assert "lab-sub" in await tool_text(http, mcp.url, auth, "whoami")
+        async with McpClient(http, mcp.url, auth=connection.auth()) as client:
             assert (await client.initialize()).protocol_version == "2026-07-28"  # the Python SDK's server
-        await connection.session.renew(connection.session.tokens, None)
-    pairing, _ = confirm.shown[0]
+        await connection.session.renew(await connection.session.token(), None)
+    pairing = approver.pairings[0]
     assert (pairing.resource, pairing.server) == (origin, mcp.url)
     assert pairing.covers_more_than_server
     assert browser.params()["resource"] == origin
@@ -322,14 +286,7 @@ async def test_path_metadata_naming_the_origin_is_still_refused(
     browser = Browser()
     async with new_client() as http:
         with pytest.raises(ProtocolViolation) as info:
-            await connect(
-                http,
-                mcp.url,
-                build_probe_request(mcp.url),
-                options=SignInOptions(timeout=20),
-                browser=browser,
-                confirm=Confirm(),
-            )
+            await connect_once(http, mcp.url, browser=browser, timeout=20)
     assert info.value.code == "resource_mismatch"
     assert browser.urls == []
 
@@ -342,30 +299,24 @@ async def test_connect_follows_a_server_to_its_new_authorization_server(
 ) -> None:
     old, new = lab_as_factory(), lab_as_factory()
     mcp = lab_mcp_factory(old)
-    confirm, browser = Confirm(), Browser("alice")
+    approver, browser = Approver(), Browser("alice")
     async with new_client() as http:
-        connection: Connection = await connect(
-            http,
-            mcp.url,
-            build_probe_request(mcp.url),
-            options=SignInOptions(timeout=20),
-            browser=browser,
-            confirm=confirm,
-        )
-        assert connection.auth is not None and connection.session is not None
-        old_client = connection.session.signin.registration
-        assert old_client is not None
-        await tool_text(http, mcp.url, connection.auth, "whoami")
+        connection: Connection = await connect_once(http, mcp.url, browser=browser, approve=approver, timeout=20)
+        auth = connection.auth()
+        assert auth is not None and connection.session is not None
+        old_client_id = connection.session.account.client_id
+        await tool_text(http, mcp.url, auth, "whoami")
         mcp.move_to(new)
-        assert "lab-sub" in await tool_text(http, mcp.url, connection.auth, "whoami")
-        assert connection.session.tokens.issuer == new.issuer
-    assert len(confirm.shown) == 2
-    moved, previous = confirm.shown[1]
-    assert previous is not None and (previous.issuer, moved.issuer) == (old.issuer, new.issuer)
+        assert "lab-sub" in await tool_text(http, mcp.url, auth, "whoami")
+        assert (await connection.session.token()).issuer == new.issuer
+    assert len(approver.checks) == 2
+    moved = approver.checks[1]
+    assert moved.previous is not None and (moved.previous.issuer, moved.pairing.issuer) == (old.issuer, new.issuer)
+    assert moved.issuer_changed == (old.issuer, new.issuer)
     assert len(browser.urls) == 2 and browser.urls[1].startswith(new.issuer)
     # The new authorization server got a registration of its own; the old client id never went there.
     assert [r for r in new.requests() if r["path"].endswith("/reg")]
-    assert all(old_client.client_id not in str(r) for r in new.requests())
+    assert all(old_client_id not in str(r) for r in new.requests())
     assert not [
         r for r in old.requests() if r["path"].endswith("/token") and r["body"]["grant_type"] == "refresh_token"
     ]
@@ -421,18 +372,11 @@ async def test_a_server_that_always_wants_more_gets_three_authorizations_in_all(
     """admin_report needs a scope the authorization server never grants: sign-in + two step-ups, then a clear error."""
     auth_server = lab_as_factory(resourceScopes="mcp:tools")
     mcp = lab_mcp_factory(auth_server, admin_scope="mcp:admin")
-    confirm, browser = Confirm(), Browser("alice")
+    browser = Browser("alice")
     async with new_client() as http:
-        connection = await connect(
-            http,
-            mcp.url,
-            build_probe_request(mcp.url),
-            options=SignInOptions(timeout=20),
-            browser=browser,
-            confirm=confirm,
-        )
-        assert connection.auth is not None
-        async with McpClient(http, mcp.url, auth=connection.auth) as client:
+        connection = await connect_once(http, mcp.url, browser=browser, timeout=20)
+        assert connection.session is not None
+        async with McpClient(http, mcp.url, auth=connection.auth()) as client:
             with pytest.raises(StepUpExhausted) as info:
                 await client.call_tool("admin_report", {})
     assert len(browser.urls) == 3
@@ -448,9 +392,6 @@ async def test_a_pre_registered_client_is_never_presented_to_the_new_authorizati
     lab_mcp_factory: Callable[..., RunningMcpServer],
     profile: Accounts,
 ) -> None:
-    from desktop_app.accounts.models import ServerSettings
-    from desktop_app.errors import ConfigurationError
-
     old, new = lab_as_factory(), lab_as_factory()
     mcp = lab_mcp_factory(old)
     client = old.register_client(
