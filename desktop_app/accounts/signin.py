@@ -258,11 +258,13 @@ class Login:
     async def _ask_approval(self) -> m.Event:
         assert self._check is not None and self._pairing is not None
         if not await self.request.approve(self._check):
-            return m.Declined(
-                ConsentRefused(
-                    "consent_refused", f"Signing in to {self.server.name} was declined.", url=self.server.resource
-                )
-            )
+            if self._moved_from is not None:
+                what = f"Signing in to {self.server.name} at its new authorization server {self._metadata.issuer}"
+            elif self.request.extra_scopes:
+                what = f"More permissions for {self.server.name} ({' '.join(self._scopes)})"
+            else:
+                what = f"Signing in to {self.server.name}"
+            return m.Declined(ConsentRefused("consent_refused", f"{what} was declined.", url=self.server.resource))
         self._consent = consent_from(self._pairing, server_id=self.server.id, now=self.stores.clock())
         return m.Approved()
 

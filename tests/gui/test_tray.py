@@ -138,7 +138,7 @@ def test_tray_embeds_lists_accounts_single_instance_and_quit(display_with_tray: 
     assert report["state"] == "good"
     assert report["second_launch"][0] == 0 and "already running" in report["second_launch"][1]
     assert report["window_visible_after_second_launch"] is True  # the first instance came forward
-    # Started in the tray, the app loads what a sign-in needs only once its window is opened (memory at rest).
-    assert report["sign_in_modules_while_hidden"] is False
+    # The sign-in engine is imported with the app (issue 13: imports at the top); what that costs at rest is measured
+    # by benchmarks/tray_idle.py against its memory target, not asserted here.
     assert report["sign_in_modules_once_shown"] is True
     assert report["window_visible_after_close"] is False  # closing the window keeps the app in the tray

@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 from desktop_app.accounts.manager import Accounts
-from desktop_app.accounts.registrations import metadata_to_json
 from desktop_app.accounts.models import (
     Account,
     Identity,
@@ -33,6 +32,7 @@ from desktop_app.accounts.models import (
     account_secret_key,
 )
 from desktop_app.accounts.ports import SignInRecord
+from desktop_app.accounts.registrations import metadata_to_json
 from desktop_app.errors import NetworkError, ProtocolViolation, TransientError
 from desktop_app.mcp import McpClient, build_probe_request
 from desktop_app.mcp.errors import McpProtocolError

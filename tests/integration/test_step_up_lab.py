@@ -18,6 +18,7 @@ import pytest
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, Server
+from desktop_app.cli.hints import hint_for
 from desktop_app.errors import ConsentRefused, UserActionRequired
 from desktop_app.mcp import McpClient
 from desktop_app.oauth.http import new_client
@@ -148,5 +149,6 @@ async def test_a_stored_session_that_cannot_ask_says_how_to_sign_in_with_more_sc
             await admin_report(http, lab_mcp.url, session.auth())
     assert info.value.code == "more_permissions_needed"
     assert "mcp:admin" in info.value.message
-    assert "--scope" in (info.value.hint or "") and "mcp:admin" in (info.value.hint or "")
+    hint = hint_for(info.value) or ""  # the command line's words for it
+    assert "--scope" in hint and "mcp:admin" in hint
     assert len(alice.browser.urls) == 1

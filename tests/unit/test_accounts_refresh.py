@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from desktop_app.accounts.manager import Accounts
-from desktop_app.accounts.registrations import metadata_to_json
 from desktop_app.accounts.models import (
     Account,
     AccountState,
@@ -29,6 +28,7 @@ from desktop_app.accounts.models import (
     registration_secret_key,
 )
 from desktop_app.accounts.ports import SignInRecord
+from desktop_app.accounts.registrations import metadata_to_json
 from desktop_app.errors import ConfigurationError, ProtocolViolation, SecretStoreError, SignInRequired, TransientError
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.registration import ClientRegistration

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from desktop_app.errors import ConfigurationError, NetworkError, ServerUnavailable
+from desktop_app.errors import ConfigurationError, NetworkError, RequestFailed, ServerUnavailable, UserActionRequired
 from desktop_app.mcp import LEGACY_VERSIONS, McpClient
 from desktop_app.mcp.errors import (
     McpForbidden,
@@ -573,7 +573,7 @@ async def test_403_is_user_action_with_the_right_code(challenge: str | None, cod
             await client.call_tool("echo")
     assert info.value.code == code
     assert info.value.www_authenticate == challenge
-    assert info.value.kind == "action"
+    assert isinstance(info.value, UserActionRequired)
 
 
 @pytest.mark.parametrize(
@@ -614,7 +614,7 @@ async def test_jsonrpc_error_becomes_mcp_rpc_error() -> None:
     async with client_for(server) as http, McpClient(http, URL) as client:
         with pytest.raises(McpRpcError) as info:
             await client.call_tool("nope")
-    assert info.value.kind == "server"
+    assert isinstance(info.value, RequestFailed)
     assert info.value.rpc_code == -32602
     assert info.value.rpc_message == "Unknown tool: [1mnope"
     assert "\n" not in str(info.value) and URL in str(info.value)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from desktop_app.errors import RequestFailed
 from desktop_app.mcp.errors import McpProtocolError, McpRpcError
 from desktop_app.mcp.jsonrpc import (
     METHOD_NOT_FOUND,
@@ -58,7 +59,7 @@ def test_response_ids_match_by_type_and_value() -> None:
 def test_rpc_error_message_is_one_line_and_names_url_and_code() -> None:
     error = rpc_error(RpcError(1, -32602, "bad\nargs\x1b[31m"), method="tools/call", url=URL)
     assert isinstance(error, McpRpcError)
-    assert error.kind == "server"
+    assert isinstance(error, RequestFailed)
     assert error.code == "invalid_params"
     assert error.rpc_code == -32602
     assert "\n" not in str(error) and "\x1b" not in str(error)

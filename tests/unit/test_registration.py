@@ -3,7 +3,8 @@ import json
 import httpx
 import pytest
 
-from desktop_app.errors import ConfigurationError, ProtocolViolation
+from desktop_app.cli.hints import hint_for
+from desktop_app.errors import ConfigurationError, NoRegistrationPath, ProtocolViolation
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.registration import (
     ClientRegistration,
@@ -169,8 +170,8 @@ async def test_no_path_at_all_asks_for_a_client_id() -> None:
                 redirect_uris=loopback_redirect_uris(),
                 trace=Trace(),
             )
-    assert info.value.code == "no_registration_path"
-    assert "--client-id" in (info.value.hint or "")
+    assert isinstance(info.value, NoRegistrationPath) and info.value.issuer == "https://as.example"
+    assert "--client-id" in (hint_for(info.value) or "")  # the command line's words for it
 
 
 def test_preregistered_bound_to_its_issuer() -> None:

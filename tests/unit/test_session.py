@@ -19,6 +19,7 @@ import pytest
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import ServerSettings
 from desktop_app.accounts.session import StoredSession
+from desktop_app.cli.hints import hint_for
 from desktop_app.errors import ConsentRefused, SignInRequired, UserActionRequired
 from desktop_app.oauth.challenge import BearerChallenge
 from tests.helpers.signin import Approver, connect_once, memory_accounts, sign_in_once
@@ -226,7 +227,7 @@ async def test_a_step_up_without_a_way_to_ask_says_what_to_run(world: World, htt
         await session.step_up(("a", "b"), BearerChallenge(error="insufficient_scope", scope=("a", "b")))
     assert info.value.code == "more_permissions_needed"
     assert "(a b)" in info.value.message
-    assert "--scope 'a b'" in (info.value.hint or "")
+    assert "--scope 'a b'" in (hint_for(info.value) or "")  # the command line's words for it
     assert world.seen[sent:] == []  # nothing sent anywhere
     assert session.account == connected_session.account
 

@@ -147,7 +147,7 @@ def test_after_a_forgotten_client_a_refused_request_may_be_cured_once_more() -> 
 
 
 def test_a_client_that_cannot_be_registered_again_fails() -> None:
-    machine, actions = run(
+    _, actions = run(
         m.Start(), m.MetadataFound(), m.Registered(needs_approval=False), m.ClientUnknown(BOOM, curable=False)
     )
     assert actions[-1] == m.Fail(BOOM)
