@@ -7,6 +7,7 @@ window render them. Nothing here holds a secret except :class:`TokenBundle`, who
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -248,8 +249,6 @@ def account_secret_key(account_key: str) -> str:
 
 def registration_secret_key(issuer: str, client_id: str) -> str:
     """The vault key of a registered client's secret (per issuer and client id)."""
-    import hashlib
-
     digest = hashlib.sha256(f"{issuer}\n{client_id}".encode()).hexdigest()[:32]
     return f"client/{digest}"
 

@@ -12,14 +12,32 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
+import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QSettings, QSocketNotifier
+from PySide6.QtWidgets import QApplication, QMessageBox
+
 from desktop_app import appinfo
+from desktop_app.app import autostart
 from desktop_app.errors import ConnectorError
 from desktop_app.oauth.redact import configure_logging
+from desktop_app.storage.paths import check_own_file, data_dir, ensure_private_dir, instance_socket
+from desktop_app.storage.profile import open_accounts
+from desktop_app.ui import plain
+from desktop_app.ui.controller import Controller
+from desktop_app.ui.errors import describe
+from desktop_app.ui.gui_gc import GuiThreadCollector
+from desktop_app.ui.icons import app_icon
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.profile_watch import ProfileWatcher
+from desktop_app.ui.refresher import BackgroundRefresher
+from desktop_app.ui.single_instance import SingleInstance, ask_running_instance_to_show, instance_name
+from desktop_app.ui.tray import Tray
 
 EXIT_OK = 0
 EXIT_STORAGE = 6
@@ -56,11 +74,6 @@ def quit_on_signals(quit_requested: Callable[[], None], parent: QObject) -> Call
     finish and are stored first. Python runs a signal handler only when the interpreter next runs, and the Qt loop
     waits in C++; ``signal.set_wakeup_fd`` writes to a socket pair whose read end a QSocketNotifier watches, so the
     loop wakes and the handler runs at once. Nothing is polled. Returns what puts everything back as it was."""
-    import signal
-    import socket
-
-    from PySide6.QtCore import QSocketNotifier
-
     reader, writer = socket.socketpair()
     reader.setblocking(False)
     writer.setblocking(False)
@@ -97,23 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     configure_logging(log_level(args, os.environ))
 
-    import qasync
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
-    from desktop_app.app import autostart
-    from desktop_app.storage.paths import check_own_file, data_dir, ensure_private_dir, instance_socket
-    from desktop_app.storage.profile import open_accounts
-    from desktop_app.ui import plain
-    from desktop_app.ui.controller import Controller
-    from desktop_app.ui.errors import describe
-    from desktop_app.ui.gui_gc import GuiThreadCollector
-    from desktop_app.ui.icons import app_icon
-    from desktop_app.ui.main_window import MainWindow
-    from desktop_app.ui.profile_watch import ProfileWatcher
-    from desktop_app.ui.refresher import BackgroundRefresher
-    from desktop_app.ui.single_instance import SingleInstance, ask_running_instance_to_show, instance_name
-    from desktop_app.ui.tray import Tray
+    import qasync  # reads QT_API, set just above, when it is imported
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])

@@ -5,6 +5,7 @@ Pure functions; no I/O.
 
 from __future__ import annotations
 
+import ipaddress
 import unicodedata
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -24,8 +25,6 @@ def is_loopback_host(host: str | None) -> bool:
     if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
         return True
     try:
-        import ipaddress  # on first use: a fresh `token` never checks a host, and every command imports urls
-
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False

@@ -12,6 +12,7 @@ No table has a column for a token or a client secret: those live in the vault on
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Callable, Sequence
 
 from desktop_app.oauth.urls import with_ascii_host
@@ -105,7 +106,6 @@ def _v1(conn: sqlite3.Connection) -> None:
     )
     for statement in statements:
         conn.execute(statement)
-    import uuid  # only when a profile is created: every command opens the schema module
 
     conn.execute("INSERT INTO meta (key, value) VALUES ('profile_id', ?)", (uuid.uuid4().hex,))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -31,6 +32,7 @@ from desktop_app.oauth.http import new_client
 from desktop_app.oauth.netpolicy import shared_ssl_context
 from desktop_app.oauth.signin_machine import Step
 from desktop_app.oauth.trace import Trace
+from desktop_app.ui.text import account_state, when
 
 log = logging.getLogger(__name__)
 
@@ -300,8 +302,6 @@ class Controller(QObject):
         """Do a sign-in's first-use work early and off the GUI thread: import the modules it needs and load the CA
         bundle every server's HTTP client shares (``shared_ssl_context``). Without this the first sign-in stalls the
         window for ~200 ms (benchmarks)."""
-        import importlib
-
         for name in PREPARED_MODULES:
             try:
                 await asyncio.to_thread(importlib.import_module, name)
@@ -482,8 +482,6 @@ class Controller(QObject):
     # -- diagnostics ---------------------------------------------------------------------------------------
     def diagnostics(self, server: Server | None, account: Account | None = None, *, now: float | None = None) -> str:
         """A redacted report safe to paste into a bug report: no token, code, secret or query string."""
-        from desktop_app.ui.text import account_state, when
-
         now = time.time() if now is None else now
         lines = [f"{appinfo.APP_NAME} {appinfo.VERSION}", f"Secret store: {self.accounts.secrets.description}"]
         if server is not None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, overload
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QFont
 
 from desktop_app.accounts.models import Account, Server
 from desktop_app.errors import one_line
@@ -256,8 +257,6 @@ class ConnectorsModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.DecorationRole and column == NAME:
             return tone_icon("server")
         if role == Qt.ItemDataRole.FontRole and column == NAME:
-            from PySide6.QtGui import QFont
-
             font = QFont()
             font.setBold(True)
             return font

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtNetwork import QNetworkInformation
 
 from desktop_app.accounts.models import Account, AccountState
 from desktop_app.accounts.scheduler import Due, RefreshPlan
@@ -153,10 +154,6 @@ class BackgroundRefresher(QObject):
     def _watch_network(self) -> None:
         """Retry failed renewals when the network comes back (QNetworkInformation, where a backend exists)."""
         if self._network_watch is not None:
-            return
-        try:
-            from PySide6.QtNetwork import QNetworkInformation
-        except ImportError:  # pragma: no cover - QtNetwork is part of pyside6-essentials
             return
         if not QNetworkInformation.loadDefaultBackend():
             log.info("No network information backend: failed renewals retry on their backoff only")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QPainter, QPixmap
+from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from desktop_app import appinfo
@@ -29,8 +30,6 @@ GOOD, ATTENTION, WORKING, IDLE = "good", "attention", "working", "idle"
 
 def tray_icon(state: str) -> QIcon:
     """The app icon with a badge for the state (none when all is good), drawn crisp at the usual tray sizes."""
-    from PySide6.QtSvg import QSvgRenderer
-
     app = QSvgRenderer(icon_path("app"))
     badge = QSvgRenderer(icon_path(state)) if state in (ATTENTION, WORKING) else None
     result = QIcon()
