@@ -1,5 +1,5 @@
 """What the command line answers before it loads its engine: ``--help``, ``--version``, a command line argparse
-refuses, and ``token`` when the stored token is fresh.
+refuses, ``token`` when the stored token is fresh, and ``list``.
 
 A script asking for a token in a loop pays for SQLite and one keyring read, not for the event loop, the HTTP
 stack or the OAuth engine (benchmarks/accounts_cli.py; tests/unit/test_layers.py checks what this path loads). So
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from desktop_app.accounts.lookup import find_account, find_server
 from desktop_app.accounts.stored import fresh_token
+from desktop_app.cli.listing import listing
 from desktop_app.cli.output import EXIT_OK, Output, report, report_interrupted
 from desktop_app.cli.parser import parse
 from desktop_app.errors import ConnectorError
@@ -25,11 +26,15 @@ def answer(argv: Sequence[str]) -> int | None:
     args = parse(argv)
     if args is None:
         return EXIT_OK
-    if args.command != "token" or args.force:
+    if args.command == "list":
+        work = print_list
+    elif args.command == "token" and not args.force:
+        work = print_fresh_token
+    else:
         return None
     output = Output()
     try:
-        return print_fresh_token(args, output)
+        return work(args, output)
     except ConnectorError as error:
         return report(error, output)
     except KeyboardInterrupt:
@@ -50,6 +55,19 @@ def print_fresh_token(args: argparse.Namespace, output: Output) -> int | None:
         if tokens is None:
             return None
         output.result(tokens.access_token)
+    finally:
+        registry.close()
+    return EXIT_OK
+
+
+def print_list(args: argparse.Namespace, output: Output) -> int | None:
+    """``list``, read from the registry: None when a crash left something for the profile's opening to finish."""
+    registry, secrets, _ = open_stores(secret_store=getattr(args, "secret_store", None))
+    try:
+        now = time.time()
+        if registry.stale_pending_secrets(older_than=now + 1):
+            return None
+        output.result(listing(registry, secrets, now=now, as_json=args.json))
     finally:
         registry.close()
     return EXIT_OK

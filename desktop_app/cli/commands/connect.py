@@ -13,7 +13,8 @@ from desktop_app.accounts.manager import Accounts
 from desktop_app.cli.arguments import connect_settings, tool_arguments
 from desktop_app.cli.console import Console, approver
 from desktop_app.cli.output import EXIT_OK, EXIT_TOOL_ERROR
-from desktop_app.cli.text import connected_line, format_tool_result, scope_list, tool_lines, tool_name
+from desktop_app.cli.text import scope_list
+from desktop_app.cli.tool_text import connected_line, format_tool_result, tool_lines, tool_name
 from desktop_app.errors import one_line
 from desktop_app.oauth import authorize
 from desktop_app.oauth import http as oauth_http

@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from typing import Any
 
 from desktop_app.accounts.consent import describe_client
-from desktop_app.accounts.manager import Accounts
-from desktop_app.accounts.models import Account, AccountState, ServerSettings
+from desktop_app.accounts.models import ServerSettings
 from desktop_app.appinfo import COMMAND
 from desktop_app.cli.arguments import settings_from
 from desktop_app.cli.console import Console
+from desktop_app.cli.listing import listing
 from desktop_app.cli.output import EXIT_ACTION, EXIT_OK
 from desktop_app.cli.profile import profile
 from desktop_app.cli.text import (
     URL_LIMIT,
-    account_name,
-    describe_state,
-    human_duration,
     scope_list,
     server_name,
     shell_word,
     shown_url,
 )
-from desktop_app.errors import ConfigurationError, ConnectorError, one_line
+from desktop_app.errors import ConfigurationError, one_line
 from desktop_app.oauth import http as oauth_http
 
 # oauth_http.new_client is looked up on its module at each call: tests put a scripted endpoint there.
@@ -42,77 +37,9 @@ async def run_add(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def list_rows(accounts: Accounts, every_account: list[Account] | None = None) -> list[dict[str, Any]]:
-    """The servers and their accounts as plain data; ``every_account``: the registry's accounts, if already read."""
-    servers = accounts.registry.servers()
-    by_server: dict[int, list[Account]] = {}
-    for account in every_account if every_account is not None else accounts.registry.accounts():
-        by_server.setdefault(account.server_id, []).append(account)
-    rows = []
-    for server in servers:
-        rows.append(
-            {
-                "id": server.id,
-                "name": server.name,
-                "url": server.url,
-                "resource_name": server.resource_name,
-                "accounts": [
-                    {
-                        "id": a.id,
-                        "label": a.label,
-                        "nickname": a.nickname,
-                        "state": a.state.value,
-                        "issuer": a.issuer,
-                        "scopes": list(a.scopes),
-                        "expires_at": a.expires_at,
-                        "last_refresh": a.last_refresh,
-                        "last_error": a.last_error,
-                    }
-                    for a in by_server.get(server.id, [])
-                ],
-            }
-        )
-    return rows
-
-
 async def run_list(args: argparse.Namespace, console: Console) -> int:
     async with profile(args) as accounts:
-        every_account = accounts.registry.accounts()  # read once: the rows and the lines below both need them
-        rows = list_rows(accounts, every_account)
-        if args.json:
-            console.result(json.dumps({"secret_store": accounts.secrets.description, "servers": rows}, indent=2))
-            return EXIT_OK
-        now = accounts.clock()
-        lines = [f"Secrets are kept in: {accounts.secrets.description}"]
-        check = getattr(accounts.secrets, "check", None)
-        if callable(check):
-            try:
-                check()
-            except ConnectorError as exc:
-                lines.append(f"  Warning: {one_line(exc.message, URL_LIMIT)}")
-        if accounts.secrets.kind != "keyring":
-            lines.append(
-                "  Warning: this file store is NOT encrypted; anyone who can read the file can use your logins."
-            )
-        if not rows:
-            lines.append(f"No servers yet. Add one with: {COMMAND} add URL")
-        all_accounts = {a.id: a for a in every_account}
-        for row in rows:
-            title = one_line(row["name"]) + (f" — {one_line(row['resource_name'])}" if row["resource_name"] else "")
-            lines.append(f"{title}  {shown_url(row['url'])}")
-            if not row["accounts"]:
-                lines.append(f"    no accounts — sign in with: {COMMAND} login {shell_word(row['name'])}")
-            for data in row["accounts"]:
-                account = all_accounts[data["id"]]
-                parts = [f"    {account.id:>4}  {account_name(account)}", describe_state(account, now)]
-                if account.scopes:
-                    parts.append("scopes: " + scope_list(account.scopes))
-                if account.last_refresh:
-                    parts.append(f"renewed {human_duration(now - account.last_refresh)} ago")
-                if account.last_error and account.state is not AccountState.SIGNED_OUT:
-                    parts.append(f"({one_line(account.last_error, 120)})")
-                lines.append("  ·  ".join(parts))
-        console.result("\n".join(lines))
+        console.result(listing(accounts.registry, accounts.secrets, now=accounts.clock(), as_json=args.json))
     return EXIT_OK
 
 

@@ -15,7 +15,8 @@ from desktop_app.cli.arguments import tool_arguments
 from desktop_app.cli.console import Console, approver
 from desktop_app.cli.output import EXIT_OK, EXIT_TOOL_ERROR
 from desktop_app.cli.profile import profile
-from desktop_app.cli.text import connected_line, format_tool_result, scope_list, server_name, tool_lines, tool_name
+from desktop_app.cli.text import scope_list, server_name
+from desktop_app.cli.tool_text import connected_line, format_tool_result, tool_lines, tool_name
 from desktop_app.errors import ConfigurationError, TokenRejected
 from desktop_app.mcp.client import REQUEST_DEADLINE
 from desktop_app.oauth import authorize
