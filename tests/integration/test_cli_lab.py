@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import run_cli
+from tests.helpers import cli
 from tests.lab.browser import chromium_available, make_chromium_browser
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
 
 pytestmark = pytest.mark.lab
 
 #: The scripted browser signs in, and a sign-in through a real browser gets the time it needs.
-run_cli = partial(run_cli, timeout=90)
+run_cli = partial(cli.run_cli, timeout=90)
 
 
 def assert_no_secrets(*outputs: str) -> None:
