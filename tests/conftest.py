@@ -1,4 +1,5 @@
-"""Suite-wide fixtures: the real-server lab (tests/lab) and a guard that no secret reaches the app's logs."""
+"""Suite-wide fixtures: the real-server lab (tests/lab), a profile of every test's own, and a guard that no secret
+reaches the app's logs."""
 
 from __future__ import annotations
 
@@ -6,10 +7,17 @@ import gc
 import logging
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
+from desktop_app.accounts.manager import Accounts
+from desktop_app.storage.profile import open_accounts
 from desktop_app.ui.gui_gc import collect_due
+
+if TYPE_CHECKING:
+    # Only named here: the lab plugin imports it, so that pytest rewrites its asserts.
+    from tests.lab.secret_service import PrivateSecretService
 
 pytest_plugins = ["tests.lab.conftest_plugin"]
 
@@ -53,3 +61,13 @@ def private_profile(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     """Every test gets its own data directory: nothing is read from or written to the person's real profile."""
     home = tmp_path_factory.mktemp("profile")
     monkeypatch.setenv("MCP_CONNECTORS_HOME", str(home))
+
+
+@pytest.fixture
+def profile(secret_service: PrivateSecretService) -> Iterator[Accounts]:
+    """This test's profile (``MCP_CONNECTORS_HOME``, see :func:`private_profile`) opened as the app opens it, on the
+    keyring of ``secret_service`` (a module that needs a keyring of its own overrides that fixture): the profile the
+    test's command-line processes use too."""
+    accounts = open_accounts()
+    yield accounts
+    accounts.registry.close()

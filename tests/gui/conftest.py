@@ -24,7 +24,6 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop_app.accounts.manager import Accounts
-from desktop_app.storage.profile import open_accounts
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.gui_gc import GuiThreadCollector
 from tests.lab.browser import scripted_browser
@@ -125,11 +124,9 @@ def dialog_parent(qtbot: Any) -> QWidget:
 
 
 @pytest.fixture
-def accounts() -> Iterator[Accounts]:
-    """The test's own profile (MCP_CONNECTORS_HOME) with the private gnome-keyring."""
-    opened = open_accounts()
-    yield opened
-    opened.registry.close()
+def accounts(profile: Accounts) -> Accounts:
+    """The test's own profile (tests/conftest.py), with the private gnome-keyring."""
+    return profile
 
 
 @pytest.fixture

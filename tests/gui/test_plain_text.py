@@ -21,7 +21,6 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QLabel, QMessageBox
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, AccountState, Identity, Server, ServerSettings
-from desktop_app.accounts.ports import SignInRecord
 from desktop_app.errors import ProtocolViolation, one_line
 from desktop_app.mcp import ServerInfo, Tool
 from desktop_app.storage.profile import open_accounts
@@ -33,6 +32,7 @@ from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model import NAME, ConnectorsModel
 from desktop_app.ui.refresher import BackgroundRefresher
 from desktop_app.ui.tray import Tray
+from tests.helpers.records import sign_in_record
 
 BOLD = "<b>x</b>"
 IMAGE = '<img src="/etc/hostname">'
@@ -86,19 +86,15 @@ def hostile_accounts() -> Iterator[tuple[Accounts, Account]]:
         now=now,
     )
     account = accounts.registry.save_sign_in(
-        SignInRecord(
-            server_id=server.id,
-            account_id=None,
-            account_key=uuid.uuid4().hex,
+        sign_in_record(
+            server.id,
+            uuid.uuid4().hex,
+            now=now,
             issuer="https://as.example",
             client_id="client",
             identity=Identity("sub", HOSTILE, "id_token", "alice@example.com"),
             scopes=("read",),
             expires_at=now + 3600,
-            has_refresh_token=True,
-            now=now,
-            consent=None,
-            event_kind="signed_in",
             event_detail=f"as {HOSTILE}",
         )
     )

@@ -5,10 +5,7 @@ without any action in the window and without polling. The app's own changes are 
 from __future__ import annotations
 
 import asyncio
-import os
-import shlex
 import sys
-from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QApplication
@@ -22,25 +19,19 @@ from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.profile_watch import ProfileWatcher
 from desktop_app.ui.refresher import BackgroundRefresher
 from tests.gui.conftest import wait_until
+from tests.helpers.cli import ROOT, cli_env
 
 pytestmark = pytest.mark.lab
-
-ROOT = Path(__file__).parents[2]
-SCRIPTED = f"{shlex.quote(sys.executable)} -m tests.integration.scripted_browser_cmd %s"
 
 
 async def cli(*args: str, user: str | None = None) -> tuple[int, str]:
     """``python -m desktop_app ARGS`` in a process of its own (same profile and keyring), the loop running."""
-    env = {**os.environ, "BROWSER": SCRIPTED, "PYTHONPATH": str(ROOT)}
-    env.pop("LAB_USER", None)
-    if user is not None:
-        env["LAB_USER"] = user
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "desktop_app",
         *args,
-        env=env,
+        env=cli_env(user=user),
         cwd=ROOT,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,

@@ -50,10 +50,6 @@ async def signed_in(
     await controller.aclose()
 
 
-def refresh_requests(auth) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
-    return [r for r in auth.requests() if r["method"] == "POST" and str(r["path"]).endswith("/token")]
-
-
 async def test_accounts_stay_fresh_for_a_minute_without_signing_in(signed_in, short_lived, system_browser) -> None:
     controller, refresher, (alice, bob) = signed_in
     auth, mcp = short_lived
@@ -72,7 +68,7 @@ async def test_accounts_stay_fresh_for_a_minute_without_signing_in(signed_in, sh
             worst_margin = min(worst_margin, current.expires_at - time.time())
     assert worst_margin > 0, "an access token expired before it was renewed"
     # ~2.5 s lead on a 5 s token: about 24 renewals per account in a minute, never a loop.
-    renewals = len(refresh_requests(auth))
+    renewals = len(auth.token_requests())
     assert 2 * 15 <= renewals <= 2 * 40, renewals
     assert len(system_browser.opened) == browser_opens  # nobody was asked to sign in
     stored = controller.accounts.secrets.get(account_secret_key(alice.key))
@@ -158,7 +154,7 @@ async def test_quitting_lets_a_renewal_in_flight_store_the_rotated_refresh_token
     auth.outage("slow", delay_ms=1500)  # the AS rotates at once; its answer arrives 1.5 s later
     try:
         job = controller.renew(alice)
-        await wait_until(lambda: refresh_requests(auth), timeout=10, what="the renewal reaching the AS")
+        await wait_until(lambda: auth.token_requests(), timeout=10, what="the renewal reaching the AS")
         await controller.aclose(grace=10)  # what Quit (or SIGTERM) does
     finally:
         auth.outage("off")

@@ -1,1 +1,2 @@
-"""What several test files share: signing in the app's one way, stores that keep nothing, people who answer."""
+"""What several test files share: signing in the app's one way and people who answer (signin), server metadata
+(metadata), accounts written straight into the stores (records), and the command line as a process (cli)."""

@@ -8,60 +8,28 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from desktop_app.accounts.consent import PairingCheck
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import AccountState, account_secret_key
 from desktop_app.errors import ConsentRefused, SignInRequired, WrongAccount
 from desktop_app.mcp import McpClient
 from desktop_app.oauth.http import new_client
 from desktop_app.storage.profile import open_accounts
-from tests.lab.browser import scripted_browser
+from tests.helpers.signin import Approver
+from tests.lab.browser import LabBrowser
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
 
 pytestmark = pytest.mark.lab
 
 
-class Approver:
-    def __init__(self, answer: bool = True) -> None:
-        self.answer = answer
-        self.checks: list[PairingCheck] = []
-
-    async def __call__(self, check: PairingCheck) -> bool:
-        self.checks.append(check)
-        return self.answer
-
-
-class Browser:
-    def __init__(self, user: str | None) -> None:
-        self.user = user
-        self.urls: list[str] = []
-
-    async def __call__(self, url: str) -> None:
-        self.urls.append(url)
-        await scripted_browser(url, user=self.user)
-
-    def params(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(self.urls[-1]).query)
-
-
-@pytest.fixture
-def profile(tmp_path: Path) -> Iterator[Accounts]:
-    accounts = open_accounts(directory=tmp_path / "profile")
-    yield accounts
-    accounts.registry.close()
-
-
 async def login(accounts: Accounts, http: httpx.AsyncClient, server_url: str, user: str, **kwargs: Any) -> Any:
     server = accounts.registry.find_server(server_url) or accounts.add_server(server_url)
-    browser = Browser(user)
+    browser = LabBrowser(user)
     approver = kwargs.pop("approver", None) or Approver()
     result = await accounts.login(http, server, browser=browser, approve=approver, timeout=30, **kwargs)
     return result, browser, approver
@@ -90,13 +58,13 @@ async def test_two_accounts_on_one_server_each_knowing_who_it_is(
         assert alice.account.identity_source == "id_token"
         assert len(first_approver.checks) == 1 and first_approver.checks[0].first_time
         assert "prompt" not in first_browser.params()
-        assert first_browser.params()["scope"][0].split()[:1] == ["mcp:tools"]
-        assert "openid" in first_browser.params()["scope"][0].split()
+        assert first_browser.params()["scope"].split()[:1] == ["mcp:tools"]
+        assert "openid" in first_browser.params()["scope"].split()
 
         bob, second_browser, second_approver = await login(profile, http, lab_mcp.url, "bob", new_account=True)
         assert bob.created and bob.account.label == "bob@lab.test"
         # oidc-provider doesn't offer select_account, so the spec-compatible fallback is sent.
-        assert second_browser.params()["prompt"] == ["login"]
+        assert second_browser.params()["prompt"] == "login"
         assert second_approver.checks == []  # the same pairing: no second question
 
         labels = sorted(a.label for a in profile.registry.accounts())

@@ -31,6 +31,7 @@ from desktop_app.oauth.netpolicy import AddressPolicy, AddressRefused, GuardedBa
 from desktop_app.oauth.registration import ClientRegistration
 from desktop_app.oauth.tokens import TokenSet, refresh_tokens
 from desktop_app.oauth.trace import Trace
+from tests.helpers.metadata import as_document
 from tests.integration.rawhttp import Answer, RawServer
 
 PRM_PATH = "/.well-known/oauth-protected-resource/mcp"
@@ -131,7 +132,7 @@ async def test_a_server_on_this_computer_may_use_its_own_loopback_authorization_
         mcp.routes[PRM_PATH] = Answer(
             200, JSON, json.dumps({"resource": resource, "authorization_servers": [auth.url("")]}).encode()
         )
-        auth.routes[AS_PATH] = Answer(200, JSON, json.dumps(as_metadata(auth.url(""))).encode())
+        auth.routes[AS_PATH] = Answer(200, JSON, json.dumps(as_document(auth.url(""))).encode())
         async with new_client(server_url=resource) as http:
             prm = await fetch_protected_resource_metadata(http, resource, None, trace=Trace())
             assert prm is not None
@@ -225,15 +226,6 @@ async def test_through_a_proxy_the_target_is_checked_before_the_proxy_hears_of_i
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
-
-
-def as_metadata(issuer: str) -> dict[str, object]:
-    return {
-        "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/authorize",
-        "token_endpoint": f"{issuer}/token",
-        "code_challenge_methods_supported": ["S256"],
-    }
 
 
 def certificates(directory: Path, name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:

@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import re
-import shlex
 import signal
 import sqlite3
 import subprocess
@@ -22,14 +21,13 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.cli import ROOT, cli_env, run_cli
+from tests.lab.accounts import ALICE_SUB
 from tests.lab.secret_service import PrivateSecretService
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
 
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).parents[2]
-SCRIPTED = f"{shlex.quote(sys.executable)} -m tests.integration.scripted_browser_cmd %s"
-ALICE_SUB = "lab-sub-0a11ce"
 BOB_SUB = "lab-sub-00b0b0"
 #: What must never be printed: a JWT, secret-bearing form fields, an Authorization header value.
 FORBIDDEN = ("eyJ", "refresh_token=", "code_verifier", "Bearer ", "client_secret=")
@@ -51,19 +49,7 @@ class Cli:
     def __call__(
         self, *args: str, user: str | None = None, env: dict[str, str] | None = None, timeout: float = 90
     ) -> Result:
-        environment = {**os.environ, "BROWSER": SCRIPTED, "PYTHONPATH": str(ROOT), **(env or {})}
-        environment.pop("LAB_USER", None)
-        if user is not None:
-            environment["LAB_USER"] = user
-        completed = subprocess.run(
-            [sys.executable, "-m", "desktop_app", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=environment,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-        )
+        completed = run_cli(*args, user=user, env=env, timeout=timeout)
         command = " ".join(args)
         result = Result(command, completed.returncode, completed.stdout, completed.stderr)
         prints_token = "token" in args and completed.returncode == 0
@@ -448,7 +434,6 @@ def test_the_file_store_when_chosen_is_private_flagged_as_unencrypted_and_rememb
 
 def test_ctrl_c_while_waiting_for_the_browser_exits_130_and_keeps_nothing(cli: Cli, lab_mcp: RunningMcpServer) -> None:
     assert cli("add", lab_mcp.url, "--name", "lab").code == 0
-    environment = {**os.environ, "BROWSER": "/bin/true %s", "PYTHONPATH": str(ROOT)}
     # What a terminal gives a command: SIGINT delivered as KeyboardInterrupt, even when this suite runs where it is
     # ignored (a background job), in which case Python would not install its handler in the child.
     restore_sigint = (
@@ -461,7 +446,7 @@ def test_ctrl_c_while_waiting_for_the_browser_exits_130_and_keeps_nothing(cli: C
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=environment,
+        env=cli_env(browser="/bin/true %s"),
         cwd=ROOT,
     )
     try:

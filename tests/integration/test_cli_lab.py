@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import cli
 from tests.lab.browser import chromium_available, make_chromium_browser
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
 
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).parents[2]
-SCRIPTED = f"{shlex.quote(sys.executable)} -m tests.integration.scripted_browser_cmd %s"
-
-
-def run_cli(*args: str, browser: str = SCRIPTED, timeout: float = 90, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "BROWSER": browser, "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run(
-        [sys.executable, "-m", "desktop_app", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=environment,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-    )
+#: The scripted browser signs in, and a sign-in through a real browser gets the time it needs.
+run_cli = partial(cli.run_cli, timeout=90)
 
 
 def assert_no_secrets(*outputs: str) -> None:

@@ -24,20 +24,10 @@ from desktop_app.mcp import McpClient
 from desktop_app.oauth.http import new_client
 from desktop_app.oauth.trace import Trace
 from tests.helpers.signin import CONNECT_SETTINGS, Approver, connect_once, memory_accounts
-from tests.lab.browser import scripted_browser
+from tests.lab.browser import LabBrowser
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
 
 pytestmark = pytest.mark.lab
-
-
-class Browser:
-    def __init__(self, user: str | None = None) -> None:
-        self.user = user
-        self.opened: list[str] = []
-
-    async def __call__(self, url: str) -> None:
-        self.opened.append(url)
-        await scripted_browser(url, user=self.user)
 
 
 async def sign_in(
@@ -47,7 +37,7 @@ async def sign_in(
     settings: ServerSettings = CONNECT_SETTINGS,
     client_secret: str | None = None,
     approver: Approver | None = None,
-    browser: Browser | None = None,
+    browser: LabBrowser | None = None,
     trace: Trace | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Connection:
@@ -55,7 +45,7 @@ async def sign_in(
     return await connect_once(
         http,
         mcp.url,
-        browser=browser or Browser(),
+        browser=browser or LabBrowser(),
         approve=approver or Approver(),
         settings=settings,
         client_secret=client_secret,
@@ -167,7 +157,7 @@ async def test_step_up_asks_again_with_the_union_of_scopes(
     lab_as: RunningAuthServer, lab_mcp: RunningMcpServer
 ) -> None:
     approver = Approver()
-    browser = Browser()
+    browser = LabBrowser()
     async with new_client() as http:
         connection = await sign_in(http, lab_mcp, approver=approver, browser=browser)
         async with McpClient(http, lab_mcp.url, auth=connection.auth()) as client:
@@ -175,7 +165,7 @@ async def test_step_up_asks_again_with_the_union_of_scopes(
             assert not result.is_error
         assert connection.session is not None
         assert "mcp:admin" in (await connection.session.token()).scopes
-    assert len(browser.opened) == 2
+    assert len(browser.urls) == 2
     step_up = approver.checks[1]
     assert step_up.previous is not None
     assert set(step_up.previous.scopes) < set(step_up.pairing.scopes)
@@ -242,7 +232,7 @@ async def test_two_users_get_their_own_identity(lab_mcp: RunningMcpServer) -> No
     seen = {}
     for user in ("alice", "bob"):
         async with new_client() as http:
-            connection = await sign_in(http, lab_mcp, browser=Browser(user))
+            connection = await sign_in(http, lab_mcp, browser=LabBrowser(user))
             async with McpClient(http, lab_mcp.url, auth=connection.auth()) as client:
                 result = await client.call_tool("whoami", {})
                 seen[user] = str(result.content)

@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import signal
 import sqlite3
 import subprocess
@@ -46,15 +45,14 @@ from desktop_app.storage.keyring_vault import FORMAT_GENERATION
 from desktop_app.storage.paths import data_dir
 from desktop_app.storage.profile import open_accounts
 from desktop_app.storage.registry import default_registry_path
-from tests.lab.accounts import sign_in
+from tests.helpers.cli import ROOT, cli_env
+from tests.helpers.cli import run_cli as run_cli_process
+from tests.lab.accounts import JWT, fingerprints, sign_in
 from tests.lab.secret_service import SECRETS_NAME, PrivateSecretService, _name_has_owner, start_secret_service
-from tests.lab.servers import RunningAuthServer, RunningMcpServer, secret_fingerprint
+from tests.lab.servers import RunningAuthServer, RunningMcpServer
 
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).parents[2]
-#: A JWT (the lab's access and id tokens): never in what the CLI writes to stderr.
-JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 #: How long the loops run before the last kill, and how long a loop process lives before it is killed.
 CHAOS_SECONDS = 25.0
 LIFETIME = (0.4, 2.5)
@@ -150,32 +148,13 @@ sys.exit(main(argv))
 )
 
 
-def cli_env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
-
-
-def run_cli(*args: str, user: str = "alice", timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", PRELUDE + "sys.exit(main(sys.argv[1:]))", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=cli_env(LAB_USER=user),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-    )
+def run_cli(*args: str, user: str = "alice") -> subprocess.CompletedProcess[str]:
+    """A CLI command whose "system browser" is the lab's scripted one, in the process (it dies with it)."""
+    return run_cli_process(*args, script=PRELUDE + "sys.exit(main(sys.argv[1:]))", user=user)
 
 
 def crash_cli(point: str, *args: str, user: str = "alice") -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-c", CRASH, point, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=cli_env(LAB_USER=user),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-    )
+    result = run_cli_process(point, *args, script=CRASH, user=user)
     assert result.returncode == -signal.SIGKILL, f"the crash point {point} was not reached: {result.stderr}"
     return result
 
@@ -190,14 +169,6 @@ def secret_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivateSecretSer
         yield service
     finally:
         service.stop()
-
-
-@pytest.fixture
-def profile(secret_service: PrivateSecretService) -> Iterator[Accounts]:
-    """The profile the CLI processes use too (MCP_CONNECTORS_HOME of this test)."""
-    accounts = open_accounts()
-    yield accounts
-    accounts.registry.close()
 
 
 # -- the checks ------------------------------------------------------------------------------------------------
@@ -248,12 +219,6 @@ def check_profile(
     return accounts_by_id
 
 
-def fingerprints(bundle: dict[str, Any] | None) -> dict[str, Any]:
-    """A stored bundle as an assertion message may show it: every token as its fingerprint."""
-    assert bundle is not None, "no bundle in the keyring"
-    return {k: secret_fingerprint(v) if k.endswith("_token") and isinstance(v, str) else v for k, v in bundle.items()}
-
-
 def needs_sign_in_events(accounts: Accounts, account: Account) -> list[tuple[str, float]]:
     """(detail, time) of every time the account was marked as needing a sign-in, newest first."""
     events = accounts.registry.events(account_id=account.id, limit=1000)
@@ -274,16 +239,6 @@ def listed_states() -> dict[int, str]:
     result = run_cli("list", "--json")
     assert result.returncode == 0, result.stderr
     return {a["id"]: a["state"] for s in json.loads(result.stdout)["servers"] for a in s["accounts"]}
-
-
-def refresh_requests(auth_server: RunningAuthServer) -> list[dict[str, Any]]:
-    return [
-        r
-        for r in auth_server.requests()
-        if r["method"] == "POST"
-        and str(r["path"]).endswith("/token")
-        and (r.get("body") or {}).get("grant_type") == "refresh_token"
-    ]
 
 
 # -- at chosen points ----------------------------------------------------------------------------------------------
@@ -312,7 +267,7 @@ def test_killed_after_the_token_endpoint_answered_the_rotated_token_is_lost_and_
     assert "sign in again" in again.stderr.lower()
     # Both refreshes sent the same refresh token: the first was answered (and rotated), the second refused.
     old = before["refresh_token"]
-    assert [(r["body"]["refresh_token"], r["status"]) for r in refresh_requests(lab_as)] == [(old, 200), (old, 400)]
+    assert [(r["body"]["refresh_token"], r["status"]) for r in lab_as.refresh_requests()] == [(old, 200), (old, 400)]
     checked = check_profile(profile, secret_service)
     assert checked[account.id].state is AccountState.NEEDS_SIGN_IN
 
@@ -508,7 +463,7 @@ def run_loop(loop: Loop, rng: random.Random, until: float, workdir: Path) -> Non
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
-                env=cli_env(LAB_USER=loop.user),
+                env=cli_env(user=loop.user),
                 cwd=ROOT,
                 start_new_session=True,
             )
@@ -596,7 +551,7 @@ def test_random_kills_in_sign_in_renew_and_sign_out_loops_never_lose_a_login(
     # died with a killed process), never a second refresh by a live one: at most one per kill of the refresh loop.
     accepted: set[str] = set()
     refused: list[tuple[str, bool]] = []  # (fingerprint, accepted before)
-    for request in refresh_requests(lab_as):
+    for request in lab_as.refresh_requests():
         fingerprint = request["body"]["refresh_token"]
         if request["status"] in (200, None):
             # None: the client was killed while the answer was on its way (the AS never finished sending it), so

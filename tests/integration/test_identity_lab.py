@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -34,7 +33,7 @@ from desktop_app.oauth.pkce import random_token
 from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.oauth.trace import Trace
 from tests.helpers.signin import Approver, memory_accounts, sign_in_once
-from tests.lab.browser import scripted_browser
+from tests.lab.browser import LabBrowser
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
 
 pytestmark = pytest.mark.lab
@@ -45,32 +44,11 @@ BOB = ("lab-sub-00b0b0", "bob@lab.test")
 IDENTITY = ServerSettings(request_identity=True, send_resource=True)
 
 
-class Browser:
-    """The lab's scripted user agent; remembers the authorization URLs. With ``nonce`` it swaps the request's nonce
-    for that one, as if the answer belonged to another sign-in."""
-
-    def __init__(self, user: str | None = None, *, nonce: str | None = None) -> None:
-        self.user = user
-        self.nonce = nonce
-        self.urls: list[str] = []
-
-    async def __call__(self, url: str) -> None:
-        self.urls.append(url)
-        if self.nonce is not None:
-            parts = urlsplit(url)
-            query = [(k, self.nonce if k == "nonce" else v) for k, v in parse_qsl(parts.query)]
-            url = urlunsplit(parts._replace(query=urlencode(query)))
-        await scripted_browser(url, user=self.user)
-
-    def params(self) -> dict[str, str]:
-        return dict(parse_qsl(urlsplit(self.urls[-1]).query))
-
-
 async def lab_login(
     http: httpx.AsyncClient,
     mcp: RunningMcpServer,
     *,
-    browser: Browser,
+    browser: LabBrowser,
     accounts: Accounts,
     settings: ServerSettings = IDENTITY,
     trace: Trace | None = None,
@@ -87,7 +65,7 @@ async def raw_sign_in(
     http: httpx.AsyncClient, mcp: RunningMcpServer, *, user: str | None = None
 ) -> tuple[AuthorizationServerMetadata, TokenSet, str]:
     """A sign-in's raw material for a check by hand: the metadata, the tokens as saved, the nonce sent."""
-    accounts, browser = memory_accounts(), Browser(user)
+    accounts, browser = memory_accounts(), LabBrowser(user)
     _, tokens = await sign_in_once(http, mcp.url, browser=browser, settings=IDENTITY, timeout=30, accounts=accounts)
     saved = accounts.registry.metadata(tokens.issuer)
     assert saved is not None
@@ -103,7 +81,7 @@ def identity_steps(trace: Trace) -> list[tuple[str, int | None]]:
 
 
 async def test_alice_is_named_by_her_id_token(lab_as: RunningAuthServer, lab_mcp: RunningMcpServer) -> None:
-    trace, browser, accounts = Trace(), Browser(), memory_accounts()
+    trace, browser, accounts = Trace(), LabBrowser(), memory_accounts()
     lab_as.reset_requests()
     async with new_client() as http:
         result = await lab_login(http, lab_mcp, browser=browser, accounts=accounts, trace=trace)
@@ -122,7 +100,7 @@ async def test_alice_is_named_by_her_id_token(lab_as: RunningAuthServer, lab_mcp
 
 async def test_bob_is_bob(lab_mcp: RunningMcpServer) -> None:
     async with new_client() as http:
-        result = await lab_login(http, lab_mcp, browser=Browser("bob"), accounts=memory_accounts())
+        result = await lab_login(http, lab_mcp, browser=LabBrowser("bob"), accounts=memory_accounts())
     account = result.account
     assert (account.subject, account.label, account.identity_source) == (*BOB, "id_token")
 
@@ -132,7 +110,7 @@ async def test_another_nonce_refuses_the_sign_in(lab_as: RunningAuthServer, lab_
     accounts = memory_accounts()
     async with new_client() as http:
         with pytest.raises(ProtocolViolation) as info:
-            await lab_login(http, lab_mcp, browser=Browser(nonce=random_token()), accounts=accounts)
+            await lab_login(http, lab_mcp, browser=LabBrowser(nonce=random_token()), accounts=accounts)
     assert info.value.code == "id_token_nonce_mismatch"
     assert lab_as.issuer in info.value.message
     # No part of the id_token (a JWT: every part starts "eyJ") is repeated in the error.
@@ -169,7 +147,7 @@ async def test_without_resource_the_label_comes_from_userinfo(lab_mcp: RunningMc
     settings = replace(IDENTITY, send_resource=False, scopes=())
     async with new_client() as http:
         result = await lab_login(
-            http, lab_mcp, browser=Browser(), accounts=memory_accounts(), settings=settings, trace=trace
+            http, lab_mcp, browser=LabBrowser(), accounts=memory_accounts(), settings=settings, trace=trace
         )
     account = result.account
     assert (account.subject, account.label, account.identity_source) == (*ALICE, "id_token")
@@ -182,7 +160,7 @@ async def test_without_id_token_the_access_token_names_the_subject(lab_mcp: Runn
     settings = replace(IDENTITY, request_identity=False)
     async with new_client() as http:
         result = await lab_login(
-            http, lab_mcp, browser=Browser("bob"), accounts=memory_accounts(), settings=settings, trace=trace
+            http, lab_mcp, browser=LabBrowser("bob"), accounts=memory_accounts(), settings=settings, trace=trace
         )
     account = result.account
     assert (account.subject, account.label, account.identity_source) == (BOB[0], f"user {BOB[0]}", "access_token")
@@ -193,8 +171,10 @@ async def test_one_accounts_fetches_the_keys_once_for_two_sign_ins(lab_mcp: Runn
     """The issuer's keys (JWKS) are kept by ``Accounts`` from one sign-in to the next."""
     accounts, first, second = memory_accounts(), Trace(), Trace()
     async with new_client() as http:
-        alice = await lab_login(http, lab_mcp, browser=Browser("alice"), accounts=accounts, trace=first)
-        bob = await lab_login(http, lab_mcp, browser=Browser("bob"), accounts=accounts, trace=second, new_account=True)
+        alice = await lab_login(http, lab_mcp, browser=LabBrowser("alice"), accounts=accounts, trace=first)
+        bob = await lab_login(
+            http, lab_mcp, browser=LabBrowser("bob"), accounts=accounts, trace=second, new_account=True
+        )
     assert (alice.account.subject, bob.account.subject) == (ALICE[0], BOB[0])
     assert bob.account.identity_source == "id_token"  # its id_token was checked, with the keys already at hand
     assert identity_steps(first) == [("jwks", 200)]

@@ -25,19 +25,11 @@ import pytest
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import (
     Account,
-    Identity,
-    ServerSettings,
-    StoredRegistration,
-    TokenBundle,
-    account_secret_key,
 )
-from desktop_app.accounts.ports import SignInRecord
-from desktop_app.accounts.registrations import metadata_to_json
 from desktop_app.errors import NetworkError, ProtocolViolation, TransientError
 from desktop_app.mcp import McpClient, build_probe_request
 from desktop_app.mcp.errors import McpProtocolError
 from desktop_app.oauth.discovery import (
-    AuthorizationServerMetadata,
     fetch_protected_resource_metadata,
 )
 from desktop_app.oauth.flow import probe
@@ -46,7 +38,9 @@ from desktop_app.oauth.registration import ClientRegistration
 from desktop_app.oauth.tokens import TokenSet, refresh_tokens
 from desktop_app.oauth.trace import Trace
 from desktop_app.storage.locks import AccountLocks
+from desktop_app.storage.memory import MemorySecretStore
 from desktop_app.storage.registry import SqliteRegistry
+from tests.helpers.records import signed_in_account
 from tests.integration.rawhttp import Answer, RawServer
 
 MiB = 1024 * 1024
@@ -213,7 +207,7 @@ async def test_a_renewal_with_a_dripping_token_endpoint_gives_the_account_lock_b
         server.routes["/token"] = Answer(200, JSON, b'{"access_token": "at-1", "token_type": "Bearer"}', drip=0.1)
         registry = SqliteRegistry(tmp_path / "registry.sqlite3")
         try:
-            accounts = Accounts(registry, MemorySecrets(), AccountLocks(tmp_path / "locks"), retry_delays=())
+            accounts = Accounts(registry, MemorySecretStore(), AccountLocks(tmp_path / "locks"), retry_delays=())
             account = signed_in(accounts, issuer, resource)
             with pytest.raises(TransientError) as caught:
                 await accounts.token(http, account)
@@ -241,55 +235,13 @@ async def test_an_mcp_event_stream_of_keep_alives_ends_at_the_request_deadline()
 # -- helpers -------------------------------------------------------------------------------------------------
 
 
-class MemorySecrets:
-    kind = "keyring"
-    description = "memory (test)"
-
-    def __init__(self) -> None:
-        self.values: dict[str, dict[str, object]] = {}
-
-    def get(self, key: str) -> dict[str, object] | None:
-        return self.values.get(key)
-
-    def put(self, key: str, value: dict[str, object]) -> None:
-        self.values[key] = json.loads(json.dumps(dict(value)))
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
 def signed_in(accounts: Accounts, issuer: str, resource: str) -> Account:
     """An account whose access token has expired and whose refresh token is at ``issuer``'s token endpoint."""
     now = accounts.clock()
-    server = accounts.add_server(resource, settings=ServerSettings())
-    metadata = AuthorizationServerMetadata(
-        issuer=issuer, authorization_endpoint=f"{issuer}/authorize", token_endpoint=f"{issuer}/token", source_url=None
-    )
-    accounts.registry.save_metadata(issuer, metadata_to_json(metadata), now=now)
-    accounts.registry.put_registration(
-        StoredRegistration(issuer, "client-1", "dcr", "none", None, ("http://127.0.0.1/callback",), False, now)
-    )
     stored = TokenSet(
         "at-0", issuer, "client-1", resource, ("mcp",), now - 3600, expires_at=now - 1, refresh_token="rt"
     )
-    accounts.secrets.put(account_secret_key("k1"), TokenBundle(stored).to_secret())
-    return accounts.registry.save_sign_in(
-        SignInRecord(
-            server_id=server.id,
-            account_id=None,
-            account_key="k1",
-            issuer=issuer,
-            client_id="client-1",
-            identity=Identity("sub-1", "alice@example.com", "id_token", "alice@example.com"),
-            scopes=stored.scopes,
-            expires_at=stored.expires_at,
-            has_refresh_token=True,
-            now=now,
-            consent=None,
-            event_kind="signed_in",
-            event_detail="test",
-        )
-    )
+    return signed_in_account(accounts, stored, now=now, resource=resource)
 
 
 async def test_the_first_probe_never_reads_a_bomb_in_its_401_body() -> None:

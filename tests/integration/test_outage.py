@@ -10,64 +10,20 @@ error is raised (exit 3). Nothing in the keyring changes until a refresh succeed
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from desktop_app.accounts.manager import RETRY_DELAYS, Accounts
 from desktop_app.accounts.models import AccountState, account_secret_key
-from desktop_app.storage.profile import open_accounts
-from tests.lab.accounts import sign_in, whoami_with
+from tests.helpers.cli import listed_account, run_cli
+from tests.lab.accounts import ALICE_SUB, JWT, fingerprints, sign_in, whoami_with
 from tests.lab.servers import RunningAuthServer, RunningMcpServer, secret_fingerprint
 
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).parents[2]
-#: A JWT (the lab's access and id tokens): never in what the CLI writes to stderr.
-JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 ATTEMPTS = 1 + len(RETRY_DELAYS)
-ALICE_SUB = "lab-sub-0a11ce"
-
-
-def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "desktop_app", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def token_requests(auth_server: RunningAuthServer) -> list[dict[str, Any]]:
-    return [r for r in auth_server.requests() if r["method"] == "POST" and str(r["path"]).endswith("/token")]
-
-
-def listed_account(account_id: int) -> dict[str, Any]:
-    result = run_cli("list", "--json")
-    assert result.returncode == 0, result.stderr
-    for server in json.loads(result.stdout)["servers"]:
-        for account in server["accounts"]:
-            if account["id"] == account_id:
-                return dict(account)
-    raise AssertionError(f"account {account_id} not listed: {result.stdout}")
-
-
-@pytest.fixture
-def profile() -> Iterator[Accounts]:
-    accounts = open_accounts()
-    yield accounts
-    accounts.registry.close()
 
 
 @pytest.fixture
@@ -78,15 +34,9 @@ def outage(lab_as: RunningAuthServer) -> Iterator[RunningAuthServer]:
     lab_as.outage("off")
 
 
-def fingerprints(bundle: dict[str, Any] | None) -> dict[str, Any]:
-    """A stored bundle as an assertion message may show it: every token as its fingerprint."""
-    assert bundle is not None, "no bundle in the keyring"
-    return {k: secret_fingerprint(v) if k.endswith("_token") and isinstance(v, str) else v for k, v in bundle.items()}
-
-
 def assert_attempts_during_outage(auth_server: RunningAuthServer, mode: str, refresh_token_fp: str) -> None:
     """Every attempt was a refresh with the stored refresh token, and each one hit the outage."""
-    attempts = token_requests(auth_server)
+    attempts = auth_server.token_requests()
     assert len(attempts) == ATTEMPTS, attempts
     for attempt in attempts:
         assert attempt.get("outage") == mode
@@ -144,7 +94,7 @@ def test_an_outage_with_an_expired_token_fails_for_now_and_the_login_survives(
     token = renewed.stdout.strip()
     token_fp = secret_fingerprint(token)
     assert token and token_fp != stored["access_token"]
-    attempts = token_requests(outage)
+    attempts = outage.token_requests()
     assert [(a["body"]["grant_type"], a["status"]) for a in attempts] == [("refresh_token", 200)]
     assert attempts[0]["body"]["refresh_token"] == stored["refresh_token"]
     after_raw = profile.secrets.get(key)
@@ -178,7 +128,7 @@ def test_an_outage_with_a_still_valid_token_hands_out_that_token(
     quiet = run_cli("token", server.name, "--account", str(account.id))
     quiet_fp = secret_fingerprint(quiet.stdout.strip())
     assert quiet.returncode == 0 and quiet_fp == stored["access_token"]
-    assert token_requests(outage) == []
+    assert outage.token_requests() == []
     # A forced renewal fails for now, and the token that still works is printed instead.
     forced = run_cli("token", server.name, "--account", str(account.id), "--force")
 
@@ -200,7 +150,7 @@ def test_an_outage_with_a_still_valid_token_hands_out_that_token(
     assert renewed.returncode == 0, renewed.stderr
     renewed_fp = secret_fingerprint(renewed.stdout.strip())
     assert renewed_fp != stored["access_token"]
-    assert [(a["body"]["grant_type"], a["status"]) for a in token_requests(outage)] == [("refresh_token", 200)]
+    assert [(a["body"]["grant_type"], a["status"]) for a in outage.token_requests()] == [("refresh_token", 200)]
     listed = listed_account(account.id)
     assert listed["state"] == AccountState.SIGNED_IN.value and listed["last_error"] is None
     current = profile.registry.account(account.id)

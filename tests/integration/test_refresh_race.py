@@ -9,9 +9,7 @@ everything first and then wait at a barrier, so they really ask for the token at
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import re
 import select
 import subprocess
 import sys
@@ -19,27 +17,22 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, AccountState, account_secret_key
-from desktop_app.storage.profile import open_accounts
+from tests.helpers.cli import ROOT, listed_account, python_env, run_cli
 from tests.integration.test_crash_safety import KeyringSupervisor
-from tests.lab.accounts import sign_in, whoami_with
-from tests.lab.secret_service import start_secret_service
+from tests.lab.accounts import ALICE_SUB, JWT, fingerprints, sign_in, whoami_with
+from tests.lab.secret_service import PrivateSecretService, start_secret_service
 from tests.lab.servers import RunningAuthServer, RunningMcpServer, secret_fingerprint
 
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).parents[2]
-#: A JWT (the lab's access and id tokens): never in what the CLI writes to stderr.
-JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 PROCESSES = 8
 ROUNDS = 3
-ALICE_SUB = "lab-sub-0a11ce"
 
 #: A CLI process that imports (and finds the keyring backend) first, says it is ready on one pipe, waits for the
 #: other pipe to close, then runs ``mcp-connectors ARGS`` REPEAT times (stopping at the first failure).
@@ -68,22 +61,6 @@ class Outcome:
     stderr: str
 
 
-def cli_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
-
-
-def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "desktop_app", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=cli_env(),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def run_together(commands: list[list[str]], *, repeat: int | list[int] = 1, timeout: float = 90) -> list[Outcome]:
     """Start one process per command (``repeat`` times each: one count, or one per command), wait until each has
     imported everything, release them all at once, and collect what they printed."""
@@ -100,7 +77,7 @@ def run_together(commands: list[list[str]], *, repeat: int | list[int] = 1, time
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
-                    env=cli_env(),
+                    env=python_env(),
                     cwd=ROOT,
                     pass_fds=(ready_w, go_r),
                 )
@@ -144,38 +121,12 @@ def expire_access_token(accounts: Accounts, account: Account) -> dict[str, Any]:
     return bundle
 
 
-def fingerprints(bundle: dict[str, Any] | None) -> dict[str, Any]:
-    """A stored bundle as an assertion message may show it: every token as its fingerprint."""
-    assert bundle is not None, "no bundle in the keyring"
-    return {k: secret_fingerprint(v) if k.endswith("_token") and isinstance(v, str) else v for k, v in bundle.items()}
-
-
 def xfail_if_keyring_aborted(outcomes: list[Outcome], supervisor: KeyringSupervisor) -> None:
     """gnome-keyring-daemon sometimes aborts under many short-lived clients (``invoke_get_property_in_idle_cb:
     assertion failed``, a gnome-keyring bug, see KeyringSupervisor): a command that failed then says nothing about
     this app's renewals. Recorded as an expected failure naming the abort; any other failure fails the test."""
     if supervisor.aborted and any(outcome.returncode != 0 for outcome in outcomes):
         pytest.xfail(f"gnome-keyring-daemon aborted during the run (its known bug): {supervisor.aborted}")
-
-
-def refresh_requests(auth_server: RunningAuthServer) -> list[dict[str, Any]]:
-    return [
-        r
-        for r in auth_server.requests()
-        if r["method"] == "POST"
-        and str(r["path"]).endswith("/token")
-        and (r.get("body") or {}).get("grant_type") == "refresh_token"
-    ]
-
-
-def listed_account(account_id: int) -> dict[str, Any]:
-    result = run_cli("list", "--json")
-    assert result.returncode == 0, result.stderr
-    for server in json.loads(result.stdout)["servers"]:
-        for account in server["accounts"]:
-            if account["id"] == account_id:
-                return dict(account)
-    raise AssertionError(f"account {account_id} not listed: {result.stdout}")
 
 
 @pytest.fixture
@@ -198,11 +149,9 @@ def keyring_watch(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyringSupervisor
 
 
 @pytest.fixture
-def profile(keyring_watch: KeyringSupervisor) -> Iterator[Accounts]:
-    """The profile the CLI processes use too (MCP_CONNECTORS_HOME of this test), on this module's keyring."""
-    accounts = open_accounts()
-    yield accounts
-    accounts.registry.close()
+def secret_service(keyring_watch: KeyringSupervisor) -> PrivateSecretService:
+    """This module's keyring in place of the session's: the profile and the CLI processes open on it."""
+    return keyring_watch.service
 
 
 def test_eight_processes_on_an_expired_token_share_one_refresh_and_stay_signed_in(
@@ -231,7 +180,7 @@ def test_eight_processes_on_an_expired_token_share_one_refresh_and_stay_signed_i
         token_fp, stale_view = secret_fingerprint(token), fingerprints(stale)
         assert token and token_fp != stale_view["access_token"], "the expired token was handed out"
         # Exactly one refresh reached the authorization server, and it succeeded.
-        refreshes = refresh_requests(lab_as)
+        refreshes = lab_as.refresh_requests()
         assert len(refreshes) == 1, f"round {round_number}: {len(refreshes)} refreshes: {refreshes}"
         assert refreshes[0]["status"] == 200
         assert refreshes[0]["body"]["refresh_token"] == stale_view["refresh_token"]
@@ -255,7 +204,7 @@ def test_eight_processes_on_an_expired_token_share_one_refresh_and_stay_signed_i
     assert forced.returncode == 0, forced.stderr
     forced_fp = secret_fingerprint(forced.stdout.strip())
     assert forced_fp != before["access_token"]
-    assert [r["status"] for r in refresh_requests(lab_as)] == [200]
+    assert [r["status"] for r in lab_as.refresh_requests()] == [200]
     who = asyncio.run(whoami_with(forced.stdout.strip(), lab_mcp.url))
     assert ALICE_SUB in who
     events = [e.kind for e in profile.registry.events(account_id=account.id)]
@@ -288,7 +237,7 @@ def test_readers_never_fail_while_other_processes_renew(
     failures = [o.stderr.strip() for o in outcomes if o.returncode != 0]
     assert not failures, (failures, f"keyring daemon restarts: {keyring_watch.reasons}")
     assert [len(o.stdout.split()) for o in outcomes] == [writes] * writers + [reads] * readers
-    refreshes = refresh_requests(lab_as)
+    refreshes = lab_as.refresh_requests()
     # A forced renewal that finds the other writer's fresh tokens after the lock uses them instead of renewing.
     assert writes <= len(refreshes) <= writers * writes
     assert all(r["status"] == 200 for r in refreshes), refreshes

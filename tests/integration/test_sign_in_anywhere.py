@@ -12,10 +12,9 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -34,48 +33,12 @@ from desktop_app.errors import (
 from desktop_app.mcp import McpClient
 from desktop_app.oauth.http import new_client
 from desktop_app.oauth.registration import PORTLESS_REDIRECT_URI
-from desktop_app.storage.profile import open_accounts
 from tests.helpers.signin import Approver, connect_once
-from tests.lab.browser import BrowserError, scripted_browser
+from tests.lab.browser import LabBrowser
 from tests.lab.conftest_plugin import FastMcpServerFactory, SdkDemoServerFactory
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
 
 pytestmark = pytest.mark.lab
-
-
-class Browser:
-    """Plays the person's browser (the lab's scripted user agent); remembers every URL it was given.
-
-    With ``shows_error_pages`` it behaves like a real browser when the authorization server answers with an error page
-    of its own: it shows it (remembered in ``error_pages``) and never comes back to the app."""
-
-    def __init__(self, user: str | None = None, *, shows_error_pages: bool = False) -> None:
-        self.user = user
-        self.shows_error_pages = shows_error_pages
-        self.urls: list[str] = []
-        self.error_pages: list[str] = []
-
-    async def __call__(self, url: str) -> None:
-        self.urls.append(url)
-        try:
-            await scripted_browser(url, user=self.user)
-        except BrowserError as page:
-            if not self.shows_error_pages:
-                raise
-            self.error_pages.append(str(page))
-
-    def redirect_uris(self) -> list[str]:
-        return [parse_qs(urlsplit(url).query)["redirect_uri"][0] for url in self.urls]
-
-    def params(self, index: int = -1) -> dict[str, str]:
-        return {k: v[0] for k, v in parse_qs(urlsplit(self.urls[index]).query).items()}
-
-
-@pytest.fixture
-def profile(tmp_path: Path) -> Iterator[Accounts]:
-    accounts = open_accounts(directory=tmp_path / "profile")
-    yield accounts
-    accounts.registry.close()
 
 
 async def tool_text(http: httpx.AsyncClient, url: str, auth: httpx.Auth, tool: str, **args: Any) -> str:
@@ -83,12 +46,6 @@ async def tool_text(http: httpx.AsyncClient, url: str, auth: httpx.Auth, tool: s
         result = await client.call_tool(tool, args)
     assert not result.is_error, result.content
     return str(result.content)
-
-
-def refreshes(auth_server: RunningAuthServer) -> list[dict[str, Any]]:
-    return [
-        r for r in auth_server.requests() if r["path"].endswith("/token") and r["body"]["grant_type"] == "refresh_token"
-    ]
 
 
 def registrations(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -110,7 +67,7 @@ async def test_exact_redirect_matching_servers_sign_in_twice_with_one_registrati
     listens on that port again."""
     running = lab_sdk_demo_factory() if pair == "sdk-demo" else lab_fastmcp_factory()
     server = profile.add_server(running.mcp_url)
-    browser = Browser()
+    browser = LabBrowser()
     async with new_client() as http:
         first = await profile.login(http, server, browser=browser, approve=Approver(), nickname="first", timeout=20)
         second = await profile.login(
@@ -141,7 +98,7 @@ async def test_renewal_at_an_exact_matching_server_needs_no_second_registration(
     running = lab_fastmcp_factory()
     server = profile.add_server(running.mcp_url)
     async with new_client() as http:
-        result = await profile.login(http, server, browser=Browser(), approve=Approver(), nickname="me", timeout=20)
+        result = await profile.login(http, server, browser=LabBrowser(), approve=Approver(), nickname="me", timeout=20)
         before = profile.fresh_token(result.account)
         renewed = await profile.token(http, result.account, force=True)
         assert before is not None and renewed.access_token != before.access_token
@@ -166,7 +123,7 @@ async def test_a_taken_port_registers_again_only_where_the_server_needs_it(
     relaxed_mcp = lab_mcp_factory(relaxed)
     for running_url in (exact.mcp_url, relaxed_mcp.url):
         server = profile.add_server(running_url)
-        browser = Browser("alice")
+        browser = LabBrowser("alice")
         async with new_client() as http:
             await profile.login(http, server, browser=browser, approve=Approver(), nickname="a", timeout=20)
             first_uri = browser.redirect_uris()[0]
@@ -204,7 +161,7 @@ async def test_a_refused_sign_in_request_is_reported_before_the_browser_opens(
     server = profile.add_server(
         running.mcp_url, settings=ServerSettings(registration="preregistered", client_id=registered["client_id"])
     )
-    browser = Browser(shows_error_pages=True)
+    browser = LabBrowser(shows_error_pages=True)
     async with new_client() as http:
         with pytest.raises(AuthorizationRequestRefused) as info:
             await profile.login(http, server, browser=browser, approve=Approver(), timeout=300)
@@ -226,7 +183,7 @@ async def test_legacy_server_with_a_trailing_slash_issuer(
     assert running.issuer.endswith("/") and running.prm_url is None
     server = profile.add_server(running.mcp_url)
     async with new_client() as http:
-        result = await profile.login(http, server, browser=Browser(), approve=Approver(), nickname="me", timeout=20)
+        result = await profile.login(http, server, browser=LabBrowser(), approve=Approver(), nickname="me", timeout=20)
         assert result.account.issuer == running.issuer  # as the document spells it, from then on
         assert result.check.pairing.issuer == running.issuer
         renewed = await profile.token(http, result.account, force=True)
@@ -241,7 +198,7 @@ async def test_an_issuer_that_differs_only_by_a_slash_is_refused_saying_so(
     """Where the issuer is known in advance (the PRM names it), comparison stays exact; the message says why."""
     assert not lab_as.issuer.endswith("/")
     mcp = lab_mcp_factory(lab_as, prm_overrides={"authorization_servers": [lab_as.issuer + "/"]})
-    browser = Browser()
+    browser = LabBrowser()
     async with new_client() as http:
         with pytest.raises(ProtocolViolation) as info:
             await connect_once(http, mcp.url, browser=browser, timeout=20)
@@ -259,7 +216,7 @@ async def test_root_metadata_naming_the_origin_signs_in_for_the_origin(
 ) -> None:
     mcp = lab_mcp_factory(lab_as, prm_mode="root", resource="origin")
     origin = mcp.base_url
-    approver, browser = Approver(), Browser("alice")
+    approver, browser = Approver(), LabBrowser("alice")
     lab_as.reset_requests()
     async with new_client() as http:
         connection = await connect_once(http, mcp.url, browser=browser, approve=approver, timeout=20)
@@ -283,7 +240,7 @@ async def test_path_metadata_naming_the_origin_is_still_refused(
 ) -> None:
     """The path-inserted document was built from the server's own URL: it must name exactly that."""
     mcp = lab_mcp_factory(lab_as, prm_mode="path", resource="origin")
-    browser = Browser()
+    browser = LabBrowser()
     async with new_client() as http:
         with pytest.raises(ProtocolViolation) as info:
             await connect_once(http, mcp.url, browser=browser, timeout=20)
@@ -299,7 +256,7 @@ async def test_connect_follows_a_server_to_its_new_authorization_server(
 ) -> None:
     old, new = lab_as_factory(), lab_as_factory()
     mcp = lab_mcp_factory(old)
-    approver, browser = Approver(), Browser("alice")
+    approver, browser = Approver(), LabBrowser("alice")
     async with new_client() as http:
         connection: Connection = await connect_once(http, mcp.url, browser=browser, approve=approver, timeout=20)
         auth = connection.auth()
@@ -331,7 +288,7 @@ async def test_a_stored_account_whose_server_moved_needs_sign_in_and_moves_with_
     mcp = lab_mcp_factory(old)
     server = profile.add_server(mcp.url)
     async with new_client() as http:
-        first = await profile.login(http, server, browser=Browser("alice"), approve=Approver(), timeout=20)
+        first = await profile.login(http, server, browser=LabBrowser("alice"), approve=Approver(), timeout=20)
         before = profile.fresh_token(first.account)
         assert before is not None and before.refresh_token is not None
         mcp.move_to(new)
@@ -347,7 +304,7 @@ async def test_a_stored_account_whose_server_moved_needs_sign_in_and_moves_with_
             r for r in old.requests() if r["path"].endswith("/token") and r["body"]["grant_type"] == "refresh_token"
         ]
 
-        approver, browser = Approver(), Browser("alice")
+        approver, browser = Approver(), LabBrowser("alice")
         again = await profile.login(http, server, browser=browser, approve=approver, account=account, timeout=20)
         assert again.account.id == first.account.id
         assert again.account.issuer == new.issuer and again.account.state is AccountState.SIGNED_IN
@@ -372,7 +329,7 @@ async def test_a_server_that_always_wants_more_gets_three_authorizations_in_all(
     """admin_report needs a scope the authorization server never grants: sign-in + two step-ups, then a clear error."""
     auth_server = lab_as_factory(resourceScopes="mcp:tools")
     mcp = lab_mcp_factory(auth_server, admin_scope="mcp:admin")
-    browser = Browser("alice")
+    browser = LabBrowser("alice")
     async with new_client() as http:
         connection = await connect_once(http, mcp.url, browser=browser, timeout=20)
         assert connection.session is not None
@@ -409,10 +366,10 @@ async def test_a_pre_registered_client_is_never_presented_to_the_new_authorizati
         client_secret=client["client_secret"],
     )
     async with new_client() as http:
-        first = await profile.login(http, server, browser=Browser("alice"), approve=Approver(), timeout=20)
+        first = await profile.login(http, server, browser=LabBrowser("alice"), approve=Approver(), timeout=20)
         mcp.move_to(new)
         new.reset_requests()
-        browser = Browser("alice")
+        browser = LabBrowser("alice")
         with pytest.raises(ConfigurationError) as info:
             await profile.login(http, server, browser=browser, approve=Approver(), account=first.account, timeout=20)
     assert info.value.code == "preregistered_issuer_mismatch"
@@ -432,16 +389,18 @@ async def test_moving_an_account_never_overwrites_another_one(
     mcp = lab_mcp_factory(old)
     server = profile.add_server(mcp.url)
     async with new_client() as http:
-        alice = (await profile.login(http, server, browser=Browser("alice"), approve=Approver(), timeout=20)).account
+        alice = (await profile.login(http, server, browser=LabBrowser("alice"), approve=Approver(), timeout=20)).account
         bob = (
-            await profile.login(http, server, browser=Browser("bob"), approve=Approver(), new_account=True, timeout=20)
+            await profile.login(
+                http, server, browser=LabBrowser("bob"), approve=Approver(), new_account=True, timeout=20
+            )
         ).account
         bob_before = profile.fresh_token(bob)
         mcp.move_to(new)
-        approver, browser = Approver(), Browser("alice")
+        approver, browser = Approver(), LabBrowser("alice")
         await profile.login(http, server, browser=browser, approve=approver, account=alice, timeout=20)
         assert browser.params()["prompt"] in ("select_account", "login")
-        approver, browser = Approver(), Browser("alice")  # the person signs bob in as alice by mistake
+        approver, browser = Approver(), LabBrowser("alice")  # the person signs bob in as alice by mistake
         with pytest.raises(WrongAccount) as info:
             await profile.login(http, server, browser=browser, approve=approver, account=bob, timeout=20)
         [check] = approver.checks

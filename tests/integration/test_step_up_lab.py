@@ -8,10 +8,7 @@ added; one that cannot says how to.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -22,32 +19,11 @@ from desktop_app.cli.hints import hint_for
 from desktop_app.errors import ConsentRefused, UserActionRequired
 from desktop_app.mcp import McpClient
 from desktop_app.oauth.http import new_client
-from desktop_app.storage.profile import open_accounts
 from tests.helpers.signin import Approver
-from tests.lab.browser import scripted_browser
+from tests.lab.browser import LabBrowser
 from tests.lab.servers import RunningMcpServer
 
 pytestmark = pytest.mark.lab
-
-
-class Browser:
-    def __init__(self, user: str | None = None) -> None:
-        self.user = user
-        self.urls: list[str] = []
-
-    async def __call__(self, url: str) -> None:
-        self.urls.append(url)
-        await scripted_browser(url, user=self.user)
-
-    def params(self, index: int = -1) -> dict[str, str]:
-        return dict(parse_qsl(urlsplit(self.urls[index]).query))
-
-
-@pytest.fixture
-def profile(tmp_path: Path) -> Iterator[Accounts]:
-    accounts = open_accounts(directory=tmp_path / "profile")
-    yield accounts
-    accounts.registry.close()
 
 
 @dataclass
@@ -56,13 +32,13 @@ class Alice:
 
     server: Server
     account: Account
-    browser: Browser
+    browser: LabBrowser
     approver: Approver
 
     @classmethod
     async def sign_in(cls, accounts: Accounts, http: httpx.AsyncClient, mcp: RunningMcpServer) -> Alice:
         server = accounts.add_server(mcp.url)
-        approver, browser = Approver(), Browser("alice")
+        approver, browser = Approver(), LabBrowser("alice")
         result = await accounts.login(http, server, browser=browser, approve=approver, timeout=30)
         return cls(server, result.account, browser, approver)
 

@@ -24,10 +24,9 @@ from desktop_app.appinfo import APP_ID
 from desktop_app.errors import SecretStoreError
 from desktop_app.storage.keyring_vault import CHUNK_CHARS, KeyringVault
 from desktop_app.storage.vault import open_secret_store
+from tests.helpers.cli import python_env
 from tests.integration.test_crash_safety import KeyringSupervisor
 from tests.lab.secret_service import PrivateSecretService, start_secret_service
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def bundle(size: int, marker: str) -> dict[str, object]:
@@ -140,7 +139,7 @@ def test_another_process_reads_what_we_wrote(
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=python_env(),
         check=True,
     )
     assert result.stdout.strip() == "rt-from-this-process"

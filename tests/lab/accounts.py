@@ -1,10 +1,13 @@
-"""Helpers for tests that drive stored accounts against the lab: sign a lab user in, use a token as it is."""
+"""Helpers for tests that drive stored accounts against the lab: sign a lab user in, use a token as it is, show a
+stored bundle without its secrets."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Generator
+from typing import Any
 
 import httpx
 
@@ -13,6 +16,12 @@ from desktop_app.accounts.models import Account
 from desktop_app.mcp import McpClient
 from desktop_app.oauth.http import new_client
 from tests.lab.browser import scripted_browser
+from tests.lab.servers import secret_fingerprint
+
+#: A JWT (the lab's access and id tokens): never in what the command line writes.
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+#: The lab user alice's subject.
+ALICE_SUB = "lab-sub-0a11ce"
 
 
 class FixedBearer(httpx.Auth):
@@ -57,3 +66,9 @@ def sign_in(accounts: Accounts, mcp_url: str, user: str) -> Account:
         return result.account
 
     return asyncio.run(run())
+
+
+def fingerprints(bundle: dict[str, Any] | None) -> dict[str, Any]:
+    """A stored bundle as an assertion message may show it: every token as its fingerprint."""
+    assert bundle is not None, "no bundle in the keyring"
+    return {k: secret_fingerprint(v) if k.endswith("_token") and isinstance(v, str) else v for k, v in bundle.items()}

@@ -1,4 +1,5 @@
-"""A scripted user agent for the lab's authorization server, and a real headless Chromium.
+"""A scripted user agent for the lab's authorization server (as a function, and as a ``Browser`` that remembers
+what it was given), and a real headless Chromium.
 
 ``scripted_browser(url)`` plays the user's browser: it GETs the authorization URL with a cookie jar,
 follows the AS's redirects itself, and when a redirect leaves the AS for a loopback URL (the app's
@@ -21,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -88,6 +89,41 @@ async def _drive(url: str, *, user: str | None, timeout: float) -> None:
                 f"instead of redirecting: {response.text[:800]}"
             )
         raise BrowserError(f"more than {MAX_HOPS} redirects")
+
+
+class LabBrowser:
+    """The engine's ``Browser`` played by :func:`scripted_browser` as ``user``; remembers every URL it was given.
+
+    With ``nonce`` it swaps the request's nonce for that one, as if the answer belonged to another sign-in. With
+    ``shows_error_pages`` it behaves like a real browser when the authorization server answers with an error page of
+    its own: it shows it (remembered in ``error_pages``) and never comes back to the app."""
+
+    def __init__(self, user: str | None = None, *, nonce: str | None = None, shows_error_pages: bool = False) -> None:
+        self.user = user
+        self.nonce = nonce
+        self.shows_error_pages = shows_error_pages
+        self.urls: list[str] = []
+        self.error_pages: list[str] = []
+
+    async def __call__(self, url: str) -> None:
+        self.urls.append(url)
+        if self.nonce is not None:
+            parts = urlsplit(url)
+            query = [(k, self.nonce if k == "nonce" else v) for k, v in parse_qsl(parts.query)]
+            url = urlunsplit(parts._replace(query=urlencode(query)))
+        try:
+            await scripted_browser(url, user=self.user)
+        except BrowserError as page:
+            if not self.shows_error_pages:
+                raise
+            self.error_pages.append(str(page))
+
+    def params(self, index: int = -1) -> dict[str, str]:
+        """The query of the ``index``-th authorization URL (default: the last), one value a name."""
+        return dict(parse_qsl(urlsplit(self.urls[index]).query))
+
+    def redirect_uris(self) -> list[str]:
+        return [dict(parse_qsl(urlsplit(url).query))["redirect_uri"] for url in self.urls]
 
 
 # ------------------------------------------------------------------------------------------------

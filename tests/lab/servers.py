@@ -215,6 +215,20 @@ class RunningAuthServer:
         result: list[dict[str, Any]] = _get_json(f"{self.url}/__lab/requests")
         return result
 
+    def token_requests(self, grant_type: str | None = None) -> list[dict[str, Any]]:
+        """The requests to the token endpoint (of ``grant_type`` only, if given), oldest first."""
+        return [
+            r
+            for r in self.requests()
+            if r["method"] == "POST"
+            and str(r["path"]).endswith("/token")
+            and (grant_type is None or (r.get("body") or {}).get("grant_type") == grant_type)
+        ]
+
+    def refresh_requests(self) -> list[dict[str, Any]]:
+        """The refresh requests the token endpoint received, oldest first: how often an account was renewed."""
+        return self.token_requests("refresh_token")
+
     def reset_requests(self) -> None:
         _post_json(f"{self.url}/__lab/reset-requests")
 

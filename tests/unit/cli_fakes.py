@@ -21,12 +21,12 @@ import httpx
 import pytest
 
 import desktop_app.oauth.http
-from desktop_app.accounts.models import Consent, Identity, ServerSettings, TokenBundle, account_secret_key
-from desktop_app.accounts.ports import SignInRecord
+from desktop_app.accounts.models import Consent, Identity, ServerSettings
 from desktop_app.mcp import negotiation as p
 from desktop_app.oauth.flow import Pairing
 from desktop_app.oauth.tokens import TokenSet
 from desktop_app.storage.profile import open_accounts
+from tests.helpers.records import store_sign_in
 
 URL = "https://mcp.example/mcp"
 ISSUER = "https://auth.mcp.example"
@@ -117,23 +117,15 @@ def profile(
             server = accounts.registry.add_server(url=URL, resource=URL, name="srv", settings=ServerSettings(), now=now)
             key = uuid.uuid4().hex
             tokens = TokenSet("at-fresh", ISSUER, "client", URL, scopes, now, expires_at=now + 3600)
-            accounts.secrets.put(account_secret_key(key), TokenBundle(tokens).to_secret())
-            account = accounts.registry.save_sign_in(
-                SignInRecord(
-                    server_id=server.id,
-                    account_id=None,
-                    account_key=key,
-                    issuer=ISSUER,
-                    client_id="client",
-                    identity=Identity("sub-alice", "alice", "id_token", None),
-                    scopes=tokens.scopes,
-                    expires_at=tokens.expires_at,
-                    has_refresh_token=False,
-                    now=now,
-                    consent=Consent(server.id, URL, ISSUER, consent_scopes, "dcr", consent_client, now),
-                    event_kind="signed_in",
-                    event_detail="as alice",
-                )
+            account = store_sign_in(
+                accounts,
+                server.id,
+                tokens,
+                now=now,
+                key=key,
+                identity=Identity("sub-alice", "alice", "id_token", None),
+                consent=Consent(server.id, URL, ISSUER, consent_scopes, "dcr", consent_client, now),
+                event_detail="as alice",
             )
         finally:
             accounts.registry.close()

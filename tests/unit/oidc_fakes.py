@@ -20,6 +20,7 @@ from joserfc.jws import JWSRegistry
 from desktop_app.errors import ConnectorError
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from tests.conftest import SECRET_SHAPES
+from tests.helpers.metadata import as_metadata
 
 ISSUER = "https://as.example"
 CLIENT_ID = "client-123"
@@ -91,10 +92,8 @@ def metadata(
     userinfo: str | None = USERINFO,
     jwks_uri: str | None = JWKS_URI,
 ) -> AuthorizationServerMetadata:
-    return AuthorizationServerMetadata(
-        issuer=ISSUER,
-        authorization_endpoint=f"{ISSUER}/authorize",
-        token_endpoint=f"{ISSUER}/token",
+    return as_metadata(
+        ISSUER,
         source_url=f"{ISSUER}/.well-known/oauth-authorization-server",
         userinfo_endpoint=userinfo,
         jwks_uri=jwks_uri,

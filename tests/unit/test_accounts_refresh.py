@@ -7,7 +7,6 @@ own tests and the integration tests. Token endpoints are ``httpx.MockTransport``
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,21 +20,19 @@ from desktop_app.accounts.models import (
     Account,
     AccountState,
     Identity,
-    ServerSettings,
-    StoredRegistration,
     TokenBundle,
     account_secret_key,
     registration_secret_key,
 )
-from desktop_app.accounts.ports import SignInRecord
-from desktop_app.accounts.registrations import metadata_to_json
 from desktop_app.errors import ConfigurationError, ProtocolViolation, SecretStoreError, SignInRequired, TransientError
-from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.registration import ClientRegistration
 from desktop_app.oauth.tokens import TokenSet
 from desktop_app.oauth.trace import Trace
 from desktop_app.storage.locks import AccountLocks
+from desktop_app.storage.memory import MemorySecretStore
 from desktop_app.storage.registry import SqliteRegistry
+from tests.helpers.metadata import as_metadata
+from tests.helpers.records import signed_in_account, store_sign_in
 
 ISSUER = "https://as.example"
 TOKEN_URL = "https://as.example/token"
@@ -44,25 +41,15 @@ RESOURCE = "https://mcp.example/mcp"
 NOW = 1_800_000_000.0
 
 
-class MemorySecrets:
-    kind = "keyring"
-    description = "memory (test)"
+class MemorySecrets(MemorySecretStore):
+    """The in-memory store, whose writes fail when a test says so."""
 
-    def __init__(self) -> None:
-        self.values: dict[str, dict[str, Any]] = {}
-        self.fail_writes = False
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        value = self.values.get(key)
-        return None if value is None else json.loads(json.dumps(value))
+    fail_writes = False
 
     def put(self, key: str, value: Mapping[str, Any]) -> None:
         if self.fail_writes:
             raise SecretStoreError("keyring_write_failed", "The keyring refused to save (test).")
-        self.values[key] = json.loads(json.dumps(dict(value)))
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
+        super().put(key, value)
 
 
 class Clock:
@@ -143,37 +130,17 @@ def tokens(*, access: str = "at-0", refresh: str | None = "rt-0", expires_at: fl
     )
 
 
+#: The authorization server the accounts sign in at, with the token and revocation endpoints this module scripts.
+METADATA = as_metadata(
+    ISSUER,
+    token_endpoint=TOKEN_URL,
+    source_url=f"{ISSUER}/.well-known/oauth-authorization-server",
+    revocation_endpoint=REVOKE_URL,
+)
+
+
 def signed_in(accounts: Accounts, stored: TokenSet, *, method: str = "dcr") -> Account:
-    server = accounts.add_server(RESOURCE, settings=ServerSettings())
-    metadata = AuthorizationServerMetadata(
-        issuer=ISSUER,
-        authorization_endpoint=f"{ISSUER}/authorize",
-        token_endpoint=TOKEN_URL,
-        source_url=f"{ISSUER}/.well-known/oauth-authorization-server",
-        revocation_endpoint=REVOKE_URL,
-    )
-    accounts.registry.save_metadata(ISSUER, metadata_to_json(metadata), now=NOW)
-    accounts.registry.put_registration(
-        StoredRegistration(ISSUER, "client-1", method, "none", None, ("http://127.0.0.1/callback",), False, NOW)
-    )
-    accounts.secrets.put(account_secret_key("k1"), TokenBundle(stored).to_secret())
-    return accounts.registry.save_sign_in(
-        SignInRecord(
-            server_id=server.id,
-            account_id=None,
-            account_key="k1",
-            issuer=ISSUER,
-            client_id="client-1",
-            identity=Identity("sub-1", "alice@example.com", "id_token", "alice@example.com"),
-            scopes=stored.scopes,
-            expires_at=stored.expires_at,
-            has_refresh_token=stored.refresh_token is not None,
-            now=NOW,
-            consent=None,
-            event_kind="signed_in",
-            event_detail="test",
-        )
-    )
+    return signed_in_account(accounts, stored, now=NOW, metadata=METADATA, method=method)
 
 
 def stored_tokens(accounts: Accounts, account: Account) -> TokenSet:
@@ -423,24 +390,9 @@ def test_switching_the_secret_store_while_accounts_are_signed_in_is_refused(tmp_
 
     home = tmp_path / "p"
     first = open_accounts(directory=home, secret_store="file")
-    first.secrets.put(account_secret_key("k1"), TokenBundle(tokens()).to_secret())
     server = first.add_server(RESOURCE)
-    first.registry.save_sign_in(
-        SignInRecord(
-            server_id=server.id,
-            account_id=None,
-            account_key="k1",
-            issuer=ISSUER,
-            client_id="client-1",
-            identity=Identity("sub-1", "alice@example.com", "id_token", None),
-            scopes=(),
-            expires_at=None,
-            has_refresh_token=True,
-            now=NOW,
-            consent=None,
-            event_kind="signed_in",
-            event_detail="test",
-        )
+    store_sign_in(
+        first, server.id, tokens(), now=NOW, identity=Identity("sub-1", "alice@example.com", "id_token", None)
     )
     first.registry.close()
     with pytest.raises(ConfigurationError) as caught:

@@ -8,13 +8,12 @@ from desktop_app.errors import AuthorizationDenied, ProtocolViolation, UserActio
 from desktop_app.oauth.authorize import browser_commands, build_authorization_request, validate_callback
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.registration import ClientRegistration
+from tests.helpers.metadata import as_metadata
 
 ISSUER = "https://as.example"
-META = AuthorizationServerMetadata(
-    issuer=ISSUER,
+META = as_metadata(
+    ISSUER,
     authorization_endpoint=f"{ISSUER}/authorize?tenant=t1",
-    token_endpoint=f"{ISSUER}/token",
-    source_url=None,
     code_challenge_methods_supported=("S256",),
     authorization_response_iss_parameter_supported=True,
 )
@@ -98,11 +97,7 @@ def test_callback_iss_missing_when_advertised_is_refused_absent_when_not_is_fine
     with pytest.raises(ProtocolViolation) as info:
         validate_callback(params(code="c", state=p.state), p)
     assert info.value.code == "callback_issuer_missing"
-    quiet = pending(
-        AuthorizationServerMetadata(
-            issuer=ISSUER, authorization_endpoint=f"{ISSUER}/a", token_endpoint=f"{ISSUER}/t", source_url=None
-        )
-    )
+    quiet = pending(as_metadata(ISSUER, authorization_endpoint=f"{ISSUER}/a", token_endpoint=f"{ISSUER}/t"))
     assert validate_callback(params(code="c", state=quiet.state), quiet) == "c"
 
 

@@ -16,21 +16,14 @@ from desktop_app.oauth.discovery import (
     resource_covers,
 )
 from desktop_app.oauth.trace import Trace
+from tests.helpers.metadata import as_document
 
 RESOURCE = "https://mcp.example/public/mcp"
 ISSUER = "https://as.example/tenant1"
 
 
 def as_doc(**overrides: object) -> dict[str, object]:
-    doc: dict[str, object] = {
-        "issuer": ISSUER,
-        "authorization_endpoint": "https://as.example/tenant1/authorize",
-        "token_endpoint": "https://as.example/tenant1/token",
-        "code_challenge_methods_supported": ["S256"],
-        "response_types_supported": ["code"],
-    }
-    doc.update(overrides)
-    return doc
+    return {**as_document(ISSUER, response_types_supported=["code"]), **overrides}
 
 
 def recording_client(routes: dict[str, httpx.Response]) -> tuple[httpx.AsyncClient, list[str]]:
@@ -347,12 +340,7 @@ async def test_another_origin_is_refused_even_at_the_root() -> None:
 
 
 def legacy_doc(issuer: str) -> dict[str, object]:
-    return {
-        "issuer": issuer,
-        "authorization_endpoint": "https://legacy.example/authorize",
-        "token_endpoint": "https://legacy.example/token",
-        "code_challenge_methods_supported": ["S256"],
-    }
+    return as_document(issuer, endpoints="https://legacy.example")
 
 
 async def test_a_2025_03_26_issuer_written_with_its_root_slash_is_taken_as_written() -> None:

@@ -16,6 +16,7 @@ from desktop_app.errors import ProtocolViolation
 from desktop_app.mcp import build_probe_request
 from desktop_app.oauth.flow import SignIn
 from desktop_app.oauth.trace import Trace
+from tests.helpers.metadata import as_document, prm_document
 from tests.helpers.signin import Approver, connect_once
 
 ORIGIN = "https://legacy.example"
@@ -39,16 +40,10 @@ class LegacyServer:
             assert request.headers["mcp-protocol-version"] == "2025-03-26"
             if not self.publish_metadata:
                 return httpx.Response(404)
-            return httpx.Response(
-                200,
-                json={
-                    "issuer": ORIGIN,
-                    "authorization_endpoint": f"{ORIGIN}/oauth/authorize",
-                    "token_endpoint": f"{ORIGIN}/oauth/token",
-                    "registration_endpoint": f"{ORIGIN}/oauth/register",
-                    "code_challenge_methods_supported": ["S256"],
-                },
+            metadata = as_document(
+                ORIGIN, endpoints=f"{ORIGIN}/oauth", registration_endpoint=f"{ORIGIN}/oauth/register"
             )
+            return httpx.Response(200, json=metadata)
         if path.endswith("/register"):
             body = json.loads(request.content)
             return httpx.Response(201, json={"client_id": "legacy-client", **body})
@@ -95,15 +90,7 @@ async def test_legacy_metadata_with_another_issuer_is_refused() -> None:
         if request.url.path == "/mcp":
             return httpx.Response(401, headers={"WWW-Authenticate": "Bearer"})
         if request.url.path == "/.well-known/oauth-authorization-server":
-            return httpx.Response(
-                200,
-                json={
-                    "issuer": "https://elsewhere.example",
-                    "authorization_endpoint": "https://elsewhere.example/a",
-                    "token_endpoint": "https://elsewhere.example/t",
-                    "code_challenge_methods_supported": ["S256"],
-                },
-            )
+            return httpx.Response(200, json=as_document("https://elsewhere.example"))
         return httpx.Response(404)
 
     async def never(url: str) -> None:
@@ -130,17 +117,9 @@ async def test_a_server_that_refuses_the_2026_probe_is_probed_again_the_old_way(
                 401, headers={"WWW-Authenticate": 'Bearer resource_metadata="https://legacy.example/prm"'}
             )
         if request.url.path == "/prm":
-            return httpx.Response(200, json={"resource": MCP, "authorization_servers": ["https://as.example"]})
+            return httpx.Response(200, json=prm_document(MCP, "https://as.example"))
         if request.url.path == "/.well-known/oauth-authorization-server":
-            return httpx.Response(
-                200,
-                json={
-                    "issuer": "https://as.example",
-                    "authorization_endpoint": "https://as.example/a",
-                    "token_endpoint": "https://as.example/t",
-                    "code_challenge_methods_supported": ["S256"],
-                },
-            )
+            return httpx.Response(200, json=as_document("https://as.example"))
         return httpx.Response(404)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http, SignIn(http, MCP) as signin:

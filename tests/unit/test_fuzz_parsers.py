@@ -21,7 +21,6 @@ from desktop_app.errors import ConnectorError
 from desktop_app.oauth.authorize import build_authorization_request, validate_callback
 from desktop_app.oauth.challenge import Challenge, bearer_challenge, parse_www_authenticate
 from desktop_app.oauth.discovery import (
-    AuthorizationServerMetadata,
     parse_authorization_server_metadata,
     parse_protected_resource_metadata,
 )
@@ -29,6 +28,7 @@ from desktop_app.oauth.http import JsonResponse
 from desktop_app.oauth.registration import ClientRegistration
 from desktop_app.oauth.tokens import MAX_EXPIRES_IN, TokenSet, parse_token_response
 from desktop_app.oauth.urls import canonical_resource, require_secure, validate_browser_url
+from tests.helpers.metadata import as_metadata
 
 FUZZ = settings(max_examples=300, deadline=None, database=None)
 #: For the structured generators, whose examples cost several times more to draw.
@@ -318,13 +318,8 @@ def test_authorization_server_metadata_parser_never_crashes(document: dict[str, 
 
 # --- the callback ----------------------------------------------------------------------------------------------
 
-METADATA = AuthorizationServerMetadata(
-    issuer=ISSUER,
-    authorization_endpoint=f"{ISSUER}/authorize",
-    token_endpoint=f"{ISSUER}/token",
-    source_url=None,
-    code_challenge_methods_supported=("S256",),
-    authorization_response_iss_parameter_supported=True,
+METADATA = as_metadata(
+    ISSUER, code_challenge_methods_supported=("S256",), authorization_response_iss_parameter_supported=True
 )
 REGISTRATION = ClientRegistration(issuer=ISSUER, client_id="fuzz-client", method="dcr")
 PENDING = {

@@ -127,10 +127,10 @@ sys.exit(code)
 def _one_account(expires_in: float) -> str:
     """This test's profile (MCP_CONNECTORS_HOME) with a server ``srv`` and one signed-in account whose access token,
     stored in the keyring (the suite's private Secret Service), expires in ``expires_in`` s. Returns the token."""
-    from desktop_app.accounts.models import Identity, ServerSettings, TokenBundle, account_secret_key
-    from desktop_app.accounts.ports import SignInRecord
+    from desktop_app.accounts.models import Identity, ServerSettings
     from desktop_app.oauth.tokens import TokenSet
     from desktop_app.storage.profile import open_accounts
+    from tests.helpers.records import store_sign_in
 
     accounts = open_accounts()
     try:
@@ -139,23 +139,9 @@ def _one_account(expires_in: float) -> str:
         server = accounts.registry.add_server(url=url, resource=url, name="srv", settings=ServerSettings(), now=now)
         key, token = uuid.uuid4().hex, f"at-{uuid.uuid4().hex}"
         tokens = TokenSet(token, "https://as.example", "client", url, ("mcp",), now, expires_at=now + expires_in)
-        accounts.secrets.put(account_secret_key(key), TokenBundle(tokens).to_secret())
-        accounts.registry.save_sign_in(
-            SignInRecord(
-                server_id=server.id,
-                account_id=None,
-                account_key=key,
-                issuer=tokens.issuer,
-                client_id=tokens.client_id,
-                identity=Identity("sub-alice", "alice@example.com", "id_token", "alice@example.com"),
-                scopes=tokens.scopes,
-                expires_at=tokens.expires_at,
-                has_refresh_token=False,
-                now=now,
-                consent=None,
-                event_kind="signed_in",
-                event_detail="as alice@example.com",
-            )
+        alice = Identity("sub-alice", "alice@example.com", "id_token", "alice@example.com")
+        store_sign_in(
+            accounts, server.id, tokens, now=now, key=key, identity=alice, event_detail="as alice@example.com"
         )
     finally:
         accounts.registry.close()

@@ -16,6 +16,7 @@ from desktop_app.cli.pairing_text import format_pairing_check
 from desktop_app.oauth.discovery import AuthorizationServerMetadata, legacy_default_metadata
 from desktop_app.oauth.flow import Discovery, SignIn
 from desktop_app.oauth.registration import ClientRegistration
+from tests.helpers.metadata import as_metadata
 from tests.helpers.signin import check_against
 from tests.unit.cli_fakes import ISSUER, URL, pairing
 
@@ -26,10 +27,8 @@ NOTE = (
 
 
 def metadata(*, iss: bool) -> AuthorizationServerMetadata:
-    return AuthorizationServerMetadata(
-        issuer=ISSUER,
-        authorization_endpoint=f"{ISSUER}/authorize",
-        token_endpoint=f"{ISSUER}/token",
+    return as_metadata(
+        ISSUER,
         source_url=f"{ISSUER}/.well-known/oauth-authorization-server",
         code_challenge_methods_supported=("S256",),
         authorization_response_iss_parameter_supported=iss,

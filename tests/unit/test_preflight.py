@@ -14,20 +14,15 @@ import pytest
 
 from desktop_app.errors import AuthorizationRequestRefused, ProtocolViolation
 from desktop_app.oauth.authorize import PendingAuthorization, build_authorization_request
-from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.preflight import preflight_authorization, preflight_request
 from desktop_app.oauth.registration import ClientRegistration
 from desktop_app.oauth.trace import Trace
+from tests.helpers.metadata import as_metadata
 
 ISSUER = "https://as.example"
 REDIRECT = "http://127.0.0.1:5000/callback"
-META = AuthorizationServerMetadata(
-    issuer=ISSUER,
-    authorization_endpoint=f"{ISSUER}/authorize",
-    token_endpoint=f"{ISSUER}/token",
-    source_url=None,
-    code_challenge_methods_supported=("S256",),
-    authorization_response_iss_parameter_supported=True,
+META = as_metadata(
+    ISSUER, code_challenge_methods_supported=("S256",), authorization_response_iss_parameter_supported=True
 )
 
 

@@ -18,21 +18,14 @@ from desktop_app.oauth.registration import (
     validate_client_metadata_url,
 )
 from desktop_app.oauth.trace import Trace
+from tests.helpers.metadata import as_metadata
 
 ISSUER = "https://as.example"
 
 
 def metadata(**kw: object) -> AuthorizationServerMetadata:
-    base: dict[str, object] = dict(
-        issuer=ISSUER,
-        authorization_endpoint=f"{ISSUER}/authorize",
-        token_endpoint=f"{ISSUER}/token",
-        source_url=None,
-        registration_endpoint=f"{ISSUER}/register",
-        code_challenge_methods_supported=("S256",),
-    )
-    base.update(kw)
-    return AuthorizationServerMetadata(**base)  # type: ignore[arg-type]
+    fields = {"registration_endpoint": f"{ISSUER}/register", "code_challenge_methods_supported": ("S256",), **kw}
+    return as_metadata(**{"issuer": ISSUER, **fields})
 
 
 def dcr_server(answer: httpx.Response) -> tuple[httpx.AsyncClient, list[dict[str, object]]]:

@@ -28,6 +28,7 @@ from desktop_app.storage import registry_db
 from desktop_app.storage.registry import SqliteRegistry, default_registry_path
 from desktop_app.storage.registry_rows import EVENTS_KEPT
 from desktop_app.storage.schema import APPLICATION_ID, SCHEMA_VERSION
+from tests.helpers.records import sign_in_record
 
 ISSUER = "https://as.example"
 
@@ -73,22 +74,20 @@ def sign_in(
     consent: Consent | None = None,
     kind: str = "signed_in",
 ) -> SignInRecord:
-    record = SignInRecord(
-        server_id=server.id,
-        account_id=account_id,
-        account_key=key,
+    return sign_in_record(
+        server.id,
+        key,
+        now=now,
         issuer=issuer,
         client_id=client_id,
         identity=Identity(subject=subject, label=label, source="id_token", login_hint=label),
         scopes=("read", "write"),
         expires_at=now + 3600,
-        has_refresh_token=True,
-        now=now,
         consent=consent,
+        account_id=account_id,
         event_kind=kind,
         event_detail=f"{label} via {issuer}",
     )
-    return record
 
 
 def registration(
@@ -500,18 +499,16 @@ def test_sign_in_again_updates_but_keeps_nickname_and_key(reg: SqliteRegistry) -
     reg.record_refresh_failure(first.id, code="network", message="no route", needs_sign_in=False, now=12.0)
     reg.record_refresh_failure(first.id, code="invalid_grant", message="dead", needs_sign_in=True, now=13.0)
     again = reg.save_sign_in(
-        SignInRecord(
-            server_id=server.id,
-            account_id=first.id,
-            account_key="k1",
+        sign_in_record(
+            server.id,
+            "k1",
+            now=50.0,
             issuer="https://as2.example",
             client_id="c2",
             identity=Identity(subject="sub-1b", label="ann@new.example", source="userinfo", login_hint=None),
             scopes=("read",),
-            expires_at=None,
             has_refresh_token=False,
-            now=50.0,
-            consent=None,
+            account_id=first.id,
             event_kind="signed_in_again",
             event_detail="again",
         )

@@ -22,6 +22,7 @@ from desktop_app.accounts.session import StoredSession
 from desktop_app.cli.hints import hint_for
 from desktop_app.errors import ConsentRefused, SignInRequired, UserActionRequired
 from desktop_app.oauth.challenge import BearerChallenge
+from tests.helpers.metadata import as_document, prm_document
 from tests.helpers.signin import Approver, connect_once, memory_accounts, sign_in_once
 
 RESOURCE = "https://mcp.example/mcp"
@@ -61,27 +62,11 @@ class World:
             if path == "/mcp":
                 return httpx.Response(401, headers={"WWW-Authenticate": f'Bearer resource_metadata="{PRM}"'})
             if path == urlsplit(PRM).path:
-                return httpx.Response(
-                    200,
-                    json={
-                        "resource": RESOURCE,
-                        "authorization_servers": [self.issuer],
-                        "scopes_supported": self.scopes,
-                    },
-                )
+                return httpx.Response(200, json=prm_document(RESOURCE, self.issuer, scopes_supported=self.scopes))
             return httpx.Response(404)
         issuer = f"https://{host}"
         if path == "/.well-known/oauth-authorization-server":
-            return httpx.Response(
-                200,
-                json={
-                    "issuer": issuer,
-                    "authorization_endpoint": f"{issuer}/authorize",
-                    "token_endpoint": f"{issuer}/token",
-                    "registration_endpoint": f"{issuer}/register",
-                    "code_challenge_methods_supported": ["S256"],
-                },
-            )
+            return httpx.Response(200, json=as_document(issuer, registration_endpoint=f"{issuer}/register"))
         if path == "/register":
             self.registered += 1
             body = json.loads(request.content)

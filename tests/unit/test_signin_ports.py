@@ -9,10 +9,10 @@ import pytest
 
 from desktop_app.appinfo import CALLBACK_PORTS
 from desktop_app.errors import ConfigurationError
-from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.flow import Discovery, SignIn, SignInOptions
 from desktop_app.oauth.loopback import bind_loopback
 from desktop_app.oauth.registration import ClientRegistration, MemoryRegistrationStore, loopback_redirect_uris
+from tests.helpers.metadata import as_metadata
 
 RESOURCE = "https://mcp.example/mcp"
 ISSUER = "https://as.example"
@@ -20,11 +20,8 @@ DOCUMENT = "https://app.example/oauth/client.json"
 
 
 def signin(http: httpx.AsyncClient, store: MemoryRegistrationStore, **options: object) -> SignIn:
-    metadata = AuthorizationServerMetadata(
-        issuer=ISSUER,
-        authorization_endpoint=f"{ISSUER}/authorize",
-        token_endpoint=f"{ISSUER}/token",
-        source_url=None,
+    metadata = as_metadata(
+        ISSUER,
         registration_endpoint=f"{ISSUER}/register",
         code_challenge_methods_supported=("S256",),
         client_id_metadata_document_supported=True,

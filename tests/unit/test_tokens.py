@@ -6,7 +6,6 @@ import pytest
 
 from desktop_app.errors import GrantExpired, ProtocolViolation, ServerUnavailable, UserActionRequired
 from desktop_app.oauth.authorize import build_authorization_request
-from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.http import JsonResponse
 from desktop_app.oauth.registration import ClientRegistration
 from desktop_app.oauth.tokens import (
@@ -19,11 +18,10 @@ from desktop_app.oauth.tokens import (
     revoke_token,
 )
 from desktop_app.oauth.trace import Trace
+from tests.helpers.metadata import as_metadata
 
 ISSUER = "https://as.example"
-META = AuthorizationServerMetadata(
-    issuer=ISSUER, authorization_endpoint=f"{ISSUER}/authorize", token_endpoint=f"{ISSUER}/token", source_url=None
-)
+META = as_metadata(ISSUER)
 PUBLIC = ClientRegistration(ISSUER, "client-1", "dcr")
 
 

@@ -27,8 +27,8 @@ from desktop_app.storage.keyring_vault import CHUNK_CHARS, KeyringVault
 from desktop_app.storage.memory import MemorySecretStore
 from desktop_app.storage.secret_values import MAX_VALUE_CHARS
 from desktop_app.storage.vault import open_secret_store
+from tests.helpers.cli import python_env
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "SECRET-TOKEN-TEXT"
 
 
@@ -541,7 +541,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
             vault.put(f"{sys.argv[2]}/{i}", {"i": i, "pad": "x" * 2000})
         """
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = python_env()
     workers = [
         subprocess.Popen([sys.executable, "-c", script, str(path), name], env=env, stderr=subprocess.PIPE)
         for name in ("one", "two", "three")
