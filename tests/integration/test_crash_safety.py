@@ -159,6 +159,7 @@ def crash_cli(point: str, *args: str, user: str = "alice") -> subprocess.Complet
     return result
 
 
+@pytest.fixture
 def secret_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivateSecretService]:
     """This module's own keyring (overrides the session's): gnome-keyring-daemon can abort when a client dies in the
     middle of a call (its known bug, see :class:`KeyringSupervisor`), and that must not take the session's down."""
