@@ -313,8 +313,9 @@ class _CheckedProxy(httpx.AsyncBaseTransport):
 
 @functools.cache
 def shared_ssl_context(trust_env: bool = True) -> ssl.SSLContext:
-    """The verifying TLS context of every guarded client, made once: loading the CA bundle takes ~25 ms, and the
-    window makes one client per server (an ``SSLContext`` may be shared between connections and clients)."""
+    """The verifying TLS context of every guarded client, made once: loading the CA bundle is the slow part of
+    making a client, and the window makes one client per server (an ``SSLContext`` may be shared between connections
+    and clients)."""
     return httpx.create_ssl_context(trust_env=trust_env)
 
 

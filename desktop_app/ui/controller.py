@@ -249,7 +249,8 @@ class Controller(QObject):
         self._jobs: set[Job] = set()
         self._renewals: set[Job] = set()
         self.last_trace: Trace | None = None
-        # Keyring calls (D-Bus round trips, 30-80 ms for a write) run on one worker thread, never on the GUI thread.
+        # Keyring calls (D-Bus round trips, long enough to stall a frame) run on one worker thread, never on the GUI
+        # thread.
         self._keyring_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
         accounts.offload = self._in_keyring_thread
 
@@ -301,7 +302,7 @@ class Controller(QObject):
     async def prepare(self) -> None:
         """Do a sign-in's first-use work early and off the GUI thread: import the modules it needs and load the CA
         bundle every server's HTTP client shares (``shared_ssl_context``). Without this the first sign-in stalls the
-        window for ~200 ms (benchmarks)."""
+        window (benchmarks/window_responsiveness.py)."""
         for name in PREPARED_MODULES:
             try:
                 await asyncio.to_thread(importlib.import_module, name)
