@@ -290,7 +290,7 @@ class KeyringLocked(SecretStoreError):
         super().__init__("keyring_locked", message, hint=hint)
 
 
-class NoAuthorizationNeeded(ConfigurationError):
+class NoAuthorizationNeeded(ConnectorError):
     """Asked to sign in to a server that answered without asking for a token: there is nothing to sign in to."""
 
     def __init__(self, url: str) -> None:

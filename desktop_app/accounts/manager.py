@@ -31,7 +31,7 @@ from desktop_app.accounts.models import (
 from desktop_app.accounts.ports import Locks, Offload, Registry, RemovedServer, SecretStore, Stores
 from desktop_app.accounts.registrations import PersistentRegistrationStore
 from desktop_app.accounts.renewal import RETRY_DELAYS, Renewal, account_lock
-from desktop_app.accounts.session import Reauthorize, StoredSession
+from desktop_app.accounts.session import Follow, Reauthorize, StoredSession
 from desktop_app.accounts.signin import Approve, AskNickname, Login, LoginRequest, LoginResult, OnStep, clean_nickname
 from desktop_app.accounts.signout import SignOut, SignOutResult
 from desktop_app.accounts.stored import StoredTokens
@@ -261,9 +261,12 @@ class Accounts:
         trace: Trace | None = None,
         timeout: float | None = None,
         extra_scopes: tuple[str, ...] = (),
+        without_client_id: bool = False,
     ) -> LoginResult | None:
         """Sign in to ``server``: a first account, another account (``new_account``), or ``account`` again; None
-        when the server answered without asking for a sign-in."""
+        when the server answered without asking for a sign-in. ``without_client_id``: the server's pre-registered
+        client is not used (``connect`` following its server to another authorization server, which never gets the
+        old one's client id)."""
         check_store = getattr(self.secrets, "check", None)
         if callable(check_store):
             await self.offload(check_store)  # a missing or locked keyring is reported before a browser opens
@@ -280,6 +283,8 @@ class Accounts:
             extra_scopes=extra_scopes,
         )
         options = self.sign_in_options(server, timeout=timeout)
+        if without_client_id:
+            options = dataclasses.replace(options, preregistered=None)
         async with SignIn(
             http, server.url, options=options, store=self.registrations, trace=trace, clock=self.clock
         ) as signin:
@@ -325,9 +330,9 @@ class Accounts:
         server: Server,
         *,
         reauthorize: Reauthorize | None = None,
-        follow_moves: bool = False,
+        follow: Follow | None = None,
     ) -> StoredSession:
-        return StoredSession(self, http, account, server, reauthorize=reauthorize, follow_moves=follow_moves)
+        return StoredSession(self, http, account, server, reauthorize=reauthorize, follow=follow)
 
     # -- signing out ---------------------------------------------------------------------------------------
     async def logout(self, http: httpx.AsyncClient, account: Account, *, trace: Trace | None = None) -> SignOutResult:

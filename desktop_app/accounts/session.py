@@ -27,8 +27,10 @@ from desktop_app.oauth.trace import Trace
 if TYPE_CHECKING:
     from desktop_app.accounts.manager import Accounts
 
-#: Signs the account in again with these scopes added (a step-up), or at its server's new authorization server.
+#: Signs the account in again with these scopes added (a step-up).
 Reauthorize = Callable[[Account, tuple[str, ...]], Awaitable[Account]]
+#: Signs the account in again at its server's new authorization server.
+Follow = Callable[[Account], Awaitable[Account]]
 
 
 class StoredSession:
@@ -42,13 +44,13 @@ class StoredSession:
         server: Server,
         *,
         reauthorize: Reauthorize | None = None,
-        follow_moves: bool = False,
+        follow: Follow | None = None,
     ) -> None:
         self._accounts = accounts
         self._reauthorize = reauthorize
         #: A server that moved to another authorization server is followed there (after the person approves) instead
         #: of ending with "sign in again": ``connect``, where the person is at the terminal for this one sign-in.
-        self._follow_moves = follow_moves and reauthorize is not None
+        self._follow = follow
         self._http = http
         self.account = account
         self.server = server
@@ -65,8 +67,8 @@ class StoredSession:
     async def renew(self, rejected: TokenSet, challenge: BearerChallenge | None) -> TokenSet:
         moved_to = await self._accounts.moved_authorization_server(self._http, self.server, self.account, challenge)
         if moved_to is not None:
-            if self._follow_moves and self._reauthorize is not None:
-                self.account = await self._reauthorize(self.account, ())
+            if self._follow is not None:
+                self.account = await self._follow(self.account)
                 return await self._accounts.token(self._http, self.account)
             old = self.account.issuer
             self.account = self._accounts.mark_needs_sign_in(
@@ -154,9 +156,29 @@ async def connect(
 
     async def reauthorize(account: Account, scopes: tuple[str, ...]) -> Account:
         again = await accounts.login(
-            http, server, browser=browser, approve=approve, account=account, on_url=on_url, extra_scopes=scopes
+            http,
+            server,
+            browser=browser,
+            approve=approve,
+            account=account,
+            on_url=on_url,
+            timeout=timeout,
+            extra_scopes=scopes,
         )
         return again.account
 
-    session = accounts.session(http, result.account, server, reauthorize=reauthorize, follow_moves=True)
+    async def follow(account: Account) -> Account:
+        again = await accounts.login(
+            http,
+            server,
+            browser=browser,
+            approve=approve,
+            account=account,
+            on_url=on_url,
+            timeout=timeout,
+            without_client_id=True,
+        )
+        return again.account
+
+    session = accounts.session(http, result.account, server, reauthorize=reauthorize, follow=follow)
     return Connection(server, session, result)

@@ -259,12 +259,12 @@ class Login:
         assert self._check is not None and self._pairing is not None
         if not await self.request.approve(self._check):
             if self._moved_from is not None:
-                what = f"Signing in to {self.server.name} at its new authorization server {self._metadata.issuer}"
+                what = f"Signing in to {self.server.name} at its new authorization server {self._metadata.issuer} was"
             elif self.request.extra_scopes:
-                what = f"More permissions for {self.server.name} ({' '.join(self._scopes)})"
+                what = f"More permissions for {self.server.name} ({' '.join(self._scopes)}) were"
             else:
-                what = f"Signing in to {self.server.name}"
-            return m.Declined(ConsentRefused("consent_refused", f"{what} was declined.", url=self.server.resource))
+                what = f"Signing in to {self.server.name} was"
+            return m.Declined(ConsentRefused("consent_refused", f"{what} declined.", url=self.server.resource))
         self._consent = consent_from(self._pairing, server_id=self.server.id, now=self.stores.clock())
         return m.Approved()
 

@@ -260,12 +260,15 @@ class SignIn:
         assert self.redirect_uri is not None
         return self.redirect_uri
 
-    async def _guard(self, step: Awaitable[_T]) -> _T:
-        """Run a step; a step that fails or is cancelled stops listening (a new registration listens again)."""
+    async def _guard(self, step: Awaitable[_T], *, still_listening: type[BaseException] | None = None) -> _T:
+        """Run a step; a step that fails or is cancelled stops listening (a new registration listens again), except
+        on ``still_listening``: a request refused before the browser opened keeps its port for the registration
+        that may cure it (the sign-in's end closes it otherwise)."""
         try:
             return await step
-        except BaseException:
-            self.close()
+        except BaseException as exc:
+            if still_listening is None or not isinstance(exc, still_listening):
+                self.close()
             raise
 
     # -- steps ---------------------------------------------------------------------------------------------
@@ -406,7 +409,10 @@ class SignIn:
         Raises :class:`AuthorizationRequestRefused` when the server refuses the request itself
         (:meth:`may_register_again` says whether a new registration may cure it).
         """
-        return await self._guard(self._open_browser(browser, scopes, extra, on_url, nonce, look_first))
+        return await self._guard(
+            self._open_browser(browser, scopes, extra, on_url, nonce, look_first),
+            still_listening=AuthorizationRequestRefused,
+        )
 
     async def _open_browser(
         self,

@@ -258,3 +258,38 @@ async def test_login_with_extra_scopes_asks_for_the_account_s_scopes_and_the_new
     assert check.needs_approval and check.scope_step_up
     assert again.check is check and not again.created
     assert again.account.id == first.account.id and again.account.scopes == ("a", "c", "b")
+
+
+async def test_connect_with_a_client_id_follows_its_server_without_that_client_id(
+    world: World, http: httpx.AsyncClient
+) -> None:
+    """A client id given for the old authorization server is never presented to the new one: connect registers
+    there instead, after the person approved the move (the stored path refuses it: preregistered_issuer_mismatch)."""
+    approve = Approver()
+    settings = ServerSettings(registration="preregistered", client_id="pre-1", request_identity=False)
+    connection = await connect_once(http, RESOURCE, browser=Browser(), approve=approve, settings=settings)
+    assert connection.session is not None
+    before = await connection.session.token()
+    assert before.client_id == "pre-1"
+    world.issuer = NEW_ISSUER
+    sent = len(world.seen)
+    after = await connection.session.renew(before, CHALLENGE)
+    assert after.issuer == NEW_ISSUER and after.client_id == "new-as.example-client-1"
+    assert not any(b"pre-1" in body for host, _, body in world.seen[sent:] if host == "new-as.example")
+    assert approve.checks[-1].issuer_changed == (ISSUER, NEW_ISSUER)
+
+
+async def test_connect_s_step_ups_wait_as_long_as_its_timeout(world: World, http: httpx.AsyncClient) -> None:
+    accounts = memory_accounts()
+    logins: list[object] = []
+    real_login = accounts.login
+
+    async def login(*args: object, **kwargs: object) -> object:
+        logins.append(kwargs.get("timeout"))
+        return await real_login(*args, **kwargs)  # type: ignore[arg-type]
+
+    accounts.login = login  # type: ignore[method-assign]
+    connection = await connect_once(http, RESOURCE, browser=Browser(), accounts=accounts, timeout=7)
+    assert connection.session is not None
+    await connection.session.step_up(("b",), CHALLENGE)
+    assert logins == [7]

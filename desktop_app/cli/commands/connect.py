@@ -15,7 +15,7 @@ from desktop_app.cli.console import Console, approver
 from desktop_app.cli.output import EXIT_OK, EXIT_TOOL_ERROR
 from desktop_app.cli.text import scope_list
 from desktop_app.cli.tool_text import connected_line, format_tool_result, tool_lines, tool_name
-from desktop_app.errors import one_line
+from desktop_app.errors import SignInRequired, one_line
 from desktop_app.oauth import authorize
 from desktop_app.oauth import http as oauth_http
 from desktop_app.oauth.trace import Trace
@@ -68,6 +68,11 @@ async def run_connect(args: argparse.Namespace, console: Console) -> int:
                         return EXIT_TOOL_ERROR
             finally:
                 await client.close()
+    except SignInRequired as exc:
+        # The account of this run is kept nowhere: no command can sign it in again, only connect itself.
+        exc.account_id = exc.server = None
+        exc.hint = exc.hint or "Sign in again: run the same connect command."
+        raise
     finally:
         registry.close()
     return EXIT_OK
