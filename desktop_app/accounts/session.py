@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -154,31 +154,18 @@ async def connect(
     if result is None:
         return Connection(server, None, None)
 
-    async def reauthorize(account: Account, scopes: tuple[str, ...]) -> Account:
-        again = await accounts.login(
-            http,
-            server,
-            browser=browser,
-            approve=approve,
-            account=account,
-            on_url=on_url,
-            timeout=timeout,
-            extra_scopes=scopes,
+    async def again(account: Account, **change: Any) -> Account:
+        """The same sign-in once more for ``account``: a step-up or a move (``change``: what differs)."""
+        result = await accounts.login(
+            http, server, browser=browser, approve=approve, account=account, on_url=on_url, timeout=timeout, **change
         )
-        return again.account
+        return result.account
+
+    async def reauthorize(account: Account, scopes: tuple[str, ...]) -> Account:
+        return await again(account, extra_scopes=scopes)
 
     async def follow(account: Account) -> Account:
-        again = await accounts.login(
-            http,
-            server,
-            browser=browser,
-            approve=approve,
-            account=account,
-            on_url=on_url,
-            timeout=timeout,
-            without_client_id=True,
-        )
-        return again.account
+        return await again(account, without_client_id=True)
 
     session = accounts.session(http, result.account, server, reauthorize=reauthorize, follow=follow)
     return Connection(server, session, result)
