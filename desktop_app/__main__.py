@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from desktop_app.cli import quick
-from desktop_app.cli.parser import WINDOW_HIDDEN_FLAG
+from desktop_app.cli.parser import WINDOW_HIDDEN_FLAG, command_in
 
 #: What the window understands (desktop_app.app.main.parse_args); the command line has its own ``-v``.
 WINDOW_OPTIONS = frozenset({WINDOW_HIDDEN_FLAG, "-v", "--verbose"})
@@ -30,6 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.app.main import main as window  # Qt, only for the window
 
         return window(words)
+    if command_in(words) == "bridge":
+        from desktop_app.bridge.main import main as bridge  # stdio for an AI host: no command-line engine
+
+        return bridge(words)
     answered = quick.answer(words)
     if answered is not None:
         return answered

@@ -125,6 +125,17 @@ def fresh_token(
     return StoredTokens(Stores(registry, secrets, _NO_LOCKS, clock)).fresh(account)
 
 
+def stored_token(
+    registry: Registry, secrets: SecretStore, account: Account, *, clock: Callable[[], float] = time.time
+) -> TokenSet:
+    """The stored tokens of a signed-in account as they are, expiring or not (the error that says what to do when
+    the account is not signed in or its tokens are gone)."""
+    tokens = StoredTokens(Stores(registry, secrets, _NO_LOCKS, clock))
+    bundle = tokens.read(tokens.usable(account))
+    assert bundle is not None
+    return bundle.tokens
+
+
 class _NoLocks:
     """Reading a stored token takes no lock: :class:`StoredTokens` writes only under a renewal's lock."""
 

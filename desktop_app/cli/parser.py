@@ -30,6 +30,7 @@ COMMANDS = (
     "nickname",
     "consent",
     "doctor",
+    "bridge",
 )
 
 #: ``--client-auth`` choices: desktop_app.oauth.registration.SUPPORTED_AUTH_METHODS (tests/unit/test_layers.py checks
@@ -240,6 +241,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             "doctor", help="a redacted trace of discovery → registration → sign-in → token, safe to share"
         )
         doctor.add_argument("server", metavar="SERVER", nargs="?")
+
+    if wanted("bridge"):
+        bridge = commands.add_parser(
+            "bridge",
+            help="serve one account of a server to an AI tool over stdio (what a host's config runs)",
+            description="Speak MCP on stdin/stdout for the server, as the account: the AI tool launching this never "
+            "sees a token. Tokens are renewed here; logs go to stderr (-v for more).",
+        )
+        bridge.add_argument("server", metavar="SERVER")
+        bridge.add_argument("--account", metavar="A")
 
     return parser
 

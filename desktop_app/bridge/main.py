@@ -1,0 +1,120 @@
+"""``mcp-connectors bridge SERVER [--account A]``: what an AI host launches to reach a server as one account.
+
+Wiring only: the profile's stores, the account, an HTTP client for the server, the token source, the translator and
+the relay (see the modules beside this one). Standard output carries nothing but MCP messages
+(:func:`desktop_app.bridge.stdio.protect_stdout`); logs go to stderr, redacted, warnings only unless ``-v``.
+
+When the bridge cannot serve at all (no such server or account, the keyring cannot be opened) it still speaks MCP:
+every request gets an error that says what is wrong and what to do, so the host shows that instead of "server
+disconnected", and it exits when the host closes stdin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import BinaryIO
+
+import httpx
+
+from desktop_app.accounts.lookup import find_account, find_server
+from desktop_app.accounts.manager import Accounts
+from desktop_app.accounts.models import Account, Server
+from desktop_app.bridge import words
+from desktop_app.bridge.passthrough import Passthrough
+from desktop_app.bridge.relay import Relay
+from desktop_app.bridge.stdio import HostLink, protect_stdout
+from desktop_app.bridge.tokens import BridgeTokens
+from desktop_app.bridge.upstream import Upstream, request_id_of
+from desktop_app.cli.parser import parse
+from desktop_app.errors import ConnectorError
+from desktop_app.oauth import http as oauth_http
+from desktop_app.oauth.auth import BearerAuth
+from desktop_app.oauth.tokenset import TokenSet
+from desktop_app.storage.locks import AccountLocks
+from desktop_app.storage.profile_stores import open_stores
+
+log = logging.getLogger(__name__)
+
+#: Waits on the server: connecting, and between two pieces of an answer (a tool may work quietly for a while).
+TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=30.0)
+EXIT_OK = 0
+EXIT_CANNOT_SERVE = 1
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse(argv)
+    if args is None:
+        return EXIT_OK
+    stdin, stdout = protect_stdout()
+    try:
+        return asyncio.run(serve(args.server, args.account, args.secret_store, stdin, stdout))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def serve(
+    server_text: str, account_text: str | None, secret_store: str | None, stdin: BinaryIO, stdout: BinaryIO
+) -> int:
+    host = await HostLink.open(stdin, stdout)
+    try:
+        registry, secrets, home = open_stores(secret_store=secret_store)
+    except ConnectorError as exc:
+        await refuse(host, exc, None, None)
+        return EXIT_CANNOT_SERVE
+    try:
+        try:
+            server = find_server(registry, server_text)
+            account = find_account(registry, server, account_text)
+        except ConnectorError as exc:
+            await refuse(host, exc, None, None)
+            return EXIT_CANNOT_SERVE
+        accounts = Accounts(registry, secrets, AccountLocks(home / "locks"))
+        async with oauth_http.new_client(server_url=server.url, timeout=TIMEOUT) as http:
+
+            async def renew(account: Account, force: bool, rejected: TokenSet | None) -> None:
+                await accounts.token(http, account, force=force)
+
+            tokens = BridgeTokens(registry, secrets, server, account, renew=renew)
+            auth = BearerAuth(tokens)
+            upstream = Upstream(http, server.url, auth=auth, hide=lambda: tuple(auth.sent))
+            translator = Passthrough(acts_as=words.acts_as(server, account))
+            relay = Relay(
+                host,
+                upstream,
+                translator,
+                error_for=lambda exc: words.host_error(exc, server=server, account=tokens.account),
+            )
+            _stop_on_signals(relay)
+            log.info("Serving %s as %s", server.name, account.display_name)
+            await relay.run()
+            log.info(
+                "Done: %d requests, %d failed, %d renewals",
+                relay.activity.requests,
+                relay.activity.errors,
+                tokens.renewals,
+            )
+    finally:
+        registry.close()
+    return EXIT_OK
+
+
+def _stop_on_signals(relay: Relay) -> None:
+    if sys.platform == "win32":
+        return
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, relay.stop)
+
+
+async def refuse(host: HostLink, error: ConnectorError, server: Server | None, account: Account | None) -> None:
+    """Answer every request with ``error`` until the host closes stdin."""
+    log.error("%s", error.message)
+    reply = words.host_error(error, server=server, account=account)
+    async for message in host.messages():
+        request_id = request_id_of(message)
+        if request_id is not None:
+            await host.send({"jsonrpc": "2.0", "id": request_id, "error": reply})

@@ -1,0 +1,104 @@
+"""The bridge's tokens: the account's stored token, renewed ahead of expiry and after a refusal, never shown.
+
+The host never sees a token: the bridge reads it from the profile's secret store and attaches it to requests
+(``oauth.auth.BearerAuth``). It keeps the token in memory until it is about to expire (the rule the tray and
+``token`` use, ``accounts.stored.renewal_leeway``), then reads the store again first: another process may have
+renewed it. A renewal itself is ``renew``'s business (the same per-account lock as every other process); the bridge
+only reads what it stored.
+
+A step-up (the server wants more scopes) cannot be approved from here: :class:`MorePermissionsNeeded` names them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from desktop_app.accounts.models import Account, Server
+from desktop_app.accounts.ports import Registry, SecretStore
+from desktop_app.accounts.stored import fresh_token, renewal_leeway, stored_token
+from desktop_app.errors import MorePermissionsNeeded, SignInRequired
+from desktop_app.oauth.challenge import BearerChallenge
+from desktop_app.oauth.tokenset import TokenSet
+
+#: Renews ``account``'s stored tokens (``force``: even when they look fresh; ``rejected``: the token the server
+#: refused, so that a renewal another process already made is not repeated). Raises the typed error when it cannot.
+Renew = Callable[[Account, bool, TokenSet | None], Awaitable[None]]
+
+
+class BridgeTokens:
+    """A :class:`~desktop_app.oauth.auth.TokenSource` for one stored account of one server."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        secrets: SecretStore,
+        server: Server,
+        account: Account,
+        *,
+        renew: Renew,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._registry = registry
+        self._secrets = secrets
+        self.server = server
+        self.account = account
+        self._renew = renew
+        self._clock = clock
+        self._tokens: TokenSet | None = None
+        #: How many renewals this bridge asked for (the activity it reports).
+        self.renewals = 0
+
+    @property
+    def resource(self) -> str:
+        return self.server.resource
+
+    def _stored(self) -> TokenSet:
+        return stored_token(self._registry, self._secrets, self.account, clock=self._clock)
+
+    async def token(self) -> TokenSet:
+        cached = self._tokens
+        if cached is not None and not cached.is_expired(self._clock(), renewal_leeway(cached)):
+            return cached
+        self._tokens = None
+        fresh = fresh_token(self._registry, self._secrets, self.account, clock=self._clock)
+        if fresh is None:
+            self.renewals += 1
+            await self._renew(self.account, False, None)
+            fresh = self._stored()
+        self._tokens = fresh
+        return fresh
+
+    async def renew(self, rejected: TokenSet, challenge: BearerChallenge | None) -> TokenSet:
+        self._tokens = None
+        self.renewals += 1
+        await self._renew(self.account, True, rejected)
+        fresh = self._stored()
+        if fresh.access_token == rejected.access_token:
+            # Nothing to renew with: the server's refusal is final.
+            self._registry.record_refresh_failure(
+                self.account.id,
+                code="rejected",
+                message="the server refused the access token and it cannot be renewed",
+                needs_sign_in=True,
+                now=self._clock(),
+            )
+            raise SignInRequired(
+                "sign_in_required",
+                f"{self.server.name} refused the access token of {self.account.display_name}.",
+                url=self.resource,
+                account_id=self.account.id,
+                server=self.server.name,
+            )
+        self._tokens = fresh
+        return fresh
+
+    async def step_up(self, scopes: tuple[str, ...], challenge: BearerChallenge) -> TokenSet:
+        raise MorePermissionsNeeded(
+            f"{self.server.name} asks for more permissions ({' '.join(scopes)}) than "
+            f"{self.account.display_name} granted.",
+            server=self.server.name,
+            account_id=self.account.id,
+            scopes=scopes,
+            url=self.resource,
+        )
