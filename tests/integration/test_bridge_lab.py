@@ -3,16 +3,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from desktop_app.accounts.manager import Accounts
+from desktop_app.accounts.models import Account, AccountState
 from tests.helpers import cli
+from tests.helpers.bridge import BridgeProcess, initialize_request
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
 
 pytestmark = pytest.mark.lab
@@ -36,7 +42,9 @@ async def host_session(*args: str) -> AsyncIterator[ClientSession]:
         yield session
 
 
-async def test_a_host_lists_and_calls_tools_as_the_account(lab_as: RunningAuthServer, lab_mcp: RunningMcpServer) -> None:
+async def test_a_host_lists_and_calls_tools_as_the_account(
+    lab_as: RunningAuthServer, lab_mcp: RunningMcpServer
+) -> None:
     sign_in(lab_mcp.url)
     async with host_session(lab_mcp.url) as session:
         init = await session.initialize()
@@ -47,3 +55,166 @@ async def test_a_host_lists_and_calls_tools_as_the_account(lab_as: RunningAuthSe
     assert {tool.name for tool in tools.tools} >= {"echo", "whoami"}
     assert echoed.content[0].text == "through the bridge"  # type: ignore[union-attr]
     assert who.content[0].text == "lab-sub-0a11ce"  # type: ignore[union-attr]
+
+
+def assert_no_secrets(*outputs: str) -> None:
+    for output in outputs:
+        assert "eyJ" not in output  # no JWT (the lab's access tokens)
+        assert "Bearer " not in output
+
+
+def only_account(profile: Accounts) -> Account:
+    (account,) = [a for a in profile.registry.accounts() if a.state is not AccountState.SIGNED_OUT]
+    return account
+
+
+def tool_call(request_id: int, name: str, arguments: dict[str, object]) -> dict[str, object]:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+
+
+async def handshake(bridge: BridgeProcess) -> dict[str, object]:
+    answer = await bridge.request(initialize_request())
+    await bridge.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    return answer
+
+
+def text_of(answer: dict[str, Any]) -> str:
+    assert "result" in answer, answer
+    return str(answer["result"]["content"][0]["text"])
+
+
+async def test_one_http_request_before_initialize_is_answered(
+    lab_as: RunningAuthServer, lab_mcp: RunningMcpServer
+) -> None:
+    sign_in(lab_mcp.url)
+    lab_mcp.reset_requests()
+    lab_as.reset_requests()
+    async with BridgeProcess(lab_mcp.url) as bridge:
+        answer = await bridge.request(initialize_request())
+        seen = lab_mcp.requests()
+        assert "result" in answer
+        assert [(r["method"], r["mcp_method"]) for r in seen] == [("POST", "initialize")]
+        assert lab_as.requests() == []  # the token was fresh: no discovery, no renewal
+        await bridge.close_stdin()
+        assert_no_secrets(*bridge.lines, await bridge.stderr())
+
+
+async def test_malformed_lines_are_answered_and_the_bridge_keeps_going(lab_mcp: RunningMcpServer) -> None:
+    sign_in(lab_mcp.url)
+    async with BridgeProcess(lab_mcp.url) as bridge:
+        await bridge.write_line("this is not json")
+        parse_error = await bridge.receive()
+        await bridge.write_line(json.dumps([1, 2]))
+        not_a_message = await bridge.receive()
+        await bridge.write_line(json.dumps({"jsonrpc": "2.0", "id": 7}))
+        no_method = await bridge.receive()
+        answer = await handshake(bridge)
+        echoed = await bridge.request(tool_call(2, "echo", {"text": "still here"}))
+    assert parse_error == {"jsonrpc": "2.0", "id": None, "error": parse_error["error"]}
+    assert parse_error["error"]["code"] == -32700
+    assert not_a_message["error"]["code"] == -32600 and not_a_message["id"] is None
+    assert no_method["error"]["code"] == -32600 and no_method["id"] == 7
+    assert "result" in answer
+    assert text_of(echoed) == "still here"
+
+
+async def test_a_refused_token_is_renewed_and_the_request_replayed(
+    lab_as: RunningAuthServer, lab_mcp: RunningMcpServer, profile: Accounts
+) -> None:
+    sign_in(lab_mcp.url)
+    account = only_account(profile)
+    bundle = profile.tokens.read(account)
+    assert bundle is not None
+    # The stored token still looks fresh, but the server no longer takes it (as after a key rotation).
+    profile.tokens.write(account.key, dataclasses.replace(bundle.tokens, access_token="not-a-token-the-server-knows"))
+    lab_as.reset_requests()
+    async with BridgeProcess(lab_mcp.url) as bridge:
+        answer = await handshake(bridge)
+        who = await bridge.request(tool_call(2, "whoami", {}))
+    assert "result" in answer
+    assert text_of(who) == "lab-sub-0a11ce"
+    assert len(lab_as.refresh_requests()) == 1
+
+
+async def test_a_token_expiring_mid_session_is_renewed_ahead(
+    lab_as_factory: Callable[..., RunningAuthServer],
+    lab_mcp_factory: Callable[..., RunningMcpServer],
+) -> None:
+    auth_server = lab_as_factory(accessTokenTTL=4)
+    mcp = lab_mcp_factory(auth_server)
+    sign_in(mcp.url)
+    async with BridgeProcess(mcp.url) as bridge:
+        await handshake(bridge)
+        first = await bridge.request(tool_call(2, "echo", {"text": "one"}))
+        auth_server.reset_requests()
+        mcp.reset_requests()
+        await asyncio.sleep(2.5)  # inside the renewal window (half of a 4 s lifetime)
+        second = await bridge.request(tool_call(3, "echo", {"text": "two"}))
+        refused = [r for r in mcp.requests() if r["status"] == 401]
+    assert (text_of(first), text_of(second)) == ("one", "two")
+    assert len(auth_server.refresh_requests()) == 1
+    assert refused == []  # renewed before the server could refuse it
+
+
+async def test_a_grant_ended_is_said_then_the_same_bridge_works_after_signing_in_again(
+    lab_as_factory: Callable[..., RunningAuthServer],
+    lab_mcp_factory: Callable[..., RunningMcpServer],
+) -> None:
+    auth_server = lab_as_factory(accessTokenTTL=4)
+    mcp = lab_mcp_factory(auth_server)
+    sign_in(mcp.url)
+    async with BridgeProcess(mcp.url) as bridge:
+        await handshake(bridge)
+        auth_server.revoke_grants("alice")
+        await asyncio.sleep(2.5)  # the token is due for renewal, and its grant is gone
+        ended = await bridge.request(tool_call(2, "whoami", {}))
+        again = await bridge.request(tool_call(3, "whoami", {}))  # still ended: said again, no renewal tried
+        sign_in(mcp.url)  # the person signs in again (the window or the command line)
+        back = await bridge.request(tool_call(4, "whoami", {}))
+    message = ended["error"]["message"]
+    assert "alice" in message and "sign in again" in message and "MCP Connector Manager" in message
+    assert ended["error"]["data"]["reason"] == "sign_in_required"
+    assert again["error"]["data"]["reason"] == "sign_in_required"
+    assert text_of(back) == "lab-sub-0a11ce"
+
+
+async def test_a_restarted_server_gets_a_new_session_without_the_host_noticing(
+    lab_as: RunningAuthServer, lab_mcp_factory: Callable[..., RunningMcpServer]
+) -> None:
+    mcp = lab_mcp_factory(lab_as)
+    sign_in(mcp.url)
+    async with BridgeProcess(mcp.url) as bridge:
+        await handshake(bridge)
+        first = await bridge.request(tool_call(2, "echo", {"text": "before"}))
+        port = mcp.port
+        mcp.stop()
+        mcp = lab_mcp_factory(lab_as, port=port)
+        second = await bridge.request(tool_call(3, "echo", {"text": "after"}))
+        initializes = [r for r in mcp.requests() if r["mcp_method"] == "initialize"]
+    assert (text_of(first), text_of(second)) == ("before", "after")
+    assert len(initializes) == 1  # the host's own initialize, replayed by the bridge
+
+
+async def test_closing_stdin_ends_the_session(lab_mcp: RunningMcpServer) -> None:
+    sign_in(lab_mcp.url)
+    lab_mcp.reset_requests()
+    async with BridgeProcess(lab_mcp.url) as bridge:
+        await handshake(bridge)
+        await bridge.request(tool_call(2, "echo", {"text": "bye"}))
+        status = await bridge.close_stdin()
+    deletes = [r for r in lab_mcp.requests() if r["method"] == "DELETE"]
+    assert status == 0
+    assert len(deletes) == 1 and deletes[0]["session_id"]
+
+
+async def test_eight_requests_in_flight(lab_mcp: RunningMcpServer) -> None:
+    sign_in(lab_mcp.url)
+    async with host_session(lab_mcp.url) as session:
+        await session.initialize()
+        results = await asyncio.gather(*(session.call_tool("echo", {"text": f"n{i}"}) for i in range(8)))
+    assert [r.content[0].text for r in results] == [f"n{i}" for i in range(8)]  # type: ignore[union-attr]
