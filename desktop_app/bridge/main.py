@@ -15,6 +15,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from typing import BinaryIO
 
@@ -23,9 +24,9 @@ import httpx
 from desktop_app.accounts.lookup import find_account, find_server
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, Server
-from desktop_app.bridge import words
+from desktop_app.bridge import presence, words
 from desktop_app.bridge.passthrough import Passthrough
-from desktop_app.bridge.relay import Relay
+from desktop_app.bridge.relay import Activity, Relay
 from desktop_app.bridge.stdio import HostLink, protect_stdout
 from desktop_app.bridge.tokens import BridgeTokens
 from desktop_app.bridge.upstream import Upstream, request_id_of
@@ -36,6 +37,7 @@ from desktop_app.oauth.auth import BearerAuth
 from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.storage.locks import AccountLocks
 from desktop_app.storage.profile_stores import open_stores
+from desktop_app.storage.registry import SqliteRegistry
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +92,28 @@ async def serve(
             )
             _stop_on_signals(relay)
             log.info("Serving %s as %s", server.name, account.display_name)
-            await relay.run()
-            log.info(
-                "Done: %d requests, %d failed, %d renewals",
-                relay.activity.requests,
-                relay.activity.errors,
-                tokens.renewals,
-            )
+            here = presence.announce(home, server_id=server.id, account_id=account.id, started_at=time.time())
+            try:
+                await relay.run()
+            finally:
+                presence.withdraw(here)
+            _record_activity(registry, account, relay.activity, tokens.renewals)
     finally:
         registry.close()
     return EXIT_OK
+
+
+def _record_activity(registry: SqliteRegistry, account: Account, activity: Activity, renewals: int) -> None:
+    """One event in the account's activity: how much this bridge passed on, what failed, who launched it."""
+    detail = (
+        f"{activity.requests} request(s), {activity.errors} failed, {renewals} renewal(s); "
+        f"launched by {presence.parent_name()}"
+    )
+    log.info("Done: %s", detail)
+    try:
+        registry.add_event(server_id=None, account_id=account.id, kind="bridge_used", detail=detail, now=time.time())
+    except ConnectorError as exc:  # the account was removed meanwhile, or the database is busy: only a record
+        log.info("Could not record the bridge's activity: %s", exc.code)
 
 
 def _stop_on_signals(relay: Relay) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from mcp.client.stdio import stdio_client
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, AccountState
+from desktop_app.bridge.presence import live_bridges
 from tests.helpers import cli
 from tests.helpers.bridge import BridgeProcess, initialize_request
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
@@ -200,16 +203,23 @@ async def test_a_restarted_server_gets_a_new_session_without_the_host_noticing(
     assert len(initializes) == 1  # the host's own initialize, replayed by the bridge
 
 
-async def test_closing_stdin_ends_the_session(lab_mcp: RunningMcpServer) -> None:
+async def test_closing_stdin_ends_the_session_and_leaves_a_record(lab_mcp: RunningMcpServer, profile: Accounts) -> None:
     sign_in(lab_mcp.url)
+    account = only_account(profile)
+    home = Path(os.environ["MCP_CONNECTORS_HOME"])
     lab_mcp.reset_requests()
     async with BridgeProcess(lab_mcp.url) as bridge:
         await handshake(bridge)
         await bridge.request(tool_call(2, "echo", {"text": "bye"}))
+        running = live_bridges(home)
         status = await bridge.close_stdin()
     deletes = [r for r in lab_mcp.requests() if r["method"] == "DELETE"]
     assert status == 0
     assert len(deletes) == 1 and deletes[0]["session_id"]
+    assert [(b.account_id, b.launched_by) for b in running] == [(account.id, Path(sys.executable).name[:15])]
+    assert live_bridges(home) == []
+    (used,) = [e for e in profile.registry.events(account_id=account.id) if e.kind == "bridge_used"]
+    assert used.detail.startswith("2 request(s), 0 failed")
 
 
 async def test_eight_requests_in_flight(lab_mcp: RunningMcpServer) -> None:
