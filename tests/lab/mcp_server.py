@@ -22,9 +22,18 @@ Run as ``python -m tests.lab.mcp_server '<json options>'`` (or the file path); i
   be the MCP URL).
 - ``resource``: "server" (default: the PRM names the exact MCP URL, and tokens must be for it) or "origin" (the PRM
   names ``http://127.0.0.1:P``, as RFC 9728 §3.3 allows for the root document, and tokens must be for that).
+- ``eras``: "both" (default: what the SDK serves, 2025 sessions and 2026-07-28 requests on one endpoint), "modern"
+  (a 2026-07-28-only server: ``initialize`` and other requests without the 2026-07-28 header are refused as the
+  spec says such a server refuses them, GET and DELETE answer 405) or "legacy" (a 2025-11-25 server: a request
+  with the ``MCP-Protocol-Version: 2026-07-28`` header is refused as the 2025 SDK (mcp 1.x) refuses it).
+- ``bridge_tools``: false (default: only ``echo``, ``whoami``, ``admin_report``); true adds the tools, resource,
+  prompt and 2025-era handlers of tests/lab/mcp_tools.py (``big``, ``slow``, ``ask``, ``sample``, ``roots``,
+  ``touch``, ``lab://note``, ``greet``; ``resources/subscribe``, ``logging/setLevel``).
 
 Control surface besides the request log: ``POST /__lab/authorization-server {"issuer": ...}`` makes the server
 move to another authorization server at once: its PRM names the new one, and only tokens of the new one pass.
+``GET /__lab/events`` lists what the bridge tools did (tests/lab/mcp_tools.py); ``POST /__lab/touch {"text": ...}``
+changes the ``lab://note`` resource and tells its subscribers of both eras.
 
 The request log at ``GET /__lab/requests`` never holds a token, only a sha256 prefix of it.
 """
@@ -48,8 +57,14 @@ import uvicorn
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import Context, MCPServer
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.authentication import AuthCredentials
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+try:  # run as a script (how servers.py starts it): tests/lab is sys.path[0]
+    from mcp_tools import LabState, add_bridge_tools  # type: ignore[import-not-found,no-redef]
+except ModuleNotFoundError:  # imported as tests.lab.mcp_server
+    from tests.lab.mcp_tools import LabState, add_bridge_tools
 
 PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
 ASYMMETRIC_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
@@ -69,6 +84,8 @@ DEFAULTS: dict[str, Any] = {
     "introspection_client_id": None,
     "delay_ms": 0,
     "resource": "server",
+    "eras": "both",
+    "bridge_tools": False,
 }
 
 
@@ -97,6 +114,8 @@ class LabConfig:
     introspection_client_id: str | None
     delay_ms: float = 0
     resource: str = "server"
+    eras: str = "both"
+    bridge_tools: bool = False
     base_url: str = ""
 
     @property
@@ -152,6 +171,10 @@ def load_config(argv: list[str]) -> LabConfig:
         raise SystemExit(f"mcp_server: prm_mode must be header, path, root or none, not {options['prm_mode']}")
     if options["resource"] not in ("server", "origin"):
         raise SystemExit("mcp_server: resource must be server or origin")
+    if options["eras"] not in ("both", "modern", "legacy"):
+        raise SystemExit(f"mcp_server: eras must be both, modern or legacy, not {options['eras']!r}")
+    if not isinstance(options["bridge_tools"], bool):
+        raise SystemExit("mcp_server: bridge_tools must be true or false")
     if options["token_validation"] not in ("jwt", "introspection"):
         raise SystemExit("mcp_server: token_validation must be jwt or introspection")
     delay = options["delay_ms"]
@@ -314,10 +337,11 @@ def _quote(value: str) -> str:
 
 
 class LabGate:
-    def __init__(self, app: ASGIApp, config: LabConfig, verifier: TokenVerifier) -> None:
+    def __init__(self, app: ASGIApp, config: LabConfig, verifier: TokenVerifier, state: LabState) -> None:
         self.app = app
         self.config = config
         self.verifier = verifier
+        self.state = state
         self.log: list[LogEntry] = []
 
     # -- responses -------------------------------------------------------------------------------
@@ -416,15 +440,19 @@ class LabGate:
             await self._json(send, 200, [entry.__dict__ for entry in self.log])
         elif path == "/__lab/reset-requests" and scope["method"] == "POST":
             self.log.clear()
+            self.state.events.clear()
             await self._json(send, 200, {"ok": True})
+        elif path == "/__lab/events" and scope["method"] == "GET":
+            await self._json(send, 200, self.state.events)
+        elif path == "/__lab/touch" and scope["method"] == "POST":
+            text = json.loads(await _body(receive) or b"{}").get("text")
+            if not isinstance(text, str):
+                await self._json(send, 400, {"error": "text required"})
+                return
+            told = await self.state.touch(text)
+            await self._json(send, 200, {"note": text, "legacy_sessions_told": told})
         elif path == "/__lab/authorization-server" and scope["method"] == "POST":
-            body = b""
-            more = True
-            while more:
-                message = await receive()
-                body += message.get("body", b"")
-                more = message.get("more_body", False)
-            issuer = json.loads(body or b"{}").get("issuer")
+            issuer = json.loads(await _body(receive) or b"{}").get("issuer")
             if not isinstance(issuer, str) or not issuer:
                 await self._json(send, 400, {"error": "issuer required"})
                 return
@@ -464,6 +492,7 @@ class LabGate:
 
         # Peek at the JSON-RPC body: tools/call of admin_report needs the admin scope on top.
         body = b""
+        messages: list[dict[str, Any]] = []
         if scope["method"] == "POST":
             more = True
             while more:
@@ -475,6 +504,13 @@ class LabGate:
             messages = _jsonrpc_messages(body)
             if messages:
                 entry.mcp_method = messages[0].get("method")
+        refusal = era_refusal(self.config, scope, messages)
+        if refusal is not None:
+            status, answer, why = refusal
+            entry.extra["refused"] = why
+            await self._json(send, status, answer, [(b"allow", b"POST")] if status == 405 else None)
+            return
+        if scope["method"] == "POST":
             tools = [
                 m.get("params", {}).get("name")
                 for m in messages
@@ -512,6 +548,71 @@ class LabGate:
         await self.app(scope, replay if scope["method"] == "POST" else receive, send)
 
 
+async def _body(receive: Receive) -> bytes:
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    return body
+
+
+#: What the 2025 SDK (mcp 1.x, ``mcp.shared.version``) lists in its "Unsupported protocol version" refusal.
+LEGACY_SUPPORTED = ", ".join(HANDSHAKE_PROTOCOL_VERSIONS)
+
+
+def era_refusal(config: LabConfig, scope: Scope, messages: list[dict[str, Any]]) -> tuple[int, Any, str] | None:
+    """(status, JSON body, why) when the ``eras`` option makes the server refuse this request; None to serve it.
+
+    ``modern``: a 2026-07-28-only server (spec 2026-07-28 ``streamable-http.mdx`` "Earlier Streamable HTTP
+    Revisions": GET and DELETE answer 405; a POST without the 2026-07-28 header fails server validation with 400;
+    ``versioning.mdx``: a modern-only server names its versions in any error it returns to ``initialize``, as the
+    SDK's own stdio server does with -32022). ``legacy``: a 2025-11-25 server on the 2025 SDK (mcp 1.29
+    ``streamable_http.py``): a request outside a session is "Bad Request: Missing session ID" (stateful), else its
+    protocol version is unsupported; both 400 with JSON-RPC id ``"server-error"`` and code -32600.
+    """
+    method = scope["method"]
+    version = _header(scope, b"mcp-protocol-version")
+    modern_header = version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS
+    if config.eras == "modern":
+        if method in ("GET", "DELETE"):
+            error = {"code": -32600, "message": "Method Not Allowed: this server speaks only MCP 2026-07-28"}
+            return 405, {"jsonrpc": "2.0", "error": error}, f"{method} on a 2026-07-28-only server"
+        if method != "POST" or modern_header:
+            return None
+        first = messages[0] if messages else {}
+        params = first.get("params") if isinstance(first.get("params"), dict) else {}
+        supported = list(MODERN_PROTOCOL_VERSIONS)
+        if first.get("method") == "initialize":
+            error = {
+                "code": -32022,
+                "message": "Unsupported protocol version: this server speaks only "
+                f"{', '.join(supported)}; the initialize handshake is not accepted",
+                "data": {"supported": supported, "requested": params.get("protocolVersion")},
+            }
+        elif version is None:
+            error = {"code": -32020, "message": "Header mismatch: the MCP-Protocol-Version header is missing"}
+        else:
+            error = {
+                "code": -32022,
+                "message": f"Unsupported protocol version: {version}",
+                "data": {"supported": supported, "requested": version},
+            }
+        answer: dict[str, Any] = {"jsonrpc": "2.0", "error": error}
+        if "method" in first and "id" in first:
+            answer["id"] = first["id"]
+        return 400, answer, "not a 2026-07-28 request"
+    if config.eras == "legacy" and method == "POST" and modern_header:
+        if not config.stateless and _header(scope, b"mcp-session-id") is None:
+            text = "Bad Request: Missing session ID"
+        else:
+            text = f"Bad Request: Unsupported protocol version: {version}. Supported versions: {LEGACY_SUPPORTED}"
+        answer = {"jsonrpc": "2.0", "id": "server-error", "error": {"code": -32600, "message": text}}
+        return 400, answer, "a 2026-07-28 request on a 2025-11-25 server"
+    return None
+
+
 def _jsonrpc_messages(body: bytes) -> list[dict[str, Any]]:
     try:
         parsed = json.loads(body)
@@ -534,8 +635,12 @@ def _granted(ctx: Context) -> tuple[str | None, set[str]]:
     return user.access_token.subject, set(user.access_token.scopes)
 
 
-def build_mcp(config: LabConfig) -> MCPServer:
-    server = MCPServer(name="lab-mcp-server", version="1.0", instructions="Test-lab MCP server")
+def build_mcp(config: LabConfig, state: LabState) -> MCPServer:
+    server = MCPServer(
+        name="lab-mcp-server", version="1.0", instructions="Test-lab MCP server", subscriptions=state.bus
+    )
+    if config.bridge_tools:
+        add_bridge_tools(server, state)
 
     @server.tool(description="Returns its text argument.")
     def echo(text: str) -> str:
@@ -568,14 +673,15 @@ async def serve(config: LabConfig) -> None:
     sock.setblocking(False)
     config.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
 
-    mcp_app = build_mcp(config).streamable_http_app(
+    state = LabState()
+    mcp_app = build_mcp(config, state).streamable_http_app(
         streamable_http_path=config.mcp_path,
         stateless_http=config.stateless,
         json_response=config.json_response,
         host="127.0.0.1",
     )
     verifier = TokenVerifier(config)
-    gate = LabGate(mcp_app, config, verifier)
+    gate = LabGate(mcp_app, config, verifier, state)
     uv_config = uvicorn.Config(gate, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1)
     server = uvicorn.Server(uv_config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

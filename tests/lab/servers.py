@@ -337,6 +337,16 @@ class RunningMcpServer:
     def reset_requests(self) -> None:
         _post_json(f"{self.base_url}/__lab/reset-requests")
 
+    def events(self) -> list[dict[str, Any]]:
+        """What the bridge tools did, oldest first: ``{"time", "tool", "event", ...}`` (``slow``: started, progress,
+        finished, cancelled; ``ask``/``sample``/``roots``: answered with what they got; ``touch``; ``subscribe``)."""
+        result: list[dict[str, Any]] = _get_json(f"{self.base_url}/__lab/events")
+        return result
+
+    def touch(self, text: str) -> None:
+        """Change the ``lab://note`` resource: its subscribers of both eras are told."""
+        _post_json(f"{self.base_url}/__lab/touch", {"text": text})
+
     def move_to(self, issuer: str | RunningAuthServer) -> None:
         """The server moves to another authorization server: its PRM names it, only its tokens pass from now on."""
         self.issuer = issuer.issuer if isinstance(issuer, RunningAuthServer) else issuer
@@ -372,7 +382,8 @@ def start_mcp_server(
     """Start the lab MCP server protected by ``issuer``. Options (see README): ``port``, ``mcp_path``,
     ``prm_mode``, ``prm_path``, ``prm_overrides``, ``required_scope``, ``admin_scope``, ``stateless``,
     ``json_response``, ``token_validation`` ("jwt"/"introspection"), ``delay_ms`` (fixed latency added to every
-    response but the ``/__lab/`` control surface).
+    response but the ``/__lab/`` control surface), ``eras`` ("both", "modern": 2026-07-28 only, "legacy": 2025-11-25
+    only), ``bridge_tools`` (true: the tools of tests/lab/mcp_tools.py too).
 
     With ``token_validation="introspection"`` and an AS object as ``issuer``, a confidential client for
     introspection is registered at the AS automatically (unless ``introspection_client_id`` is given
