@@ -1,11 +1,11 @@
 """Renewals that a killed requester cannot interrupt: the requester's side.
 
 A process that needs an account renewed (the command line, the window, the tray, a bridge an AI host launched)
-starts the renewal worker (:mod:`desktop_app.storage.renewal_worker`) in a session of its own, hands it the request
-on its stdin, and waits for its one-line answer. The worker takes the account's lock, renews and stores; if the
-requester is killed meanwhile (hosts stop their stdio servers abruptly), the worker still finishes and stores the
-rotated refresh token, so no login is lost to the kill (docs/decisions/0018). The requester then reads the token
-from the store: the worker never prints one.
+starts the renewal worker (:mod:`desktop_app.storage.renewal_worker`) out of its own reach
+(:mod:`desktop_app.accounts.worker_launch`), hands it the request on its stdin, and waits for its one-line answer.
+The worker takes the account's lock, renews and stores; if the requester is killed meanwhile (hosts stop their stdio
+servers abruptly), the worker still finishes and stores the rotated refresh token, so no login is lost to the kill
+(docs/decisions/0018). The requester then reads the token from the store: the worker never prints one.
 
 Light on purpose: the bridge calls this from a process that must start fast (no HTTP client, no OAuth engine).
 """
@@ -16,14 +16,13 @@ import asyncio
 import contextlib
 import logging
 import subprocess
-import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 from desktop_app.accounts.models import Account
-from desktop_app.accounts.renewal_wire import WORKER_FLAG, Outcome, RenewalAnswer, RenewalRequest
-from desktop_app.errors import RenewerUnavailable, TransientError, one_line
+from desktop_app.accounts.renewal_wire import Outcome, RenewalAnswer, RenewalRequest
+from desktop_app.accounts.worker_launch import start_detached, worker_command
+from desktop_app.errors import TransientError, one_line
 from desktop_app.oauth.trace import Trace
 
 log = logging.getLogger(__name__)
@@ -32,62 +31,29 @@ log = logging.getLogger(__name__)
 STDERR_LINES = 20
 
 
-def worker_command() -> list[str]:
-    """How this installation starts the worker: the app itself when it is a frozen bundle (its ``sys.executable``
-    is the app, which handles :data:`WORKER_FLAG` before anything else), else this Python running the package."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable, WORKER_FLAG]
-    return [sys.executable, "-m", "desktop_app", WORKER_FLAG]
-
-
-def start_worker(command: list[str]) -> subprocess.Popen[bytes]:
-    """The worker, detached from the caller: a session of its own on POSIX (a signal to the caller's process group
-    or terminal never reaches it), a process group of its own without a console on Windows, out of the caller's job
-    when the job allows it. Pipes for the request, the answer and its complaints; nothing else is inherited."""
-    if not command or not command[0]:
-        raise RenewerUnavailable("This program does not know its own executable, so it cannot start a renewal")
-    try:
-        if sys.platform == "win32":
-            flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
-            try:
-                # Out of the job a host may have put us in, which would end the worker with us.
-                return _piped(command, creationflags=flags | subprocess.CREATE_BREAKAWAY_FROM_JOB)
-            except PermissionError:
-                pass  # the job does not allow it: the worker stays in it
-            return _piped(command, creationflags=flags)
-        return _piped(command, start_new_session=True)
-    except OSError as exc:
-        raise RenewerUnavailable(
-            f"The process that renews accounts could not be started ({exc.strerror or type(exc).__name__})"
-        ) from None
-
-
-def _piped(command: list[str], **detached: Any) -> subprocess.Popen[bytes]:
-    pipe = subprocess.PIPE
-    return subprocess.Popen(command, stdin=pipe, stdout=pipe, stderr=pipe, close_fds=True, **detached)
-
-
 def run_worker(request: RenewalRequest, account: Account, *, command: list[str] | None = None) -> RenewalAnswer:
     """Start the worker for ``request``, wait for it to finish, and return its answer (blocking).
 
-    The worker ends on its own; nothing here stops it. :class:`RenewerUnavailable` when it cannot be started,
+    The worker ends on its own; nothing here stops it. :class:`~desktop_app.errors.RenewerUnavailable` when it
+    cannot be started (from here, or by its first stage: then its answer says so),
     :class:`TransientError` (``renewal_interrupted``) when it ended without an answer (killed, or crashed: its
     complaints are logged).
     """
-    process = start_worker(command if command is not None else worker_command())
+    pipe = subprocess.PIPE
+    command = command if command is not None else worker_command()
+    process = start_detached(command, stdin=pipe, stdout=pipe, stderr=pipe)
+    # Until the worker proper ends and closes the pipes it was handed (the first stage ends at once).
     out, err = process.communicate(request.to_line())
     first = out.split(b"\n", 1)[0] + b"\n"
     try:
         return RenewalAnswer.from_line(first)
     except ValueError as exc:
-        status = process.returncode
         for line in err.decode(errors="replace").splitlines()[-STDERR_LINES:]:
             log.warning("renewal worker: %s", one_line(line, 300))
-        how = f"it was stopped by signal {-status}" if status < 0 else f"it ended with status {status}"
-        log.warning("The renewal worker gave no answer (%s): %s", how, exc)
+        log.warning("The renewal worker ended without an answer (%s)", exc)
         raise TransientError(
             "renewal_interrupted",
-            f"The renewal of {account.display_name} stopped before it said how it went ({how}).",
+            f"The renewal of {account.display_name} stopped before it said how it went.",
             hint="Try again in a moment.",
         ) from None
 
@@ -103,27 +69,22 @@ def outcome_of(answer: RenewalAnswer, trace: Trace | None) -> Outcome:
     return answer.outcome
 
 
-def renew_detached_sync(
+async def renew_detached(
     home: Path, account: Account, *, force: bool, seen: str | None = None, trace: Trace | None = None
 ) -> Outcome:
-    """Renew ``account`` of the profile in ``home`` in the worker and wait (blocking): how it ended, or the error
-    the renewal raised (:class:`~desktop_app.errors.SignInRequired` when the authorization server ended the grant,
-    a :class:`TransientError` when it is out of reach and the token expired, a
-    :class:`~desktop_app.errors.SecretStoreError` ...). Then read the token from the store.
+    """Renew ``account`` of the profile in ``home`` in the worker and wait for it: how it ended, or the error the
+    renewal raised, as its class (:class:`~desktop_app.errors.SignInRequired` when the authorization server ended
+    the grant, a :class:`TransientError` when it is out of reach and the token expired, a
+    :class:`~desktop_app.errors.SecretStoreError` ...; :class:`~desktop_app.errors.RenewerUnavailable` when the
+    worker cannot be
+    started). Then read the token from the store. The worker's steps are added to ``trace``.
 
     ``force``: renew even if the stored token looks fresh. ``seen``: :func:`~desktop_app.accounts.renewal_wire.
     fingerprint` of the tokens the caller read (the ones a server refused, say): if the stored ones differ, another
     process renewed meanwhile and that renewal is used instead of another one.
-    """
-    request = RenewalRequest(str(home), account.key, force, seen)
-    return outcome_of(run_worker(request, account), trace)
 
-
-async def renew_detached(
-    home: Path, account: Account, *, force: bool, seen: str | None = None, trace: Trace | None = None
-) -> Outcome:
-    """:func:`renew_detached_sync` for an event loop: the wait happens on a thread of its own. Cancelled, it stops
-    waiting and the worker carries on (the renewal it started is finished and stored all the same)."""
+    The wait happens on a thread of its own, so the event loop runs on. Cancelled, this stops waiting and the worker
+    carries on: the renewal it started is finished and stored all the same."""
     request = RenewalRequest(str(home), account.key, force, seen)
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[RenewalAnswer] = loop.create_future()

@@ -1,11 +1,14 @@
 """The renewal worker: a process of its own that renews one account of one profile, whoever asked and whatever
 becomes of them (docs/decisions/0018).
 
-Started by :mod:`desktop_app.accounts.renewer` as ``<python> -m desktop_app --renewal-worker`` (or the frozen app
-with that flag), in a session of its own. It reads one request line on stdin (:class:`RenewalRequest`: the profile's
-folder, the account's key, ``force``, a fingerprint of the tokens the requester saw), renews exactly as the app does
-in-process (:meth:`~desktop_app.accounts.renewal.Renewal.renew_here`: the account's lock, the keyring read again,
-the refresh with its retries, the atomic write, the record in the registry), and writes one answer line on stdout.
+Started for :mod:`desktop_app.accounts.renewer` as ``<python> -m desktop_app --renewal-worker --handed-over`` (or
+the frozen app with those flags), in a session of its own, by a first stage that ends at once: no signal to its
+requester's process group and no walk down its requester's process tree reaches it
+(:mod:`desktop_app.accounts.worker_launch`). It reads one request line on stdin (:class:`RenewalRequest`: the
+profile's folder, the account's key, ``force``, a fingerprint of the tokens the requester saw), renews exactly as the
+app does in-process (:meth:`~desktop_app.accounts.renewal.Renewal.renew_here`: the account's lock, the keyring read
+again, the refresh with its retries, the atomic write, the record in the registry), and writes one answer line on
+stdout.
 
 It finishes when its requester is gone: a broken answer pipe is ignored (the renewal is stored all the same), and
 the signals that stop a program politely (interrupt, hang-up, terminate) are ignored for its short life, which the
