@@ -1,5 +1,6 @@
-"""A kill never loses a login: ``mcp-connectors token --force`` killed (SIGKILL, its whole process group, as an AI
-host stops a stdio server) at random moments of its renewal, many times, and the account is still signed in.
+"""A kill never loses a login: ``mcp-connectors token --force`` killed (SIGKILL, its process group and every process
+under it, as AI hosts stop a stdio server) at random moments of its renewal, many times, and the account is still
+signed in.
 
 Against the real lab: oidc-provider rotates the refresh token as soon as it handles a refresh and revokes the whole
 grant when a rotated one comes back. Its token endpoint is made slow (``outage("slow")``: handled at once, answered
@@ -17,6 +18,7 @@ the worker says how many were lost. At the end a renewal must succeed, and no re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -79,6 +82,34 @@ def wait_for_refresh(auth_server: RunningAuthServer, count: int) -> None:
         time.sleep(0.01)
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, their children, and so on (Linux: read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL the process, its process group and every descendant, as hosts stop a stdio server: a signal to the
+    group (a terminal, a supervisor) or a walk down the tree by parent id (VS Code's ``killTree``, the ``tree-kill``
+    package, ``taskkill /T``)."""
+    for child in descendants(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+    os.killpg(pid, signal.SIGKILL)
+
+
 def sign_in_again(accounts: Accounts, account: Account) -> None:
     """The person signs the account in again (what a lost login costs them)."""
 
@@ -122,7 +153,7 @@ def test_token_force_killed_at_random_moments_of_its_renewal_never_loses_the_log
         wait_for_refresh(slow_as, sent_before + 1)
         time.sleep(rng.uniform(*KILL_AFTER))
         if requester.poll() is None:
-            os.killpg(requester.pid, signal.SIGKILL)
+            kill_tree(requester.pid)
         else:
             finished_first += 1  # done before the kill: a round that proves nothing, counted to be shown
         requester.wait()
