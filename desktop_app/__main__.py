@@ -3,7 +3,8 @@
 Without a command (nothing, or ``--hidden`` with the window's other options) it opens the window; with one it runs
 the command line. It imports only what choosing needs: the window (Qt) and the command line's engine (the event
 loop, HTTP, OAuth) are imported once chosen, so that ``--help`` and a fresh ``token`` never load either
-(:mod:`desktop_app.cli.quick`).
+(:mod:`desktop_app.cli.quick`). ``--renewal-worker`` first of all is the renewal worker, which the app starts
+itself in two stages (:mod:`desktop_app.accounts.worker_launch`), never a person.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from desktop_app.accounts import worker_launch
+from desktop_app.accounts.renewal_wire import WORKER_FLAG
 from desktop_app.cli import quick
 from desktop_app.cli.parser import WINDOW_HIDDEN_FLAG, command_in
 
@@ -26,6 +29,12 @@ def opens_window(words: Sequence[str]) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
+    if words == [WORKER_FLAG]:
+        return worker_launch.hand_over()  # the first stage: start the worker proper, and end
+    if words == [WORKER_FLAG, worker_launch.HANDED_OVER]:
+        from desktop_app.storage.renewal_worker import main as renewal_worker  # a renewal, and nothing else
+
+        return renewal_worker()
     if opens_window(words):
         from desktop_app.app.main import main as window  # Qt, only for the window
 

@@ -136,6 +136,8 @@ Code = Literal[
     "registration_missing",
     "registration_rejected",
     "rejected",
+    "renewal_interrupted",
+    "renewer_unavailable",
     "resource_mismatch",
     "response_too_large",
     "revocation_failed",

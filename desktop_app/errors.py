@@ -19,7 +19,8 @@ URL or value at fault (never a secret). The CLI and the window own the longer wo
      │         └── UnauthorizedClient      unauthorized_client: the client may not use this grant
      ├── TransientError          try again later; credentials are kept
      │    ├── NetworkError            connect / read failures, timeouts
-     │    └── ServerUnavailable       5xx, temporarily_unavailable, 429
+     │    ├── ServerUnavailable       5xx, temporarily_unavailable, 429
+     │    └── RenewerUnavailable      the process that renews accounts cannot be started here
      ├── ProtocolViolation       the other side broke the protocol (every mismatch and malformed answer)
      │    └── ...                     codes name which rule: resource_mismatch, issuer_mismatch, ...
      ├── ConfigurationError      the person's own input is unusable (bad URL, bad client id ...)
@@ -172,6 +173,14 @@ class NetworkError(TransientError):
 
 class ServerUnavailable(TransientError):
     """5xx, 429 or ``temporarily_unavailable``."""
+
+
+class RenewerUnavailable(TransientError):
+    """The renewal worker (docs/decisions/0018) cannot be started: nothing was sent anywhere, the caller may renew
+    in its own process instead."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("renewer_unavailable", message)
 
 
 class ProtocolViolation(ConnectorError):

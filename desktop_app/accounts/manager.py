@@ -30,7 +30,7 @@ from desktop_app.accounts.models import (
 )
 from desktop_app.accounts.ports import Locks, Offload, Registry, RemovedServer, SecretStore, Stores
 from desktop_app.accounts.registrations import PersistentRegistrationStore
-from desktop_app.accounts.renewal import RETRY_DELAYS, Renewal, account_lock
+from desktop_app.accounts.renewal import RETRY_DELAYS, Renewal, RenewElsewhere, account_lock
 from desktop_app.accounts.session import Follow, Reauthorize, StoredSession
 from desktop_app.accounts.signin import Approve, AskNickname, Login, LoginRequest, LoginResult, OnStep, clean_nickname
 from desktop_app.accounts.signout import SignOut, SignOutResult
@@ -62,11 +62,16 @@ class Accounts:
         *,
         clock: Callable[[], float] = time.time,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        renew_elsewhere: RenewElsewhere | None = None,
     ) -> None:
+        """``renew_elsewhere``: where renewals run when not in this process (a profile on disk: the renewal worker,
+        :func:`desktop_app.storage.profile.open_accounts`)."""
         self.stores = Stores(registry, secrets, locks, clock)
         self.registrations = PersistentRegistrationStore(registry, secrets, clock)
         self.tokens = StoredTokens(self.stores)
-        self.renewal = Renewal(self.stores, self.tokens, self.registrations, retry_delays=retry_delays)
+        self.renewal = Renewal(
+            self.stores, self.tokens, self.registrations, retry_delays=retry_delays, renew_elsewhere=renew_elsewhere
+        )
         self.signout = SignOut(self.stores, self.tokens, self.registrations)
         #: One key set per authorization server, reused by every sign-in (renewed when a key is unknown).
         self.jwks = JwksCache()

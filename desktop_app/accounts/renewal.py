@@ -5,6 +5,10 @@
 - The new bundle replaces the old one atomically (the store writes the new value before it forgets the old).
 - Only the authorization server can end a login (``invalid_grant``, ``invalid_client``, a 401 after a fresh
   refresh). Network trouble, timeouts, 5xx and ``temporarily_unavailable`` keep everything and are retried.
+- Where the profile is on disk, the renewal runs in a process of its own (``renew_elsewhere``: the renewal worker,
+  docs/decisions/0018), which finishes and stores it even when the process that asked is killed while it waits;
+  :meth:`Renewal.renew_here` is what that worker runs. Stores that live in one process (``connect``'s, tests')
+  renew here.
 """
 
 from __future__ import annotations
@@ -12,18 +16,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
 import httpx
 
 from desktop_app.accounts.models import Account
 from desktop_app.accounts.ports import Stores
 from desktop_app.accounts.registrations import PersistentRegistrationStore, metadata_from_json
+from desktop_app.accounts.renewal_wire import Outcome, fingerprint
 from desktop_app.accounts.stored import StoredTokens, renewal_leeway
 from desktop_app.errors import (
     ClientRefused,
     ConnectorError,
     GrantExpired,
     ProtocolViolation,
+    RenewerUnavailable,
     SecretStoreError,
     SignInRequired,
     TransientError,
@@ -46,6 +53,16 @@ def account_lock(stores: Stores, account: Account) -> AbstractAsyncContextManage
     return stores.locks.hold(account.key, what=f"the account {account.display_name}")
 
 
+class RenewElsewhere(Protocol):
+    """Renews ``account`` in a process of its own that finishes and stores the renewal even if the caller is killed
+    meanwhile (:func:`desktop_app.accounts.renewer.renew_detached`, bound to the profile's folder), and returns when
+    it is done: how it ended, or the error the renewal raised. ``seen``: :func:`fingerprint` of the tokens the
+    caller read; the steps the renewal took are added to ``trace``. :class:`RenewerUnavailable` when that process
+    cannot be started (nothing was sent anywhere)."""
+
+    async def __call__(self, account: Account, *, force: bool, seen: str | None, trace: Trace) -> Outcome: ...
+
+
 class Renewal:
     """Usable access tokens for stored accounts."""
 
@@ -56,11 +73,14 @@ class Renewal:
         registrations: PersistentRegistrationStore,
         *,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        renew_elsewhere: RenewElsewhere | None = None,
     ) -> None:
         self.stores = stores
         self.tokens = tokens
         self.registrations = registrations
         self.retry_delays = retry_delays
+        #: Where renewals run when not here (a profile on disk: the renewal worker); None: in this process.
+        self.renew_elsewhere = renew_elsewhere
 
     async def token(
         self, http: httpx.AsyncClient, account: Account, *, force: bool = False, trace: Trace | None = None
@@ -71,22 +91,35 @@ class Renewal:
         assert bundle is not None
         if not force and not bundle.tokens.is_expired(self.stores.clock(), renewal_leeway(bundle.tokens)):
             return bundle.tokens
-        return await self._renew(http, account, bundle.tokens, force=force, trace=trace or Trace())
+        trace = trace if trace is not None else Trace()
+        seen = fingerprint(bundle.tokens)
+        if self.renew_elsewhere is not None:
+            try:
+                await self.renew_elsewhere(account, force=force, seen=seen, trace=trace)
+            except RenewerUnavailable as exc:
+                log.warning("%s; renewing %s in this process instead.", exc.message, account.id)
+            else:
+                renewed = await self.tokens.read_async(self.tokens.usable(account))
+                assert renewed is not None
+                return renewed.tokens
+        tokens, _ = await self.renew_here(http, account, seen=seen, force=force, trace=trace)
+        return tokens
 
-    async def _renew(
-        self, http: httpx.AsyncClient, account: Account, stale: TokenSet, *, force: bool, trace: Trace
-    ) -> TokenSet:
+    async def renew_here(
+        self, http: httpx.AsyncClient, account: Account, *, seen: str | None, force: bool, trace: Trace
+    ) -> tuple[TokenSet, Outcome]:
+        """Renew in this process, under the account's lock: the tokens to use now and how the renewal ended.
+        ``seen``: :func:`fingerprint` of the tokens the caller read before; when the stored ones differ now,
+        another process renewed them meanwhile and they are used as they are (unless they are expiring too)."""
         async with account_lock(self.stores, account):
             account = self.tokens.usable(account)
             bundle = await self.tokens.read_async(account)
             assert bundle is not None
             current = bundle.tokens
             now = self.stores.clock()
-            renewed_elsewhere = (
-                current.access_token != stale.access_token or current.refresh_token != stale.refresh_token
-            )
+            renewed_elsewhere = seen is not None and fingerprint(current) != seen
             if (renewed_elsewhere or not force) and not current.is_expired(now, renewal_leeway(current)):
-                return current  # another process (or coroutine) renewed it while we waited
+                return current, Outcome.FRESH  # another process (or coroutine) renewed it while we waited
             if current.refresh_token is None:
                 if current.is_expired(now, 0):
                     raise self.tokens.sign_in_needed(
@@ -96,12 +129,12 @@ class Renewal:
                         f"The sign-in of {account.display_name} expired and cannot be renewed.",
                         "Sign in again.",
                     )
-                return current  # no refresh token: keep using the access token until it expires
+                return current, Outcome.KEPT  # no refresh token: keep using the access token until it expires
             return await self._refresh_locked(http, account, current, trace)
 
     async def _refresh_locked(
         self, http: httpx.AsyncClient, account: Account, current: TokenSet, trace: Trace
-    ) -> TokenSet:
+    ) -> tuple[TokenSet, Outcome]:
         registry = self.stores.registry
         cached = registry.metadata(account.issuer)
         if cached is None:
@@ -136,7 +169,7 @@ class Renewal:
                 self._record_trouble(account, exc)
                 if not current.is_expired(self.stores.clock(), 0):
                     log.info("Renewing %s failed for now (%s); its token is still valid.", account.id, exc.code)
-                    return current
+                    return current, Outcome.KEPT
                 exc.hint = exc.hint or (
                     f"This is temporary: the sign-in of {account.display_name} is kept. Try again in a moment."
                 )
@@ -178,7 +211,7 @@ class Renewal:
             has_refresh_token=fresh.refresh_token is not None,
             now=self.stores.clock(),
         )
-        return fresh
+        return fresh, Outcome.RENEWED
 
     def _record_trouble(self, account: Account, exc: ConnectorError) -> None:
         """A renewal that failed without ending the login: shown where the account is listed."""

@@ -6,7 +6,8 @@ point (``desktop_app.cli.main:main``) in separate processes:
 
 - at chosen points: a process kills itself right after one step (the token endpoint answered, the keyring was
   written, the tokens were revoked, the account was marked signed out), then the next command must find a
-  consistent profile;
+  consistent profile. A renewal's steps happen in the renewal worker (docs/decisions/0018), so there it is the
+  worker that dies;
 - at random points: three loops (renew; sign in again; sign out and in) on three accounts, killed at random moments
   (a seeded RNG: ``CRASH_SEED=<n>`` replays a run), then the same checks.
 
@@ -15,8 +16,9 @@ keyring bundle whose issuer and client id are the row's, or needs a sign-in only
 said ``invalid_grant``, or (only an account that was being signed out) is signed out with nothing of it left in the
 keyring; no note of an unfinished deletion remains.
 
-The one inherent loss: killed after the token endpoint answered a refresh but before the keyring write, the rotated
-refresh token is gone with the process, and the next refresh reuses the old one: ``invalid_grant``, needs sign-in.
+The one inherent loss: the renewal worker killed after the token endpoint answered a refresh but before the keyring
+write, the rotated refresh token is gone with it, and the next refresh reuses the old one: ``invalid_grant``, needs
+sign-in. Killing the command that asked no longer does that (tests/integration/test_kill_renewal.py).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from desktop_app.storage.profile import open_accounts
 from desktop_app.storage.registry import default_registry_path
 from tests.helpers.cli import ROOT, cli_env
 from tests.helpers.cli import run_cli as run_cli_process
+from tests.helpers.workers import wait_for_renewal_workers
 from tests.lab.accounts import JWT, fingerprints, sign_in
 from tests.lab.secret_service import SECRETS_NAME, PrivateSecretService, _name_has_owner, start_secret_service
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
@@ -103,46 +106,69 @@ while True:
 """
 )
 
-#: ``CRASH point ARGS...``: run one CLI command that kills itself (SIGKILL) right after ``point``.
-CRASH = (
-    PRELUDE
-    + """
-point, argv = sys.argv[1], sys.argv[2:]
+#: ``die_after(point)``: the process kills itself (SIGKILL) right after that step.
+CRASH_POINTS = """
+import os, signal, sys
 
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
-if point == "token-response":
-    import desktop_app.accounts.renewal as renewal
-    real_refresh = renewal.refresh_tokens
-    async def refresh_then_die(*args, **kwargs):
-        await real_refresh(*args, **kwargs)
-        die()
-    renewal.refresh_tokens = refresh_then_die
-elif point == "keyring-write":
-    from desktop_app.storage.keyring_vault import KeyringVault
-    real_put = KeyringVault.put
-    def put_then_die(self, key, value):
-        real_put(self, key, value)
-        if key.startswith("account/"):
+def die_after(point):
+    if point == "token-response":
+        import desktop_app.accounts.renewal as renewal
+        real_refresh = renewal.refresh_tokens
+        async def refresh_then_die(*args, **kwargs):
+            await real_refresh(*args, **kwargs)
             die()
-    KeyringVault.put = put_then_die
-elif point == "revoked":
-    from desktop_app.accounts.signout import SignOut
-    real_revoke = SignOut.revoke
-    async def revoke_then_die(self, *args, **kwargs):
-        await real_revoke(self, *args, **kwargs)
-        die()
-    SignOut.revoke = revoke_then_die
-elif point == "marked-signed-out":
-    from desktop_app.storage.registry import SqliteRegistry
-    real_set_state = SqliteRegistry.set_state
-    def set_state_then_die(self, *args, **kwargs):
-        real_set_state(self, *args, **kwargs)
-        die()
-    SqliteRegistry.set_state = set_state_then_die
-else:
-    sys.exit(f"unknown crash point {point}")
+        renewal.refresh_tokens = refresh_then_die
+    elif point == "keyring-write":
+        from desktop_app.storage.keyring_vault import KeyringVault
+        real_put = KeyringVault.put
+        def put_then_die(self, key, value):
+            real_put(self, key, value)
+            if key.startswith("account/"):
+                die()
+        KeyringVault.put = put_then_die
+    elif point == "revoked":
+        from desktop_app.accounts.signout import SignOut
+        real_revoke = SignOut.revoke
+        async def revoke_then_die(self, *args, **kwargs):
+            await real_revoke(self, *args, **kwargs)
+            die()
+        SignOut.revoke = revoke_then_die
+    elif point == "marked-signed-out":
+        from desktop_app.storage.registry import SqliteRegistry
+        real_set_state = SqliteRegistry.set_state
+        def set_state_then_die(self, *args, **kwargs):
+            real_set_state(self, *args, **kwargs)
+            die()
+        SqliteRegistry.set_state = set_state_then_die
+    else:
+        sys.exit(f"unknown crash point {point}")
+"""
+
+#: The renewal worker (docs/decisions/0018), killing itself right after the crash point ``sys.argv[1]``.
+CRASHING_WORKER = (
+    CRASH_POINTS
+    + """
+from desktop_app.storage.renewal_worker import main as worker
+die_after(sys.argv[1])
+sys.exit(worker())
+"""
+)
+
+#: ``CRASH point ARGS...``: run one CLI command that kills itself right after ``point``; a renewal it asks for runs
+#: in a worker that dies there instead (the command itself never refreshes nor stores a renewal).
+CRASH = (
+    PRELUDE
+    + CRASH_POINTS
+    + f"CRASHING_WORKER = {CRASHING_WORKER!r}\n"
+    + """
+import desktop_app.accounts.renewer as renewer
+from desktop_app.accounts.renewal_wire import WORKER_FLAG
+point, argv = sys.argv[1], sys.argv[2:]
+die_after(point)
+renewer.worker_command = lambda: [sys.executable, "-c", CRASHING_WORKER, point, WORKER_FLAG]
 sys.exit(main(argv))
 """
 )
@@ -156,6 +182,15 @@ def run_cli(*args: str, user: str = "alice") -> subprocess.CompletedProcess[str]
 def crash_cli(point: str, *args: str, user: str = "alice") -> subprocess.CompletedProcess[str]:
     result = run_cli_process(point, *args, script=CRASH, user=user)
     assert result.returncode == -signal.SIGKILL, f"the crash point {point} was not reached: {result.stderr}"
+    return result
+
+
+def crash_renewal(point: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A CLI command whose renewal worker kills itself right after ``point``: the command lives on and says that
+    the renewal stopped (exit 3, a temporary problem)."""
+    result = run_cli_process(point, *args, script=CRASH, user="alice")
+    assert result.returncode == 3, f"the crash point {point} was not reached in the worker: {result.stderr}"
+    assert "stopped before it said how it went" in result.stderr, result.stderr
     return result
 
 
@@ -248,14 +283,16 @@ def listed_states() -> dict[int, str]:
 def test_killed_after_the_token_endpoint_answered_the_rotated_token_is_lost_and_the_account_needs_sign_in(
     profile: Accounts, lab_as: RunningAuthServer, lab_mcp: RunningMcpServer, secret_service: PrivateSecretService
 ) -> None:
-    """The inherent window, pinned down: the only way a crash ends a login."""
+    """The window that remains, pinned down: the renewal worker itself killed between the token endpoint's answer
+    and the keyring write (no AI host stopping a bridge does that: the worker is not its child; docs/decisions/0018).
+    The only way a crash ends a login."""
     account = sign_in(profile, lab_mcp.url, "alice")
     key = account_secret_key(account.key)
     raw = profile.secrets.get(key)
     before = fingerprints(raw)
     lab_as.reset_requests()
 
-    crash_cli("token-response", "token", str(account.server_id), "--account", str(account.id), "--force")
+    crash_renewal("token-response", "token", str(account.server_id), "--account", str(account.id), "--force")
 
     assert listed_states()[account.id] == "signed_in"
     kept = fingerprints(profile.secrets.get(key))
@@ -280,7 +317,7 @@ def test_killed_after_the_renewed_tokens_were_stored_the_next_use_works(
     key = account_secret_key(account.key)
     before = fingerprints(profile.secrets.get(key))
 
-    crash_cli("keyring-write", "token", str(account.server_id), "--account", str(account.id), "--force")
+    crash_renewal("keyring-write", "token", str(account.server_id), "--account", str(account.id), "--force")
 
     assert listed_states()[account.id] == "signed_in"
     stored = fingerprints(profile.secrets.get(key))
@@ -512,6 +549,7 @@ def test_random_kills_in_sign_in_renew_and_sign_out_loops_never_lose_a_login(
         for thread in threads:
             thread.join(timeout=CHAOS_SECONDS + 20)
             assert not thread.is_alive()
+        wait_for_renewal_workers(data_dir())  # renewals whose requesters were killed finish on their own
         states = listed_states()  # one CLI command: its start finishes what the kills interrupted
     finally:
         supervisor.stop.set()

@@ -24,6 +24,7 @@ from desktop_app.accounts.models import (
     account_secret_key,
     registration_secret_key,
 )
+from desktop_app.accounts.renewal_wire import Outcome, fingerprint
 from desktop_app.errors import ConfigurationError, ProtocolViolation, SecretStoreError, SignInRequired, TransientError
 from desktop_app.oauth.registration import ClientRegistration
 from desktop_app.oauth.tokens import TokenSet
@@ -305,8 +306,11 @@ async def test_a_renewal_by_someone_else_while_we_waited_is_used_as_is(
     accounts.secrets.put(
         account_secret_key(account.key), TokenBundle(tokens(access="at-x", refresh="rt-x")).to_secret()
     )
-    fresh = await accounts.renewal._renew(http, account, stale, force=False, trace=Trace())
+    fresh, outcome = await accounts.renewal.renew_here(
+        http, account, seen=fingerprint(stale), force=False, trace=Trace()
+    )
     assert fresh.access_token == "at-x"
+    assert outcome is Outcome.FRESH
     assert endpoint.refresh_tokens_sent == []
 
 
