@@ -80,10 +80,28 @@ def _table(value: dict[str, Any]) -> Table:
 
 
 def put_entry(text: str, member: str, key: str, value: dict[str, Any]) -> str:
+    """A new entry is appended to the file as its own table (after a blank line); one that is there is replaced
+    where it stands."""
     document = _document(text)
     servers = _servers(document, member)
-    if servers is not None and key in servers and servers[key].unwrap() == value:
-        return text
+    if servers is not None and key in servers:
+        if servers[key].unwrap() == value:
+            return text
+        servers[key] = _table(value)
+        return same_newlines(text, tomlkit.dumps(document))
+    alone = tomlkit.document()
+    alone.append(member, tomlkit.table(is_super_table=True))
+    alone[member][key] = _table(value)
+    newline = newline_of(text)
+    head = text if not text.strip() or text.endswith("\n") else text + newline
+    appended = head + (newline if head.strip() else "") + tomlkit.dumps(alone).replace("\n", newline)
+    expected = document.unwrap()
+    expected.setdefault(member, {})[key] = value
+    try:
+        if load(appended) == expected:
+            return appended
+    except TomlSyntaxError:
+        pass
     if servers is None:
         servers = tomlkit.table(is_super_table=True)
         document.append(member, servers)
