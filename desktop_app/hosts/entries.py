@@ -168,6 +168,11 @@ def default_name(server_name: str, account_name: str, account_id: int) -> str:
     return f"{server_part}-{account_part}"
 
 
+def connector_description(server_name: str, account_name: str) -> str:
+    """The line a host shows beside the entry (Goose's ``description``): whose account the connector acts as."""
+    return f"{server_name} as {account_name}, through {APP_NAME}"
+
+
 def check_name(name: str) -> str:
     if not ENTRY_NAME.fullmatch(name):
         raise InvalidEntryName(name)

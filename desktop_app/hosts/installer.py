@@ -65,6 +65,11 @@ def is_for(connector: Connector, server_id: int, account_id: int) -> bool:
     return connector.server == str(server_id) and connector.account == str(account_id) and same_profile(connector)
 
 
+def connectors_of(states: Iterable[HostState], server_id: int, account_id: int) -> list[tuple[Host, Connector]]:
+    """Where the account's connector is, host by host (in this process's profile)."""
+    return [(s.host, c) for s in states for c in s.connectors if is_for(c, server_id, account_id)]
+
+
 def snippet(host: Host, name: str, entry: dict[str, Any]) -> str:
     """The entry as it would stand alone in the host's file (``install --print``)."""
     return documents.with_entry(host, "", config_path(host), check_name(name), entry)

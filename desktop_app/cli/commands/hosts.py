@@ -9,7 +9,7 @@ from typing import Any
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, AccountState, Server
-from desktop_app.appinfo import APP_NAME, COMMAND
+from desktop_app.appinfo import COMMAND
 from desktop_app.cli.console import Console
 from desktop_app.cli.output import EXIT_OK
 from desktop_app.cli.profile import profile
@@ -20,6 +20,7 @@ from desktop_app.hosts.entries import (
     Connector,
     bridge_program,
     check_name,
+    connector_description,
     default_name,
     entry_for,
     launch,
@@ -30,11 +31,6 @@ from desktop_app.hosts.installer import Change, HostState, install, snippet, sur
 
 def _shown(path: object) -> str:
     return one_line(str(path), URL_LIMIT)
-
-
-def describe_connector(server: Server, account: Account) -> str:
-    """The line a host shows beside the entry (Goose's description): whose account the connector acts as."""
-    return f"{server.name} as {account.display_name}, through {APP_NAME}"
 
 
 def _who(accounts: Accounts, connector: Connector) -> tuple[Server | None, Account | None]:
@@ -125,7 +121,7 @@ async def run_install(args: argparse.Namespace, console: Console) -> int:
         account = accounts.account(server, args.account)
     run = launch(server.id, account.id, program=bridge_program())
     default = default_name(server.name, account.nickname or account.label, account.id)
-    description = describe_connector(server, account)
+    description = connector_description(server.name, account.display_name)
     if args.print:
         chosen = name or default
         console.result(snippet(host, chosen, entry_for(host, chosen, run, description=description)).rstrip("\n"))
