@@ -23,6 +23,15 @@ from desktop_app.errors import (
     UnknownServer,
     WrongAccount,
 )
+from desktop_app.hosts.errors import (
+    BridgeNotFound,
+    EntryNameTaken,
+    HostConfigUnreadable,
+    HostConfigUnwritable,
+    InvalidEntryName,
+    NotAConnector,
+    UnknownHost,
+)
 
 
 def hint_for(error: ConnectorError) -> str | None:
@@ -54,6 +63,20 @@ def hint_for(error: ConnectorError) -> str | None:
         return f"Use the name {error.name!r} to sign in or list its tools."
     if isinstance(error, NoRegistrationPath):
         return "Ask its administrator for a client id and enter it with --client-id (or in the server's settings)."
+    if isinstance(error, UnknownHost):
+        return f"Use a host's id from '{COMMAND} hosts'."
+    if isinstance(error, HostConfigUnreadable):
+        return "Fix the file there (the host cannot read it either), then try again."
+    if isinstance(error, HostConfigUnwritable):
+        return "Check that you may write the file and its folder, then try again."
+    if isinstance(error, InvalidEntryName):
+        return "Choose another name with --name."
+    if isinstance(error, EntryNameTaken):
+        return "Choose another name with --name, or remove that entry from the host first."
+    if isinstance(error, NotAConnector):
+        return "Only this app's connectors are removed; edit the host's file to remove other servers."
+    if isinstance(error, BridgeNotFound):
+        return f"Install the app again so that the '{COMMAND}' program exists, then try again."
     if isinstance(error, SecretStoreInUse):
         return f"Sign them out first ({COMMAND} logout SERVER --account A), or keep the {error.current} store."
     return None

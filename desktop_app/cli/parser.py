@@ -1,4 +1,4 @@
-"""The command line's words: the parser of ``mcp-connectors`` and its twelve commands.
+"""The command line's words: the parser of ``mcp-connectors`` and its commands.
 
 Light on purpose: the entry parses with it before it knows whether the command line's engine is needed at all
 (``--help``, ``--version`` and a fresh ``token`` never load it; see :mod:`desktop_app.cli.quick`).
@@ -31,6 +31,9 @@ COMMANDS = (
     "consent",
     "doctor",
     "bridge",
+    "hosts",
+    "install",
+    "uninstall",
 )
 
 #: ``--client-auth`` choices: desktop_app.oauth.registration.SUPPORTED_AUTH_METHODS (tests/unit/test_layers.py checks
@@ -251,6 +254,37 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         )
         bridge.add_argument("server", metavar="SERVER")
         bridge.add_argument("--account", metavar="A")
+
+    if wanted("hosts"):
+        hosts = commands.add_parser(
+            "hosts", help="the MCP hosts (AI tools) on this machine, their config files and the connectors in them"
+        )
+        hosts.add_argument("--json", action="store_true", help="machine-readable output (no secrets)")
+
+    if wanted("install"):
+        install = commands.add_parser(
+            "install",
+            help="put an account's connector into an MCP host (Claude, VS Code, Cursor, Zed, Codex, Goose ...)",
+            description="Add an entry to the host's configuration that runs this app's bridge for the account. The "
+            "rest of the file is kept as it is; the previous file is kept beside it (.mcp-connectors.bak).",
+        )
+        install.add_argument("server", metavar="SERVER")
+        install.add_argument("--account", metavar="A")
+        install.add_argument("--host", required=True, metavar="HOST", help="the host's id or name (see 'hosts')")
+        install.add_argument("--name", metavar="ENTRY", help="the entry's name in the host (default: server-nickname)")
+        install.add_argument("--print", action="store_true", help="print the entry instead of writing it")
+
+    if wanted("uninstall"):
+        uninstall = commands.add_parser(
+            "uninstall",
+            help="take an account's connector (or the entry --name) out of an MCP host",
+            description="Remove the account's connectors from the host's configuration, or the entry named with "
+            "--name (only entries that run this app's bridge are ever removed).",
+        )
+        uninstall.add_argument("server", metavar="SERVER", nargs="?")
+        uninstall.add_argument("--account", metavar="A")
+        uninstall.add_argument("--host", required=True, metavar="HOST", help="the host's id or name (see 'hosts')")
+        uninstall.add_argument("--name", metavar="ENTRY", help="the entry to remove")
 
     return parser
 

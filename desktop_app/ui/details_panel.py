@@ -43,8 +43,11 @@ class DetailsPanel(QTabWidget):
         self.details.setText("")
         self._show_events([])
 
-    def show_account(self, account: Account, *, now: float, busy: str | None, events: list[Event]) -> None:
-        """``busy``: what is being done with the account right now (its state reads that), else None."""
+    def show_account(
+        self, account: Account, *, now: float, busy: str | None, events: list[Event], hosts: list[str] | None = None
+    ) -> None:
+        """``busy``: what is being done with the account right now (its state reads that), else None; ``hosts``: the
+        AI tools whose configuration has its connector (None: not known)."""
         state, _ = text.account_state(account, now, busy)
         lines = [
             one_line(account.display_name),
@@ -54,6 +57,9 @@ class DetailsPanel(QTabWidget):
             f"Signed in: {text.when(account.signed_in_at) if account.signed_in_at else 'never'}"
             f" · last renewed: {text.renewed_text(account, now)}",
         ]
+        if hosts is not None:
+            used = ", ".join(one_line(h) for h in hosts) if hosts else "no AI tool yet (Account > Use in…)"
+            lines.append(f"Used in: {used}")
         self._show_events(events)
         self.details.setText("\n".join(lines))
 

@@ -39,6 +39,7 @@ from desktop_app.errors import (
     WrongAccount,
     one_line,
 )
+from desktop_app.hosts.errors import EntryNameTaken, HostConfigUnreadable, HostConfigUnwritable, NotAConnector
 from desktop_app.oauth.redact import redact
 from desktop_app.ui import plain
 
@@ -69,6 +70,14 @@ def window_hint(exc: ConnectorError) -> str:
         if exc.found is None:
             return f"Sign in as {exc.expected}."
         return f"Sign in as {exc.expected}, or add {exc.found} as another account."
+    if isinstance(exc, HostConfigUnreadable):
+        return "Fix the file there (the AI tool cannot read it either), then try again."
+    if isinstance(exc, HostConfigUnwritable):
+        return "Check that you may write the file and its folder (or close the AI tool), then try again."
+    if isinstance(exc, EntryNameTaken):
+        return "That tool already has a server of this name: rename or remove it there, then try again."
+    if isinstance(exc, NotAConnector):
+        return "Only this app's connectors are removed; edit the tool's file to remove other servers."
     if exc.hint:
         return exc.hint
     return next((words for kind, words in DEFAULT_HINTS if isinstance(exc, kind)), "Try again.")

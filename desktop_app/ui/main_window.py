@@ -27,7 +27,9 @@ from PySide6.QtWidgets import (
 from desktop_app import appinfo
 from desktop_app.accounts.manager import LoginResult, SignOutResult
 from desktop_app.accounts.models import Account, AccountState, Server
-from desktop_app.errors import one_line
+from desktop_app.errors import ConnectorError, one_line
+from desktop_app.hosts.catalog import Host
+from desktop_app.hosts.installer import HostState, connectors_of, survey, uninstall
 from desktop_app.ui import plain
 from desktop_app.ui.add_server_dialog import AddServerDialog
 from desktop_app.ui.connection_dialog import ConnectionDialog
@@ -39,6 +41,7 @@ from desktop_app.ui.icons import app_icon
 from desktop_app.ui.model import COLUMNS, NAME, ConnectorsModel
 from desktop_app.ui.settings_dialog import ServerSettingsDialog
 from desktop_app.ui.signin_dialog import SignInDialog
+from desktop_app.ui.use_in_dialog import UseInDialog
 from desktop_app.ui.window_actions import ClickedOn, WindowActions
 
 #: How often "expires in …" is worded anew while the window is shown (ms).
@@ -59,6 +62,7 @@ class MainWindow(QMainWindow):
         *,
         settings: QSettings | None = None,
         clock: Callable[[], float] = time.time,
+        hosts: Callable[[], list[HostState]] = survey,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -68,6 +72,8 @@ class MainWindow(QMainWindow):
         self.controller = controller
         self.settings = settings
         self.clock = clock
+        #: The AI tools on this computer and the connectors in their files (read again when asked).
+        self.hosts = hosts
         self.dialogs: list[QWidget] = []
         #: Closing the window hides it (the tray keeps the app running) instead of ending the app.
         self.tray_mode = False
@@ -103,6 +109,7 @@ class MainWindow(QMainWindow):
         self.act_test = self.window_actions.test
         self.act_settings = self.window_actions.settings
         self.act_rename = self.window_actions.rename
+        self.act_use_in = self.window_actions.use_in
         self.act_diagnostics = self.window_actions.diagnostics
         self.act_quit = self.window_actions.quit
         self.act_about = self.window_actions.about
@@ -196,6 +203,7 @@ class MainWindow(QMainWindow):
                 now=self.clock(),
                 busy=self.controller.busy(account.id),
                 events=self.controller.events(account=account),
+                hosts=[host.name for host, _ in connectors_of(self.hosts(), server.id, account.id)],
             )
         else:
             self.details_tabs.show_server(
@@ -298,9 +306,11 @@ class MainWindow(QMainWindow):
             return
         count = len([a for a in self._accounts_of(server) if a.state is not AccountState.SIGNED_OUT])
 
+        account_ids = [a.id for a in self._accounts_of(server)]
+
         def go() -> None:
             job = self.controller.remove_server(server)
-            job.sig_finished.connect(lambda problems: self._removed(server, problems))
+            job.sig_finished.connect(lambda problems: self._removed(server, problems, account_ids))
             job.sig_failed.connect(lambda exc: self._failed(job, exc))
 
         accounts = f" and sign out its {count} account{'s' if count != 1 else ''}" if count else ""
@@ -312,11 +322,38 @@ class MainWindow(QMainWindow):
             go,
         )
 
-    def _removed(self, server: Server, problems: tuple[str, ...]) -> None:
+    def _removed(self, server: Server, problems: tuple[str, ...], account_ids: list[int] | None = None) -> None:
         message = f"Removed {one_line(server.name)}"
         if problems:
             message += f" (revoking failed: {one_line('; '.join(problems), 300)})"
         self.statusBar().showMessage(message, 10_000)
+        states = self.hosts()
+        left = [(host, a) for a in account_ids or [] for host, _ in connectors_of(states, server.id, a)]
+        if left:
+            names = ", ".join(sorted({one_line(host.name) for host, _ in left}))
+            self.confirm(
+                f"Also remove its connectors from {names}?",
+                "These AI tools still list the removed accounts; they would only get an error from them now.",
+                "Remove from AI tools",
+                lambda: self._take_out(server.id, left),
+            )
+
+    def _take_out(self, server_id: int, entries: list[tuple[Host, int]]) -> None:
+        for host, account_id in entries:
+            try:
+                uninstall(host, server_id=server_id, account_id=account_id)
+            except ConnectorError as exc:
+                show_error(self, describe(exc, title=f"Changing {host.name}"))
+                return
+        self.statusBar().showMessage("Removed its connectors from the AI tools.", 10_000)
+
+    def use_in(self) -> None:
+        server, account = self.selected_server(), self.selected_account()
+        if server is None or account is None:
+            return
+        dialog = UseInDialog(server, account, self, hosts=self.hosts)
+        dialog.sig_hosts_changed.connect(lambda _names: self._show_details())
+        self._open(dialog)
 
     def test_connection(self) -> None:
         account = self._test_account()

@@ -31,6 +31,7 @@ class Commands(Protocol):
     def test_connection(self) -> None: ...
     def open_settings(self) -> None: ...
     def rename_account(self) -> None: ...
+    def use_in(self) -> None: ...
     def copy_diagnostics(self) -> None: ...
     def quit(self) -> None: ...
     def about(self) -> None: ...
@@ -67,6 +68,7 @@ class WindowActions:
     test: QAction
     settings: QAction
     rename: QAction
+    use_in: QAction
     diagnostics: QAction
     quit: QAction
     about: QAction
@@ -147,6 +149,15 @@ class WindowActions:
                 commands.rename_account,
                 "Give the selected account a nickname",
             ),
+            use_in=_action(
+                parent,
+                "useIn",
+                "&Use in…",
+                None,
+                None,
+                commands.use_in,
+                "Choose the AI tools (Claude, VS Code, Cursor …) that use the selected account",
+            ),
             diagnostics=_action(
                 parent,
                 "copyDiagnostics",
@@ -186,7 +197,7 @@ class WindowActions:
         for action in (self.sign_in, self.add_account, self.test, self.settings, self.remove):
             server_menu.addAction(action)
         account_menu = menu.addMenu("A&ccount")
-        for action in (self.sign_in, self.sign_out, self.rename, self.test):
+        for action in (self.sign_in, self.sign_out, self.rename, self.use_in, self.test):
             account_menu.addAction(action)
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.diagnostics)
@@ -198,7 +209,7 @@ class WindowActions:
         if on == "nothing":
             menu.addAction(self.add_server)
         elif on == "account":
-            for action in (self.sign_in, self.test, self.rename, self.sign_out):
+            for action in (self.sign_in, self.test, self.rename, self.use_in, self.sign_out):
                 menu.addAction(action)
             menu.addSeparator()
             menu.addAction(self.diagnostics)
@@ -220,6 +231,7 @@ class WindowActions:
         self.add_account.setEnabled(server is not None)
         self.sign_out.setEnabled(account is not None and not busy and account.state is not AccountState.SIGNED_OUT)
         self.rename.setEnabled(account is not None)
+        self.use_in.setEnabled(account is not None)
         self.test.setEnabled(testable and not busy)
         self.settings.setEnabled(server is not None)
         self.remove.setEnabled(server is not None)

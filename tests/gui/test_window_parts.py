@@ -77,6 +77,7 @@ def test_each_action_runs_its_command(qtbot) -> None:
         "test_connection",
         "open_settings",
         "rename_account",
+        "use_in",
         "copy_diagnostics",
         "quit",
         "about",
@@ -89,7 +90,7 @@ def test_the_menu_bar_and_the_toolbar(qtbot) -> None:
     assert menus == {
         "&File": ["addServer", "", "quit"],
         "&Server": ["signIn", "addAccount", "testConnection", "serverSettings", "removeServer"],
-        "A&ccount": ["signIn", "signOut", "renameAccount", "testConnection"],
+        "A&ccount": ["signIn", "signOut", "renameAccount", "useIn", "testConnection"],
         "&Help": ["copyDiagnostics", "about"],
     }
     toolbar = window.findChild(QWidget, "mainToolbar")
@@ -114,7 +115,15 @@ def test_the_context_menu_fits_where_the_click_landed(qtbot) -> None:
         return [a.objectName() for a in menu.actions()]
 
     assert names("nothing") == ["addServer"]
-    assert names("account") == ["signIn", "testConnection", "renameAccount", "signOut", "", "copyDiagnostics"]
+    assert names("account") == [
+        "signIn",
+        "testConnection",
+        "renameAccount",
+        "useIn",
+        "signOut",
+        "",
+        "copyDiagnostics",
+    ]
     assert names("server") == [
         "signIn",
         "addAccount",
@@ -136,11 +145,11 @@ def test_what_the_selection_enables(qtbot) -> None:
     assert made.sign_in.text() == "&Sign in…"
     assert not made.sign_in.isEnabled()  # a live account: "Add another account" or the account's own sign-in
     assert made.add_account.isEnabled() and made.test.isEnabled() and made.remove.isEnabled()
-    assert not made.sign_out.isEnabled() and not made.rename.isEnabled()
+    assert not made.sign_out.isEnabled() and not made.rename.isEnabled() and not made.use_in.isEnabled()
 
     made.follow_selection(SERVER, ACCOUNT, busy=False, live=True, testable=True)
     assert made.sign_in.text() == "&Sign in again…" and made.sign_in.isEnabled()
-    assert made.sign_out.isEnabled() and made.rename.isEnabled() and made.test.isEnabled()
+    assert made.sign_out.isEnabled() and made.rename.isEnabled() and made.use_in.isEnabled() and made.test.isEnabled()
 
     made.follow_selection(SERVER, ACCOUNT, busy=True, live=True, testable=True)
     assert not made.sign_in.isEnabled() and not made.sign_out.isEnabled() and not made.test.isEnabled()

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from desktop_app.cli.commands.accounts import run_login, run_logout, run_nickname, run_token
 from desktop_app.cli.commands.connect import run_connect
 from desktop_app.cli.commands.diagnostics import run_doctor
+from desktop_app.cli.commands.hosts import run_hosts, run_install, run_uninstall
 from desktop_app.cli.commands.servers import run_add, run_consent, run_list, run_remove
 from desktop_app.cli.commands.tools import run_call, run_tools
 from desktop_app.cli.console import Console
@@ -30,6 +31,9 @@ COMMANDS: dict[str, Command] = {
     "nickname": run_nickname,
     "consent": run_consent,
     "doctor": run_doctor,
+    "hosts": run_hosts,
+    "install": run_install,
+    "uninstall": run_uninstall,
 }
 
 
