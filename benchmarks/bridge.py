@@ -21,11 +21,15 @@ rotating every round:
 - **start-up**: from the spawn to the answer to ``initialize`` (written at once); the HTTP requests the lab servers
   (MCP server and authorization server) logged until that answer;
 - **per-request overhead**: ``tools/call`` of ``echo`` one at a time (``--calls`` per contender), percentiles of
-  each minus the direct client's;
+  each minus the direct client's, with the CPU time per call of each process involved;
 - **a 1 MB result**: ``big(1048576)`` when the lab server has it (``bridge_tools``), else ``echo`` of a 1 MB text
   (then 1 MB goes each way);
 - **throughput**: ``echo`` calls with 8 in flight;
-- **memory**: resident size (``VmRSS`` of the process and its children, ``/proc``) after all of that.
+- **memory**: resident size (``VmRSS`` of the process and its children, ``/proc``) after all of that;
+- **new sockets per call** of each bridge (does it keep its connection to the server?).
+
+The host stand-in and the direct client are in ``bridge_hosts.py``, the tables and targets in ``bridge_report.py``,
+where our time goes in ``bridge_explain.py``; benchmarks/README.md has the results.
 
 Targets (issue 14 §5), as ratios to mcp-remote in the same run: start-up <= 0.5x; per-request overhead p50 <= 0.5x and
 <= 0.5 ms, p99 <= 2 ms; memory <= 0.4x; throughput >= 1.5x; one HTTP request before ``initialize`` is answered. A missed
