@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from desktop_app.accounts.models import Account
     from tests.lab.secret_service import PrivateSecretService
 
 REPO = Path(__file__).resolve().parents[1]
@@ -248,3 +249,123 @@ def seed_profile(home: Path, servers: int, per_server: int, shape: Callable[[int
     if count != servers * per_server:
         raise BenchmarkError(f"seeding wrote {count} accounts, expected {servers * per_server}")
     return count
+
+
+# ------------------------------------------------------------------------------------------------
+# Signed-in profiles
+# ------------------------------------------------------------------------------------------------
+
+
+async def sign_in(home: Path, mcp_url: str, *, name: str, user: str = "alice") -> Account:
+    """Add the lab server ``mcp_url`` to the profile in ``home`` as ``name`` and sign ``user`` in through the library
+    (``Accounts.login``, every pairing approved) with the lab's scripted browser; returns the account."""
+    from desktop_app.accounts.consent import PairingCheck
+    from desktop_app.oauth.http import new_client
+    from desktop_app.storage.profile import open_accounts
+    from tests.lab.browser import scripted_browser
+
+    async def approve(_check: PairingCheck) -> bool:
+        return True
+
+    async def browser(url: str) -> None:
+        await scripted_browser(url, user=user, timeout=30)
+
+    accounts = open_accounts(directory=home)
+    try:
+        server = accounts.add_server(mcp_url, name=name)
+        async with new_client() as http:
+            result = await accounts.login(http, server, browser=browser, approve=approve, timeout=30)
+        return result.account
+    finally:
+        accounts.registry.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# Processes
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TreeMemory:
+    """Memory of a process and all its descendants, from ``/proc`` (KiB, summed)."""
+
+    #: Resident now (``VmRSS``).
+    rss_kib: int
+    #: The highest resident size each process reached (``VmHWM``).
+    peak_kib: int
+    #: Each process: (pid, name, VmRSS KiB).
+    processes: tuple[tuple[int, str, int], ...]
+
+
+def _status(pid: int) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return fields
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return fields
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (children, their children ...), from each process's parent in ``/proc``."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        parent = _status(int(entry.name)).get("PPid")
+        if parent is not None and parent.isdigit():
+            children.setdefault(int(parent), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, ()))
+    return found
+
+
+def tree_memory(pid: int) -> TreeMemory:
+    """Resident memory of ``pid`` and its descendants (a process that has exited counts nothing)."""
+    rows = []
+    peak = 0
+    for member in descendants(pid):
+        fields = _status(member)
+        if "VmRSS" not in fields:
+            continue  # gone, or a zombie
+        rss = int(fields["VmRSS"].split()[0])
+        peak += int(fields.get("VmHWM", "0 kB").split()[0])
+        rows.append((member, fields.get("Name", "?"), rss))
+    return TreeMemory(sum(row[2] for row in rows), peak, tuple(rows))
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its descendants so far (``/proc/PID/stat``), in seconds."""
+    ticks = 0
+    for member in descendants(pid):
+        try:
+            stat = Path(f"/proc/{member}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of the line)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def socket_inodes(pids: list[int]) -> set[int]:
+    """The sockets the processes ``pids`` hold open now (their inode numbers, from ``/proc/PID/fd``)."""
+    found = set()
+    for pid in pids:
+        try:
+            entries = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{entry}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                found.add(int(target[len("socket:[") : -1]))
+    return found
