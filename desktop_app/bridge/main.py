@@ -22,10 +22,11 @@ from typing import BinaryIO
 import httpx
 
 from desktop_app.accounts.lookup import find_account, find_server
-from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, Server
+from desktop_app.accounts.renewal_wire import fingerprint
+from desktop_app.accounts.renewer import renew_detached
 from desktop_app.bridge import presence, words
-from desktop_app.bridge.passthrough import Passthrough
+from desktop_app.bridge.era import Era, Translator
 from desktop_app.bridge.relay import Activity, Relay
 from desktop_app.bridge.stdio import HostLink, protect_stdout
 from desktop_app.bridge.tokens import BridgeTokens
@@ -35,7 +36,6 @@ from desktop_app.errors import ConnectorError
 from desktop_app.oauth import http as oauth_http
 from desktop_app.oauth.auth import BearerAuth
 from desktop_app.oauth.tokenset import TokenSet
-from desktop_app.storage.locks import AccountLocks
 from desktop_app.storage.profile_stores import open_stores
 from desktop_app.storage.registry import SqliteRegistry
 
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Waits on the server: connecting, and between two pieces of an answer (a tool may work quietly for a while).
 TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=30.0)
+#: The registry setting that remembers a server's MCP era, so the next bridge's first request is the right one.
+ERA_SETTING = "bridge_era:{server}"
 EXIT_OK = 0
 EXIT_CANNOT_SERVE = 1
 
@@ -74,21 +76,33 @@ async def serve(
         except ConnectorError as exc:
             await refuse(host, exc, None, None)
             return EXIT_CANNOT_SERVE
-        accounts = Accounts(registry, secrets, AccountLocks(home / "locks"))
         async with oauth_http.new_client(server_url=server.url, timeout=TIMEOUT) as http:
 
             async def renew(account: Account, force: bool, rejected: TokenSet | None) -> None:
-                await accounts.token(http, account, force=force)
+                # In the renewal worker: a host that kills this bridge mid-renewal cannot lose the login.
+                seen = fingerprint(rejected) if rejected is not None else None
+                await renew_detached(home, account, force=force, seen=seen)
 
             tokens = BridgeTokens(registry, secrets, server, account, renew=renew)
             auth = BearerAuth(tokens)
             upstream = Upstream(http, server.url, auth=auth, hide=lambda: tuple(auth.sent))
-            translator = Passthrough(acts_as=words.acts_as(server, account))
+            era_setting = ERA_SETTING.format(server=server.id)
+            hint = registry.get_setting(era_setting)
+            translator = Translator(
+                server_hint=hint if hint in ("modern", "legacy") else None,  # type: ignore[arg-type]
+                acts_as=words.acts_as(server, account),
+            )
+
+            def remember_era(era: Era) -> None:
+                if era != hint:
+                    registry.set_setting(era_setting, era)
+
             relay = Relay(
                 host,
                 upstream,
                 translator,
                 error_for=lambda exc: words.host_error(exc, server=server, account=tokens.account),
+                on_era=remember_era,
             )
             _stop_on_signals(relay)
             log.info("Serving %s as %s", server.name, account.display_name)

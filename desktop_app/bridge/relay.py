@@ -16,13 +16,14 @@ the server sends on any stream goes back through the translator to the host.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from desktop_app.bridge.passthrough import Era, Steps
+from desktop_app.bridge.era import Era, Steps
 from desktop_app.bridge.stdio import HostLink
 from desktop_app.bridge.upstream import SessionExpired, Upstream, request_id_of
 from desktop_app.errors import ConnectorError
@@ -62,8 +63,20 @@ class Activity:
 
 
 class Relay:
-    def __init__(self, host: HostLink, upstream: Upstream, translator: Translator, *, error_for: ErrorFor) -> None:
+    def __init__(
+        self,
+        host: HostLink,
+        upstream: Upstream,
+        translator: Translator,
+        *,
+        error_for: ErrorFor,
+        on_era: Callable[[Era], None] = lambda era: None,
+    ) -> None:
         self._host = host
+        self._on_era = on_era
+        self._era_known = False
+        #: Requests on their way upstream, by the id they went up with (a modern server's cancellation closes one).
+        self._inflight: dict[RequestId, asyncio.Task[None]] = {}
         self._upstream = upstream
         self._translator = translator
         self._error_for = error_for
@@ -103,8 +116,40 @@ class Relay:
     async def _apply(self, steps: Steps) -> None:
         for message in steps.to_host:
             await self._host.send(message)
-        for message in steps.to_server:
-            self._spawn(self._forward(message))
+        if not self._era_known and self._translator.server_era is not None:
+            self._era_known = True
+            self._on_era(self._translator.server_era)
+        if steps.to_server:
+            self._spawn(self._send_in_order(steps.to_server))
+
+    async def _send_in_order(self, messages: list[JsonObject]) -> None:
+        """Notifications and responses go up one after the other, in order (``initialized`` before what follows
+        it); each request in a task of its own, so requests run concurrently."""
+        for message in messages:
+            request_id = request_id_of(message)
+            if request_id is not None:
+                task = asyncio.ensure_future(self._forward(message))
+                self._inflight[request_id] = task
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                task.add_done_callback(functools.partial(self._done, request_id))
+            elif message.get("method") == "notifications/cancelled" and self._translator.server_era == "modern":
+                self._cancel_stream(message)
+            else:
+                await self._forward(message)
+
+    def _done(self, request_id: RequestId, task: asyncio.Task[None]) -> None:
+        if self._inflight.get(request_id) is task:
+            del self._inflight[request_id]
+
+    def _cancel_stream(self, message: JsonObject) -> None:
+        """2026-07-28 has no client notifications: a cancellation closes the request's stream instead."""
+        params = message.get("params")
+        request_id = params.get("requestId") if isinstance(params, dict) else None
+        task = self._inflight.get(request_id) if isinstance(request_id, (str, int)) else None
+        if task is not None and isinstance(request_id, (str, int)):
+            self._cancelled.add(request_id)
+            task.cancel()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
@@ -146,7 +191,7 @@ class Relay:
             if request_id is None:
                 log.warning("Could not pass %s on: %s", method if isinstance(method, str) else "a response", exc)
                 return
-            if request_id in self._cancelled:
+            if request_id in self._cancelled and not _is_internal(request_id):
                 return
             self.activity.errors += 1
             log.info("%s failed: %s", method, exc.code)

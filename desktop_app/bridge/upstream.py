@@ -57,6 +57,8 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_EVENT_CHARS = 64 * 1024 * 1024
 _MAX_ERROR_BODY = 64 * 1024
 _MAX_RESUMES = 3
+#: After a request's response, how long the rest of its stream may take to end (seconds).
+DRAIN_SECONDS = 0.5
 #: Waits before the standalone stream is opened again after it failed (seconds); the last one repeats.
 LISTEN_BACKOFF = (0.5, 1.0, 2.0, 5.0, 15.0, 30.0)
 
@@ -294,14 +296,33 @@ class Upstream:
         what: str,
         deliver: Deliver,
     ) -> bool:
-        """Read one HTTP stream to its end (or to the response to ``request_id``: True)."""
-        async with exchange.network_errors(self._asked(what), reading=True), aclosing(decoded(response)) as pieces:
-            async for chunk in pieces:
-                for event in parser.feed(chunk):
-                    if await self._event(event, request_id, deliver):
-                        return True
+        """Read one HTTP stream to its end; True when it held the response to ``request_id``.
+
+        After the response the server ends the stream; reading on to that end (for :data:`DRAIN_SECONDS` at most)
+        lets the connection be used again instead of being closed with the stream half read."""
+        found = False
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(None) as drain:
+                async with (
+                    exchange.network_errors(self._asked(what), reading=True),
+                    aclosing(decoded(response)) as pieces,
+                ):
+                    async for chunk in pieces:
+                        for event in parser.feed(chunk):
+                            if await self._event(event, request_id, deliver) and not found:
+                                found = True
+                                drain.reschedule(loop.time() + DRAIN_SECONDS)
+        except TimeoutError:
+            if not found:
+                raise
+            return True
+        except ConnectorError:
+            if not found:
+                raise
+            return True  # the answer is in; how the rest of the stream ended does not matter
         parser.close()
-        return False
+        return found
 
     async def _event(self, event: SseEvent, request_id: RequestId | None, deliver: Deliver) -> bool:
         if event.event != "message" or not event.data:
