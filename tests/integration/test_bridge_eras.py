@@ -1,0 +1,138 @@
+"""The bridge between eras, as hosts meet it: the official Python SDK's ``Client`` over stdio (a 2025-11-25 host,
+``mode="legacy"``, and a 2026-07-28 one) launches ``mcp-connectors bridge`` against lab servers that speak only
+2026-07-28, only 2025-11-25, or both (``eras``), with the lab's bridge tools (docs/decisions/0020)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import mcp_types as types
+import pytest
+from mcp.client.client import Client
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPDeprecationWarning
+
+from tests.integration.test_bridge_lab import bridge_command, sign_in
+from tests.integration.test_lab_bridge_tools import Host, text_of, until
+from tests.lab.conftest_plugin import McpServerFactory
+from tests.lab.mcp_tools import NOTE_URI, big_text
+from tests.lab.servers import RunningAuthServer, RunningMcpServer
+
+pytestmark = pytest.mark.lab
+
+MODERN = "2026-07-28"
+#: A 2025-11-25 host, and a 2026-07-28 one that starts with ``server/discover`` as such a host does (a client pinned
+#: to a version without discovering never sees the server's instructions, through a bridge or not).
+HOSTS = pytest.mark.parametrize("mode", ["legacy", "auto"])
+SERVERS = pytest.mark.parametrize("eras", ["modern", "legacy", "both"])
+
+
+@pytest.fixture(scope="module")
+def servers(lab_as: RunningAuthServer, lab_mcp_factory: McpServerFactory) -> Iterator[dict[str, RunningMcpServer]]:
+    started = {eras: lab_mcp_factory(lab_as, eras=eras, bridge_tools=True) for eras in ("modern", "legacy", "both")}
+    yield started
+    for server in started.values():
+        server.stop()
+
+
+@asynccontextmanager
+async def bridged(url: str, mode: str, host: Host) -> AsyncIterator[Client]:
+    client = Client(
+        stdio_client(bridge_command(url)),
+        mode=mode,
+        elicitation_callback=host.elicit,
+        sampling_callback=host.sample,
+        list_roots_callback=host.roots,
+        logging_callback=host.log,
+        message_handler=host.message,
+        log_level="info" if mode != "legacy" else None,
+        cache=None,
+    )
+    async with client:
+        yield client
+
+
+@SERVERS
+@HOSTS
+async def test_a_host_of_either_era_uses_a_server_of_either_era(
+    servers: dict[str, RunningMcpServer], eras: str, mode: str
+) -> None:
+    server = servers[eras]
+    sign_in(server.url)
+    host = Host()
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    async with bridged(server.url, mode, host) as client:
+        if mode == "legacy":
+            with pytest.warns(MCPDeprecationWarning):  # logging/setLevel is 2025-only
+                await client.set_logging_level("info")
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        echoed = text_of(await client.call_tool("echo", {"text": "across"}))
+        big = text_of(await client.call_tool("big", {"size": 1_000_000}))
+        slow = text_of(await client.call_tool("slow", {"seconds": 0.05, "steps": 3}, progress_callback=on_progress))
+        asked = text_of(await client.call_tool("ask", {"question": "The answer?"}))
+        sampled = text_of(await client.call_tool("sample", {"prompt": "Capital of France?"}))
+        roots = text_of(await client.call_tool("roots", {}))
+        note = await client.read_resource(NOTE_URI)
+        prompt = await client.get_prompt("greet", {"name": "Ada"})
+        instructions = client.instructions
+    assert "acts as alice" in (instructions or "")
+    assert {"echo", "big", "slow", "ask", "sample", "roots"} <= names
+    assert echoed == "across"
+    assert big == big_text(1_000_000)
+    assert slow == "slept 0.05 s in 3 steps" and progress == [1, 2, 3]
+    assert host.logs, "log messages reached the host"
+    assert "forty-two" in asked and host.questions == ["The answer?"]
+    assert "Paris" in sampled and host.prompts == ["Capital of France?"]
+    assert "file:///work/project" in roots
+    assert note.contents and prompt.messages
+
+
+@SERVERS
+@HOSTS
+async def test_a_remembered_era_means_no_probe_of_the_wrong_era(
+    servers: dict[str, RunningMcpServer], eras: str, mode: str
+) -> None:
+    server = servers[eras]
+    sign_in(server.url)
+    async with bridged(server.url, mode, Host()) as client:
+        await client.list_tools()  # the era is learnt (and remembered for this server)
+    server.reset_requests()
+    async with bridged(server.url, mode, Host()) as client:
+        await client.list_tools()
+    handshakes = [r["mcp_method"] for r in server.requests() if r["mcp_method"] in ("initialize", "server/discover")]
+    legacy = eras == "legacy" or (eras == "both" and mode == "legacy")
+    assert handshakes == (["initialize"] if legacy else ["server/discover"])
+    assert [r for r in server.requests() if r["status"] >= 400] == []
+
+
+async def test_a_2025_subscriber_hears_of_a_change_on_a_2026_server(servers: dict[str, RunningMcpServer]) -> None:
+    server = servers["modern"]
+    sign_in(server.url)
+    host = Host()
+    async with bridged(server.url, "legacy", host) as client:
+        with pytest.warns(MCPDeprecationWarning):  # resources/subscribe is 2025-only
+            await client.session.subscribe_resource(NOTE_URI)
+        server.touch("changed for a 2025 host")
+        await until(
+            lambda: any(isinstance(n, types.ResourceUpdatedNotification) for n in host.notifications),
+            "notifications/resources/updated through the bridge",
+        )
+
+
+async def test_a_2026_listener_hears_of_a_change_on_a_2025_server(servers: dict[str, RunningMcpServer]) -> None:
+    server = servers["legacy"]
+    sign_in(server.url)
+    async with (
+        bridged(server.url, MODERN, Host()) as client,
+        client.listen(resource_subscriptions=[NOTE_URI]) as subscription,
+    ):
+        assert subscription.honored is not None
+        server.touch("changed for a 2026 host")
+        event = await asyncio.wait_for(anext(aiter(subscription)), 10)
+    assert getattr(event, "uri", None) == NOTE_URI
