@@ -5,8 +5,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import mcp_types as types
 import pytest
@@ -14,11 +18,12 @@ from mcp.client.client import Client
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPDeprecationWarning
 
+from tests.helpers import cli
 from tests.integration.test_bridge_lab import bridge_command, sign_in
 from tests.integration.test_lab_bridge_tools import Host, text_of, until
 from tests.lab.conftest_plugin import McpServerFactory
 from tests.lab.mcp_tools import NOTE_URI, big_text
-from tests.lab.servers import RunningAuthServer, RunningMcpServer
+from tests.lab.servers import RunningAuthServer, RunningMcpServer, node_binary
 
 pytestmark = pytest.mark.lab
 
@@ -136,3 +141,49 @@ async def test_a_2026_listener_hears_of_a_change_on_a_2025_server(servers: dict[
         server.touch("changed for a 2026 host")
         event = await asyncio.wait_for(anext(aiter(subscription)), 10)
     assert getattr(event, "uri", None) == NOTE_URI
+
+
+#: The TypeScript SDK's stdio client as a host (tests/lab/node/ts_host.mjs, on the lab's Node 22).
+TS_HOST = cli.ROOT / "tests" / "lab" / "node" / "ts_host.mjs"
+
+
+def run_ts_host(url: str, calls: list[dict[str, object]]) -> dict[str, Any]:
+    launch = {
+        "command": sys.executable,
+        "args": ["-m", "desktop_app", "bridge", url],
+        "env": cli.python_env(),
+        "cwd": str(cli.ROOT),
+    }
+    result = subprocess.run(
+        [str(node_binary()), str(TS_HOST), json.dumps(launch), json.dumps(calls)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=TS_HOST.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert isinstance(answer, dict)
+    return answer
+
+
+@SERVERS
+def test_the_typescript_sdk_as_host(servers: dict[str, RunningMcpServer], eras: str) -> None:
+    server = servers[eras]
+    sign_in(server.url)
+    echoes = [{"name": "echo", "arguments": {"text": f"ts{i}"}} for i in range(8)]
+    answer = run_ts_host(
+        server.url,
+        [
+            *echoes,
+            {"name": "ask", "arguments": {"question": "The answer?"}},
+            {"name": "sample", "arguments": {"prompt": "Capital?"}},
+            {"name": "big", "arguments": {"size": 1_000_000}},
+        ],
+    )
+    texts = [result["content"][0]["text"] for result in answer["results"]]
+    assert "acts as alice" in answer["instructions"]
+    assert {"echo", "ask", "sample", "big"} <= set(answer["tools"])
+    assert texts[:8] == [f"ts{i}" for i in range(8)]
+    assert "forty-two" in texts[8] and "Paris" in texts[9]
+    assert texts[10] == big_text(1_000_000)
