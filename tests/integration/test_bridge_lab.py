@@ -228,3 +228,52 @@ async def test_eight_requests_in_flight(lab_mcp: RunningMcpServer) -> None:
         await session.initialize()
         results = await asyncio.gather(*(session.call_tool("echo", {"text": f"n{i}"}) for i in range(8)))
     assert [r.content[0].text for r in results] == [f"n{i}" for i in range(8)]  # type: ignore[union-attr]
+
+
+async def test_two_bridges_racing_one_expiring_token_renew_it_once(
+    lab_as_factory: Callable[..., RunningAuthServer],
+    lab_mcp_factory: Callable[..., RunningMcpServer],
+) -> None:
+    auth_server = lab_as_factory(accessTokenTTL=4)
+    mcp = lab_mcp_factory(auth_server)
+    sign_in(mcp.url)
+    async with BridgeProcess(mcp.url) as first, BridgeProcess(mcp.url) as second:
+        await asyncio.gather(handshake(first), handshake(second))
+        auth_server.reset_requests()
+        await asyncio.sleep(2.5)  # both hold a token that is now due for renewal
+        answers = await asyncio.gather(
+            first.request(tool_call(2, "whoami", {})), second.request(tool_call(2, "whoami", {}))
+        )
+    assert [text_of(answer) for answer in answers] == ["lab-sub-0a11ce", "lab-sub-0a11ce"]
+    assert len(auth_server.refresh_requests()) == 1  # one renewal under the account's lock; the other read it
+
+
+async def test_a_host_killing_the_bridge_mid_renewal_loses_no_login(
+    lab_as_factory: Callable[..., RunningAuthServer],
+    lab_mcp_factory: Callable[..., RunningMcpServer],
+) -> None:
+    auth_server = lab_as_factory(accessTokenTTL=4)
+    mcp = lab_mcp_factory(auth_server)
+    sign_in(mcp.url)
+    async with BridgeProcess(mcp.url) as bridge:
+        await handshake(bridge)
+        await asyncio.sleep(2.5)
+        auth_server.outage("slow", delay_ms=1500)  # the rotated refresh token is on its way back ...
+        await bridge.send(tool_call(2, "whoami", {}))
+        await until_refresh_requested(auth_server)
+        assert bridge.process is not None
+        bridge.process.kill()  # ... when the host kills the bridge
+        await bridge.process.wait()
+    auth_server.outage("off")
+    await asyncio.sleep(2.0)  # the renewal worker stores what the server sent (the worker outlives the bridge)
+    async with BridgeProcess(mcp.url) as again:
+        await handshake(again)
+        who = await again.request(tool_call(2, "whoami", {}))
+    assert text_of(who) == "lab-sub-0a11ce"
+    assert not [r for r in auth_server.refresh_requests() if r["status"] != 200]  # no rotated token sent again
+
+
+async def until_refresh_requested(auth_server: RunningAuthServer) -> None:
+    async with asyncio.timeout(20):  # a hang guard
+        while not auth_server.refresh_requests():
+            await asyncio.sleep(0.02)
