@@ -44,10 +44,18 @@ class DetailsPanel(QTabWidget):
         self._show_events([])
 
     def show_account(
-        self, account: Account, *, now: float, busy: str | None, events: list[Event], hosts: list[str] | None = None
+        self,
+        account: Account,
+        *,
+        now: float,
+        busy: str | None,
+        events: list[Event],
+        hosts: list[str] | None = None,
+        in_use: list[tuple[str, float]] | None = None,
     ) -> None:
         """``busy``: what is being done with the account right now (its state reads that), else None; ``hosts``: the
-        AI tools whose configuration has its connector (None: not known)."""
+        AI tools whose configuration has its connector (None: not known); ``in_use``: the programs running its
+        connector now, with when each started it."""
         state, _ = text.account_state(account, now, busy)
         lines = [
             one_line(account.display_name),
@@ -60,6 +68,9 @@ class DetailsPanel(QTabWidget):
         if hosts is not None:
             used = ", ".join(one_line(h) for h in hosts) if hosts else "no AI tool yet (Account > Use in…)"
             lines.append(f"Used in: {used}")
+        if in_use:
+            running = ", ".join(f"{one_line(name, 60)} (since {text.when(since)})" for name, since in in_use)
+            lines.append(f"In use now by: {running}")
         self._show_events(events)
         self.details.setText("\n".join(lines))
 

@@ -27,9 +27,11 @@ from PySide6.QtWidgets import (
 from desktop_app import appinfo
 from desktop_app.accounts.manager import LoginResult, SignOutResult
 from desktop_app.accounts.models import Account, AccountState, Server
+from desktop_app.bridge.presence import LiveBridge, live_bridges
 from desktop_app.errors import ConnectorError, one_line
 from desktop_app.hosts.catalog import Host
 from desktop_app.hosts.installer import HostState, connectors_of, survey, uninstall
+from desktop_app.storage.paths import data_dir
 from desktop_app.ui import plain
 from desktop_app.ui.add_server_dialog import AddServerDialog
 from desktop_app.ui.connection_dialog import ConnectionDialog
@@ -63,6 +65,7 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         clock: Callable[[], float] = time.time,
         hosts: Callable[[], list[HostState]] = survey,
+        live: Callable[[], list[LiveBridge]] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -74,6 +77,8 @@ class MainWindow(QMainWindow):
         self.clock = clock
         #: The AI tools on this computer and the connectors in their files (read again when asked).
         self.hosts = hosts
+        #: The bridges running now: which connectors an AI tool is using (``desktop_app.bridge.presence``).
+        self.live = live if live is not None else lambda: live_bridges(data_dir())
         self.dialogs: list[QWidget] = []
         #: Closing the window hides it (the tray keeps the app running) instead of ending the app.
         self.tray_mode = False
@@ -204,6 +209,7 @@ class MainWindow(QMainWindow):
                 busy=self.controller.busy(account.id),
                 events=self.controller.events(account=account),
                 hosts=[host.name for host, _ in connectors_of(self.hosts(), server.id, account.id)],
+                in_use=[(b.launched_by, b.started_at) for b in self.live() if b.account_id == account.id],
             )
         else:
             self.details_tabs.show_server(

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QCheckBox, QDialogButtonBox, QLabel, QMessageBox, 
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, Identity, Server, ServerSettings
+from desktop_app.bridge.presence import LiveBridge
 from desktop_app.hosts.catalog import find_host
 from desktop_app.hosts.entries import Launch
 from desktop_app.hosts.installer import install, state_of
@@ -138,3 +139,20 @@ async def test_removing_a_server_offers_to_take_its_connectors_out(
     assert button is not None
     button.click()
     await wait_until(lambda: state_of(find_host("cursor")).connectors == (), what="the entry removed")
+
+
+async def test_the_details_say_which_program_uses_the_connector_now(
+    qtbot, controller: Controller, home: Path, signed_in: tuple[Server, Account]
+) -> None:
+    started = time.time() - 60
+    running = [LiveBridge(os.getpid(), signed_in[0].id, signed_in[1].id, "claude", started)]
+    made = MainWindow(controller, live=lambda: running)
+    qtbot.addWidget(made)
+    made.show()
+    made.select_account(signed_in[1].id)
+    details = made.details_tabs.details.text()
+    assert f"In use now by: claude (since {time.strftime('%Y-%m-%d %H:%M', time.localtime(started))})" in details
+    running.clear()
+    made.select_account(signed_in[1].id)
+    made._show_details()
+    assert "In use now" not in made.details_tabs.details.text()
