@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -26,13 +26,14 @@ from desktop_app.accounts.models import Account, Server
 from desktop_app.accounts.renewal_wire import fingerprint
 from desktop_app.accounts.renewer import renew_detached
 from desktop_app.bridge import presence, words
+from desktop_app.bridge.app_link import AppLink
 from desktop_app.bridge.era import Era, Translator
 from desktop_app.bridge.relay import Activity, Relay
 from desktop_app.bridge.stdio import HostLink, protect_stdout
 from desktop_app.bridge.tokens import BridgeTokens
 from desktop_app.bridge.upstream import Upstream, request_id_of
 from desktop_app.cli.parser import parse
-from desktop_app.errors import ConnectorError
+from desktop_app.errors import ConnectorError, SignInRequired
 from desktop_app.oauth import http as oauth_http
 from desktop_app.oauth.auth import BearerAuth
 from desktop_app.oauth.tokenset import TokenSet
@@ -97,11 +98,18 @@ async def serve(
                 if era != hint:
                     registry.set_setting(era_setting, era)
 
+            app = AppLink(home, registry)
+
+            def error_for(exc: ConnectorError) -> dict[str, Any]:
+                if isinstance(exc, SignInRequired):
+                    app.sign_in_ended()
+                return words.host_error(exc, server=server, account=tokens.account)
+
             relay = Relay(
                 host,
                 upstream,
                 translator,
-                error_for=lambda exc: words.host_error(exc, server=server, account=tokens.account),
+                error_for=error_for,
                 on_era=remember_era,
             )
             _stop_on_signals(relay)

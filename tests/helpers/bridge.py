@@ -45,7 +45,8 @@ class BridgeProcess:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=cli.python_env(),
+            # An app the bridge starts in the tray runs offscreen (until the test stops it), never on a real screen.
+            env=cli.python_env(QT_QPA_PLATFORM="offscreen"),
             cwd=cli.ROOT,
             limit=64 * 1024 * 1024,
         )

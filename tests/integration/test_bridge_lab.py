@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,7 +20,9 @@ from mcp.client.stdio import stdio_client
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, AccountState
+from desktop_app.bridge.app_link import START_APP_SETTING
 from desktop_app.bridge.presence import live_bridges
+from desktop_app.storage.profile_stores import open_stores
 from tests.helpers import cli
 from tests.helpers.bridge import BridgeProcess, initialize_request
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
@@ -27,10 +30,33 @@ from tests.lab.servers import RunningAuthServer, RunningMcpServer
 pytestmark = pytest.mark.lab
 
 
-def sign_in(url: str, *, user: str = "alice", new_account: bool = False) -> None:
+def sign_in(url: str, *, user: str = "alice", new_account: bool = False, app_may_start: bool = False) -> None:
+    """Sign in with the command line; unless ``app_may_start``, bridges of this profile never start the app."""
     args = ["login", url, "--yes"] + (["--new-account"] if new_account else [])
     result = cli.run_cli(*args, user=user, timeout=90)
     assert result.returncode == 0, result.stderr
+    registry, _, _ = open_stores()
+    try:
+        registry.set_setting(START_APP_SETTING, "on" if app_may_start else "off")
+    finally:
+        registry.close()
+
+
+def apps_of_this_profile() -> list[int]:
+    """Process ids of apps started in the tray (``--hidden``) for this test's profile."""
+    home = os.environ["MCP_CONNECTORS_HOME"].encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--hidden" in command and b"desktop_app" in command and b"MCP_CONNECTORS_HOME=" + home in environment:
+            found.append(int(entry.name))
+    return found
 
 
 def bridge_command(*args: str) -> StdioServerParameters:
@@ -170,19 +196,23 @@ async def test_a_grant_ended_is_said_then_the_same_bridge_works_after_signing_in
 ) -> None:
     auth_server = lab_as_factory(accessTokenTTL=4)
     mcp = lab_mcp_factory(auth_server)
-    sign_in(mcp.url)
+    sign_in(mcp.url, app_may_start=True)
     async with BridgeProcess(mcp.url) as bridge:
         await handshake(bridge)
         auth_server.revoke_grants("alice")
         await asyncio.sleep(2.5)  # the token is due for renewal, and its grant is gone
         ended = await bridge.request(tool_call(2, "whoami", {}))
         again = await bridge.request(tool_call(3, "whoami", {}))  # still ended: said again, no renewal tried
+        apps = apps_of_this_profile()  # no app was running: one was started in the tray, once
+        for pid in apps:
+            os.kill(pid, signal.SIGKILL)
         sign_in(mcp.url)  # the person signs in again (the window or the command line)
         back = await bridge.request(tool_call(4, "whoami", {}))
     message = ended["error"]["message"]
     assert "alice" in message and "sign in again" in message and "MCP Connector Manager" in message
     assert ended["error"]["data"]["reason"] == "sign_in_required"
     assert again["error"]["data"]["reason"] == "sign_in_required"
+    assert len(apps) == 1
     assert text_of(back) == "lab-sub-0a11ce"
 
 
