@@ -16,7 +16,9 @@ Written to this directory:
 - ``pairing-card.png``: the sign-in dialog on the pairing card of a first sign-in (made tall enough for the whole
   card: at its natural size the card scrolls after a few lines);
 - ``waiting.png``: the sign-in dialog waiting for the browser (this one time the browser does not sign in);
-- ``error.png``: the sign-in dialog after adding a server whose address nobody listens on.
+- ``error.png``: the sign-in dialog after adding a server whose address nobody listens on;
+- ``use-in.png``: **Use in…** for alice on Lab files, with the AI tools found in the script's own home folder (a few
+  tools' folders are made there; none of the person's own files is read), VS Code checked.
 
 Needs the test extra, the lab's Node packages (``npm ci --prefix tests/lab/node``), ``xvfb-run`` and ``xauth``,
 ``dbus-daemon`` and ``gnome-keyring-daemon``. The pictures replace the ones in place only when all four were
@@ -176,6 +178,7 @@ async def take(out: Path, urls: dict[str, str]) -> list[Path]:
     from desktop_app.ui.controller import Controller
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.signin_dialog import DONE, FAILED, PAIRING, WAITING, SignInDialog
+    from desktop_app.ui.use_in_dialog import UseInDialog
     from tests.lab.browser import scripted_browser
 
     class SystemBrowser(QObject):
@@ -322,6 +325,17 @@ async def take(out: Path, urls: dict[str, str]) -> list[Path]:
             raise ScreenshotError(f"the details pane does not show the reason: {window.details.text()!r}")
         save(window, out / "main-window.png", written)
 
+        # Use in…: the AI tools found (in the script's own HOME), one checked as a person would before Apply.
+        files = next(s.id for s, _ in controller.snapshot() if s.name == SERVERS["files"][0])
+        window.select_server(files)
+        window.select_account(account_id(SERVERS["files"][0], "alice@lab.test"))
+        window.act_use_in.trigger()
+        use_in = await wait_until(lambda: dialog(UseInDialog), "the Use in… dialog")
+        use_in.boxes["vscode"].setChecked(True)
+        await settle()
+        save(use_in, out / "use-in.png", written)
+        use_in.reject()
+
         # A server nobody listens on: the failure page with its message and what to do.
         port = closed_loopback_port()
         failing = await add_server(f"http://127.0.0.1:{port}/mcp", "")
@@ -367,10 +381,18 @@ def run(out: Path) -> list[Path]:
         print("Starting a private keyring …", flush=True)
         keyring_service = start_secret_service()
         stack.callback(keyring_service.stop)
+        user_home = home / "user"  # the AI tools "found" for Use in…: folders made here, never the person's own
+        for folder in (".config/Code/User", ".cursor", ".codex", ".config/zed", ".config/Claude"):
+            (user_home / folder).mkdir(parents=True)
         stack.enter_context(
             environment(
-                {**keyring_service.environment, "MCP_CONNECTORS_HOME": str(home / "profile")},
-                remove=("PYTHON_KEYRING_BACKEND",),
+                {
+                    **keyring_service.environment,
+                    "MCP_CONNECTORS_HOME": str(home / "profile"),
+                    "HOME": str(user_home),
+                    "XDG_CONFIG_HOME": str(user_home / ".config"),
+                },
+                remove=("PYTHON_KEYRING_BACKEND", "CODEX_HOME", "CLAUDE_CONFIG_DIR", "GOOSE_PATH_ROOT"),
             )
         )
         print("Starting the lab (authorization server, two MCP servers) …", flush=True)
