@@ -201,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.sig_quit_requested.connect(quit_requested.set)
     restore_signals = quit_on_signals(quit_requested.set, app)
     instance.sig_show_requested.connect(window.bring_forward)
+    instance.sig_step_up_requested.connect(window.step_up)
     if not args.hidden or tray is None:
         window.show()
 

@@ -12,10 +12,12 @@ Nothing is sent over the socket: the window is never brought forward over the pe
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import socket
 import stat
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -51,17 +53,57 @@ def launch_detached(command: list[str]) -> None:
         subprocess.Popen(command, stdin=quiet, stdout=quiet, stderr=quiet, close_fds=True, start_new_session=True)
 
 
+def _app_socket(home: Path) -> Path | None:
+    """The profile's single-instance socket when it is this user's socket (ADR 0016), else None."""
+    try:
+        path = instance_socket(home)
+        info = path.lstat()
+    except (ConnectorError, OSError):
+        return None
+    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.getuid():
+        return None
+    return path
+
+
+def _peer_is_this_user(connection: socket.socket) -> bool:
+    """``SO_PEERCRED`` on Linux; elsewhere the socket's private folder is the guard."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return True
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("iII"))
+    _pid, uid, _gid = struct.unpack("iII", credentials)
+    return bool(uid == os.getuid())
+
+
+def ask_step_up(home: Path, *, account_id: int, scopes: tuple[str, ...], host: str) -> bool:
+    """Ask the running app of ``home`` to sign ``account_id`` in again with ``scopes`` (it shows the pairing);
+    False when no app of this user answers."""
+    if os.name != "posix":
+        return False
+    path = _app_socket(home)
+    if path is None:
+        return False
+    message = {"account": account_id, "scopes": list(scopes), "host": host}
+    with contextlib.closing(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)) as connection:
+        connection.settimeout(0.5)
+        try:
+            connection.connect(str(path))
+            if not _peer_is_this_user(connection):
+                log.warning("The app's socket is held by another user: not asked")
+                return False
+            connection.sendall(b"step-up " + json.dumps(message).encode("utf-8") + b"\n")
+        except OSError as exc:
+            log.info("Could not ask the app for a step-up (%s)", exc.strerror or type(exc).__name__)
+            return False
+    return True
+
+
 def app_is_running(home: Path) -> bool:
     """Whether an app of the profile in ``home`` answers on its single-instance socket (POSIX; elsewhere: unknown,
     taken as running, so nothing is started twice)."""
     if os.name != "posix":
         return True
-    try:
-        path = instance_socket(home)
-        info = path.lstat()
-    except (ConnectorError, OSError):
-        return False
-    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.getuid():
+    path = _app_socket(home)
+    if path is None:
         return False
     with contextlib.closing(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)) as probe:
         probe.settimeout(0.5)

@@ -27,6 +27,7 @@ from desktop_app.accounts.renewal_wire import fingerprint
 from desktop_app.accounts.renewer import renew_detached
 from desktop_app.bridge import presence, words
 from desktop_app.bridge.app_link import AppLink
+from desktop_app.bridge.app_link import ask_step_up as ask_app_step_up
 from desktop_app.bridge.era import Era, Translator
 from desktop_app.bridge.relay import Activity, Relay
 from desktop_app.bridge.stdio import HostLink, protect_stdout
@@ -84,7 +85,12 @@ async def serve(
                 seen = fingerprint(rejected) if rejected is not None else None
                 await renew_detached(home, account, force=force, seen=seen)
 
-            tokens = BridgeTokens(registry, secrets, server, account, renew=renew)
+            launched_by = presence.parent_name()
+
+            def ask_step_up(scopes: tuple[str, ...]) -> bool:
+                return ask_app_step_up(home, account_id=account.id, scopes=scopes, host=launched_by)
+
+            tokens = BridgeTokens(registry, secrets, server, account, renew=renew, ask_step_up=ask_step_up)
             auth = BearerAuth(tokens)
             upstream = Upstream(http, server.url, auth=auth, hide=lambda: tuple(auth.sent))
             era_setting = ERA_SETTING.format(server=server.id)

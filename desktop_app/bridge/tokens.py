@@ -11,6 +11,7 @@ A step-up (the server wants more scopes) cannot be approved from here: :class:`M
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -24,6 +25,11 @@ from desktop_app.oauth.tokenset import TokenSet
 #: Renews ``account``'s stored tokens (``force``: even when they look fresh; ``rejected``: the token the server
 #: refused, so that a renewal another process already made is not repeated). Raises the typed error when it cannot.
 Renew = Callable[[Account, bool, TokenSet | None], Awaitable[None]]
+#: Asks the running app to sign the account in again with these scopes (it shows the pairing); False: no app.
+AskStepUp = Callable[[tuple[str, ...]], bool]
+#: How long a request waits for the person to approve a step-up in the app (seconds).
+STEP_UP_WAIT = 120.0
+_STEP_UP_POLL = 0.5
 
 
 class BridgeTokens:
@@ -37,8 +43,12 @@ class BridgeTokens:
         account: Account,
         *,
         renew: Renew,
+        ask_step_up: AskStepUp = lambda scopes: False,
+        step_up_wait: float = STEP_UP_WAIT,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._ask_step_up = ask_step_up
+        self._step_up_wait = step_up_wait
         self._registry = registry
         self._secrets = secrets
         self.server = server
@@ -94,6 +104,20 @@ class BridgeTokens:
         return fresh
 
     async def step_up(self, scopes: tuple[str, ...], challenge: BearerChallenge) -> TokenSet:
+        """The server wants ``scopes``: when the app runs, it shows the step-up's pairing and this request waits
+        (at most ``step_up_wait``) for the account's stored token to carry them; else, or when the person did not
+        approve in time, :class:`MorePermissionsNeeded` names them."""
+        if self._ask_step_up(scopes):
+            try:
+                async with asyncio.timeout(self._step_up_wait):
+                    while True:
+                        await asyncio.sleep(_STEP_UP_POLL)
+                        stored = self._stored()
+                        if set(scopes) <= set(stored.scopes):
+                            self._tokens = stored
+                            return stored
+            except TimeoutError:
+                pass  # not approved in time: said below
         raise MorePermissionsNeeded(
             f"{self.server.name} asks for more permissions ({' '.join(scopes)}) than "
             f"{self.account.display_name} granted.",

@@ -405,6 +405,7 @@ class Controller(QObject):
         account: Account | None = None,
         new_account: bool = False,
         remove_server_if_abandoned: bool = False,
+        extra_scopes: tuple[str, ...] = (),
     ) -> SignInJob:
         """Sign in to ``server`` (first account, ``new_account``, or ``account`` again).
 
@@ -423,6 +424,7 @@ class Controller(QObject):
                     approve=job.approve,
                     account=account,
                     new_account=new_account,
+                    extra_scopes=extra_scopes,
                     ask_nickname=job.ask_nickname,
                     on_url=job.remember_url,
                     on_step=job.on_step,

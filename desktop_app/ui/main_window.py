@@ -520,6 +520,20 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
+    def step_up(self, account_id: int, scopes: list[str], host: str) -> None:
+        """A connector needs more permissions (its bridge asked, on behalf of ``host``): the sign-in again of that
+        account with ``scopes`` added, whose pairing card shows what is new. The bridge waits for it, then replays."""
+        self.bring_forward()
+        self.reload()
+        self.select_account(account_id)
+        server, account = self.selected_server(), self.selected_account()
+        if server is None or account is None or account.id != account_id:
+            return
+        self._sign_in_dialog(
+            lambda: self.controller.sign_in(server, account=account, extra_scopes=tuple(scopes)),
+            f"{one_line(host, 60)} asks for more permissions on {one_line(server.name)} as {one_line(account.label)}",
+        )
+
     def sign_in_account(self, account_id: int) -> None:
         """Open the sign-in again of this account (the tray's "Sign in again…" and its notification)."""
         self.bring_forward()

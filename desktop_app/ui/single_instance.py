@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
 import logging
 import os
 import socket as pysocket
@@ -32,6 +33,10 @@ from desktop_app import appinfo
 log = logging.getLogger(__name__)
 
 SHOW = b"show\n"
+#: A bridge asks for a step-up: ``step-up {"account": id, "scopes": [...], "host": "name"}`` on one line
+#: (desktop_app/bridge/app_link.py writes it).
+STEP_UP = b"step-up "
+MAX_MESSAGE = 64 * 1024
 CONNECT_TIMEOUT_MS = 500
 #: ``struct ucred`` (pid, uid, gid), what ``SO_PEERCRED`` answers on Linux.
 _UCRED = struct.Struct("iII")
@@ -125,6 +130,8 @@ class SingleInstance(QObject):
     """Listens for later launches of the same profile; only this user's are heard (``check``: the peer's uid)."""
 
     sig_show_requested = Signal()
+    #: A connector needs more permissions: (account id, the scopes asked for, the program that runs the connector).
+    sig_step_up_requested = Signal(int, list, str)
 
     def __init__(self, name: str, parent: QObject | None = None, *, check: PeerUid = peer_uid) -> None:
         super().__init__(parent)
@@ -177,6 +184,32 @@ class SingleInstance(QObject):
                 self._read(socket)
 
     def _read(self, socket: QLocalSocket) -> None:
-        data = bytes(socket.readAll().data())
-        if SHOW.strip() in data:
-            self.sig_show_requested.emit()
+        data = bytes(socket.readAll().data())[:MAX_MESSAGE]
+        for line in data.splitlines():
+            if line.startswith(STEP_UP):
+                self._step_up(line[len(STEP_UP) :])
+            elif line.strip() == SHOW.strip():
+                self.sig_show_requested.emit()
+
+    def _step_up(self, payload: bytes) -> None:
+        """A step-up request, checked field by field; anything malformed is dropped (it came from this user, but
+        it is still only data)."""
+        try:
+            value = json.loads(payload)
+        except (ValueError, RecursionError):
+            log.warning("Ignoring a malformed step-up request on the single-instance socket")
+            return
+        account = value.get("account") if isinstance(value, dict) else None
+        scopes = value.get("scopes") if isinstance(value, dict) else None
+        host = value.get("host") if isinstance(value, dict) else None
+        if (
+            isinstance(account, int)
+            and not isinstance(account, bool)
+            and isinstance(scopes, list)
+            and scopes
+            and all(isinstance(scope, str) and scope and " " not in scope for scope in scopes)
+            and isinstance(host, str)
+        ):
+            self.sig_step_up_requested.emit(account, scopes, host)
+        else:
+            log.warning("Ignoring a step-up request with missing or malformed fields")

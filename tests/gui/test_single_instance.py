@@ -20,6 +20,8 @@ import pytest
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtNetwork import QLocalSocket
 
+from desktop_app.bridge.app_link import ask_step_up
+from desktop_app.storage.paths import instance_socket
 from desktop_app.ui.single_instance import SingleInstance, ask_running_instance_to_show, peer_uid
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_PEERCRED and socket files: Linux")
@@ -161,3 +163,40 @@ def test_an_answering_socket_of_another_user_is_replaced_not_obeyed(
             squatter.accept()  # the launch reached the app, not the squatter
     finally:
         squatter.close()
+
+
+def test_a_bridge_asking_for_a_step_up_is_heard_with_what_it_asks(
+    qtbot: Any, tmp_path: Path, listeners: list[SingleInstance], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    home = tmp_path / "profile"
+    home.mkdir(mode=0o700)
+    instance = listening(str(instance_socket(home)), listeners)
+    with qtbot.waitSignal(instance.sig_step_up_requested, timeout=5000) as heard:
+        assert ask_step_up(home, account_id=7, scopes=("mcp:tools", "mcp:admin"), host="claude")
+    assert heard.args == [7, ["mcp:tools", "mcp:admin"], "claude"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'step-up {"account": "7", "scopes": ["a"], "host": "h"}\n',
+        b'step-up {"account": 7, "scopes": ["a b"], "host": "h"}\n',
+        b'step-up {"account": 7, "scopes": [], "host": "h"}\n',
+        b"step-up not json\n",
+    ],
+)
+def test_a_malformed_step_up_request_is_dropped(
+    qtbot: Any, name: str, listeners: list[SingleInstance], line: bytes
+) -> None:
+    instance = listening(name, listeners)
+    heard: list[object] = []
+    instance.sig_step_up_requested.connect(lambda *args: heard.append(args))
+    with pysocket.socket(pysocket.AF_UNIX, pysocket.SOCK_STREAM) as client:
+        client.connect(name)
+        client.sendall(line + b"show\n")
+        with qtbot.waitSignal(instance.sig_show_requested, timeout=5000):
+            pass
+    assert heard == []

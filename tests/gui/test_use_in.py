@@ -156,3 +156,18 @@ async def test_the_details_say_which_program_uses_the_connector_now(
     made.select_account(signed_in[1].id)
     made._show_details()
     assert "In use now" not in made.details_tabs.details.text()
+
+
+async def test_a_step_up_asked_by_a_bridge_opens_the_accounts_sign_in_with_the_new_scopes(
+    window: MainWindow, signed_in: tuple[Server, Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[tuple[object, str]] = []
+    monkeypatch.setattr(window, "_sign_in_dialog", lambda start, title: opened.append((start, title)))
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(window.controller, "sign_in", lambda server, **options: started.append(options))
+    window.step_up(signed_in[1].id, ["files", "files:admin"], "claude")
+    ((start, title),) = opened
+    assert title == "claude asks for more permissions on files as alice@work.example"
+    start()  # type: ignore[operator]
+    assert started == [{"account": signed_in[1], "extra_scopes": ("files", "files:admin")}]
+    assert window.selected_account() == signed_in[1]

@@ -1,0 +1,77 @@
+"""A step-up under a bridge: with the app running, the request waits for the person to approve it there, then goes
+on with the new token; without the app, or without an answer in time, an error names the scopes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+import pytest
+
+from desktop_app.accounts.manager import Accounts
+from desktop_app.accounts.models import Account, Server, ServerSettings
+from desktop_app.bridge.tokens import BridgeTokens
+from desktop_app.errors import MorePermissionsNeeded
+from desktop_app.oauth.challenge import BearerChallenge
+from desktop_app.oauth.tokenset import TokenSet
+from desktop_app.storage.memory import memory_stores
+from tests.helpers.metadata import ISSUER, RESOURCE
+from tests.helpers.records import store_sign_in
+
+CHALLENGE = BearerChallenge(error="insufficient_scope", scope=("mcp:tools", "mcp:admin"))
+
+
+@pytest.fixture
+def signed_in() -> tuple[Accounts, Server, Account, TokenSet]:
+    accounts = Accounts(*memory_stores())
+    now = time.time()
+    server = accounts.registry.add_server(
+        url=RESOURCE, resource=RESOURCE, name="files", settings=ServerSettings(), now=now
+    )
+    tokens = TokenSet(
+        "at-1", ISSUER, "client-1", RESOURCE, ("mcp:tools",), now, expires_at=now + 3600, refresh_token="rt"
+    )
+    account = store_sign_in(accounts, server.id, tokens, now=now)
+    return accounts, server, account, tokens
+
+
+async def no_renewal(account: Account, force: bool, rejected: TokenSet | None) -> None:
+    raise AssertionError("no renewal expected")
+
+
+async def test_the_request_waits_for_the_step_up_approved_in_the_app(
+    signed_in: tuple[Accounts, Server, Account, TokenSet],
+) -> None:
+    accounts, server, account, tokens = signed_in
+    asked: list[tuple[str, ...]] = []
+
+    def ask(scopes: tuple[str, ...]) -> bool:
+        asked.append(scopes)
+        return True
+
+    source = BridgeTokens(accounts.registry, accounts.secrets, server, account, renew=no_renewal, ask_step_up=ask)
+
+    async def person_approves() -> None:
+        await asyncio.sleep(0.3)
+        wider = dataclasses.replace(tokens, access_token="at-2", scopes=("mcp:tools", "mcp:admin"))
+        accounts.tokens.write(account.key, wider)
+
+    approving = asyncio.ensure_future(person_approves())
+    fresh = await source.step_up(("mcp:tools", "mcp:admin"), CHALLENGE)
+    await approving
+    assert asked == [("mcp:tools", "mcp:admin")]
+    assert fresh.access_token == "at-2"
+
+
+async def test_no_app_or_no_answer_in_time_names_the_scopes(
+    signed_in: tuple[Accounts, Server, Account, TokenSet],
+) -> None:
+    accounts, server, account, _ = signed_in
+    for ask, wait in ((lambda scopes: False, 120.0), (lambda scopes: True, 0.6)):
+        source = BridgeTokens(
+            accounts.registry, accounts.secrets, server, account, renew=no_renewal, ask_step_up=ask, step_up_wait=wait
+        )
+        with pytest.raises(MorePermissionsNeeded) as raised:
+            await source.step_up(("mcp:tools", "mcp:admin"), CHALLENGE)
+        assert raised.value.scopes == ("mcp:tools", "mcp:admin")
