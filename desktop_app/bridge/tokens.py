@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from desktop_app.accounts.models import Account, Server
 from desktop_app.accounts.ports import Registry, SecretStore
 from desktop_app.accounts.stored import fresh_token, renewal_leeway, stored_token
-from desktop_app.errors import MorePermissionsNeeded, SignInRequired
+from desktop_app.errors import MorePermissionsNeeded, ServerUnavailable, SignInRequired
 from desktop_app.oauth.challenge import BearerChallenge
 from desktop_app.oauth.tokenset import TokenSet
 
@@ -84,6 +84,16 @@ class BridgeTokens:
         self.renewals += 1
         await self._renew(self.account, True, rejected)
         fresh = self._stored()
+        if fresh.access_token == rejected.access_token and fresh.refresh_token is not None:
+            # Not renewed, though it could be: the authorization server is out of reach for now (the worker kept
+            # the sign-in and recorded the trouble). Nothing is final: say so, and keep the login.
+            raise ServerUnavailable(
+                "server_unavailable",
+                f"{self.server.name} refused the access token of {self.account.display_name}, and it could not be "
+                "renewed right now.",
+                hint="The sign-in is kept; try again in a moment.",
+                url=self.resource,
+            )
         if fresh.access_token == rejected.access_token:
             # Nothing to renew with: the server's refusal is final.
             self._registry.record_refresh_failure(

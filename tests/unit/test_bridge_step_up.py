@@ -1,5 +1,6 @@
-"""A step-up under a bridge: with the app running, the request waits for the person to approve it there, then goes
-on with the new token; without the app, or without an answer in time, an error names the scopes."""
+"""The bridge's token source: a step-up waits for the person to approve it in the app, then goes on with the new
+token (without the app, or without an answer in time, an error names the scopes); a refused token that could not
+be renewed right now keeps the login, one that cannot be renewed at all needs a sign-in."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import time
 import pytest
 
 from desktop_app.accounts.manager import Accounts
-from desktop_app.accounts.models import Account, Server, ServerSettings
+from desktop_app.accounts.models import Account, AccountState, Server, ServerSettings
 from desktop_app.bridge.tokens import BridgeTokens
-from desktop_app.errors import MorePermissionsNeeded
+from desktop_app.errors import MorePermissionsNeeded, ServerUnavailable, SignInRequired
 from desktop_app.oauth.challenge import BearerChallenge
 from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.storage.memory import memory_stores
@@ -75,3 +76,32 @@ async def test_no_app_or_no_answer_in_time_names_the_scopes(
         with pytest.raises(MorePermissionsNeeded) as raised:
             await source.step_up(("mcp:tools", "mcp:admin"), CHALLENGE)
         assert raised.value.scopes == ("mcp:tools", "mcp:admin")
+
+
+async def test_a_refused_token_that_could_not_be_renewed_now_keeps_the_login(
+    signed_in: tuple[Accounts, Server, Account, TokenSet],
+) -> None:
+    accounts, server, account, tokens = signed_in
+
+    async def out_of_reach(account: Account, force: bool, rejected: TokenSet | None) -> None:
+        return None  # the worker kept the tokens: the authorization server did not answer
+
+    source = BridgeTokens(accounts.registry, accounts.secrets, server, account, renew=out_of_reach)
+    with pytest.raises(ServerUnavailable):
+        await source.renew(tokens, None)
+    assert accounts.registry.account(account.id).state is AccountState.SIGNED_IN  # type: ignore[union-attr]
+
+
+async def test_a_refused_token_without_a_refresh_token_needs_a_sign_in(
+    signed_in: tuple[Accounts, Server, Account, TokenSet],
+) -> None:
+    accounts, server, account, tokens = signed_in
+    accounts.tokens.write(account.key, dataclasses.replace(tokens, refresh_token=None))
+
+    async def nothing_to_renew(account: Account, force: bool, rejected: TokenSet | None) -> None:
+        return None
+
+    source = BridgeTokens(accounts.registry, accounts.secrets, server, account, renew=nothing_to_renew)
+    with pytest.raises(SignInRequired):
+        await source.renew(dataclasses.replace(tokens, refresh_token=None), None)
+    assert accounts.registry.account(account.id).state is AccountState.NEEDS_SIGN_IN  # type: ignore[union-attr]
