@@ -85,6 +85,7 @@ class Relay:
         self._internal_ids = (f"{INTERNAL_ID_PREFIX}{n}" for n in itertools.count(1))
         self._initialize: JsonObject | None = None
         self._session_lock = asyncio.Lock()
+        self._order = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self.activity = Activity()
@@ -123,20 +124,25 @@ class Relay:
             self._spawn(self._send_in_order(steps.to_server))
 
     async def _send_in_order(self, messages: list[JsonObject]) -> None:
-        """Notifications and responses go up one after the other, in order (``initialized`` before what follows
-        it); each request in a task of its own, so requests run concurrently."""
-        for message in messages:
-            request_id = request_id_of(message)
-            if request_id is not None:
-                task = asyncio.ensure_future(self._forward(message))
-                self._inflight[request_id] = task
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-                task.add_done_callback(functools.partial(self._done, request_id))
-            elif message.get("method") == "notifications/cancelled" and self._translator.server_era == "modern":
-                self._cancel_stream(message)
-            else:
-                await self._forward(message)
+        """What the host and the translator send goes up in the order it was made: notifications and responses one
+        after the other (``initialized`` before the requests that follow it), each request started in turn in a
+        task of its own, so that requests run concurrently and none waits for another's answer."""
+        async with self._order:  # asyncio's lock is first come, first served
+            for message in messages:
+                await self._send_one(message)
+
+    async def _send_one(self, message: JsonObject) -> None:
+        request_id = request_id_of(message)
+        if request_id is not None:
+            task = asyncio.ensure_future(self._forward(message))
+            self._inflight[request_id] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(functools.partial(self._done, request_id))
+        elif message.get("method") == "notifications/cancelled" and self._translator.server_era == "modern":
+            self._cancel_stream(message)
+        else:
+            await self._forward(message)
 
     def _done(self, request_id: RequestId, task: asyncio.Task[None]) -> None:
         if self._inflight.get(request_id) is task:
