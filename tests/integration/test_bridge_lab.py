@@ -9,7 +9,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,18 @@ async def test_a_host_lists_and_calls_tools_as_the_account(
     assert {tool.name for tool in tools.tools} >= {"echo", "whoami"}
     assert echoed.content[0].text == "through the bridge"  # type: ignore[union-attr]
     assert who.content[0].text == "lab-sub-0a11ce"  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def short_lived(
+    lab_as_factory: Callable[..., RunningAuthServer], lab_mcp_factory: Callable[..., RunningMcpServer]
+) -> Iterator[tuple[RunningAuthServer, RunningMcpServer]]:
+    """An authorization server whose access tokens live 4 s (renewed after 2 s), and an MCP server beside it."""
+    auth_server = lab_as_factory(accessTokenTTL=4)
+    mcp = lab_mcp_factory(auth_server)
+    yield auth_server, mcp
+    mcp.stop()
+    auth_server.stop()
 
 
 def assert_no_secrets(*outputs: str) -> None:
@@ -171,11 +183,9 @@ async def test_a_refused_token_is_renewed_and_the_request_replayed(
 
 
 async def test_a_token_expiring_mid_session_is_renewed_ahead(
-    lab_as_factory: Callable[..., RunningAuthServer],
-    lab_mcp_factory: Callable[..., RunningMcpServer],
+    short_lived: tuple[RunningAuthServer, RunningMcpServer],
 ) -> None:
-    auth_server = lab_as_factory(accessTokenTTL=4)
-    mcp = lab_mcp_factory(auth_server)
+    auth_server, mcp = short_lived
     sign_in(mcp.url)
     async with BridgeProcess(mcp.url) as bridge:
         await handshake(bridge)
@@ -191,11 +201,9 @@ async def test_a_token_expiring_mid_session_is_renewed_ahead(
 
 
 async def test_a_grant_ended_is_said_then_the_same_bridge_works_after_signing_in_again(
-    lab_as_factory: Callable[..., RunningAuthServer],
-    lab_mcp_factory: Callable[..., RunningMcpServer],
+    short_lived: tuple[RunningAuthServer, RunningMcpServer],
 ) -> None:
-    auth_server = lab_as_factory(accessTokenTTL=4)
-    mcp = lab_mcp_factory(auth_server)
+    auth_server, mcp = short_lived
     sign_in(mcp.url, app_may_start=True)
     async with BridgeProcess(mcp.url) as bridge:
         await handshake(bridge)
@@ -261,11 +269,9 @@ async def test_eight_requests_in_flight(lab_mcp: RunningMcpServer) -> None:
 
 
 async def test_two_bridges_racing_one_expiring_token_renew_it_once(
-    lab_as_factory: Callable[..., RunningAuthServer],
-    lab_mcp_factory: Callable[..., RunningMcpServer],
+    short_lived: tuple[RunningAuthServer, RunningMcpServer],
 ) -> None:
-    auth_server = lab_as_factory(accessTokenTTL=4)
-    mcp = lab_mcp_factory(auth_server)
+    auth_server, mcp = short_lived
     sign_in(mcp.url)
     async with BridgeProcess(mcp.url) as first, BridgeProcess(mcp.url) as second:
         await asyncio.gather(handshake(first), handshake(second))
@@ -279,11 +285,9 @@ async def test_two_bridges_racing_one_expiring_token_renew_it_once(
 
 
 async def test_a_host_killing_the_bridge_mid_renewal_loses_no_login(
-    lab_as_factory: Callable[..., RunningAuthServer],
-    lab_mcp_factory: Callable[..., RunningMcpServer],
+    short_lived: tuple[RunningAuthServer, RunningMcpServer],
 ) -> None:
-    auth_server = lab_as_factory(accessTokenTTL=4)
-    mcp = lab_mcp_factory(auth_server)
+    auth_server, mcp = short_lived
     sign_in(mcp.url)
     async with BridgeProcess(mcp.url) as bridge:
         await handshake(bridge)
