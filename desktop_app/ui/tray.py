@@ -18,7 +18,9 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from desktop_app import appinfo
 from desktop_app.accounts.models import Account, AccountState
+from desktop_app.bridge.presence import LiveBridge, live_bridges
 from desktop_app.errors import one_line
+from desktop_app.storage.paths import data_dir
 from desktop_app.ui import plain, text
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.icons import icon_path
@@ -79,9 +81,12 @@ class Tray(QObject):
         *,
         autostart_enabled: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.time,
+        live: Callable[[], list[LiveBridge]] | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        #: The bridges running now (``desktop_app.bridge.presence``): which connectors AI tools are using.
+        self.live = live if live is not None else lambda: live_bridges(data_dir())
         self.controller = controller
         self.refresher = refresher
         self.clock = clock
@@ -131,6 +136,8 @@ class Tray(QObject):
         menu.clear()
         now = self.clock()
         snapshot = self.controller.snapshot()
+        running = self.live()
+        in_use = {bridge.account_id for bridge in running}
         if not snapshot:
             empty = menu.addAction("No servers yet")
             empty.setEnabled(False)
@@ -147,8 +154,17 @@ class Tray(QObject):
                     action.setObjectName(f"signInAgain_{account.id}")
                     action.triggered.connect(lambda _c=False, a=account.id: self.sig_sign_in_requested.emit(a))
                 else:
-                    line = menu.addAction(plain.action(f"    {one_line(account.display_name, 60)} — {state}"))
+                    used = " · in use" if account.id in in_use else ""
+                    line = menu.addAction(plain.action(f"    {one_line(account.display_name, 60)} — {state}{used}"))
                     line.setEnabled(False)
+        if running:
+            programs = ", ".join(sorted({one_line(bridge.launched_by, 40) for bridge in running}))
+            count = len(in_use)
+            users = menu.addAction(
+                plain.action(f"{count} connector{'s' if count != 1 else ''} in use by AI tools ({programs})")
+            )
+            users.setObjectName("connectorsInUse")
+            users.setEnabled(False)
         menu.addSeparator()
         open_window = menu.addAction("Open Connector Manager")
         open_window.setObjectName("openWindow")

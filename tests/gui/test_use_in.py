@@ -1,5 +1,6 @@
 """**Use in…**: an account's connector put into and taken out of the AI tools found on this computer, from the
-window; the details say which tools have it; removing a server offers to take its connectors out. HOME and
+window; the details say which tools have it and which program runs it now (the tray counts those); removing a server
+offers to take its connectors out; a bridge's step-up request opens the account's sign-in. HOME and
 XDG_CONFIG_HOME point at the test's own folder (never the real home)."""
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from desktop_app.hosts.installer import install, state_of
 from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.refresher import BackgroundRefresher
+from desktop_app.ui.tray import Tray
 from desktop_app.ui.use_in_dialog import UseInDialog
 from tests.gui.conftest import wait_until
 from tests.helpers.records import store_sign_in
@@ -171,3 +174,19 @@ async def test_a_step_up_asked_by_a_bridge_opens_the_accounts_sign_in_with_the_n
     start()  # type: ignore[operator]
     assert started == [{"account": signed_in[1], "extra_scopes": ("files", "files:admin")}]
     assert window.selected_account() == signed_in[1]
+
+
+def test_the_tray_counts_connectors_in_use(qtbot, controller: Controller, signed_in: tuple[Server, Account]) -> None:
+    server, account = signed_in
+    running = [
+        LiveBridge(os.getpid(), server.id, account.id, "claude", time.time()),
+        LiveBridge(os.getpid(), server.id, account.id, "code", time.time()),
+    ]
+    tray = Tray(controller, BackgroundRefresher(controller), live=lambda: running)
+    tray.rebuild_menu()
+    texts = tray.menu_texts()
+    assert "1 connector in use by AI tools (claude, code)" in texts
+    assert any(t.startswith("    Work (alice@work.example) — ") and t.endswith(" · in use") for t in texts), texts
+    running.clear()
+    tray.rebuild_menu()
+    assert not any("in use" in t for t in tray.menu_texts())
