@@ -120,22 +120,25 @@ async def serve(
             )
             _stop_on_signals(relay)
             log.info("Serving %s as %s", server.name, account.display_name)
-            here = presence.announce(home, server_id=server.id, account_id=account.id, started_at=time.time())
+            here = presence.announce(
+                home, server_id=server.id, account_id=account.id, started_at=time.time(), launched_by=launched_by
+            )
             try:
                 await relay.run()
             finally:
                 presence.withdraw(here)
-            _record_activity(registry, account, relay.activity, tokens.renewals)
+            _record_activity(registry, account, relay.activity, tokens.renewals, launched_by)
     finally:
         registry.close()
     return EXIT_OK
 
 
-def _record_activity(registry: SqliteRegistry, account: Account, activity: Activity, renewals: int) -> None:
+def _record_activity(
+    registry: SqliteRegistry, account: Account, activity: Activity, renewals: int, launched_by: str
+) -> None:
     """One event in the account's activity: how much this bridge passed on, what failed, who launched it."""
     detail = (
-        f"{activity.requests} request(s), {activity.errors} failed, {renewals} renewal(s); "
-        f"launched by {presence.parent_name()}"
+        f"{activity.requests} request(s), {activity.errors} failed, {renewals} renewal(s); launched by {launched_by}"
     )
     log.info("Done: %s", detail)
     try:

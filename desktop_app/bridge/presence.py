@@ -55,12 +55,14 @@ def parent_name() -> str:
     return f"process {ppid}"
 
 
-def announce(home: Path, *, server_id: int, account_id: int, started_at: float) -> Path:
-    """Write this bridge's file; returns its path for :func:`withdraw`."""
+def announce(home: Path, *, server_id: int, account_id: int, started_at: float, launched_by: str | None = None) -> Path:
+    """Write this bridge's file (``launched_by``: the launcher's name, default :func:`parent_name`); returns its
+    path for :func:`withdraw`."""
     folder = home / FOLDER
     folder.mkdir(mode=0o700, exist_ok=True)
     pid = os.getpid()
-    entry = LiveBridge(pid, server_id, account_id, parent_name(), started_at, _process_start(pid))
+    launcher = launched_by if launched_by is not None else parent_name()
+    entry = LiveBridge(pid, server_id, account_id, launcher, started_at, _process_start(pid))
     path = folder / f"{pid}.json"
     temporary = folder / f".{pid}.json.tmp"
     temporary.write_text(json.dumps(asdict(entry)), encoding="utf-8")
