@@ -55,11 +55,16 @@ def main(argv: Sequence[str]) -> int:
     args = parse(argv)
     if args is None:
         return EXIT_OK
-    stdin, stdout = protect_stdout()
     try:
-        return asyncio.run(serve(args.server, args.account, args.secret_store, stdin, stdout))
+        return asyncio.run(serve_stdio(args.server, args.account, args.secret_store))
     except KeyboardInterrupt:
         return 130
+
+
+async def serve_stdio(server_text: str, account_text: str | None, secret_store: str | None) -> int:
+    """Serve on this process's stdin and stdout (from now on, nothing else may write to stdout)."""
+    stdin, stdout = protect_stdout()
+    return await serve(server_text, account_text, secret_store, stdin, stdout)
 
 
 async def serve(

@@ -30,16 +30,17 @@ def initialize_request(request_id: int = 1, version: str = "2025-11-25") -> dict
 class BridgeProcess:
     """``python -m desktop_app bridge ARGS`` with pipes; use ``async with``."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, program: tuple[str, ...] = ("-m", "desktop_app")) -> None:
+        """``program``: how Python starts the command line (``-c`` with a script: another way in)."""
         self.args = args
+        self.program = program
         self.process: asyncio.subprocess.Process | None = None
         self.lines: list[str] = []
 
     async def __aenter__(self) -> BridgeProcess:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "desktop_app",
+            *self.program,
             "bridge",
             *self.args,
             stdin=asyncio.subprocess.PIPE,

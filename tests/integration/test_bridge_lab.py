@@ -311,3 +311,14 @@ async def until_refresh_requested(auth_server: RunningAuthServer) -> None:
     async with asyncio.timeout(20):  # a hang guard
         while not auth_server.refresh_requests():
             await asyncio.sleep(0.02)
+
+
+async def test_the_command_lines_engine_runs_the_same_bridge(lab_mcp: RunningMcpServer) -> None:
+    sign_in(lab_mcp.url)
+    engine = ("-c", "import sys; from desktop_app.cli.main import main; sys.exit(main(sys.argv[1:]))")
+    async with BridgeProcess(lab_mcp.url, program=engine) as bridge:
+        answer = await handshake(bridge)
+        echoed = await bridge.request(tool_call(2, "echo", {"text": "via the engine"}))
+        assert await bridge.close_stdin() == 0
+    assert "acts as alice" in answer["result"]["instructions"]
+    assert text_of(echoed) == "via the engine"

@@ -8,6 +8,7 @@ import argparse
 from collections.abc import Awaitable, Callable
 
 from desktop_app.cli.commands.accounts import run_login, run_logout, run_nickname, run_token
+from desktop_app.cli.commands.bridge import run_bridge
 from desktop_app.cli.commands.connect import run_connect
 from desktop_app.cli.commands.diagnostics import run_doctor
 from desktop_app.cli.commands.hosts import run_hosts, run_install, run_uninstall
@@ -31,6 +32,7 @@ COMMANDS: dict[str, Command] = {
     "nickname": run_nickname,
     "consent": run_consent,
     "doctor": run_doctor,
+    "bridge": run_bridge,
     "hosts": run_hosts,
     "install": run_install,
     "uninstall": run_uninstall,
