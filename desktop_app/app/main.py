@@ -139,8 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = str(instance_socket(profile)) if os.name == "posix" else instance_name(profile)
     except ConnectorError as exc:
         return cannot_open(exc)
-    if ask_running_instance_to_show(name):
-        print(f"{appinfo.APP_NAME} is already running: its window was brought forward.", file=sys.stderr)
+    # Started in the tray (at login, or by a connector whose sign-in ended) while it runs: nothing to bring forward.
+    if ask_running_instance_to_show(name, show=not args.hidden):
+        done = "it stays in the tray" if args.hidden else "its window was brought forward"
+        print(f"{appinfo.APP_NAME} is already running: {done}.", file=sys.stderr)
         return EXIT_OK
     instance = SingleInstance(name)
     instance.listen()

@@ -12,6 +12,7 @@ disconnected", and it exits when the host closes stdin.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -34,7 +35,7 @@ from desktop_app.bridge.stdio import HostLink, protect_stdout
 from desktop_app.bridge.tokens import BridgeTokens
 from desktop_app.bridge.upstream import Upstream, request_id_of
 from desktop_app.cli.parser import parse
-from desktop_app.errors import ConnectorError, SignInRequired
+from desktop_app.errors import ConnectorError, SignInRequired, TokenRejected
 from desktop_app.oauth import http as oauth_http
 from desktop_app.oauth.auth import BearerAuth
 from desktop_app.oauth.tokenset import TokenSet
@@ -96,7 +97,7 @@ async def serve(
                 return ask_app_step_up(home, account_id=account.id, scopes=scopes, host=launched_by)
 
             tokens = BridgeTokens(registry, secrets, server, account, renew=renew, ask_step_up=ask_step_up)
-            auth = BearerAuth(tokens)
+            auth = BearerAuth(tokens, per_request=True)
             upstream = Upstream(http, server.url, auth=auth, hide=lambda: tuple(auth.sent))
             era_setting = ERA_SETTING.format(server=server.id)
             hint = registry.get_setting(era_setting)
@@ -112,6 +113,15 @@ async def serve(
             app = AppLink(home, registry)
 
             def error_for(exc: ConnectorError) -> dict[str, Any]:
+                if isinstance(exc, TokenRejected):  # refused even after a renewal: shown where the account is
+                    with contextlib.suppress(ConnectorError):
+                        registry.record_refresh_failure(
+                            account.id,
+                            code="rejected",
+                            message="the server refused the renewed access token",
+                            needs_sign_in=True,
+                            now=time.time(),
+                        )
                 if isinstance(exc, SignInRequired):
                     app.sign_in_ended()
                 return words.host_error(exc, server=server, account=tokens.account)

@@ -55,9 +55,19 @@ def parent_name() -> str:
     return f"process {ppid}"
 
 
-def announce(home: Path, *, server_id: int, account_id: int, started_at: float, launched_by: str | None = None) -> Path:
+def announce(
+    home: Path, *, server_id: int, account_id: int, started_at: float, launched_by: str | None = None
+) -> Path | None:
     """Write this bridge's file (``launched_by``: the launcher's name, default :func:`parent_name`); returns its
-    path for :func:`withdraw`."""
+    path for :func:`withdraw`, or None when it cannot be written (the bridge serves all the same)."""
+    try:
+        return _write(home, server_id, account_id, started_at, launched_by)
+    except OSError as exc:
+        log.warning("Could not say that this connector is in use (%s)", exc.strerror or type(exc).__name__)
+        return None
+
+
+def _write(home: Path, server_id: int, account_id: int, started_at: float, launched_by: str | None) -> Path:
     folder = home / FOLDER
     folder.mkdir(mode=0o700, exist_ok=True)
     pid = os.getpid()
@@ -70,12 +80,15 @@ def announce(home: Path, *, server_id: int, account_id: int, started_at: float, 
     return path
 
 
-def withdraw(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
+def withdraw(path: Path | None) -> None:
+    if path is not None:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _alive(entry: LiveBridge) -> bool:
+    if sys.platform == "win32":
+        return True  # os.kill(pid, 0) would send Ctrl+C there; the bridge removes its file when it ends
     try:
         os.kill(entry.pid, 0)
     except ProcessLookupError:

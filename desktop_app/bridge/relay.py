@@ -139,7 +139,11 @@ class Relay:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             task.add_done_callback(functools.partial(self._done, request_id))
-        elif message.get("method") == "notifications/cancelled" and self._translator.server_era == "modern":
+        elif message.get("method") == "notifications/cancelled":
+            # The request's own wait ends too (a renewal, a step-up, its stream): it must not run after all. A
+            # 2026-07-28 server has no client notifications: closing the stream is the cancellation.
+            if self._translator.server_era != "modern":
+                await self._forward(message)
             self._cancel_stream(message)
         else:
             await self._forward(message)
@@ -193,7 +197,12 @@ class Relay:
             self.activity.requests += 1
         try:
             await self._post(message)
-        except ConnectorError as exc:
+        except (ConnectorError, ValueError, TypeError) as exc:
+            if not isinstance(exc, ConnectorError):  # a bug of ours must not leave the host waiting for ever
+                log.exception("Could not pass %s on", method if isinstance(method, str) else "a response")
+                exc = McpProtocolError(
+                    "internal_error", f"The bridge could not pass this request on ({type(exc).__name__}).", url=None
+                )
             if request_id is None:
                 log.warning("Could not pass %s on: %s", method if isinstance(method, str) else "a response", exc)
                 return
@@ -232,7 +241,7 @@ class Relay:
                     "session_expired", f"{self._upstream.url} has no session for this bridge.", url=self._upstream.url
                 )
             log.info("The session at %s expired; initializing again", self._upstream.url)
-            self._upstream.session_id = None
+            # The old id stays until the new one comes: what goes up meanwhile meets a 404 and waits here.
             replay = {**self._initialize, "id": next(self._internal_ids)}
             await self._upstream.post(replay, protocol_version=None, deliver=self._deliver)
             initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}

@@ -11,6 +11,7 @@ invalid-request error; the bridge keeps going either way. Lines are bounded (:da
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -30,9 +31,18 @@ INVALID_REQUEST = -32600
 JsonObject = dict[str, Any]
 
 
+def compact_json(message: JsonObject) -> bytes:
+    """Compact JSON, non-ASCII kept as UTF-8; a string with a lone surrogate (valid JSON, not UTF-8: a text cut in
+    the middle of an emoji) is written with escapes instead."""
+    try:
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(message, separators=(",", ":")).encode("ascii")
+
+
 def encode(message: JsonObject) -> bytes:
-    """One message as one line: compact JSON, non-ASCII kept as UTF-8 (JSON escapes any newline in a string)."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+    """One message as one line (JSON escapes any newline in a string)."""
+    return compact_json(message) + b"\n"
 
 
 def protect_stdout() -> tuple[BinaryIO, BinaryIO]:
@@ -85,6 +95,10 @@ class HostLink:
         """Over the given pipes; regular files and terminals are read and written through a thread instead."""
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=MAX_LINE_BYTES)
+        if sys.platform == "win32":
+            # The proactor loop takes only overlapped handles: a host's anonymous pipes go through threads.
+            _feed_from_thread(reader, stdin)
+            return cls(reader, _ThreadWriter(stdout))
         try:
             await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
         except (ValueError, OSError, NotImplementedError):
@@ -144,8 +158,15 @@ class HostLink:
             return
         data = encode(message)
         async with self._lock:
+            writing = asyncio.ensure_future(self._write(data))
             try:
-                await self._write(data)
+                try:
+                    await asyncio.shield(writing)
+                except asyncio.CancelledError:
+                    # A line half written would break every line after it: finish it before letting go.
+                    with contextlib.suppress(Exception):
+                        await writing
+                    raise
             except (BrokenPipeError, ConnectionResetError, OSError) as exc:
                 log.info("The host stopped reading (%s)", type(exc).__name__)
                 self.closed = True

@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from desktop_app.accounts.models import Account, Server
+from desktop_app.accounts.models import Account, AccountState, Server
 from desktop_app.accounts.ports import Registry, SecretStore
 from desktop_app.accounts.stored import fresh_token, renewal_leeway, stored_token
 from desktop_app.errors import MorePermissionsNeeded, ServerUnavailable, SignInRequired
@@ -56,6 +56,8 @@ class BridgeTokens:
         self._renew = renew
         self._clock = clock
         self._tokens: TokenSet | None = None
+        self._renewing = asyncio.Lock()
+        self._stepping = asyncio.Lock()
         #: How many renewals this bridge asked for (the activity it reports).
         self.renewals = 0
 
@@ -68,16 +70,28 @@ class BridgeTokens:
 
     async def token(self) -> TokenSet:
         cached = self._tokens
-        if cached is not None and not cached.is_expired(self._clock(), renewal_leeway(cached)):
+        if cached is not None and not cached.is_expired(self._clock(), renewal_leeway(cached)) and self._signed_in():
             return cached
+        async with self._renewing:  # requests that find the token expiring wait for one renewal
+            cached = self._tokens
+            if cached is not None and not cached.is_expired(self._clock(), renewal_leeway(cached)):
+                return cached
+            self._tokens = None
+            fresh = fresh_token(self._registry, self._secrets, self.account, clock=self._clock)
+            if fresh is None:
+                self.renewals += 1
+                await self._renew(self.account, False, None)
+                fresh = self._stored()
+            self._tokens = fresh
+            return fresh
+
+    def _signed_in(self) -> bool:
+        """Still signed in, as the registry says now (signed out or removed in the app: the token is not used)."""
+        current = self._registry.account(self.account.id)
+        if current is not None and current.state is AccountState.SIGNED_IN:
+            return True
         self._tokens = None
-        fresh = fresh_token(self._registry, self._secrets, self.account, clock=self._clock)
-        if fresh is None:
-            self.renewals += 1
-            await self._renew(self.account, False, None)
-            fresh = self._stored()
-        self._tokens = fresh
-        return fresh
+        return False
 
     async def renew(self, rejected: TokenSet, challenge: BearerChallenge | None) -> TokenSet:
         self._tokens = None
@@ -117,6 +131,14 @@ class BridgeTokens:
         """The server wants ``scopes``: when the app runs, it shows the step-up's pairing and this request waits
         (at most ``step_up_wait``) for the account's stored token to carry them; else, or when the person did not
         approve in time, :class:`MorePermissionsNeeded` names them."""
+        async with self._stepping:  # concurrent refusals ask the person once
+            stored = self._stored()
+            if set(scopes) <= set(stored.scopes):
+                self._tokens = stored
+                return stored
+            return await self._wait_for_step_up(scopes)
+
+    async def _wait_for_step_up(self, scopes: tuple[str, ...]) -> TokenSet:
         if self._ask_step_up(scopes):
             try:
                 async with asyncio.timeout(self._step_up_wait):

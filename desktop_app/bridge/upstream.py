@@ -18,7 +18,6 @@ the answer handed on as it arrives.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
@@ -27,6 +26,7 @@ from typing import Any
 import httpx
 
 from desktop_app import exchange
+from desktop_app.bridge.stdio import compact_json
 from desktop_app.content_coding import ACCEPT_ENCODING, decoded
 from desktop_app.errors import ConnectorError
 from desktop_app.mcp.errors import McpProtocolError
@@ -114,13 +114,13 @@ class Upstream:
             name = params.get("name") if params else None
             header_params = self._header_params.get(name, ()) if isinstance(name, str) else ()
             return request_headers(method, params, protocol_version=protocol_version, header_params=header_params)
-        after_initialize = method != "initialize" and protocol_version is not None
+        initialize = method == "initialize"
         return request_headers(
             "",
             None,
             protocol_version=protocol_version or "",
-            after_initialize=after_initialize,
-            session_id=self.session_id,
+            after_initialize=not initialize and protocol_version is not None,
+            session_id=None if initialize else self.session_id,
         )
 
     async def _open(self, request: httpx.Request, what: str) -> httpx.Response:
@@ -147,7 +147,7 @@ class Upstream:
         if method == "tools/list" and request_id is not None:
             self._listing_ids.add(request_id)
         session = self.session_id
-        body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        body = compact_json(message)
         request = httpx.Request("POST", self._url, headers=self._headers(message, protocol_version), content=body)
         response = await self._open(request, what)
         try:
@@ -172,7 +172,10 @@ class Upstream:
             kind = media_type(response.headers.get("content-type"))
             if kind == "application/json":
                 body = await exchange.read_capped(response, self._asked(what), limit=MAX_BODY_BYTES)
-                await self._deliver_body(body, None, deliver)
+                if not await self._deliver_body(body, request_id, deliver):
+                    raise McpProtocolError(
+                        "no_response", f"{self._url} answered {what} without its response.", url=self._url
+                    )
                 return
             if kind == "text/event-stream":
                 await self._read_stream(response, request_id, what, protocol_version, deliver)
@@ -383,9 +386,9 @@ class Upstream:
                 failures += 1
                 log.info("The event stream of %s failed: %s", self._url, exc)
             last_event_id = parser.last_event_id
-            delay = LISTEN_BACKOFF[min(failures, len(LISTEN_BACKOFF) - 1)] if failures else 0.0
+            delay = LISTEN_BACKOFF[min(failures, len(LISTEN_BACKOFF) - 1)]
             if parser.retry is not None and not failures:
-                delay = min(parser.retry, 30_000) / 1000
+                delay = max(min(parser.retry, 30_000) / 1000, LISTEN_BACKOFF[0])
             await self._sleep(delay)
 
     async def end_session(self, protocol_version: str) -> None:

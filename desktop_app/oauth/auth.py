@@ -77,8 +77,15 @@ class BearerAuth(httpx.Auth):
     requires_request_body = True
 
     def __init__(
-        self, source: TokenSource, *, authorizations: int = 0, max_authorizations: int = MAX_AUTHORIZATIONS
+        self,
+        source: TokenSource,
+        *,
+        authorizations: int = 0,
+        max_authorizations: int = MAX_AUTHORIZATIONS,
+        per_request: bool = False,
     ) -> None:
+        #: ``per_request``: each request is an operation of its own (the bridge: one auth for its whole life).
+        self._per_request = per_request
         self._source = source
         self._authorizations = authorizations
         self._max_authorizations = max_authorizations
@@ -110,19 +117,22 @@ class BearerAuth(httpx.Auth):
                 )
 
         requested = tokens.scopes
+        spent = self._authorizations
         while response.status_code == 403:
             challenge = challenge_of(response)
             if challenge is None or not challenge.insufficient_scope:
                 return
-            if self._authorizations >= self._max_authorizations:
+            if spent >= self._max_authorizations:
                 raise StepUpExhausted(
                     "step_up_exhausted",
-                    f"{self._source.resource} still asks for more permissions after {self._authorizations} "
+                    f"{self._source.resource} still asks for more permissions after {spent} "
                     f"sign-ins (it wants: {' '.join(challenge.scope or ()) or 'unspecified scopes'}).",
                     hint="The server may need an administrator to grant these permissions to your account.",
                     url=self._source.resource,
                 )
-            self._authorizations += 1
+            spent += 1
+            if not self._per_request:
+                self._authorizations = spent
             requested = merge_scopes(requested, challenge.scope or ())
             tokens = await self._source.step_up(requested, challenge)
             request.headers["Authorization"] = f"Bearer {tokens.access_token}"

@@ -103,9 +103,10 @@ def _foreign(name: str) -> str | None:
     return None
 
 
-def ask_running_instance_to_show(name: str, *, check: PeerUid = peer_uid) -> bool:
-    """True when another instance of this user answered (it shows its window; this process should exit). A file at
-    ``name`` that is not this user's socket, or a listener of another user's, is not obeyed: False."""
+def ask_running_instance_to_show(name: str, *, check: PeerUid = peer_uid, show: bool = True) -> bool:
+    """True when another instance of this user answered (it shows its window unless ``show`` is False; this process
+    should exit). A file at ``name`` that is not this user's socket, or a listener of another user's, is not obeyed:
+    False."""
     why = _foreign(name)
     if why is not None:
         log.warning("The single-instance socket %s is %s: not obeyed, it will be replaced", name, why)
@@ -117,9 +118,10 @@ def ask_running_instance_to_show(name: str, *, check: PeerUid = peer_uid) -> boo
     if not _is_this_user(socket, check, f"the single-instance socket {name}"):
         socket.abort()
         return False
-    socket.write(SHOW)
-    socket.flush()
-    socket.waitForBytesWritten(CONNECT_TIMEOUT_MS)
+    if show:
+        socket.write(SHOW)
+        socket.flush()
+        socket.waitForBytesWritten(CONNECT_TIMEOUT_MS)
     socket.disconnectFromServer()
     if socket.state() != QLocalSocket.LocalSocketState.UnconnectedState:
         socket.waitForDisconnected(CONNECT_TIMEOUT_MS)

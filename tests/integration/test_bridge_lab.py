@@ -211,7 +211,7 @@ async def test_a_grant_ended_is_said_then_the_same_bridge_works_after_signing_in
         await asyncio.sleep(2.5)  # the token is due for renewal, and its grant is gone
         ended = await bridge.request(tool_call(2, "whoami", {}))
         again = await bridge.request(tool_call(3, "whoami", {}))  # still ended: said again, no renewal tried
-        apps = apps_of_this_profile()  # no app was running: one was started in the tray, once
+        apps = await started_apps()  # no app was running: one was started in the tray, once
         for pid in apps:
             os.kill(pid, signal.SIGKILL)
         sign_in(mcp.url)  # the person signs in again (the window or the command line)
@@ -305,6 +305,15 @@ async def test_a_host_killing_the_bridge_mid_renewal_loses_no_login(
         who = await again.request(tool_call(2, "whoami", {}))
     assert text_of(who) == "lab-sub-0a11ce"
     assert not [r for r in auth_server.refresh_requests() if r["status"] != 200]  # no rotated token sent again
+
+
+async def started_apps() -> list[int]:
+    """The apps started in the tray for this profile, once there is one (a hang guard of 20 s)."""
+    async with asyncio.timeout(20):
+        while not apps_of_this_profile():
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # a second one would be there by now
+    return apps_of_this_profile()
 
 
 async def until_refresh_requested(auth_server: RunningAuthServer) -> None:

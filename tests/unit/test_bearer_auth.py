@@ -121,6 +121,31 @@ async def test_step_up_budget() -> None:
     assert "admin" in info.value.message
 
 
+@pytest.mark.parametrize("per_request", [False, True])
+async def test_a_budget_per_request_for_an_auth_that_lives_long(per_request: bool) -> None:
+    """The bridge keeps one auth for its whole life: each request may step up, however many came before."""
+    source = Source()
+    granted: set[str] = set()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        wanted = request.url.path.rsplit("/", 1)[-1]
+        if wanted in source.current.scopes or wanted in granted:
+            granted.add(wanted)
+            return httpx.Response(200)
+        challenge = f'Bearer error="insufficient_scope", scope="{wanted}"'
+        return httpx.Response(403, headers={"WWW-Authenticate": challenge})
+
+    auth = BearerAuth(source, per_request=per_request)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), auth=auth) as client:
+        outcomes = []
+        for scope in ("s1", "s2", "s3", "s4"):
+            try:
+                outcomes.append((await client.post(f"{RESOURCE}/{scope}", json={})).status_code)
+            except StepUpExhausted:
+                outcomes.append(0)
+    assert outcomes == ([200, 200, 200, 200] if per_request else [200, 200, 200, 0])
+
+
 async def test_plain_403_is_returned_not_stepped_up() -> None:
     source = Source()
     async with httpx.AsyncClient(

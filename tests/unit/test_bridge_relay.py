@@ -1,6 +1,7 @@
 """The relay and the upstream side of the bridge, in one process, against answers no real server sends on purpose
-(a body that is not JSON, a non-object message, an unexpected content type) — ``httpx.MockTransport`` for those only;
-everything a real server does is tested in tests/integration/test_bridge_*.py."""
+(a body that is not JSON, a non-object message, an unexpected content type, a JSON answer without its response, a
+tool held until the test lets it go) — ``httpx.MockTransport`` for those only; everything a real server does is
+tested in tests/integration/test_bridge_*.py."""
 
 from __future__ import annotations
 
@@ -161,3 +162,76 @@ async def test_an_expired_session_is_replaced_with_the_hosts_own_initialize() ->
     assert answer is not None and "result" in answer, host.written
     assert initializes == [None, None]  # the host's initialize, then its replay in a new session
     assert len([m for m in host.written if m.get("id") == 1]) == 1  # the replay's answer stayed inside
+
+
+async def test_a_json_answer_without_the_response_is_an_error_not_a_wait() -> None:
+    def on_call(message: dict[str, Any]) -> httpx.Response:
+        note = {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "hi"}}
+        return httpx.Response(200, headers=JSON, content=json.dumps(note).encode())
+
+    host = await serve(legacy_server(on_call), initialize(), call(2))
+    answer = host.answer(2)
+    assert answer is not None and answer["error"]["data"]["reason"] == "no_response"
+    assert any(m.get("method") == "notifications/message" for m in host.written)  # what it did send, passed on
+
+
+async def test_text_with_a_lone_surrogate_goes_up_and_comes_back_as_valid_json() -> None:
+    seen: list[bytes] = []
+
+    def on_call(message: dict[str, Any]) -> httpx.Response:
+        text = message["params"]["arguments"]["text"]
+        return httpx.Response(200, headers=JSON, content=body(message["id"], {"content": [{"text": text}]}))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.content)
+        return legacy_server(on_call)(request)
+
+    host = await serve(handler, initialize(), call(2, "cut \ud83d"))
+    answer = host.answer(2)
+    assert answer is not None and answer["result"]["content"][0]["text"] == "cut \ud83d"
+    assert any(b"\\ud83d" in sent for sent in seen)  # escaped: a lone surrogate is valid JSON, not UTF-8
+
+
+async def test_a_cancelled_request_stops_waiting_and_gets_no_answer() -> None:
+    cancellations: list[object] = []
+    release = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.method != "POST":
+            return httpx.Response(405)
+        message = json.loads(request.content)
+        if message.get("method") == "initialize":
+            headers = {**JSON, "mcp-session-id": "s1"}
+            return httpx.Response(200, headers=headers, content=body(message["id"], INIT_RESULT))
+        if message.get("method") == "notifications/cancelled":
+            cancellations.append(message["params"]["requestId"])
+            return httpx.Response(202)
+        if "id" not in message:
+            return httpx.Response(202)
+        await release.wait()  # a tool that works for a long time
+        return httpx.Response(200, headers=JSON, content=body(message["id"], {"content": []}))
+
+    host = Host()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        relay = Relay(
+            HostLink(host.reader, host.write),  # type: ignore[arg-type]
+            Upstream(http, URL, auth=None),
+            Translator(server_hint="legacy"),
+            error_for=lambda exc: words.host_error(exc, server=None, account=None),
+        )
+        running = asyncio.ensure_future(relay.run())
+        host.send(initialize(), call(2))
+        async with asyncio.timeout(10):
+            while host.answer(1) is None:
+                await asyncio.sleep(0.005)
+        host.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}})
+        async with asyncio.timeout(10):
+            while not cancellations:
+                await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)
+        release.set()  # too late: the bridge stopped waiting for it
+        await asyncio.sleep(0.05)
+        host.reader.feed_eof()
+        await asyncio.wait_for(running, 10)
+    assert cancellations == [2]
+    assert host.answer(2) is None

@@ -105,3 +105,34 @@ async def test_a_refused_token_without_a_refresh_token_needs_a_sign_in(
     with pytest.raises(SignInRequired):
         await source.renew(dataclasses.replace(tokens, refresh_token=None), None)
     assert accounts.registry.account(account.id).state is AccountState.NEEDS_SIGN_IN  # type: ignore[union-attr]
+
+
+async def test_a_signed_out_account_is_not_used_even_with_a_fresh_token_in_memory(
+    signed_in: tuple[Accounts, Server, Account, TokenSet],
+) -> None:
+    accounts, server, account, _ = signed_in
+    source = BridgeTokens(accounts.registry, accounts.secrets, server, account, renew=no_renewal)
+    assert (await source.token()).access_token == "at-1"
+    accounts.registry.set_state(
+        account.id, AccountState.SIGNED_OUT, now=time.time(), event_kind="signed_out", detail=""
+    )
+    with pytest.raises(SignInRequired):
+        await source.token()
+
+
+async def test_concurrent_refusals_ask_for_one_step_up(
+    signed_in: tuple[Accounts, Server, Account, TokenSet],
+) -> None:
+    accounts, server, account, tokens = signed_in
+    asked: list[tuple[str, ...]] = []
+
+    def ask(scopes: tuple[str, ...]) -> bool:
+        asked.append(scopes)
+        wider = dataclasses.replace(tokens, access_token="at-2", scopes=("mcp:tools", "mcp:admin"))
+        accounts.tokens.write(account.key, wider)  # the person approves at once
+        return True
+
+    source = BridgeTokens(accounts.registry, accounts.secrets, server, account, renew=no_renewal, ask_step_up=ask)
+    results = await asyncio.gather(*(source.step_up(("mcp:tools", "mcp:admin"), CHALLENGE) for _ in range(3)))
+    assert [r.access_token for r in results] == ["at-2"] * 3
+    assert len(asked) == 1
