@@ -200,3 +200,14 @@ def test_a_malformed_step_up_request_is_dropped(
         with qtbot.waitSignal(instance.sig_show_requested, timeout=5000):
             pass
     assert heard == []
+
+
+def test_a_launch_in_the_tray_finds_the_running_app_without_bringing_it_forward(
+    qtbot: Any, name: str, listeners: list[SingleInstance]
+) -> None:
+    instance = listening(name, listeners)
+    shown: list[bool] = []
+    instance.sig_show_requested.connect(lambda: shown.append(True))
+    assert ask_running_instance_to_show(name, show=False)
+    qtbot.wait(200)
+    assert shown == []
