@@ -20,7 +20,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 
 from tests.helpers import cli
 from tests.integration.test_bridge_lab import bridge_command, sign_in
-from tests.integration.test_lab_bridge_tools import Host, text_of, until
+from tests.integration.test_lab_bridge_tools import Host, host_client, text_of, until
 from tests.lab.conftest_plugin import McpServerFactory
 from tests.lab.mcp_tools import NOTE_URI, big_text
 from tests.lab.servers import RunningAuthServer, RunningMcpServer, node_binary
@@ -44,18 +44,7 @@ def servers(lab_as: RunningAuthServer, lab_mcp_factory: McpServerFactory) -> Ite
 
 @asynccontextmanager
 async def bridged(url: str, mode: str, host: Host) -> AsyncIterator[Client]:
-    client = Client(
-        stdio_client(bridge_command(url)),
-        mode=mode,
-        elicitation_callback=host.elicit,
-        sampling_callback=host.sample,
-        list_roots_callback=host.roots,
-        logging_callback=host.log,
-        message_handler=host.message,
-        log_level="info" if mode != "legacy" else None,
-        cache=None,
-    )
-    async with client:
+    async with host_client(stdio_client(bridge_command(url)), mode, host) as client:
         yield client
 
 

@@ -112,23 +112,27 @@ class Host:
             self.notifications.append(message)
 
 
+def host_client(transport: Any, mode: str, host: Host) -> Client:
+    """The SDK's ``Client`` over ``transport`` in ``mode``, answering as ``host`` does."""
+    return Client(
+        transport,
+        mode=mode,
+        elicitation_callback=host.elicit,
+        sampling_callback=host.sample,
+        list_roots_callback=host.roots,
+        logging_callback=host.log,
+        message_handler=host.message,
+        log_level="info" if mode != "legacy" else None,
+        cache=None,
+    )
+
+
 @asynccontextmanager
 async def connected(server: RunningMcpServer, token: str, mode: str, host: Host | None = None) -> AsyncIterator[Client]:
-    host = host or Host()
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
-        client = Client(
-            # The SDK caps one SSE event at 1 MiB by default; big's answers are up to 2 MB.
-            streamable_http_client(server.url, http_client=http, max_sse_event_size=None),
-            mode=mode,
-            elicitation_callback=host.elicit,
-            sampling_callback=host.sample,
-            list_roots_callback=host.roots,
-            logging_callback=host.log,
-            message_handler=host.message,
-            log_level="info" if mode != "legacy" else None,
-            cache=None,
-        )
-        async with client:
+        # The SDK caps one SSE event at 1 MiB by default; big's answers are up to 2 MB.
+        transport = streamable_http_client(server.url, http_client=http, max_sse_event_size=None)
+        async with host_client(transport, mode, host or Host()) as client:
             yield client
 
 

@@ -58,16 +58,21 @@ def body(request_id: object, value: dict[str, Any]) -> bytes:
 INIT_RESULT = {"protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": {"name": "s", "version": "1"}}
 
 
+def relay_for(host: Host, http: httpx.AsyncClient) -> Relay:
+    """The bridge's relay between ``host``'s pipes and a server reached through ``http`` (a 2025 server)."""
+    return Relay(
+        HostLink(host.reader, host.write),  # type: ignore[arg-type]
+        Upstream(http, URL, auth=None),
+        Translator(server_hint="legacy"),
+        error_for=lambda exc: words.host_error(exc, server=None, account=None),
+    )
+
+
 async def serve(handler: Callable[[httpx.Request], httpx.Response], *messages: dict[str, Any]) -> Host:
     """Run the relay on ``messages`` until each request is answered, then close its stdin."""
     host = Host()
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        relay = Relay(
-            HostLink(host.reader, host.write),  # type: ignore[arg-type]
-            Upstream(http, URL, auth=None),
-            Translator(server_hint="legacy"),
-            error_for=lambda exc: words.host_error(exc, server=None, account=None),
-        )
+        relay = relay_for(host, http)
         running = asyncio.ensure_future(relay.run())
         for message in messages:
             host.send(message)
@@ -213,12 +218,7 @@ async def test_a_cancelled_request_stops_waiting_and_gets_no_answer() -> None:
 
     host = Host()
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        relay = Relay(
-            HostLink(host.reader, host.write),  # type: ignore[arg-type]
-            Upstream(http, URL, auth=None),
-            Translator(server_hint="legacy"),
-            error_for=lambda exc: words.host_error(exc, server=None, account=None),
-        )
+        relay = relay_for(host, http)
         running = asyncio.ensure_future(relay.run())
         host.send(initialize(), call(2))
         async with asyncio.timeout(10):
