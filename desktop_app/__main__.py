@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 from desktop_app.accounts import worker_launch
 from desktop_app.accounts.renewal_wire import WORKER_FLAG
-from desktop_app.cli import quick
 from desktop_app.cli.parser import WINDOW_HIDDEN_FLAG, command_in
 
 #: What the window understands (desktop_app.app.main.parse_args); the command line has its own ``-v``.
@@ -43,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.bridge.main import main as bridge  # stdio for an AI host: no command-line engine
 
         return bridge(words)
+    from desktop_app.cli import quick  # the commands that answer without the engine
+
     answered = quick.answer(words)
     if answered is not None:
         return answered
