@@ -38,6 +38,8 @@ ErrorFor = Callable[[ConnectorError], JsonObject]
 INTERNAL_ID_PREFIX = "mcp-connectors-bridge-"
 #: How long stdin's end waits for nothing: the host is leaving; answers in flight have nobody to go to.
 _SHUTDOWN_DELETE_SECONDS = 2.0
+#: How often the translator is asked what ended because the host let it wait too long.
+_EXPIRE_EVERY_SECONDS = 30.0
 
 
 class Translator(Protocol):
@@ -52,6 +54,8 @@ class Translator(Protocol):
     def from_server(self, message: JsonObject, *, stream_of: RequestId | None) -> Steps: ...
 
     def upstream_failed(self, request_id: RequestId, error: JsonObject) -> Steps: ...
+
+    def expire(self) -> Steps: ...
 
 
 @dataclass(slots=True)
@@ -98,15 +102,21 @@ class Relay:
         """Serve until stdin closes or :meth:`stop`; then end the session."""
         reading = asyncio.ensure_future(self._read_host())
         stopping = asyncio.ensure_future(self._stopped.wait())
+        expiring = asyncio.ensure_future(self._expire())
         try:
             await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reading, stopping):
+            for task in (reading, stopping, expiring):
                 task.cancel()
             await self._shutdown()
 
     def stop(self) -> None:
         self._stopped.set()
+
+    async def _expire(self) -> None:
+        while True:
+            await asyncio.sleep(_EXPIRE_EVERY_SECONDS)
+            await self._apply(self._translator.expire())
 
     async def _read_host(self) -> None:
         async for message in self._host.messages():
