@@ -224,9 +224,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         logout.add_argument("--account", metavar="A")
 
     if wanted("remove"):
-        remove = commands.add_parser("remove", help="remove a server with its accounts, registrations and approvals")
+        remove = commands.add_parser(
+            "remove",
+            help="remove a server with its accounts, registrations and approvals, or only one account (--account)",
+            description="Revoke the tokens where the authorization server allows it, delete them here, and forget the "
+            "server with its accounts, registrations, approval and history; with --account, only that account (the "
+            "server and its other accounts stay). AI tools that still list a removed connector are named, each with "
+            "the command that takes it out; --from-hosts takes them out at once.",
+        )
         remove.add_argument("server", metavar="SERVER")
+        remove.add_argument("--account", metavar="A", help="remove only this account (its label, nickname or id)")
         remove.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
+        remove.add_argument(
+            "--from-hosts", action="store_true", help="also take the removed connectors out of the AI tools"
+        )
 
     if wanted("nickname"):
         nickname = commands.add_parser("nickname", help="give an account a name of your own ('' clears it)")
