@@ -35,7 +35,7 @@ from desktop_app.bridge.stdio import HostLink, protect_stdout
 from desktop_app.bridge.tokens import BridgeTokens
 from desktop_app.bridge.upstream import Upstream, request_id_of
 from desktop_app.cli.parser import parse
-from desktop_app.errors import ConnectorError, SignInRequired, TokenRejected
+from desktop_app.errors import AccountRemoved, ConnectorError, SignInRequired, TokenRejected
 from desktop_app.oauth import http as oauth_http
 from desktop_app.oauth.auth import BearerAuth
 from desktop_app.oauth.netpolicy import shared_ssl_context
@@ -129,7 +129,7 @@ async def serve(
                             needs_sign_in=True,
                             now=time.time(),
                         )
-                if isinstance(exc, SignInRequired):
+                if isinstance(exc, SignInRequired) and not isinstance(exc, AccountRemoved):  # nothing to sign in to
                     app.sign_in_ended()
                 return words.host_error(exc, server=server, account=tokens.account)
 

@@ -92,7 +92,7 @@ def test_one_account_goes_the_server_stays_and_the_host_entry_is_named_with_its_
 
         assert main(["--secret-store", "file", "remove", "srv", "--account", "alice", "--yes"]) == EXIT_OK
         out, err = capsys.readouterr()
-        assert out.strip() == "Removed alice from srv; srv has 1 other account(s)."
+        assert out.strip() == "Removed alice from srv; srv has 1 other account."
         assert [a.label for a in accounts_now()] == ["bob"]
         assert f"Note: {ISSUER} offers no revocation endpoint; the tokens expire by themselves." in err
         assert "  Cursor: srv-alice\n" in err and "srv-bob" not in err
@@ -115,7 +115,7 @@ def test_from_hosts_takes_the_entries_out_with_the_removal(
         argv = ["--secret-store", "file", "remove", "srv", "--account", str(alice.id), "--yes", "--from-hosts"]
         assert main(argv) == EXIT_OK
         out, err = capsys.readouterr()
-        assert out.strip() == "Removed alice from srv; srv has 0 other account(s)."
+        assert out.strip() == "Removed alice from srv; srv has no accounts left."
         assert "Sign in again with 'mcp-connectors login srv', or remove the server with" in err
         assert "Took srv-alice out of Cursor (" in err and "uninstall" not in err
         assert (home / ".cursor" / "mcp.json").read_text() == before

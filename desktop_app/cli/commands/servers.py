@@ -83,7 +83,8 @@ async def run_remove(args: argparse.Namespace, console: Console) -> int:
                 result = await accounts.remove_account(http, account)
             say_revocation(console, result)
             others = len(accounts.registry.accounts(server.id))
-            console.result(f"Removed {who} from {name}; {name} has {others} other account(s).")
+            left = f"{others} other account{'s' if others != 1 else ''}" if others else "no accounts left"
+            console.result(f"Removed {who} from {name}; {name} has {left}.")
             if not others:
                 console.say(
                     f"Sign in again with '{COMMAND} login {shell_word(server.name)}', or remove the server with "
