@@ -14,6 +14,8 @@ URL or value at fault (never a secret). The CLI and the window own the longer wo
      │    ├── ConsentRefused          the person said no to a pairing or a step-up
      │    ├── StepUpExhausted         403 insufficient_scope after the retry budget
      │    ├── WrongAccount            a re-sign-in came back as someone else: nothing was overwritten
+     │    ├── ToolRefused             a tool the person turned off, or held until they review it (the bridge)
+     │    ├── ReviewOutdated          a held tool changed again while the person reviewed it: nothing approved
      │    └── ClientRefused           the authorization server refuses this app's client
      │         ├── InvalidClient           invalid_client: it does not know (or no longer knows) the client
      │         └── UnauthorizedClient      unauthorized_client: the client may not use this grant
@@ -22,8 +24,10 @@ URL or value at fault (never a secret). The CLI and the window own the longer wo
      │    ├── ServerUnavailable       5xx, temporarily_unavailable, 429
      │    └── RenewerUnavailable      the process that renews accounts cannot be started here
      ├── ProtocolViolation       the other side broke the protocol (every mismatch and malformed answer)
+     │    ├── ToolDefinitionUnusable  a tool definition with values JSON cannot hold (NaN, a lone surrogate)
      │    └── ...                     codes name which rule: resource_mismatch, issuer_mismatch, ...
      ├── ConfigurationError      the person's own input is unusable (bad URL, bad client id ...)
+     │    ├── UnknownTool             no tool of that name is known for the connector
      │    └── AuthorizationRequestRefused  the authorization server refused the sign-in request itself, before
      │                                     any sign-in page (unknown client, redirect address, scope)
      └── StorageError            this machine's storage cannot be used: the database file, or
@@ -37,7 +41,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from typing import cast
+from typing import Literal, cast
 
 from desktop_app.error_codes import OAUTH_CODES, Code
 
@@ -145,6 +149,47 @@ class WrongAccount(UserActionRequired):
         self.found = found
 
 
+#: Why the bridge refuses a tool (``ToolRefused.reason``): the person turned it off; its definition changed since they
+#: approved it; it is new and waits for approval; the identity check holds it (a signature that does not verify); the
+#: server's identity is not accepted; or the connector has never seen it in the server's list.
+RefusalReason = Literal["off", "changed", "new", "identity", "server", "unknown"]
+
+
+class ToolRefused(UserActionRequired):
+    """A tool the bridge does not let through (``reason``, see :data:`RefusalReason`; ``detail``: the identity check's
+    own words for ``identity`` and ``server``, else None). ``tool`` is the name the server gave (untrusted text),
+    ``server`` the server's name and ``account_id``/``account`` whose connector it is: the command line and the bridge
+    say where to turn it on or review it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        tool: str,
+        reason: RefusalReason,
+        server: str,
+        account_id: int,
+        account: str,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__("tool_refused", message)
+        self.tool = tool
+        self.reason: RefusalReason = reason
+        self.server = server
+        self.account_id = account_id
+        self.account = account
+        self.detail = detail
+
+
+class ReviewOutdated(UserActionRequired):
+    """A tool changed again on the server between the review the person saw and their approval: nothing was approved
+    (``tools``: the names, as the server gave them)."""
+
+    def __init__(self, message: str, *, tools: tuple[str, ...]) -> None:
+        super().__init__("review_outdated", message)
+        self.tools = tools
+
+
 class ClientRefused(UserActionRequired):
     """The authorization server refuses this app's client (RFC 6749 §5.2)."""
 
@@ -198,8 +243,26 @@ class UnsupportedTokenType(ProtocolViolation):
     """``unsupported_token_type`` (RFC 7009 §2.2.1): the authorization server cannot revoke that kind of token."""
 
 
+class ToolDefinitionUnusable(ProtocolViolation):
+    """A tool definition holds a value that JSON canonicalisation (RFC 8785) cannot write: NaN or an infinity, a
+    number beyond a double's range, a lone surrogate. ``tool``: its name as the server gave it."""
+
+    def __init__(self, message: str, *, tool: str) -> None:
+        super().__init__("tool_definition_unusable", message)
+        self.tool = tool
+
+
 class ConfigurationError(ConnectorError):
     """What the person gave us cannot work (a malformed URL, an ``http`` URL to a remote host...)."""
+
+
+class UnknownTool(ConfigurationError):
+    """The connector knows no tool called what the person asked for (``known``: the names it knows)."""
+
+    def __init__(self, message: str, *, tools: tuple[str, ...], known: tuple[str, ...]) -> None:
+        super().__init__("unknown_tool", message)
+        self.tools = tools
+        self.known = known
 
 
 class ServerExists(ConfigurationError):

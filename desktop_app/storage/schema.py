@@ -126,8 +126,42 @@ def _v2(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE consents SET resource = ? WHERE server_id = ?", (ascii_form, server_id))
 
 
+def _tool_control(conn: sqlite3.Connection) -> None:
+    """What the person decided about each tool of each connector (docs/decisions/0025-tool-control.md): a row per
+    connector (its revision, raised by every change, read by running bridges every 2 s; ``listed_at``: its first
+    complete list, before which every tool listed is pinned on first use) and a row per tool it has seen (the switch,
+    the hold, the pinned and the pending definition as RFC 8785 text, the identity check's hold and what the person
+    accepted of it, the times). Both go with the account. The profile's two defaults are ``settings`` rows
+    (``tools_destructive_off``, ``tools_new_need_approval``)."""
+    statements = (
+        """CREATE TABLE IF NOT EXISTS tool_connectors (
+            account_id INTEGER PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+            revision INTEGER NOT NULL DEFAULT 0,
+            listed_at REAL
+        )""",
+        """CREATE TABLE IF NOT EXISTS tools (
+            account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+            hold TEXT CHECK (hold IN ('changed', 'new')),
+            pinned TEXT,
+            pending TEXT,
+            identity_hold TEXT,
+            identity_accepted TEXT,
+            first_seen REAL NOT NULL,
+            changed_at REAL,
+            approved_at REAL,
+            gone_at REAL,
+            PRIMARY KEY (account_id, name),
+            CHECK (pinned IS NOT NULL OR pending IS NOT NULL)
+        ) WITHOUT ROWID""",
+    )
+    for statement in statements:
+        conn.execute(statement)
+
+
 #: Migration ``n`` (1-based) brings a database from ``user_version`` n-1 to n.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2, _tool_control)
 
 #: The schema this version of the app writes.
 SCHEMA_VERSION = len(MIGRATIONS)
