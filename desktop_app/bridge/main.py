@@ -33,6 +33,7 @@ from desktop_app.bridge.era import Era, Translator
 from desktop_app.bridge.relay import Activity, Relay
 from desktop_app.bridge.stdio import HostLink, protect_stdout
 from desktop_app.bridge.tokens import BridgeTokens
+from desktop_app.bridge.tool_gate import HostToolGate
 from desktop_app.bridge.upstream import Upstream, request_id_of
 from desktop_app.cli.parser import parse
 from desktop_app.errors import AccountRemoved, ConnectorError, SignInRequired, TokenRejected
@@ -42,6 +43,9 @@ from desktop_app.oauth.netpolicy import shared_ssl_context
 from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.storage.profile_stores import open_stores
 from desktop_app.storage.registry import SqliteRegistry
+from desktop_app.storage.tool_store import SqliteToolStore
+from desktop_app.tools.gate import ToolGate
+from desktop_app.tools.model import Connector
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +137,19 @@ async def serve(
                     app.sign_in_ended()
                 return words.host_error(exc, server=server, account=tokens.account)
 
+            connector = Connector(server.id, account.id, server.name, account.display_name)
+            tools = HostToolGate(
+                ToolGate(SqliteToolStore(registry), connector),
+                refusal=words.tool_refused,
+                failure=lambda exc: words.host_error(exc, server=server, account=tokens.account),
+            )
             relay = Relay(
                 host,
                 upstream,
                 translator,
                 error_for=error_for,
                 on_era=remember_era,
+                tools=tools,
             )
             _stop_on_signals(relay)
             log.info("Serving %s as %s", server.name, account.display_name)
@@ -159,8 +170,10 @@ def _record_activity(
     registry: SqliteRegistry, account: Account, activity: Activity, renewals: int, launched_by: str
 ) -> None:
     """One event in the account's activity: how much this bridge passed on, what failed, who launched it."""
+    refused = f", {activity.refused} tool call(s) refused" if activity.refused else ""
     detail = (
-        f"{activity.requests} request(s), {activity.errors} failed, {renewals} renewal(s); launched by {launched_by}"
+        f"{activity.requests} request(s), {activity.errors} failed{refused}, {renewals} renewal(s); "
+        f"launched by {launched_by}"
     )
     log.info("Done: %s", detail)
     try:

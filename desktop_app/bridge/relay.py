@@ -11,6 +11,9 @@ the server sends on any stream goes back through the translator to the host.
 - A request the host cancelled gets no error when its stream ends without an answer.
 - Once a legacy session is initialized the standalone GET stream is kept open (:meth:`Upstream.listen`).
 - When stdin closes (or :meth:`stop`), tasks in flight are cancelled and the session is ended (``DELETE``).
+- With a tool gate (:mod:`desktop_app.bridge.tool_gate`): it sees the host's messages before the translator (a call
+  it refuses is answered here and goes nowhere) and the host's after it (lists filtered); every
+  :data:`~desktop_app.bridge.tool_gate.POLL_SECONDS` it is asked whether the host must hear that the tools changed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, Protocol
 
 from desktop_app.bridge.era import Era, Steps
 from desktop_app.bridge.stdio import HostLink
+from desktop_app.bridge.tool_gate import POLL_SECONDS, HostToolGate
 from desktop_app.bridge.upstream import SessionExpired, Upstream, request_id_of
 from desktop_app.errors import ConnectorError
 from desktop_app.mcp.errors import McpProtocolError
@@ -60,10 +64,12 @@ class Translator(Protocol):
 
 @dataclass(slots=True)
 class Activity:
-    """What this bridge did, for the account's activity: requests passed on, and those that failed."""
+    """What this bridge did, for the account's activity: requests passed on, those that failed, and the tool calls
+    the tool gate refused."""
 
     requests: int = 0
     errors: int = 0
+    refused: int = 0
 
 
 class Relay:
@@ -75,8 +81,10 @@ class Relay:
         *,
         error_for: ErrorFor,
         on_era: Callable[[Era], None] = lambda era: None,
+        tools: HostToolGate | None = None,
     ) -> None:
         self._host = host
+        self._tools = tools
         self._on_era = on_era
         self._era_known = False
         #: Requests on their way upstream, by the id they went up with (a modern server's cancellation closes one).
@@ -103,10 +111,11 @@ class Relay:
         reading = asyncio.ensure_future(self._read_host())
         stopping = asyncio.ensure_future(self._stopped.wait())
         expiring = asyncio.ensure_future(self._expire())
+        watching = asyncio.ensure_future(self._watch_tools())
         try:
             await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reading, stopping, expiring):
+            for task in (reading, stopping, expiring, watching):
                 task.cancel()
             await self._shutdown()
 
@@ -118,17 +127,31 @@ class Relay:
             await asyncio.sleep(_EXPIRE_EVERY_SECONDS)
             await self._apply(self._translator.expire())
 
+    async def _watch_tools(self) -> None:
+        """Tell the host when the person changed its connector's tools (a switch, an approval) while it is here."""
+        if self._tools is None:
+            return
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            for message in self._tools.poll():
+                await self._host.send(message)
+
     async def _read_host(self) -> None:
         async for message in self._host.messages():
             if message.get("method") == "notifications/cancelled":
                 params = message.get("params")
                 if isinstance(params, dict) and "requestId" in params:
                     self._cancelled.add(params["requestId"])
+            refused = self._tools.from_host(message) if self._tools is not None else None
+            if refused is not None:  # a tool the person turned off or holds: the server never sees the call
+                self.activity.refused += 1
+                await self._host.send(refused)
+                continue
             await self._apply(self._translator.from_host(message))
 
     async def _apply(self, steps: Steps) -> None:
         for message in steps.to_host:
-            await self._host.send(message)
+            await self._host.send(self._tools.to_host(message) if self._tools is not None else message)
         if not self._era_known and self._translator.server_era is not None:
             self._era_known = True
             self._on_era(self._translator.server_era)
