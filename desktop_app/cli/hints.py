@@ -16,11 +16,13 @@ from desktop_app.errors import (
     MorePermissionsNeeded,
     NoAccount,
     NoRegistrationPath,
+    ReviewOutdated,
     SecretStoreInUse,
     ServerExists,
     SignInRequired,
     UnknownAccount,
     UnknownServer,
+    UnknownTool,
     WrongAccount,
 )
 from desktop_app.hosts.errors import (
@@ -77,6 +79,10 @@ def hint_for(error: ConnectorError) -> str | None:
         return "Only this app's connectors are removed; edit the host's file to remove other servers."
     if isinstance(error, BridgeNotFound):
         return f"Install the app again so that the '{COMMAND}' program exists, then try again."
+    if isinstance(error, UnknownTool):
+        return f"List the server's tools with '{COMMAND} tools SERVER' (that records them), then try again."
+    if isinstance(error, ReviewOutdated):
+        return f"Review it again ('{COMMAND} tools review SERVER') to see what it says now."
     if isinstance(error, SecretStoreInUse):
         return f"Sign them out first ({COMMAND} logout SERVER --account A), or keep the {error.current} store."
     return None

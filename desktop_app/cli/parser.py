@@ -189,10 +189,33 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         listing.add_argument("--json", action="store_true", help="machine-readable output (no secrets)")
 
     if wanted("tools"):
-        tools = commands.add_parser("tools", help="list a server's tools with an account's token")
-        tools.add_argument("server", metavar="SERVER")
+        tools = commands.add_parser(
+            "tools",
+            help="a server's tools for an account: list them (on, off, held), turn them on or off, review changes",
+            description="'tools SERVER' lists the tools live with their state for the account's connector and records "
+            "them (the first list is trusted; a changed or new tool is then held until you approve it). 'tools "
+            "enable|disable SERVER TOOL...' turns tools on or off for AI tools using the connector; 'tools review "
+            "SERVER' shows what changed (--approve approves it); 'tools settings' shows or sets the defaults. A server "
+            "named like an action (e.g. review) is named by its id or URL.",
+        )
+        tools.add_argument(
+            "words",
+            nargs="+",
+            metavar="SERVER | enable SERVER TOOL... | disable SERVER TOOL... | review SERVER | settings",
+        )
         tools.add_argument("--account", metavar="A")
         tools.add_argument("--yes", "-y", action="store_true", help="approve a step-up without asking")
+        tools.add_argument(
+            "--approve", nargs="*", metavar="TOOL", help="with review: approve what it shows (only the TOOLs named)"
+        )
+        tools.add_argument(
+            "--destructive-off",
+            choices=("on", "off"),
+            help="with settings: tools that may be destructive start off on new connectors",
+        )
+        tools.add_argument(
+            "--new-need-approval", choices=("on", "off"), help="with settings: new tools wait for your approval"
+        )
 
     if wanted("call"):
         call = commands.add_parser("call", help="call one of a server's tools")

@@ -200,4 +200,4 @@ def test_tools_with_yes_approves_a_step_up_at_the_same_authorization_server(
         assert main(["--secret-store", "file", "tools", "srv", "--yes"]) == 0
     out, err = capsys.readouterr()
     assert "More permissions requested:" in err and "Approved (--yes)." in err
-    assert out.splitlines() == ["1 tool(s):", "  echo — Echoes."]
+    assert out.splitlines() == ["1 tool(s):", "  echo [on] — Echoes."]

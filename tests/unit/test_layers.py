@@ -15,7 +15,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "desktop_app"
 QT = ("PySide6", "shiboken6", "qasync")
 WINDOW = ("desktop_app.ui", "desktop_app.app")
-CORE = ("errors.py", "oauth", "mcp", "accounts", "storage", "hosts")
+CORE = ("errors.py", "oauth", "mcp", "accounts", "storage", "hosts", "tools")
 
 #: (where, what it never imports): a module of ``where`` naming any of ``what`` (or a module inside one) breaks a rule.
 RULES = [
@@ -24,6 +24,10 @@ RULES = [
     pytest.param("oauth", ("desktop_app.accounts", "desktop_app.storage"), id="oauth never imports accounts, storage"),
     # Storage implements the Protocols of accounts/ports.py: imports go one way.
     pytest.param("accounts", ("desktop_app.storage",), id="accounts never imports storage"),
+    # Tool control declares its store (tools/ports.py); storage implements it.
+    pytest.param(
+        "tools", ("desktop_app.storage", "desktop_app.bridge", "desktop_app.cli"), id="tools never imports storage"
+    ),
 ]
 
 QT_FREE = [
@@ -37,6 +41,8 @@ QT_FREE = [
     "desktop_app.storage.profile",
     "desktop_app.hosts.installer",
     "desktop_app.mcp",
+    "desktop_app.tools.control",
+    "desktop_app.tools.gate",
     *sorted(
         ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
         for path in (PACKAGE / "cli").rglob("*.py")

@@ -1,4 +1,10 @@
-"""``tools`` and ``call``: a server's tools, with a stored account's token (renewed, or stepped up, on the way)."""
+"""``tools`` and ``call``: a server's tools, with a stored account's token (renewed, or stepped up, on the way).
+
+``tools SERVER`` lists them live with each one's state for the account's connector (on, off, held: why), and records
+the list as a bridge would (its first use pins the definitions; a change or a new tool is held). The other ``tools``
+actions (enable, disable, review, settings) are :mod:`desktop_app.cli.commands.tool_control`'s. ``call`` is the
+person's own call: tool control does not stand in their way.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +18,19 @@ from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, Server
 from desktop_app.accounts.session import StoredSession
 from desktop_app.cli.arguments import tool_arguments
+from desktop_app.cli.commands.tool_control import run_tool_action, tools_action
 from desktop_app.cli.console import Console, approver
 from desktop_app.cli.output import EXIT_OK, EXIT_TOOL_ERROR
 from desktop_app.cli.profile import profile
 from desktop_app.cli.text import scope_list, server_name
-from desktop_app.cli.tool_text import connected_line, format_tool_result, tool_lines, tool_name
+from desktop_app.cli.tool_control_text import command_for, state_word, tool_state_line
+from desktop_app.cli.tool_text import connected_line, format_tool_result, tool_name
 from desktop_app.errors import ConfigurationError, TokenRejected
 from desktop_app.mcp.client import REQUEST_DEADLINE
 from desktop_app.oauth import authorize
 from desktop_app.oauth import http as oauth_http
+from desktop_app.storage.tool_store import SqliteToolStore
+from desktop_app.tools.control import ToolControl
 
 # The engine's entry points are looked up on their modules at each call (oauth_http.new_client,
 # authorize.system_browser, mcp.McpClient): tests and the lab put scripted stand-ins there.
@@ -67,17 +77,31 @@ async def _with_session(args: argparse.Namespace, console: Console, work: Work) 
 
 
 async def run_tools(args: argparse.Namespace, console: Console) -> int:
+    found = tools_action(args)
+    if found.action != "list":
+        return await run_tool_action(found, args, console)
+    args.server = found.server
+
     async def work(accounts: Accounts, server: Server, session: StoredSession, http: httpx.AsyncClient) -> int:
         client = mcp.McpClient(http, server.resource, auth=session.auth())
         try:
             info = await client.initialize()
             console.say(connected_line(info, server.name, account=session.account.display_name))
             tools = await client.list_tools()
-            console.result(f"{len(tools)} tool(s):")
-            for line in tool_lines(tools):
-                console.result(line)
         finally:
             await client.close()
+        account = session.account
+        observed = ToolControl(SqliteToolStore.of(accounts.registry)).observe(
+            account.id, [tool.definition for tool in tools]
+        )
+        console.result(f"{len(tools)} tool(s):")
+        for tool in tools:
+            record = observed.book.records.get(tool.name)
+            state = state_word(record, unusable=observed.unusable.get(tool.name))
+            console.result(tool_state_line(tool.name, state, tool.description))
+        waiting = sum(1 for r in observed.book.records.values() if r.waits_for_review)
+        if waiting:
+            console.say(f"{waiting} tool(s) wait for your review: {command_for(server.name, account.id, 'review')}")
         return EXIT_OK
 
     return await _with_session(args, console, work)
