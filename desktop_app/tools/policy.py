@@ -129,7 +129,7 @@ def _why(record: ToolRecord) -> str:
 
 def set_enabled(book: ToolBook, names: Sequence[str], enabled: bool) -> ToolChange:
     """Turn the named tools on or off (a held tool stays held: its switch is what applies once approved)."""
-    records = _named(book, names)
+    records = named(book, names)
     return ToolChange(write=tuple(dataclasses.replace(r, enabled=enabled) for r in records if r.enabled != enabled))
 
 
@@ -141,7 +141,7 @@ def approve(book: ToolBook, expected: Mapping[str, str | None] | None, *, now: f
         chosen = [r for r in book.records.values() if r.waits_for_review]
         wanted: Mapping[str, str | None] = {}
     else:
-        chosen = [r for r in _named(book, list(expected)) if r.waits_for_review]
+        chosen = [r for r in named(book, list(expected)) if r.waits_for_review]
         wanted = expected
     outdated = [
         r.name
@@ -176,7 +176,9 @@ def _approved(record: ToolRecord, now: float) -> ToolRecord:
     )
 
 
-def _named(book: ToolBook, names: Sequence[str]) -> list[ToolRecord]:
+def named(book: ToolBook, names: Sequence[str]) -> list[ToolRecord]:
+    """The records of ``names`` (once each, in order); :class:`UnknownTool` naming those the connector has not
+    seen."""
     unknown = [name for name in names if name not in book.records]
     if unknown:
         known = tuple(sorted(book.records))

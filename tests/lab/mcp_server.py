@@ -33,7 +33,9 @@ Run as ``python -m tests.lab.mcp_server '<json options>'`` (or the file path); i
 Control surface besides the request log: ``POST /__lab/authorization-server {"issuer": ...}`` makes the server
 move to another authorization server at once: its PRM names the new one, and only tokens of the new one pass.
 ``GET /__lab/events`` lists what the bridge tools did (tests/lab/mcp_tools.py); ``POST /__lab/touch {"text": ...}``
-changes the ``lab://note`` resource and tells its subscribers of both eras.
+changes the ``lab://note`` resource and tells its subscribers of both eras. ``POST /__lab/tools`` changes the tools
+while the server runs (``{"change": NAME, "description": TEXT}``, ``{"add": NAME, ...}``, ``{"remove": NAME}``; see
+``LabState.change_tools``).
 
 The request log at ``GET /__lab/requests`` never holds a token, only a sha256 prefix of it.
 """
@@ -451,6 +453,14 @@ class LabGate:
                 return
             told = await self.state.touch(text)
             await self._json(send, 200, {"note": text, "legacy_sessions_told": told})
+        elif path == "/__lab/tools" and scope["method"] == "POST":
+            order = json.loads(await _body(receive) or b"{}")
+            try:
+                done = self.state.change_tools(order if isinstance(order, dict) else {})
+            except Exception as exc:  # noqa: BLE001 (the SDK's ToolError, a bad order: the test reads why)
+                await self._json(send, 400, {"error": str(exc)})
+                return
+            await self._json(send, 200, {"done": done})
         elif path == "/__lab/authorization-server" and scope["method"] == "POST":
             issuer = json.loads(await _body(receive) or b"{}").get("issuer")
             if not isinstance(issuer, str) or not issuer:
@@ -639,6 +649,7 @@ def build_mcp(config: LabConfig, state: LabState) -> MCPServer:
     server = MCPServer(
         name="lab-mcp-server", version="1.0", instructions="Test-lab MCP server", subscriptions=state.bus
     )
+    state.server = server
     if config.bridge_tools:
         add_bridge_tools(server, state)
 

@@ -12,6 +12,9 @@ log notifications ride the request's own stream in both eras (a 2026-07-28 reque
 
 What the tools did is kept in :attr:`LabState.events` (``GET /__lab/events``): ``slow`` started / progressed /
 finished / cancelled, the answers ``ask``, ``sample`` and ``roots`` received.
+
+:meth:`LabState.change_tools` changes the server's tools while it runs (``POST /__lab/tools``): a tool's description,
+a new tool, a tool removed; what a changed or new tool definition looks like to the bridge's tool control.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from mcp.types import (
     SetLevelRequestParams,
     SubscribeRequestParams,
     TextContent,
+    ToolAnnotations,
     UnsubscribeRequestParams,
 )
 from pydantic import BaseModel, Field
@@ -66,6 +70,8 @@ class LabState:
     #: uri -> the 2025 sessions that subscribed to it (their standalone GET stream gets the update).
     subscribers: dict[str, list[Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: The MCP server whose tools :meth:`change_tools` changes (set when it is built).
+    server: MCPServer | None = None
 
     def event(self, tool: str, event: str, **detail: Any) -> None:
         self.events.append({"time": time.time(), "tool": tool, "event": event, **detail})
@@ -83,6 +89,43 @@ class LabState:
             except Exception:  # noqa: BLE001 (a session that ended, however it failed: forget it)
                 self.subscribers[NOTE_URI].remove(session)
         return told
+
+    def change_tools(self, order: dict[str, Any]) -> str:
+        """One change of the server's tools, as ``POST /__lab/tools`` gives it: ``{"change": NAME, "description":
+        TEXT}`` (a tool's description), ``{"add": NAME, "description": TEXT, "annotations": {...}}`` (a tool that
+        returns ``NAME: <text>``), ``{"remove": NAME}``. Returns what was done; ValueError for anything else."""
+        server = self.server
+        if server is None:
+            raise ValueError("no server")
+        manager = server._tool_manager  # the SDK has no public way to change a tool's description
+        description = order.get("description")
+        if isinstance(order.get("change"), str) and isinstance(description, str):
+            tool = manager.get_tool(order["change"])
+            if tool is None:
+                raise ValueError(f"no tool {order['change']}")
+            tool.description = description
+            done = f"changed {tool.name}"
+        elif isinstance(order.get("add"), str):
+            name = order["add"]
+
+            def added(text: str = "") -> str:
+                return f"{name}: {text}"
+
+            annotations = order.get("annotations")
+            server.add_tool(
+                added,
+                name=name,
+                description=description if isinstance(description, str) else f"The tool {name}.",
+                annotations=ToolAnnotations.model_validate(annotations) if isinstance(annotations, dict) else None,
+            )
+            done = f"added {name}"
+        elif isinstance(order.get("remove"), str):
+            manager.remove_tool(order["remove"])
+            done = f"removed {order['remove']}"
+        else:
+            raise ValueError("expected change (with description), add or remove")
+        self.event("tools", done)
+        return done
 
 
 def big_text(size: int) -> str:

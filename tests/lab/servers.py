@@ -347,6 +347,20 @@ class RunningMcpServer:
         """Change the ``lab://note`` resource: its subscribers of both eras are told."""
         _post_json(f"{self.base_url}/__lab/touch", {"text": text})
 
+    def change_tool(self, name: str, description: str) -> None:
+        """Give the tool ``name`` another description (as a server that changed a tool after it was approved)."""
+        _post_json(f"{self.base_url}/__lab/tools", {"change": name, "description": description})
+
+    def add_tool(self, name: str, description: str | None = None, annotations: dict[str, Any] | None = None) -> None:
+        """A new tool ``name`` (it answers ``NAME: <text>``), with MCP ``annotations`` when given."""
+        order: dict[str, Any] = {"add": name, "annotations": annotations}
+        if description is not None:
+            order["description"] = description
+        _post_json(f"{self.base_url}/__lab/tools", order)
+
+    def remove_tool(self, name: str) -> None:
+        _post_json(f"{self.base_url}/__lab/tools", {"remove": name})
+
     def move_to(self, issuer: str | RunningAuthServer) -> None:
         """The server moves to another authorization server: its PRM names it, only its tokens pass from now on."""
         self.issuer = issuer.issuer if isinstance(issuer, RunningAuthServer) else issuer
