@@ -7,6 +7,9 @@ A page's entries are pinned (:func:`~desktop_app.tools.canonical.definition_of`)
 entries whose tool is on. An entry that is not an object with a string name, or whose definition cannot be pinned
 (NaN, a lone surrogate), is left out; a name listed twice is kept once (the first). When the identity check refuses
 the server, the host sees no tool and nothing is pinned.
+
+A call of a tool the connector has no record of is refused ("unknown") once the connector's first complete list was
+seen; before it (a host that calls before it lists), nothing has been decided yet and the call passes.
 """
 
 from __future__ import annotations
@@ -123,6 +126,8 @@ class ToolGate:
             return self._refused(name, "unknown", self._unusable[name])
         record = self._store.tool_record(self._connector.account_id, name)
         if record is None:
+            if not self._store.tool_book(self._connector.account_id).listed:
+                return None  # before the connector's first complete list there is nothing to hold it against
             return self._refused(name, "unknown", None)
         reason = record.refusal()
         if reason is None:

@@ -198,3 +198,14 @@ def test_a_stored_definition_that_cannot_be_read_is_left_out(reg: SqliteRegistry
 def test_the_store_of_something_that_is_not_a_registry_is_refused() -> None:
     with pytest.raises(TypeError):
         SqliteToolStore.of(object())
+
+
+def test_before_the_first_list_a_call_passes_after_it_an_unlisted_tool_is_refused(reg: SqliteRegistry) -> None:
+    account = account_of(reg)
+    gate = gate_of(reg, account)
+    assert gate.check_call("echo") is None  # a host that calls before it lists: nothing decided yet
+    gate.page([entry("a")], first_page=True, last_page=False)
+    assert gate.check_call("echo") is None  # the first list is not complete yet
+    gate.page([entry("b")], first_page=False, last_page=True)
+    refused = gate.check_call("echo")
+    assert refused is not None and refused.reason == "unknown"
