@@ -87,7 +87,6 @@ class HostToolGate:
         self._listens: dict[RequestId, _Listen] = {}
         #: The revision the host's view of the list matches (None: it has not listed yet).
         self._seen: int | None = None
-        self.refused = 0
 
     # --- the host's messages (before the translator) --------------------------------------------------------------
 
@@ -109,8 +108,8 @@ class HostToolGate:
         elif is_notification(message) and message["method"] == "notifications/cancelled":
             cancelled = params.get("requestId")
             if isinstance(cancelled, str | int):
+                # A list stays noted: its answer may still come, and must be filtered like any other.
                 self._listens.pop(cancelled, None)
-                self._lists.pop(cancelled, None)
         return None
 
     def _learn_era(self, method: str, params: JsonObject) -> None:
@@ -130,7 +129,6 @@ class HostToolGate:
             return {"jsonrpc": "2.0", "id": request_id, "error": self._failure(exc)}
         if refused is None:
             return None
-        self.refused += 1
         log.info("Refused a call of a tool (%s)", refused.reason)
         return {"jsonrpc": "2.0", "id": request_id, "error": self._refusal(refused)}
 

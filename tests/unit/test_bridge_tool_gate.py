@@ -101,7 +101,6 @@ def test_a_2025_host_sees_only_tools_that_are_on_and_calls_of_the_others_are_ans
     assert f"mcp-connectors tools enable Files wipe --account {account.id}" in error["message"]
     assert "MCP Connector Manager \u203a" in error["message"]
     assert error["data"]["reason"] == "tool_off" and error["data"]["tool"] == "wipe"
-    assert gate.refused == 1
 
 
 def test_a_changed_tool_a_new_one_and_an_unknown_one_are_refused_with_their_reason(
@@ -196,6 +195,19 @@ def test_pages_are_filtered_each_and_a_list_ends_at_the_page_without_a_cursor(
     ToolControl(SqliteToolStore(reg)).set_enabled(account.id, ["a"], False)
     assert listed(gate, 3, [tool("b")], cursor="p2") == ["b"]
     assert listed(gate, 4, [tool("a")]) == []
+
+
+def test_a_list_the_host_cancelled_is_still_filtered_when_its_answer_comes(
+    reg: SqliteRegistry, account: Account
+) -> None:
+    gate = gate_for(reg, account)
+    legacy_host(gate)
+    listed(gate, 2, [tool("a"), tool("b")])
+    ToolControl(SqliteToolStore(reg)).set_enabled(account.id, ["b"], False)
+    gate.from_host(request(3, "tools/list"))
+    gate.from_host({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 3}})
+    late = gate.to_host(answer(3, {"tools": [tool("a"), tool("b")]}))
+    assert [t["name"] for t in late["result"]["tools"]] == ["a"]
 
 
 def test_an_error_answer_to_a_list_passes_as_it_is(reg: SqliteRegistry, account: Account) -> None:
