@@ -34,6 +34,7 @@ COMMANDS = (
     "hosts",
     "install",
     "uninstall",
+    "desktop",
 )
 
 #: ``--client-auth`` choices: desktop_app.oauth.registration.SUPPORTED_AUTH_METHODS (tests/unit/test_layers.py checks
@@ -296,6 +297,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         uninstall.add_argument("--account", metavar="A")
         uninstall.add_argument("--host", required=True, metavar="HOST", help="the host's id or name (see 'hosts')")
         uninstall.add_argument("--name", metavar="ENTRY", help="the entry to remove")
+
+    if wanted("desktop"):
+        desktop = commands.add_parser(
+            "desktop",
+            help="put the app into your desktop's application menu (or take it out): for pip and pipx installs",
+            description="install: write the menu entry and icons into your data folder (~/.local/share), starting "
+            "this installed program; remove: delete exactly what install wrote; status: say which entry the menu has.",
+        )
+        desktop.add_argument("action", choices=("install", "remove", "status"), help="what to do")
 
     return parser
 
