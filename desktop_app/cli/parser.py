@@ -136,7 +136,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description=f"{APP_NAME}: connect AI tools to OAuth-protected MCP servers. Without a command it opens the "
         f"window ({WINDOW_HIDDEN_FLAG}: start in the tray only).",
         epilog="Exit codes: 0 ok, 1 you must act, 2 bad input, 3 temporary problem, 4 server broke the protocol, "
-        "5 the tool reported an error, 6 the keyring or database cannot be used, 130 interrupted. "
+        "5 the tool reported an error, 6 the keyring or database cannot be used, 7 the window cannot open here (no "
+        "display, or a library it needs is missing), 130 interrupted. "
         "SERVER is a server's name, id or URL; --account A is an account's label, nickname or id.",
     )
     parser.add_argument("--version", action="version", version=f"{COMMAND} {VERSION}")
