@@ -153,3 +153,23 @@ def test_qt_s_gui_libraries_the_loader_refuses(tmp_path: Path, module: str) -> N
     result = run(environment(LD_LIBRARY_PATH=str(tmp_path)), module=module)
     assert result.returncode == EXIT_NO_WINDOW
     assert "  On a desktop it will also need: sudo apt install --reinstall libgl1" in result.stderr.splitlines()
+
+
+#: QApplication made as the app makes it: what platform it started on.
+QT_START = """
+import sys
+from PySide6.QtWidgets import QApplication
+from desktop_app.app.qt_start import without_abort
+app = without_abort(lambda: QApplication(sys.argv[:1]))
+print("platform", app.platformName())
+"""
+
+
+def test_what_qt_says_on_the_way_to_a_start_is_still_said(tmp_path: Path) -> None:
+    """Wayland is tried first and cannot start, offscreen then does: the app starts, and Qt's warning about Wayland
+    is printed as Qt prints it (held only while Qt might still fail)."""
+    env = environment(QT_QPA_PLATFORM="wayland;offscreen", XDG_RUNTIME_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", QT_START], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "platform offscreen"
+    assert 'qt.qpa.plugin: Could not load the Qt platform plugin "wayland"' in result.stderr
