@@ -25,6 +25,7 @@ Code = Literal[
     "rate_limited",
     "server_unavailable",
     "ambiguous_account",
+    "ambiguous_server",
     "approval_needed",
     "authorization_request_refused",
     "authorization_server_changed",

@@ -25,7 +25,7 @@ from desktop_app.accounts.models import (
     StoredRegistration,
 )
 from desktop_app.accounts.ports import RemovedServer, SignInRecord, describe_accounts
-from desktop_app.errors import ConfigurationError, ConnectorError, ServerExists, one_line
+from desktop_app.errors import AmbiguousAccount, Candidate, ConfigurationError, ConnectorError, ServerExists, one_line
 from desktop_app.oauth.urls import canonical_resource
 from desktop_app.storage.registry_db import RegistryDatabase
 from desktop_app.storage.registry_rows import (
@@ -284,7 +284,7 @@ class SqliteRegistry(RegistryDatabase):
 
     def find_account(self, server_id: int, text: str) -> Account | None:
         """On this server: by id (digits), else by nickname, else by label (case-insensitive). Signed-out
-        accounts are found too. Several matches: ConfigurationError ``ambiguous_account`` listing them."""
+        accounts are found too. Several matches: AmbiguousAccount with the candidates."""
         text = text.strip()
         if not text:
             return None
@@ -307,10 +307,11 @@ class SqliteRegistry(RegistryDatabase):
         if not candidates:
             candidates = [a for a in accounts if a.label.casefold() == wanted]
         if len(candidates) > 1:
-            raise ConfigurationError(
-                "ambiguous_account",
+            raise AmbiguousAccount(
                 f"{text!r} matches {len(candidates)} accounts of {server.name}: {describe_accounts(candidates)}.",
-                hint="Name the account by its id, or give each a nickname.",
+                server=server.name,
+                text=text,
+                candidates=tuple(Candidate(a.id, a.label, a.nickname) for a in candidates),
             )
         return candidates[0] if candidates else None
 

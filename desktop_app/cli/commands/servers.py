@@ -7,6 +7,7 @@ import argparse
 import time
 
 from desktop_app.accounts.consent import describe_client
+from desktop_app.accounts.lookup import find_account, find_server
 from desktop_app.accounts.models import ServerSettings
 from desktop_app.appinfo import COMMAND
 from desktop_app.cli.arguments import settings_from
@@ -68,10 +69,11 @@ async def _confirmed(args: argparse.Namespace, console: Console, question: str, 
 
 async def run_remove(args: argparse.Namespace, console: Console) -> int:
     async with profile(args) as accounts:
-        server = accounts.server(args.server)
+        # Asked first, the person reads the full name in the question; --yes removes only what was named in full.
+        server = find_server(accounts.registry, args.server, prefix=not args.yes)
         name = server_name(server)
         if args.account:
-            account = accounts.account(server, args.account)
+            account = find_account(accounts.registry, server, args.account, prefix=not args.yes)
             who = account_name(account)
             question = (
                 f"Remove the account {who} from {name}? Its tokens are revoked where the server allows it and deleted "
