@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import time
 
-from desktop_app.accounts.consent import describe_client
 from desktop_app.accounts.lookup import find_account, find_server
 from desktop_app.accounts.models import ServerSettings
 from desktop_app.appinfo import COMMAND
@@ -19,6 +18,7 @@ from desktop_app.cli.profile import profile
 from desktop_app.cli.text import (
     URL_LIMIT,
     account_name,
+    client_text,
     scope_list,
     server_name,
     shell_word,
@@ -164,7 +164,7 @@ async def run_consent(args: argparse.Namespace, console: Console) -> int:
                     f"  Server:               {shown_url(consent.resource)}",
                     f"  Authorization server: {shown_url(consent.issuer)}",
                     f"  Scopes:               {scope_list(consent.scopes) or '(none)'}",
-                    f"  This app as:          {shown_url(describe_client(consent.client_kind, consent.client_id))}",
+                    f"  This app as:          {client_text(consent.client_kind, consent.client_id)}",
                 ]
             )
         )
