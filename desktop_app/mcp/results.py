@@ -23,8 +23,8 @@ class Tool:
     description: str | None
     input_schema: Mapping[str, Any]
     header_params: tuple[HeaderParam, ...] = ()
-    #: The definition as the server sent it (``_meta``, ``outputSchema``, ``annotations`` ... included).
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: The entry as the server sent it (what tool control pins: desktop_app/tools/canonical.py).
+    definition: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,7 @@ def _tool(entry: object, *, modern: bool) -> Tool:
         description=opt_str(entry.get("description")),
         input_schema=schema,
         header_params=tool_header_params(schema) if modern else (),
-        raw=entry,
+        definition=entry,
     )
 
 

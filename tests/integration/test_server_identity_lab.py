@@ -85,7 +85,7 @@ def check(
                 evidence = await gather_evidence(
                     client.request, handshake, server_url=lookup.get("as_url", server.url), resolver=lookup.get("dns")
                 )
-                tools = [tool.raw for tool in await client.list_tools()]
+                tools = [tool.definition for tool in await client.list_tools()]
             return assess(1, handshake, evidence, tools, registry, now=1_800_000_000.0)
 
     return asyncio.run(run())

@@ -53,7 +53,7 @@ async def run_identity(args: argparse.Namespace, console: Console) -> int:
         finally:
             await client.close()
         now = accounts.clock()
-        assessment = assess(server.id, handshake, evidence, [tool.raw for tool in tools], pins, now=now)
+        assessment = assess(server.id, handshake, evidence, [tool.definition for tool in tools], pins, now=now)
         for line in identity_lines(assessment):
             console.result(line)
         found = assessment.attestation
