@@ -30,6 +30,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, Literal
 
 from desktop_app.tools.identity_errors import IdentityInvalid, KeyPinMoved, NothingToAccept
@@ -194,7 +195,8 @@ def assess(
     if verified and not pin.signs_tools:
         pin = pins.pin_key(server_id, replace(pin, signs_tools=True))
     before = pinned if pinned != key.fingerprint else None
-    attestation = Attestation(status, key.fingerprint, before if status == "verified" else None, None, holds, verified)
+    pinned_before = before if status == "verified" else None
+    attestation = Attestation(status, key.fingerprint, pinned_before, None, MappingProxyType(holds), verified)
     return Assessment(attestation, identity, dns, pin=pin)
 
 
@@ -305,4 +307,4 @@ def _pinned_key(pin: KeyPin) -> PublicKey | None:
 
 
 def _refused(status: Status, fingerprint: str | None, pinned: str | None, why: str | None) -> Attestation:
-    return Attestation(status, fingerprint, pinned, why, {}, frozenset())
+    return Attestation(status, fingerprint, pinned, why, MappingProxyType({}), frozenset())
