@@ -11,7 +11,7 @@ import base64
 import copy
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from desktop_app.accounts.models import ServerSettings
+from desktop_app.errors import ConnectorError, NetworkError
+from desktop_app.mcp.errors import McpRpcError
 from desktop_app.storage.registry import SqliteRegistry
 from desktop_app.storage.schema import SCHEMA_VERSION
 from desktop_app.tools.identity import (
@@ -42,6 +44,7 @@ from desktop_app.tools.identity import (
     new_challenge,
 )
 from desktop_app.tools.identity_errors import IdentityInvalid, KeyPinMoved, NothingToAccept
+from desktop_app.tools.identity_fetch import IDENTITY_CHALLENGE, IDENTITY_GET, gather_evidence
 from desktop_app.tools.identity_keys import EXTENSION, BadValue, b64url_decode, canonical, public_key
 from desktop_app.tools.identity_pins import KeyPin
 from desktop_app.tools.identity_read import check_dns, dns_name, read_identity
@@ -543,3 +546,69 @@ def test_a_registry_of_schema_2_gets_the_key_pin_table_and_keeps_its_servers(tmp
     conn = sqlite3.connect(path, isolation_level=None)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     conn.close()
+
+
+# --- gathering the evidence ------------------------------------------------------------------------------------------
+
+
+class Upstream:
+    """A server as ``gather_evidence`` sees it: one request at a time (the lab's identity code answers)."""
+
+    def __init__(self, server: IdentityLab, *, fail: dict[str, ConnectorError] | None = None) -> None:
+        self.server = server
+        self.fail = fail or {}
+        self.asked: list[str] = []
+
+    async def __call__(self, method: str, params: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        self.asked.append(method)
+        if method in self.fail:
+            raise self.fail[method]
+        if method == IDENTITY_GET:
+            return self.server.identity()
+        assert method == IDENTITY_CHALLENGE and params is not None
+        return self.server.answer(params["challenge"], params["timestamp"])
+
+
+async def test_gathering_asks_the_identity_then_a_fresh_challenge_and_dns_for_a_domain() -> None:
+    upstream = Upstream(lab())
+    names: list[str] = []
+
+    async def resolver(name: str) -> list[str]:
+        names.append(name)
+        return ["v=mcp1; kid=lab-a; fp=x", 42]  # type: ignore[list-item]  # a resolver's junk is left out
+
+    found = await gather_evidence(upstream, HANDSHAKE, server_url="https://mcp.example.com/mcp", resolver=resolver)
+    assert upstream.asked == [IDENTITY_GET, IDENTITY_CHALLENGE] and names == ["_mcp-identity.mcp.example.com"]
+    assert found.dns == ("v=mcp1; kid=lab-a; fp=x",) and found.challenge is not None and found.failure is None
+    assert upstream.server.challenges[-1]["challenge"] == b64url(found.challenge.nonce)
+
+
+async def test_gathering_asks_nothing_of_a_server_without_the_extension_nor_dns_for_an_address() -> None:
+    upstream = Upstream(lab())
+    assert await gather_evidence(upstream, PLAIN_HANDSHAKE, server_url="https://mcp.example.com/mcp") == Evidence()
+    assert upstream.asked == []
+
+    async def resolver(name: str) -> list[str]:
+        raise AssertionError("an address is never looked up")
+
+    found = await gather_evidence(upstream, HANDSHAKE, server_url="http://127.0.0.1:9/mcp", resolver=resolver)
+    assert found.dns is None and found.failure is None
+
+
+async def test_a_refused_request_is_the_server_s_failure_a_network_error_is_not_and_dns_trouble_is_no_answer() -> None:
+    refused = McpRpcError(-32601, "Method not found", method=IDENTITY_GET, url="https://m.example/mcp")
+    found = await gather_evidence(
+        Upstream(lab(), fail={IDENTITY_GET: refused}), HANDSHAKE, server_url="https://m.example/mcp"
+    )
+    assert found.failure is not None and "identity/get failed" in found.failure and "-32601" in found.failure
+    down = NetworkError("network", "https://m.example/mcp did not answer.")
+    with pytest.raises(NetworkError):
+        await gather_evidence(
+            Upstream(lab(), fail={IDENTITY_CHALLENGE: down}), HANDSHAKE, server_url="https://m.example/mcp"
+        )
+
+    async def broken(name: str) -> list[str]:
+        raise OSError("no resolver")
+
+    found = await gather_evidence(Upstream(lab()), HANDSHAKE, server_url="https://m.example/mcp", resolver=broken)
+    assert found.dns is None and found.answer is not None
