@@ -47,6 +47,7 @@ from desktop_app.hosts.errors import (
     NotAConnector,
     UnknownHost,
 )
+from desktop_app.tools.identity_errors import KeyPinMoved, NothingToAccept
 
 
 def hint_for(error: ConnectorError) -> str | None:
@@ -91,6 +92,10 @@ def hint_for(error: ConnectorError) -> str | None:
         return "Only this app's connectors are removed; edit the host's file to remove other servers."
     if isinstance(error, BridgeNotFound | ProgramNotFound):
         return f"Install the app again so that the '{COMMAND}' program exists, then try again."
+    if isinstance(error, NothingToAccept):
+        return f"See the server's identity with '{COMMAND} identity {shlex.quote(error.server)}'."
+    if isinstance(error, KeyPinMoved):
+        return f"Look at the keys again with '{COMMAND} identity {shlex.quote(error.server)}', then decide."
     desktop = _desktop_hint(error)
     if desktop is not None:
         return desktop

@@ -25,6 +25,7 @@ COMMANDS = (
     "list",
     "tools",
     "call",
+    "identity",
     "token",
     "logout",
     "remove",
@@ -252,6 +253,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             metavar="SECONDS",
             help="give up on the call when the server has not finished answering after this long (default 300)",
         )
+
+    if wanted("identity"):
+        identity = commands.add_parser(
+            "identity",
+            help="a server's identity key (where it offers one): verified, pinned, or changed",
+            description="Check the key the server proves its identity with against the key pinned for it on first "
+            "use, and the signatures of its tools. A changed key is refused until you accept it with --accept.",
+        )
+        identity.add_argument("server", metavar="SERVER")
+        identity.add_argument("--account", metavar="A", help="connect as this account")
+        identity.add_argument("--accept", action="store_true", help="accept the server's changed key")
+        identity.add_argument("--yes", "-y", action="store_true", help="accept without asking (compare first!)")
 
     if wanted("token"):
         token = commands.add_parser(

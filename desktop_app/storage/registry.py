@@ -2,9 +2,9 @@
 
 :class:`SqliteRegistry` implements :class:`desktop_app.accounts.ports.Registry` (see docs/decisions/0009): the
 queries, each public method one transaction. Opening the file, migrating it and the transactions themselves are in
-:mod:`desktop_app.storage.registry_db`, rows and the lookups queries share in :mod:`desktop_app.storage.registry_rows`.
-:meth:`SqliteRegistry.in_memory` gives the same registry in memory only. No table has a column for a token or a
-client secret.
+:mod:`desktop_app.storage.registry_db`, rows and the lookups queries share in :mod:`desktop_app.storage.registry_rows`,
+pinned server keys in :mod:`desktop_app.storage.key_pins`. :meth:`SqliteRegistry.in_memory` gives the same registry in
+memory only. No table has a column for a token or a client secret.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from desktop_app.accounts.models import (
 from desktop_app.accounts.ports import RemovedServer, SignInRecord, describe_accounts
 from desktop_app.errors import AmbiguousAccount, Candidate, ConfigurationError, ConnectorError, ServerExists, one_line
 from desktop_app.oauth.urls import canonical_resource
-from desktop_app.storage.registry_db import RegistryDatabase
+from desktop_app.storage.key_pins import KeyPinQueries
 from desktop_app.storage.registry_rows import (
     ACCOUNTS_SELECT,
     check_name_free,
@@ -60,7 +60,7 @@ def default_registry_path(data_dir: Path) -> Path:
     return data_dir / FILE_NAME
 
 
-class SqliteRegistry(RegistryDatabase):
+class SqliteRegistry(KeyPinQueries):
     """The :class:`~desktop_app.accounts.ports.Registry` on a SQLite file (created, 0600, when missing), or in
     memory (:meth:`in_memory`). What opening a file refuses: :class:`~desktop_app.storage.registry_db.RegistryDatabase`.
     """
