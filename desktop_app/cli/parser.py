@@ -261,7 +261,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             description="Check the key the server proves its identity with against the key pinned for it on first "
             "use, and the signatures of its tools. A changed key is refused until you accept it with --accept.",
         )
-        identity.add_argument("server", metavar="SERVER")
+        identity.add_argument("server", metavar="SERVER", help=SERVER_HELP)
         identity.add_argument("--account", metavar="A", help="connect as this account")
         identity.add_argument("--accept", action="store_true", help="accept the server's changed key")
         identity.add_argument("--yes", "-y", action="store_true", help="accept without asking (compare first!)")
