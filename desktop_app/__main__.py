@@ -35,8 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return renewal_worker()
     if opens_window(words):
-        from desktop_app.app.main import main as window  # Qt, only for the window
+        try:
+            from desktop_app.app.main import main as window  # Qt, only for the window
+        except ImportError as exc:  # a library Qt needs is missing (a server without libGL): one message, no traceback
+            from desktop_app.app.display import refuse_import
 
+            return refuse_import(exc)
         return window(words)
     if command_in(words) == "bridge":
         from desktop_app.bridge.main import main as bridge  # stdio for an AI host: no command-line engine

@@ -126,6 +126,23 @@ def _v2(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE consents SET resource = ? WHERE server_id = ?", (ascii_form, server_id))
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    """Pinned server identity keys (docs/decisions/0026): one per server, trust on first use. The key is public; the
+    fingerprint is what the person compares."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS server_key_pins (
+            server_id INTEGER PRIMARY KEY REFERENCES servers (id) ON DELETE CASCADE,
+            fingerprint TEXT NOT NULL,
+            public_key TEXT NOT NULL,
+            kid TEXT NOT NULL,
+            pinned_at REAL NOT NULL,
+            origin TEXT NOT NULL CHECK (origin IN ('first_use', 'accepted', 'rotated')),
+            signs_tools INTEGER NOT NULL DEFAULT 0 CHECK (signs_tools IN (0, 1)),
+            previous_fingerprint TEXT
+        )"""
+    )
+
+
 def _tool_control(conn: sqlite3.Connection) -> None:
     """What the person decided about each tool of each connector (docs/decisions/0025-tool-control.md): a row per
     connector (its revision, raised by every change, read by running bridges every 2 s; ``listed_at``: its first
@@ -161,7 +178,7 @@ def _tool_control(conn: sqlite3.Connection) -> None:
 
 
 #: Migration ``n`` (1-based) brings a database from ``user_version`` n-1 to n.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2, _tool_control)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2, _v3, _tool_control)
 
 #: The schema this version of the app writes.
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,5 +5,6 @@ form and its RFC 8785 bytes), :mod:`~desktop_app.tools.model` (records, settings
 :mod:`~desktop_app.tools.policy` (the rules: trust on first use, changes and new tools held, approvals, switches),
 :mod:`~desktop_app.tools.ports` (what storage provides), :mod:`~desktop_app.tools.gate` (what the bridge asks),
 :mod:`~desktop_app.tools.control` (what the window and the command line ask) and :mod:`~desktop_app.tools.diff` (a
-change as old and new text).
+change as old and new text). Server identity and tool attestation (docs/decisions/0026):
+:mod:`~desktop_app.tools.identity` and the ``identity_*`` modules beside it.
 """

@@ -40,6 +40,7 @@ from desktop_app.ui.details_panel import DetailsPanel
 from desktop_app.ui.empty_state import EmptyState
 from desktop_app.ui.errors import ErrorReport, describe, show_error
 from desktop_app.ui.icons import app_icon
+from desktop_app.ui.menu_entry import MenuEntryOffer
 from desktop_app.ui.model import COLUMNS, NAME, ConnectorsModel
 from desktop_app.ui.settings_dialog import ServerSettingsDialog
 from desktop_app.ui.signin_dialog import SignInDialog
@@ -104,7 +105,9 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
 
         self.window_actions = WindowActions.create(self, self)
-        self.window_actions.install(self)
+        help_menu = self.window_actions.install(self)
+        #: Help > Add to the application menu, while the desktop's menu has no entry for the app.
+        self.menu_entry = MenuEntryOffer(help_menu, self)
         # Each command by its own name too (tests, benchmarks and the screenshot script trigger them).
         self.act_add_server = self.window_actions.add_server
         self.act_sign_in = self.window_actions.sign_in

@@ -182,8 +182,8 @@ class WindowActions:
             about=_action(parent, "about", "&About", None, None, commands.about, f"About {appinfo.APP_NAME}"),
         )
 
-    def install(self, window: QMainWindow) -> None:
-        """The toolbar and the menu bar of ``window``."""
+    def install(self, window: QMainWindow) -> QMenu:
+        """The toolbar and the menu bar of ``window``. Returns the Help menu (``ui.menu_entry`` adds to it)."""
         toolbar = QToolBar("Main toolbar", window)
         toolbar.setObjectName("mainToolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -215,6 +215,7 @@ class WindowActions:
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.diagnostics)
         help_menu.addAction(self.about)
+        return help_menu
 
     def context_menu(self, parent: QWidget, on: ClickedOn) -> QMenu:
         """The menu for a right click on an empty spot, an account's row or a server's row."""

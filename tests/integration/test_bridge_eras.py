@@ -187,11 +187,14 @@ async def test_a_restarted_2025_server_gets_the_hosts_log_level_and_subscription
     sign_in(server.url)
     host = Host()
     async with bridged(server.url, "legacy", host) as client:
-        with pytest.warns(MCPDeprecationWarning):  # logging/setLevel and resources/subscribe are 2025-only
-            await client.set_logging_level("info")
-            await client.session.subscribe_resource(NOTE_URI)
-            await client.session.subscribe_resource("lab://gone")
-            await client.session.unsubscribe_resource("lab://gone")
+        for setup in (  # logging/setLevel and resources/(un)subscribe are 2025-only: the SDK warns of each
+            lambda: client.set_logging_level("info"),
+            lambda: client.session.subscribe_resource(NOTE_URI),
+            lambda: client.session.subscribe_resource("lab://gone"),
+            lambda: client.session.unsubscribe_resource("lab://gone"),
+        ):
+            with pytest.warns(MCPDeprecationWarning):
+                await setup()
         port = server.port
         server.stop()
         server = lab_mcp_factory(lab_as, port=port, eras="legacy", bridge_tools=True)
