@@ -30,6 +30,7 @@ from desktop_app.bridge import presence, words
 from desktop_app.bridge.app_link import AppLink
 from desktop_app.bridge.app_link import ask_step_up as ask_app_step_up
 from desktop_app.bridge.era import Era, Translator
+from desktop_app.bridge.identity_check import BridgeIdentity
 from desktop_app.bridge.relay import Activity, Relay
 from desktop_app.bridge.stdio import HostLink, protect_stdout
 from desktop_app.bridge.tokens import BridgeTokens
@@ -138,10 +139,12 @@ async def serve(
                 return words.host_error(exc, server=server, account=tokens.account)
 
             connector = Connector(server.id, account.id, server.name, account.display_name)
+            identity = BridgeIdentity(server.id, server.resource, registry)
             tools = HostToolGate(
                 ToolGate(SqliteToolStore(registry), connector),
                 refusal=words.tool_refused,
                 failure=lambda exc: words.host_error(exc, server=server, account=tokens.account),
+                identity=identity.verdict,
             )
             relay = Relay(
                 host,
@@ -150,6 +153,7 @@ async def serve(
                 error_for=error_for,
                 on_era=remember_era,
                 tools=tools,
+                identity=identity,
             )
             _stop_on_signals(relay)
             log.info("Serving %s as %s", server.name, account.display_name)

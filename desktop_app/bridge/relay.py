@@ -14,6 +14,9 @@ the server sends on any stream goes back through the translator to the host.
 - With a tool gate (:mod:`desktop_app.bridge.tool_gate`): it sees the host's messages before the translator (a call
   it refuses is answered here and goes nowhere) and the host's after it (lists filtered); every
   :data:`~desktop_app.bridge.tool_gate.POLL_SECONDS` it is asked whether the host must hear that the tools changed.
+- With an identity check (:mod:`desktop_app.bridge.identity_check`): it gets the server's own handshake answer, and
+  before the gate judges a call or a list, the server's identity is asked for (requests of the bridge's own, whose
+  answers go to the check, never to the host).
 """
 
 from __future__ import annotations
@@ -22,17 +25,25 @@ import asyncio
 import functools
 import itertools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from desktop_app.bridge.era import Era, Steps
+from desktop_app.bridge.era_wire import error_object
+from desktop_app.bridge.identity_check import BridgeIdentity
 from desktop_app.bridge.stdio import HostLink
 from desktop_app.bridge.tool_gate import POLL_SECONDS, HostToolGate
-from desktop_app.bridge.upstream import SessionExpired, Upstream, request_id_of
+from desktop_app.bridge.upstream import Deliver, SessionExpired, Upstream, request_id_of
 from desktop_app.errors import ConnectorError
-from desktop_app.mcp.errors import McpProtocolError
+from desktop_app.mcp.errors import McpProtocolError, McpRpcError
 from desktop_app.mcp.jsonrpc import RequestId
+from desktop_app.mcp.negotiation import (
+    DEFAULT_CLIENT_INFO,
+    META_CLIENT_CAPABILITIES,
+    META_CLIENT_INFO,
+    META_PROTOCOL_VERSION,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +93,13 @@ class Relay:
         error_for: ErrorFor,
         on_era: Callable[[Era], None] = lambda era: None,
         tools: HostToolGate | None = None,
+        identity: BridgeIdentity | None = None,
     ) -> None:
         self._host = host
         self._tools = tools
+        self._identity = identity
+        #: Ids of the handshakes that went up (the host's or the translator's): their answers go to ``identity``.
+        self._handshakes: set[RequestId] = set()
         self._on_era = on_era
         self._era_known = False
         #: Requests on their way upstream, by the id they went up with (a modern server's cancellation closes one).
@@ -142,6 +157,8 @@ class Relay:
                 params = message.get("params")
                 if isinstance(params, dict) and "requestId" in params:
                     self._cancelled.add(params["requestId"])
+            if self._tools is not None and self._tools.asks_identity(message, from_host=True):
+                await self._identity_ready()
             refused = self._tools.from_host(message) if self._tools is not None else None
             if refused is not None:  # a tool the person turned off or holds: the server never sees the call
                 self.activity.refused += 1
@@ -151,7 +168,11 @@ class Relay:
 
     async def _apply(self, steps: Steps) -> None:
         for message in steps.to_host:
-            await self._host.send(self._tools.to_host(message) if self._tools is not None else message)
+            if self._tools is not None:
+                if self._tools.asks_identity(message, from_host=False):
+                    await self._identity_ready()
+                message = self._tools.to_host(message)
+            await self._host.send(message)
         if not self._era_known and self._translator.server_era is not None:
             self._era_known = True
             self._on_era(self._translator.server_era)
@@ -221,6 +242,11 @@ class Relay:
     async def _deliver(self, message: JsonObject, stream_of: RequestId | None) -> None:
         if "method" not in message and _is_internal(message.get("id")):
             return  # the answer to a request of the bridge's own (a replayed initialize)
+        if "method" not in message and message.get("id") in self._handshakes:
+            self._handshakes.discard(message.get("id"))
+            result = message.get("result")
+            if self._identity is not None and isinstance(result, dict):
+                self._identity.handshake(result)
         await self._apply(self._translator.from_server(message, stream_of=stream_of))
 
     async def _forward(self, message: JsonObject) -> None:
@@ -228,6 +254,8 @@ class Relay:
         request_id = request_id_of(message)
         if method == "initialize":
             self._initialize = message
+        if method in ("initialize", "server/discover") and request_id is not None:
+            self._handshakes.add(request_id)
         self._remember_setup(message)
         if request_id is not None:
             self.activity.requests += 1
@@ -262,15 +290,45 @@ class Relay:
             else:
                 self._setup.pop(key, None)
 
-    async def _post(self, message: JsonObject) -> None:
+    async def _identity_ready(self) -> None:
+        if self._identity is not None and self._translator.server_era is not None:
+            await self._identity.ready(self._own_request, modern=self._translator.server_era == "modern")
+
+    async def _own_request(self, method: str, params: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        """One request of the bridge's own in the server's era (an extension's, e.g. ``identity/get``): its result.
+        A JSON-RPC error is an :class:`McpRpcError`; what else goes wrong, a ConnectorError."""
+        request_id = next(self._internal_ids)
+        sent: JsonObject = {**(params or {})}
+        version = self._translator.server_version
+        if self._translator.server_era == "modern" and version is not None:
+            sent["_meta"] = {
+                META_PROTOCOL_VERSION: version,
+                META_CLIENT_INFO: DEFAULT_CLIENT_INFO.as_json(),
+                META_CLIENT_CAPABILITIES: {},
+            }
+        answers: list[JsonObject] = []
+
+        async def keep(message: JsonObject, stream_of: RequestId | None) -> None:
+            if "method" not in message and message.get("id") == request_id:
+                answers.append(message)
+
+        await self._post({"jsonrpc": "2.0", "id": request_id, "method": method, "params": sent}, deliver=keep)
+        if not answers:
+            raise McpProtocolError("no_response", f"{self._upstream.url} did not answer {method}.", url=None)
+        if "error" in answers[0]:
+            body = error_object(answers[0])
+            raise McpRpcError(body["code"], body["message"], method=method, url=self._upstream.url)
+        result = answers[0].get("result")
+        return result if isinstance(result, dict) else {}
+
+    async def _post(self, message: JsonObject, deliver: Deliver | None = None) -> None:
+        deliver = deliver or self._deliver
         try:
-            await self._upstream.post(message, protocol_version=self._translator.server_version, deliver=self._deliver)
+            await self._upstream.post(message, protocol_version=self._translator.server_version, deliver=deliver)
         except SessionExpired as expired:
             await self._reinitialize(expired.session_id)
             try:
-                await self._upstream.post(
-                    message, protocol_version=self._translator.server_version, deliver=self._deliver
-                )
+                await self._upstream.post(message, protocol_version=self._translator.server_version, deliver=deliver)
             except SessionExpired:
                 raise McpProtocolError(
                     "session_expired",

@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 #: How often a running bridge reads the connector's revision (one small SQLite read).
 POLL_SECONDS = 2.0
 LIST_CHANGED = "notifications/tools/list_changed"
-#: The identity check of one page of tools (the server's entries, ``_meta`` included).
-IdentityCheck = Callable[[Sequence[Mapping[str, Any]]], IdentityVerdict]
+#: The identity check of one page of tools (the server's entries, ``_meta`` included; None: not checked).
+IdentityCheck = Callable[[Sequence[Mapping[str, Any]]], IdentityVerdict | None]
 
 
 @dataclass(slots=True)
@@ -121,8 +121,19 @@ class HostToolGate:
         elif isinstance(version, str) and is_modern(version):
             self._host = "modern"
 
+    def asks_identity(self, message: JsonObject, *, from_host: bool) -> bool:
+        """Whether the gate is about to judge ``message`` with the identity check (a call from the host, an answer to
+        a list for it): the relay then makes sure the server's identity was asked for first."""
+        if self._identity is None:
+            return False
+        if from_host:
+            return is_request(message) and message["method"] == "tools/call"
+        return is_response(message) and message.get("id") in self._lists
+
     def _call(self, request_id: RequestId, name: object) -> JsonObject | None:
         try:
+            if self._verdict is None and self._identity is not None:
+                self._verdict = self._identity([])  # a call before any list: the server's standing alone
             refused = self._gate.check_call(name, identity=self._verdict)
         except ConnectorError as exc:
             log.warning("Could not read the tool switches: %s", exc.code)

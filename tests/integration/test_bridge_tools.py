@@ -194,3 +194,38 @@ async def test_list_changed_reaches_a_listening_2026_host(
 async def until_event(subscription: AsyncIterator[object]) -> object:
     """The next event of a listen stream (a hang guard of 15 s, not a speed check)."""
     return await asyncio.wait_for(anext(aiter(subscription)), 15)
+
+
+@PAIRS
+async def test_the_bridge_checks_the_servers_identity_a_bad_signature_holds_a_changed_key_refuses_all(
+    lab_as: RunningAuthServer, lab_mcp_factory: McpServerFactory, mode: str, eras: str
+) -> None:
+    """Server identity (ext-auth PR 17, ADR 0026) as the bridge enforces it: the key pinned on first use, a tool
+    whose signature does not verify held, a changed key refusing every tool until the person accepts it."""
+    server = lab_mcp_factory(lab_as, eras=eras, identity={"key": "a", "tampered": ["echo"]})
+    sign_in(server.url)
+    async with bridged(server.url, mode, Host()) as client:
+        listed = await names(client)
+        tampered = await refusal(client, "echo")
+        assert text_of(await client.call_tool("whoami", {})) == "lab-sub-0a11ce"
+    assert "echo" not in listed and "whoami" in listed
+    assert "echo is held: its signature does not verify" in tampered
+    assert len(server.identity()["challenges"]) == 1  # asked once per bridge run
+    server.identity(key="b", tampered=[])
+    async with bridged(server.url, mode, Host()) as client:
+        listed = await names(client)
+        changed = await refusal(client, "whoami")
+    assert listed == set()
+    assert "the server's identity is not accepted" in changed and "key changed" in changed
+    accepted = cli.run_cli("identity", server.url, "--accept", "--yes", timeout=90)
+    assert accepted.returncode == 0, accepted.stderr
+    async with bridged(server.url, mode, Host()) as client:
+        listed = await names(client)
+        # The new key signs echo's real description, which is not the one first pinned (the tampered one): tool
+        # control holds it as changed until the person reviews it.
+        assert "whoami" in listed and "echo" not in listed
+        assert "echo changed on the server since you approved it" in await refusal(client, "echo")
+        tools("review", server.url, "--approve", "echo")
+        assert "echo" in await names(client)
+        assert text_of(await client.call_tool("echo", {"text": "signed"})) == "signed"
+    assert calls_of(server, "echo") == 1 and calls_of(server, "whoami") == 1
