@@ -85,7 +85,8 @@ class ToolControl:
     def observe(
         self, account_id: int, entries: Sequence[Mapping[str, Any]], *, identity: IdentityVerdict | None = None
     ) -> Observed:
-        """Record a complete list of the server's tools, read live (its first use pins it, as a bridge's would)."""
+        """Record a complete list of the server's tools, read live (its first use pins it, as a bridge's would);
+        nothing when the identity check refuses the server."""
         definitions: dict[str, ToolDefinition] = {}
         unusable: dict[str, str] = {}
         for entry in entries:
@@ -96,6 +97,8 @@ class ToolControl:
                 definitions[name] = definition_of(entry)
             except ToolDefinitionUnusable as exc:
                 unusable[name] = exc.message
+        if identity is not None and identity.server_refused is not None:  # perhaps an impostor: nothing is pinned
+            return Observed(self.book(account_id), (), unusable)
         names = [*definitions, *unusable]
         listed = list(definitions.values())
         book, change = self._store.update_tools(

@@ -217,6 +217,8 @@ async def test_the_bridge_checks_the_servers_identity_a_bad_signature_holds_a_ch
         changed = await refusal(client, "whoami")
     assert listed == set()
     assert "the server's identity is not accepted" in changed and "key changed" in changed
+    live = tools(server.url)
+    assert "The server's identity is not accepted" in live.stderr and "nothing was recorded" in live.stderr
     accepted = cli.run_cli("identity", server.url, "--accept", "--yes", timeout=90)
     assert accepted.returncode == 0, accepted.stderr
     async with bridged(server.url, mode, Host()) as client:

@@ -17,20 +17,25 @@ from desktop_app import mcp
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, Server
 from desktop_app.accounts.session import StoredSession
+from desktop_app.appinfo import COMMAND
 from desktop_app.cli.arguments import tool_arguments
 from desktop_app.cli.commands.tool_control import run_tool_action, tools_action
 from desktop_app.cli.console import Console, approver
 from desktop_app.cli.output import EXIT_OK, EXIT_TOOL_ERROR
 from desktop_app.cli.profile import profile
-from desktop_app.cli.text import scope_list, server_name
+from desktop_app.cli.text import scope_list, server_name, shell_word
 from desktop_app.cli.tool_control_text import command_for, state_word, tool_state_line
 from desktop_app.cli.tool_text import connected_line, format_tool_result, tool_name
-from desktop_app.errors import ConfigurationError, TokenRejected
+from desktop_app.errors import ConfigurationError, TokenRejected, one_line
 from desktop_app.mcp.client import REQUEST_DEADLINE
 from desktop_app.oauth import authorize
 from desktop_app.oauth import http as oauth_http
 from desktop_app.storage.tool_store import SqliteToolStore
 from desktop_app.tools.control import ToolControl
+from desktop_app.tools.identity import attest
+from desktop_app.tools.identity_fetch import gather_evidence
+from desktop_app.tools.identity_pins import KeyPins
+from desktop_app.tools.model import IdentityVerdict
 
 # The engine's entry points are looked up on their modules at each call (oauth_http.new_client,
 # authorize.system_browser, mcp.McpClient): tests and the lab put scripted stand-ins there.
@@ -83,17 +88,30 @@ async def run_tools(args: argparse.Namespace, console: Console) -> int:
     args.server = found.server
 
     async def work(accounts: Accounts, server: Server, session: StoredSession, http: httpx.AsyncClient) -> int:
+        pins = accounts.registry
+        if not isinstance(pins, KeyPins):  # every registry of the app keeps key pins
+            raise TypeError("this profile's registry keeps no key pins")
         client = mcp.McpClient(http, server.resource, auth=session.auth())
         try:
             info = await client.initialize()
             console.say(connected_line(info, server.name, account=session.account.display_name))
+            handshake = {"capabilities": info.capabilities}
+            evidence = await gather_evidence(client.request, handshake, server_url=server.resource)
             tools = await client.list_tools()
         finally:
             await client.close()
         account = session.account
+        definitions = [tool.definition for tool in tools]
+        found = attest(server.id, handshake, evidence, definitions, pins, now=accounts.clock())
+        identity = IdentityVerdict(server_refused=found.server_refused, holds=found.holds)
         observed = ToolControl(SqliteToolStore.of(accounts.registry)).observe(
-            account.id, [tool.definition for tool in tools]
+            account.id, definitions, identity=identity
         )
+        if found.server_refused is not None:
+            console.say(
+                f"The server's identity is not accepted ({one_line(found.server_refused)}): AI tools get none of its "
+                f"tools, and nothing was recorded. See: {COMMAND} identity {shell_word(server.name)}"
+            )
         console.result(f"{len(tools)} tool(s):")
         for tool in tools:
             record = observed.book.records.get(tool.name)
