@@ -8,7 +8,7 @@ the bundle carries. Each check prints one line; the last line says how many pass
 0 only when all passed. Needs what the test suite needs (tests/setup-and-run.sh: the lab's Node, gnome-keyring,
 dbus-daemon, Xvfb, trayer, xwininfo from x11-utils).
 
-1. ``--version``;
+1. ``--version``, and the data files the app reads at run time are there (bundle_contents.RUNTIME_DATA);
 2. ``doctor`` against a private keyring (gnome-keyring on a bus of its own, tests/lab/secret_service.py): the
    Secret Service client (secretstorage, jeepney, cryptography) works from the bundle;
 3. ``connect`` against the lab with the scripted browser (certifi, the public suffix list, the loopback listener,
@@ -44,7 +44,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the lab and the app's identity, from this checkout (run as a script, not a module)
+# The lab and the app's identity from this checkout, and what the bundle must carry (run as a script, not a module).
+sys.path[:0] = [str(ROOT), str(ROOT / "packaging" / "pyinstaller")]
+
+from bundle_contents import RUNTIME_DATA  # noqa: E402
 
 from desktop_app.appinfo import APP_NAME, COMMAND, VERSION  # noqa: E402
 from tests.helpers.workers import renewal_workers  # noqa: E402
@@ -104,6 +107,15 @@ def check_version(setup: Setup) -> str:
     result = run(setup, "--version")
     expect(result.returncode == 0 and result.stdout.strip() == f"{COMMAND} {VERSION}", "--version", result)
     return result.stdout.strip()
+
+
+def check_data(setup: Setup) -> str:
+    """The data files the app reads at run time are in the bundle. The Public Suffix List is read only for a server
+    with a host name, which the lab (on 127.0.0.1) never is: its presence is what can be checked here."""
+    carried = setup.bundle.resolve().parent / "_internal"
+    missing = [name for name in RUNTIME_DATA if not (carried / name).is_file()]
+    expect(not missing, f"the bundle lacks {missing}")
+    return ", ".join(RUNTIME_DATA)
 
 
 def check_doctor(setup: Setup) -> str:
@@ -372,6 +384,7 @@ def bundle_environment(work: Path, keyring: PrivateSecretService) -> dict[str, s
 
 CHECKS: list[tuple[str, Callable[[Setup], str]]] = [
     ("version", check_version),
+    ("data files", check_data),
     ("doctor", check_doctor),
     ("connect", check_connect),
     ("renewal worker", check_renewal_worker),

@@ -26,6 +26,15 @@ ROOT = Path(__file__).resolve().parents[2]
 NAME = "mcp-connectors"
 ENTRY = ROOT / "packaging" / "pyinstaller" / "entry.py"
 RUNTIME_HOOKS = [ROOT / "packaging" / "pyinstaller" / "rthook_child_environment.py"]
+#: Our own PyInstaller hooks (data files PyInstaller's hooks do not collect).
+HOOKS = ROOT / "packaging" / "pyinstaller" / "hooks"
+#: Files the app reads at run time that must be in the bundle (``_internal/…``): certifi's CA bundle, the Public
+#: Suffix List, the icons. packaging/smoke.py checks them.
+RUNTIME_DATA = [
+    "certifi/cacert.pem",
+    "publicsuffixlist/public_suffix_list.dat",
+    "desktop_app/resources/icons/app.svg",
+]
 
 #: Qt's Python modules the app must never carry (it imports QtCore, QtGui, QtWidgets, QtNetwork, QtSvg only; the
 #: list guards against a dependency dragging one in). ``tkinter``: Python's other GUI toolkit.
