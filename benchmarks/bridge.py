@@ -6,7 +6,8 @@ temporary profile (``MCP_CONNECTORS_HOME``), the lab's authorization server (1 h
 servers on it, one answering requests with an event stream (SSE, the SDK's default) and one with JSON
 (``json_response``); alice signs in to both through the library. Then, for each answer mode, three contenders:
 
-- **ours**: ``python -m desktop_app bridge NAME``, the token from the profile as in real use;
+- **ours**: ``python -m desktop_app bridge NAME`` in a venv holding only the app's runtime dependencies
+  (``benchmarks/user_install.py``: no test extra, no editable install), the token from the profile as in real use;
 - **mcp-remote**: the pinned release of ``benchmarks/node/package.json`` run by the lab's Node 22 directly on its bin
   script (no ``npx`` process), given the same access token as ``--header "Authorization: Bearer ${MCP_BENCH_TOKEN}"``
   with the token in its environment only; its ``HOME`` and ``MCP_REMOTE_CONFIG_DIR`` are a temporary folder and its
@@ -98,6 +99,7 @@ from benchmarks.lab_env import (  # noqa: E402
     socket_inodes,
     tree_memory,
 )
+from benchmarks.user_install import user_python  # noqa: E402
 from desktop_app.oauth.http import new_client  # noqa: E402
 from desktop_app.storage.profile import open_accounts  # noqa: E402
 from tests.lab.servers import (  # noqa: E402
@@ -388,12 +390,13 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
         auth.reset_requests()  # the sign-ins are done: from now on nothing may sign in
         verdicts = []
         explain: Launch | None = None
+        user_python_path = user_python(workdir / "user-venv")  # what a person's install imports, no test extra
         for lab, mode in zip(labs, args.mode, strict=True):
             ours_env = child_env(workdir / "pycache", home=home)
             launches = {
                 OURS: Launch(
                     OURS,
-                    [sys.executable, "-m", "desktop_app", "bridge", lab.name],
+                    [str(user_python_path), "-m", "desktop_app", "bridge", lab.name],
                     ours_env,
                     workdir / f"ours-{mode}.log",
                 ),

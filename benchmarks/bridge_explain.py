@@ -16,7 +16,6 @@ import os
 import pstats
 import signal
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -64,6 +63,8 @@ def watch(owner, name, label):
 watch(bridge, "serve", "event loop running")
 watch(HostLink, "open", "pipes to the host")
 watch(bridge, "open_stores", "open the profile (registry, secret store)")
+watch(bridge, "find_server", "find the server in the registry")
+watch(bridge, "find_account", "find the account in the registry")
 watch(oauth_http, "new_client", "make the HTTP client")
 watch(BridgeTokens, "token", "read the account's token")
 watch(Upstream, "post", "POST initialize (the answer is written before it returns)")
@@ -98,22 +99,13 @@ def _bridge_words(launch: Launch) -> list[str]:
     return argv[argv.index("desktop_app") + 1 :]
 
 
-#: What the test extra adds to the venv that the bridge then imports: ``httpx`` imports its command line
-#: (``httpx._main``) when ``click`` and ``rich`` are importable; a user's install has neither.
-TEST_EXTRA_ONLY = ("click", "rich", "pygments")
-
-
-async def start_timeline(
-    launch: Launch, workdir: Path, runs: int, *, hide: tuple[str, ...] = ()
-) -> list[tuple[str, float]]:
-    """Median ms since the spawn of each step of ``runs`` start-ups (the last: the host read the answer); ``hide``:
-    modules made unimportable first."""
+async def start_timeline(launch: Launch, workdir: Path, runs: int) -> list[tuple[str, float]]:
+    """Median ms since the spawn of each step of ``runs`` start-ups (the last: the host read the answer)."""
     offsets: dict[str, list[float]] = {}
-    script = f"import sys\nsys.modules.update(dict.fromkeys({hide!r}))\n{STAMPED}" if hide else STAMPED
     for run in range(runs):
         log = workdir / f"timeline-{run}.log"
         log.unlink(missing_ok=True)
-        stamped = replace(launch, argv=[sys.executable, "-c", script, *_bridge_words(launch)], stderr_path=log)
+        stamped = replace(launch, argv=[launch.argv[0], "-c", STAMPED, *_bridge_words(launch)], stderr_path=log)
         spawned = time.monotonic()
         host = await StdioHost.start(stamped)
         await host.request("initialize", initialize_params())
@@ -166,15 +158,9 @@ async def explain_start(launch: Launch, workdir: Path, runs: int = 3) -> None:
     for what, at in await start_timeline(launch, workdir, runs):
         print(f"  {at:7.1f}  (+{at - previous:5.1f})  {what}")
         previous = at
-    without = dict(await start_timeline(launch, workdir, runs, hide=TEST_EXTRA_ONLY))
-    print(
-        f"  the same without {', '.join(TEST_EXTRA_ONLY)} (the test extra's, which httpx imports when it can; a "
-        f"user's install has none of them): bridge imported at {without[BRIDGE_IMPORTED]:.1f}, the host read the "
-        f"answer at {without[HOST_READ]:.1f}"
-    )
     log = workdir / "importtime.log"
     log.unlink(missing_ok=True)
-    timed = replace(launch, argv=[sys.executable, "-X", "importtime", *launch.argv[1:]], stderr_path=log)
+    timed = replace(launch, argv=[launch.argv[0], "-X", "importtime", *launch.argv[1:]], stderr_path=log)
     host = await StdioHost.start(timed)
     await host.request("initialize", initialize_params())
     await host.close()
@@ -247,7 +233,7 @@ async def explain_requests(launch: Launch, workdir: Path, calls: int, top: int) 
     output = workdir / "requests.pstats"
     profiled = replace(
         launch,
-        argv=[sys.executable, "-c", PROFILED, str(output), *_bridge_words(launch)],
+        argv=[launch.argv[0], "-c", PROFILED, str(output), *_bridge_words(launch)],
         stderr_path=workdir / "profiled.log",
     )
     host = await StdioHost.start(profiled)

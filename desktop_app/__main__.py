@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 from desktop_app.accounts import worker_launch
 from desktop_app.accounts.renewal_wire import WORKER_FLAG
-from desktop_app.cli import quick
 from desktop_app.cli.parser import WINDOW_HIDDEN_FLAG, command_in
 
 #: What the window understands (desktop_app.app.main.parse_args); the command line has its own ``-v``.
@@ -36,13 +35,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return renewal_worker()
     if opens_window(words):
-        from desktop_app.app.main import main as window  # Qt, only for the window
+        try:
+            from desktop_app.app.main import main as window  # Qt, only for the window
+        except ImportError as exc:  # a library Qt needs is missing (a server without libGL): one message, no traceback
+            from desktop_app.app.display import refuse_import
 
+            return refuse_import(exc)
         return window(words)
     if command_in(words) == "bridge":
         from desktop_app.bridge.main import main as bridge  # stdio for an AI host: no command-line engine
 
         return bridge(words)
+    from desktop_app.cli import quick  # the commands that answer without the engine
+
     answered = quick.answer(words)
     if answered is not None:
         return answered

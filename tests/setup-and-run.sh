@@ -11,7 +11,7 @@ step() { printf '\n== %s\n' "$*"; }
 # 1. System packages: Chromium for the real-browser test; gnome-keyring (+ secret-tool, dbus-daemon) for the private
 #    Secret Service every test runs against (tests/lab/secret_service.py); Xvfb (+ xauth and the two xcb libraries
 #    Qt's xcb platform needs beyond this image) and trayer for the tray tests on a real display (tests/gui/test_tray.py).
-system_packages=(chromium gnome-keyring libsecret-tools dbus-daemon xvfb xauth libxcb-icccm4 libxcb-keysyms1 trayer)
+system_packages=(chromium gnome-keyring libsecret-tools dbus-daemon xvfb xauth libxcb-icccm4 libxcb-keysyms1 trayer desktop-file-utils appstream)
 missing=()
 for package in "${system_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

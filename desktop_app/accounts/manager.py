@@ -33,7 +33,7 @@ from desktop_app.accounts.registrations import PersistentRegistrationStore
 from desktop_app.accounts.renewal import RETRY_DELAYS, Renewal, RenewElsewhere, account_lock
 from desktop_app.accounts.session import Follow, Reauthorize, StoredSession
 from desktop_app.accounts.signin import Approve, AskNickname, Login, LoginRequest, LoginResult, OnStep, clean_nickname
-from desktop_app.accounts.signout import SignOut, SignOutResult
+from desktop_app.accounts.signout import RemovedAccount, SignOut, SignOutResult
 from desktop_app.accounts.stored import StoredTokens
 from desktop_app.errors import NoAuthorizationNeeded, SecretStoreError, ServerExists
 from desktop_app.oauth.authorize import Browser
@@ -45,7 +45,7 @@ from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.oauth.trace import Trace
 from desktop_app.oauth.urls import canonical_resource, require_secure
 
-__all__ = ["PENDING_SECRET_AGE", "RETRY_DELAYS", "Accounts", "LoginResult", "SignOutResult"]
+__all__ = ["PENDING_SECRET_AGE", "RETRY_DELAYS", "Accounts", "LoginResult", "RemovedAccount", "SignOutResult"]
 
 #: A vault key written for an account that never made it into the database is cleaned up after this long.
 PENDING_SECRET_AGE = 3600.0
@@ -344,3 +344,11 @@ class Accounts:
         """Revoke (RFC 7009) where offered, then delete the secrets and mark the account signed out. Revocation
         failing is reported, never a reason to keep the secrets."""
         return await self.signout.logout(http, account, trace=trace)
+
+    async def remove_account(
+        self, http: httpx.AsyncClient, account: Account, *, trace: Trace | None = None
+    ) -> RemovedAccount:
+        """Revoke (RFC 7009) where offered, then delete the account, its secrets and its activity; the server's
+        activity records the removal. The server stays, even when this was its last account. Revocation failing is
+        reported, never a reason to keep the account."""
+        return await self.signout.remove(http, account, trace=trace)

@@ -1,9 +1,11 @@
 """Ending sign-ins: revoking tokens (RFC 7009) where the authorization server offers it, then forgetting them.
 
-Revocation is best effort: a failure is reported, never a reason to keep the secrets of an account the person
-signed out. The order of writes is crash-safe: the vault key is noted for deletion before the account is marked
-signed out, so a crash anywhere leaves either a signed-in account with its secrets, or a signed-out one whose
-secret the next start deletes.
+Signing out keeps the account (shown as signed out, ready to sign in again); removing it deletes the account and
+its history too, and the server's own history records the removal. Revocation is best effort: a failure is reported,
+never a reason to keep the secrets of an account the person signed out or removed. The order of writes is
+crash-safe: the vault key is noted for deletion before the account is marked signed out (or deleted), so a crash
+anywhere leaves either the account with its secrets, or a signed-out or deleted one whose secret the next start
+deletes (:meth:`desktop_app.accounts.manager.Accounts.clean_pending_secrets`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from desktop_app.accounts.ports import Stores
 from desktop_app.accounts.registrations import PersistentRegistrationStore, metadata_from_json
 from desktop_app.accounts.renewal import account_lock
 from desktop_app.accounts.stored import StoredTokens
-from desktop_app.errors import ConnectorError, UnsupportedTokenType
+from desktop_app.errors import AccountRemoved, ConnectorError, SecretStoreError, SignInRequired, UnsupportedTokenType
 from desktop_app.oauth.discovery import AuthorizationServerMetadata
 from desktop_app.oauth.registration import ClientRegistration
 from desktop_app.oauth.tokens import revoke_token
@@ -41,10 +43,25 @@ class SignOutResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RemovedAccount(SignOutResult):
+    """What removing an account did: ``account`` as it was just before it was deleted; ``problems`` also name a
+    vault entry that could not be deleted now (the next start deletes it)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Revocation:
     revoked: tuple[str, ...]
     problems: tuple[str, ...]
     notes: tuple[str, ...]
+
+
+def _summary(result: Revocation, issuer: str) -> str:
+    """What a revocation did, for the activity log."""
+    if result.revoked:
+        return f"revoked {' and '.join(result.revoked)} at {issuer}"
+    if result.problems:
+        return "not revoked: " + "; ".join(result.problems)
+    return "nothing to revoke"
 
 
 def _human_seconds(seconds: float) -> str:
@@ -90,24 +107,71 @@ class SignOut:
         trace = trace if trace is not None else Trace()
         registry = self.stores.registry
         async with account_lock(self.stores, account):
-            bundle = await self.tokens.read_async(account, missing_ok=True)
-            result = Revocation((), (), ())
-            if bundle is not None:
-                result = await self.revoke(http, account, bundle.tokens, trace)
-            if result.revoked:
-                detail = f"revoked {' and '.join(result.revoked)} at {account.issuer}"
-            elif result.problems:
-                detail = "not revoked: " + "; ".join(result.problems)
-            else:
-                detail = "nothing to revoke"
+            result = await self._revoke_stored(http, account, trace)
             key = account_secret_key(account.key)
             registry.note_pending_secret(key, now=self.stores.clock())
             saved = registry.set_state(
-                account.id, AccountState.SIGNED_OUT, now=self.stores.clock(), event_kind="signed_out", detail=detail
+                account.id,
+                AccountState.SIGNED_OUT,
+                now=self.stores.clock(),
+                event_kind="signed_out",
+                detail=_summary(result, account.issuer),
             )
             await self.stores.offload(functools.partial(self.stores.secrets.delete, key))
             registry.clear_pending_secret(key)
         return SignOutResult(saved, result.revoked, result.problems, result.notes)
+
+    async def remove(self, http: httpx.AsyncClient, account: Account, *, trace: Trace | None = None) -> RemovedAccount:
+        """Revoke where offered, then delete the account (with its activity) and its secrets; an event in the
+        server's activity says so. The server, its settings, its approval and its other accounts stay.
+
+        Stored tokens that cannot be read are no reason to keep the account (nothing could be revoked: said in
+        ``problems``); a keyring that cannot be used is (:class:`SecretStoreError`, nothing changed). An account
+        already removed elsewhere: :class:`AccountRemoved`."""
+        trace = trace if trace is not None else Trace()
+        registry = self.stores.registry
+        async with account_lock(self.stores, account):
+            current = registry.account(account.id)
+            if current is None:
+                raise AccountRemoved(f"The account {account.display_name} no longer exists.")
+            try:
+                result = await self._revoke_stored(http, current, trace)
+            except SignInRequired as exc:  # the stored tokens cannot be read: nothing to revoke them with
+                result = Revocation((), (f"nothing was revoked: {exc.message}",), ())
+            key = account_secret_key(current.key)
+            registry.note_pending_secret(key, now=self.stores.clock())
+            registry.delete_account(current.id)
+            self._record_removal(current, result)
+            problems = list(result.problems)
+            try:
+                await self.stores.offload(functools.partial(self.stores.secrets.delete, key))
+            except SecretStoreError as exc:  # the note stays: the next start deletes it
+                problems.append(exc.message)
+            else:
+                registry.clear_pending_secret(key)
+        log.info("Removed account %s of server %s", current.id, current.server_id)
+        return RemovedAccount(current, result.revoked, tuple(problems), result.notes)
+
+    def _record_removal(self, account: Account, result: Revocation) -> None:
+        """The removal in the server's activity (the account's own went with it): who, and what was revoked."""
+        detail = f"{account.display_name}: {_summary(result, account.issuer)}"
+        try:
+            self.stores.registry.add_event(
+                server_id=account.server_id,
+                account_id=None,
+                kind="account_removed",
+                detail=detail,
+                now=self.stores.clock(),
+            )
+        except ConnectorError as exc:  # the server removed meanwhile, or the database busy: only a record is lost
+            log.info("Could not record the removal of account %s: %s", account.id, exc.code)
+
+    async def _revoke_stored(self, http: httpx.AsyncClient, account: Account, trace: Trace) -> Revocation:
+        """Revoke the account's stored tokens, if it has any (a signed-out account has none)."""
+        bundle = await self.tokens.read_async(account, missing_ok=True)
+        if bundle is None:
+            return Revocation((), (), ())
+        return await self.revoke(http, account, bundle.tokens, trace)
 
     async def revoke(
         self, http: httpx.AsyncClient, account: Account, tokens: TokenSet, trace: Trace | None = None

@@ -2,7 +2,8 @@
 
 ``mcp-connectors`` without a command (``desktop_app/__main__.py`` decides), ``mcp-connectors-window``,
 ``python -m desktop_app.app``. Exit codes as the command line's: 0, and 6 when the profile's storage (its folder,
-database or keyring) cannot be opened or cannot be trusted (said in a message box first).
+database or keyring) cannot be opened or cannot be trusted (said in a message box first); 7 when the window cannot
+open here: no display, or a library Qt needs is missing (said on stderr: :mod:`desktop_app.app.display`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from PySide6.QtCore import QSettings, QSocketNotifier
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop_app import appinfo
-from desktop_app.app import autostart
+from desktop_app.app import autostart, display
+from desktop_app.app.qt_start import without_abort
 from desktop_app.errors import ConnectorError
 from desktop_app.oauth.redact import configure_logging
 from desktop_app.storage.paths import check_own_file, data_dir, ensure_private_dir, instance_socket
@@ -110,10 +112,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     configure_logging(log_level(args, os.environ))
 
+    existing = QApplication.instance()
+    if not isinstance(existing, QApplication):
+        no_window = display.before_qt(os.environ)
+        if no_window is not None:
+            return display.refuse(no_window)
+
     import qasync  # reads QT_API, set just above, when it is imported
 
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app = existing if isinstance(existing, QApplication) else without_abort(lambda: QApplication(sys.argv[:1]))
     app.setApplicationName(appinfo.COMMAND)
     app.setApplicationDisplayName(appinfo.APP_NAME)
     app.setApplicationVersion(appinfo.VERSION)

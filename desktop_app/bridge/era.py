@@ -35,6 +35,8 @@ docs/decisions/0020-bridge-era-translation.md. The translator's own requests hav
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -119,7 +121,9 @@ class Translator:
         server_hint: Era | None = None,
         client_info: JsonObject | None = None,
         acts_as: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock
         self._hint = server_hint
         self._client_info = client_info
         self._acts_as = acts_as
@@ -175,6 +179,13 @@ class Translator:
         if probe is not None and probe.kind != "as_is" and stream_of == probe.request_id:
             return Steps()  # what the server said on the stream of a handshake of ours
         return self._same_from_server(message)
+
+    def expire(self) -> Steps:
+        """What ends because the host let it wait too long (a 2026-07-28 host that never came back with the input a
+        2025 server asked for); nothing in the other cases."""
+        if isinstance(self._crossing, ModernHost):
+            return Steps(*self._crossing.expire())
+        return Steps()
 
     def upstream_failed(self, request_id: RequestId, error: JsonObject) -> Steps:
         if self._crossing is not None:
@@ -264,7 +275,7 @@ class Translator:
                 text = f"The server speaks MCP {shown}, which MCP Connector Manager's bridge cannot translate."
                 data = {"supported": [shown], "requested": LATEST}
                 return self._give_up(probe, {"code": UNSUPPORTED_PROTOCOL_VERSION, "message": text, "data": data})
-            self._crossing = ModernHost(self._ids, initialized=value, acts_as=self._acts_as)
+            self._crossing = ModernHost(self._ids, initialized=value, acts_as=self._acts_as, clock=self._clock)
             steps = Steps(to_server=[notification("notifications/initialized")])
             self._waiting.insert(0, probe.host_message)
             return self._settled("legacy", version, steps)

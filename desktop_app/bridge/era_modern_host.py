@@ -24,12 +24,15 @@ Built once the translator's own ``initialize`` was answered (:mod:`desktop_app.b
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from desktop_app.bridge.era_wire import (
     BRIDGE,
     CLIENT_METHODS,
     INPUT_METHODS,
+    INPUT_WAIT,
     INTERNAL_ERROR,
     INVALID_PARAMS,
     LIST_CHANGES,
@@ -95,6 +98,8 @@ class _Call:
     #: The retry sends the request again (the server answered -32042 instead of asking).
     resend: bool = False
     rounds: int = 0
+    #: When the open round was put to the host (the translator's clock).
+    asked_at: float = 0.0
 
 
 @dataclass(slots=True)
@@ -110,8 +115,16 @@ class _Listen:
 class ModernHost:
     """Translates between a 2026-07-28 host and a 2025 server, once the handshake is done (see the module)."""
 
-    def __init__(self, ids: Ids, *, initialized: JsonObject, acts_as: str | None) -> None:
+    def __init__(
+        self,
+        ids: Ids,
+        *,
+        initialized: JsonObject,
+        acts_as: str | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._ids = ids
+        self._clock = clock
         self._discovered = discover_result(initialized, acts_as)
         caps = initialized.get("capabilities")
         self._caps: JsonObject = caps if isinstance(caps, dict) else {}
@@ -200,6 +213,7 @@ class ModernHost:
         if call.rounds > MAX_INPUT_ROUNDS:
             return self._give_up(call, asked)
         call.state = self._ids.next("state-")
+        call.asked_at = self._clock()
         self._states[call.state] = call
         call.asked = {}
         inputs: JsonObject = {}
@@ -221,6 +235,22 @@ class ModernHost:
         text += f"{BRIDGE} stopped there."
         stop = [cancelled(call.upstream_id, "Too many rounds of input.")] if call.final is None else []
         return [*refused, *stop], [error(call.host_id, INTERNAL_ERROR, text)]
+
+    def expire(self) -> Pair:
+        """Give up the rounds whose host has not come back within :data:`INPUT_WAIT`: the server's questions are
+        refused and its request cancelled (a retry that comes later is told the request has ended)."""
+        to_server: list[JsonObject] = []
+        now = self._clock()
+        for call in [c for c in self._states.values() if now - c.asked_at > INPUT_WAIT]:
+            self._forget(call)
+            minutes = round(INPUT_WAIT / 60)
+            to_server += [
+                error(m["id"], INTERNAL_ERROR, f"The client did not answer within {minutes} minutes.")
+                for m in [*call.asked.values(), *call.queued]
+            ]
+            if call.final is None and not call.resend:
+                to_server.append(cancelled(call.upstream_id, "The client did not come back with the input."))
+        return to_server, []
 
     def _forget(self, call: _Call) -> None:
         self._calls.pop(call.upstream_id, None)

@@ -58,6 +58,10 @@ LIST_CHANGES = (("toolsListChanged", "tools"), ("promptsListChanged", "prompts")
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 #: The rounds of input one request may take before the bridge gives up (the SDKs' default cap).
 MAX_INPUT_ROUNDS = 10
+#: How long the bridge keeps a 2025 server's questions open for a 2026-07-28 host that has not come back with the
+#: answers (seconds): a person may take a while to answer in the host, but a host that never retries must not leave
+#: the server's request open for ever.
+INPUT_WAIT = 600.0
 #: What names the bridge in the errors it makes itself.
 BRIDGE = "MCP Connector Manager's bridge"
 

@@ -35,9 +35,10 @@ from desktop_app.bridge.stdio import HostLink, protect_stdout
 from desktop_app.bridge.tokens import BridgeTokens
 from desktop_app.bridge.upstream import Upstream, request_id_of
 from desktop_app.cli.parser import parse
-from desktop_app.errors import ConnectorError, SignInRequired, TokenRejected
+from desktop_app.errors import AccountRemoved, ConnectorError, SignInRequired, TokenRejected
 from desktop_app.oauth import http as oauth_http
 from desktop_app.oauth.auth import BearerAuth
+from desktop_app.oauth.netpolicy import shared_ssl_context
 from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.storage.profile_stores import open_stores
 from desktop_app.storage.registry import SqliteRegistry
@@ -72,6 +73,9 @@ async def serve(
     server_text: str, account_text: str | None, secret_store: str | None, stdin: BinaryIO, stdout: BinaryIO
 ) -> int:
     host = await HostLink.open(stdin, stdout)
+    # The CA bundle loads in a thread (OpenSSL parses it without the GIL) while the profile and the token are read
+    # over D-Bus: the two slowest steps before the first answer, done side by side.
+    tls_ready = asyncio.get_running_loop().run_in_executor(None, shared_ssl_context, True)  # as new_client asks
     try:
         registry, secrets, home = open_stores(secret_store=secret_store)
     except ConnectorError as exc:
@@ -84,19 +88,22 @@ async def serve(
         except ConnectorError as exc:
             await refuse(host, exc, None, None)
             return EXIT_CANNOT_SERVE
+
+        async def renew(account: Account, force: bool, rejected: TokenSet | None) -> None:
+            # In the renewal worker: a host that kills this bridge mid-renewal cannot lose the login.
+            seen = fingerprint(rejected) if rejected is not None else None
+            await renew_detached(home, account, force=force, seen=seen)
+
+        launched_by = presence.parent_name()
+
+        def ask_step_up(scopes: tuple[str, ...]) -> bool:
+            return ask_app_step_up(home, account_id=account.id, scopes=scopes, host=launched_by)
+
+        tokens = BridgeTokens(registry, secrets, server, account, renew=renew, ask_step_up=ask_step_up)
+        with contextlib.suppress(ConnectorError):  # read now, beside the CA bundle; a failure is the first request's
+            await tokens.token()
+        await tls_ready
         async with oauth_http.new_client(server_url=server.url, timeout=TIMEOUT) as http:
-
-            async def renew(account: Account, force: bool, rejected: TokenSet | None) -> None:
-                # In the renewal worker: a host that kills this bridge mid-renewal cannot lose the login.
-                seen = fingerprint(rejected) if rejected is not None else None
-                await renew_detached(home, account, force=force, seen=seen)
-
-            launched_by = presence.parent_name()
-
-            def ask_step_up(scopes: tuple[str, ...]) -> bool:
-                return ask_app_step_up(home, account_id=account.id, scopes=scopes, host=launched_by)
-
-            tokens = BridgeTokens(registry, secrets, server, account, renew=renew, ask_step_up=ask_step_up)
             auth = BearerAuth(tokens, per_request=True)
             upstream = Upstream(http, server.url, auth=auth, hide=lambda: tuple(auth.sent))
             era_setting = ERA_SETTING.format(server=server.id)
@@ -122,7 +129,7 @@ async def serve(
                             needs_sign_in=True,
                             now=time.time(),
                         )
-                if isinstance(exc, SignInRequired):
+                if isinstance(exc, SignInRequired) and not isinstance(exc, AccountRemoved):  # nothing to sign in to
                     app.sign_in_ended()
                 return words.host_error(exc, server=server, account=tokens.account)
 

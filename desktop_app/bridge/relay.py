@@ -38,6 +38,8 @@ ErrorFor = Callable[[ConnectorError], JsonObject]
 INTERNAL_ID_PREFIX = "mcp-connectors-bridge-"
 #: How long stdin's end waits for nothing: the host is leaving; answers in flight have nobody to go to.
 _SHUTDOWN_DELETE_SECONDS = 2.0
+#: How often the translator is asked what ended because the host let it wait too long.
+_EXPIRE_EVERY_SECONDS = 30.0
 
 
 class Translator(Protocol):
@@ -52,6 +54,8 @@ class Translator(Protocol):
     def from_server(self, message: JsonObject, *, stream_of: RequestId | None) -> Steps: ...
 
     def upstream_failed(self, request_id: RequestId, error: JsonObject) -> Steps: ...
+
+    def expire(self) -> Steps: ...
 
 
 @dataclass(slots=True)
@@ -84,6 +88,8 @@ class Relay:
         self._cancelled: set[RequestId] = set()
         self._internal_ids = (f"{INTERNAL_ID_PREFIX}{n}" for n in itertools.count(1))
         self._initialize: JsonObject | None = None
+        #: What the host set up in the server's session (its log level, its subscriptions), said again in a new one.
+        self._setup: dict[str, JsonObject] = {}
         self._session_lock = asyncio.Lock()
         self._order = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
@@ -96,15 +102,21 @@ class Relay:
         """Serve until stdin closes or :meth:`stop`; then end the session."""
         reading = asyncio.ensure_future(self._read_host())
         stopping = asyncio.ensure_future(self._stopped.wait())
+        expiring = asyncio.ensure_future(self._expire())
         try:
             await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reading, stopping):
+            for task in (reading, stopping, expiring):
                 task.cancel()
             await self._shutdown()
 
     def stop(self) -> None:
         self._stopped.set()
+
+    async def _expire(self) -> None:
+        while True:
+            await asyncio.sleep(_EXPIRE_EVERY_SECONDS)
+            await self._apply(self._translator.expire())
 
     async def _read_host(self) -> None:
         async for message in self._host.messages():
@@ -193,6 +205,7 @@ class Relay:
         request_id = request_id_of(message)
         if method == "initialize":
             self._initialize = message
+        self._remember_setup(message)
         if request_id is not None:
             self.activity.requests += 1
         try:
@@ -215,6 +228,17 @@ class Relay:
         if method == "notifications/initialized":
             self._start_listening()
 
+    def _remember_setup(self, message: JsonObject) -> None:
+        method, params = message.get("method"), message.get("params")
+        if method == "logging/setLevel":
+            self._setup[method] = message
+        elif method in ("resources/subscribe", "resources/unsubscribe") and isinstance(params, dict):
+            key = f"resources/subscribe {params.get('uri')}"
+            if method == "resources/subscribe":
+                self._setup[key] = message
+            else:
+                self._setup.pop(key, None)
+
     async def _post(self, message: JsonObject) -> None:
         try:
             await self._upstream.post(message, protocol_version=self._translator.server_version, deliver=self._deliver)
@@ -232,7 +256,8 @@ class Relay:
                 ) from None
 
     async def _reinitialize(self, expired: str) -> None:
-        """Start a new session the way the host started the first: its ``initialize``, then ``initialized``."""
+        """Start a new session the way the host started the first: its ``initialize``, then ``initialized``, then its
+        log level and its subscriptions."""
         async with self._session_lock:
             if self._upstream.session_id != expired:
                 return  # another task already did
@@ -244,10 +269,27 @@ class Relay:
             # The old id stays until the new one comes: what goes up meanwhile meets a 404 and waits here.
             replay = {**self._initialize, "id": next(self._internal_ids)}
             await self._upstream.post(replay, protocol_version=None, deliver=self._deliver)
+            version = self._translator.server_version
             initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-            await self._upstream.post(
-                initialized, protocol_version=self._translator.server_version, deliver=self._deliver
-            )
+            await self._upstream.post(initialized, protocol_version=version, deliver=self._deliver)
+            for setup in list(self._setup.values()):  # the host's log level and subscriptions, in the new session
+                try:
+                    await self._upstream.post(
+                        {**setup, "id": next(self._internal_ids)}, protocol_version=version, deliver=self._deliver
+                    )
+                except (ConnectorError, SessionExpired) as exc:
+                    log.warning("Could not say %s again in the new session (%s)", setup.get("method"), exc)
+            self._listen_again()
+
+    def _listen_again(self) -> None:
+        """A new session's event stream now, not after the old one's retry delay (unless this is that stream's own
+        task: it goes on by itself)."""
+        listener = self._listener
+        if listener is None or listener is asyncio.current_task():
+            return
+        listener.cancel()
+        self._listener = None
+        self._start_listening()
 
     def _start_listening(self) -> None:
         version = self._translator.server_version

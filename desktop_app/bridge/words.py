@@ -10,7 +10,14 @@ from typing import Any
 
 from desktop_app import appinfo
 from desktop_app.accounts.models import Account, Server
-from desktop_app.errors import ConnectorError, MorePermissionsNeeded, NetworkError, ServerUnavailable, SignInRequired
+from desktop_app.errors import (
+    AccountRemoved,
+    ConnectorError,
+    MorePermissionsNeeded,
+    NetworkError,
+    ServerUnavailable,
+    SignInRequired,
+)
 
 #: JSON-RPC "internal error": the bridge could not get the server's answer (``data.reason`` says why).
 BRIDGE_ERROR = -32603
@@ -25,7 +32,14 @@ def acts_as(server: Server, account: Account) -> str:
 def host_error(error: ConnectorError, *, server: Server | None, account: Account | None) -> dict[str, Any]:
     """The JSON-RPC error object for a request the bridge could not get answered."""
     who = f"{server.name} ({account.display_name})" if server and account else (server.name if server else "")
-    if isinstance(error, SignInRequired) and account is not None:
+    if isinstance(error, AccountRemoved):
+        # Signing in again makes another account, with a connector of its own: this one never works again.
+        what = f"this account was removed from {appinfo.APP_NAME}"
+        advice = (
+            "Take this connector out of this app's MCP settings, or add the account again in "
+            f"{appinfo.APP_NAME} and use its new connector here."
+        )
+    elif isinstance(error, SignInRequired) and account is not None:
         what = f"the sign-in of {account.display_name} to {server.name if server else 'this server'} has ended"
         advice = (
             f"Open {appinfo.APP_NAME} and sign in again; this connector works again as soon as you do, "

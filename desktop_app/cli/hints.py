@@ -10,6 +10,15 @@ from __future__ import annotations
 import shlex
 
 from desktop_app.appinfo import COMMAND
+from desktop_app.desktop.errors import (
+    DesktopFilesUnwritable,
+    DesktopUnsupported,
+    ForeignDesktopFile,
+    IconsUnavailable,
+    InvalidCommand,
+    ProgramNotFound,
+)
+from desktop_app.desktop.libraries import apt_install
 from desktop_app.errors import (
     ChooseAccount,
     ConnectorError,
@@ -75,8 +84,32 @@ def hint_for(error: ConnectorError) -> str | None:
         return "Choose another name with --name, or remove that entry from the host first."
     if isinstance(error, NotAConnector):
         return "Only this app's connectors are removed; edit the host's file to remove other servers."
-    if isinstance(error, BridgeNotFound):
+    if isinstance(error, BridgeNotFound | ProgramNotFound):
         return f"Install the app again so that the '{COMMAND}' program exists, then try again."
+    desktop = _desktop_hint(error)
+    if desktop is not None:
+        return desktop
     if isinstance(error, SecretStoreInUse):
         return f"Sign them out first ({COMMAND} logout SERVER --account A), or keep the {error.current} store."
+    return None
+
+
+def _desktop_hint(error: ConnectorError) -> str | None:
+    """``desktop install|remove``."""
+    if isinstance(error, ForeignDesktopFile):
+        if error.removing:
+            return "It is left as it is: delete it yourself if you want it gone."
+        return f"Move it away (or delete it if you do not need it), then run '{COMMAND} desktop install' again."
+    if isinstance(error, DesktopFilesUnwritable):
+        written = f" ('{COMMAND} desktop remove' takes out the {len(error.done)} written)" if error.done else ""
+        return f"Check that you may write that folder, then try again{written}."
+    if isinstance(error, IconsUnavailable):
+        command = apt_install(error.missing)
+        if command is None:
+            return "Reinstall the app, then try again."
+        return f"Install what Qt needs ({command}), then try again."
+    if isinstance(error, InvalidCommand):
+        return "Install the app in a folder whose path has no line breaks or control characters, then try again."
+    if isinstance(error, DesktopUnsupported):
+        return f"Start the app with '{COMMAND}'; on macOS and Windows its installer adds it to the menu."
     return None

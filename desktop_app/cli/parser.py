@@ -34,6 +34,7 @@ COMMANDS = (
     "hosts",
     "install",
     "uninstall",
+    "desktop",
 )
 
 #: ``--client-auth`` choices: desktop_app.oauth.registration.SUPPORTED_AUTH_METHODS (tests/unit/test_layers.py checks
@@ -135,7 +136,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description=f"{APP_NAME}: connect AI tools to OAuth-protected MCP servers. Without a command it opens the "
         f"window ({WINDOW_HIDDEN_FLAG}: start in the tray only).",
         epilog="Exit codes: 0 ok, 1 you must act, 2 bad input, 3 temporary problem, 4 server broke the protocol, "
-        "5 the tool reported an error, 6 the keyring or database cannot be used, 130 interrupted. "
+        "5 the tool reported an error, 6 the keyring or database cannot be used, 7 the window cannot open here (no "
+        "display, or a library it needs is missing), 130 interrupted. "
         "SERVER is a server's name, id or URL; --account A is an account's label, nickname or id.",
     )
     parser.add_argument("--version", action="version", version=f"{COMMAND} {VERSION}")
@@ -224,9 +226,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         logout.add_argument("--account", metavar="A")
 
     if wanted("remove"):
-        remove = commands.add_parser("remove", help="remove a server with its accounts, registrations and approvals")
+        remove = commands.add_parser(
+            "remove",
+            help="remove a server with its accounts, registrations and approvals, or only one account (--account)",
+            description="Revoke the tokens where the authorization server allows it, delete them here, and forget the "
+            "server with its accounts, registrations, approval and history; with --account, only that account (the "
+            "server and its other accounts stay). AI tools that still list a removed connector are named, each with "
+            "the command that takes it out; --from-hosts takes them out at once.",
+        )
         remove.add_argument("server", metavar="SERVER")
+        remove.add_argument("--account", metavar="A", help="remove only this account (its label, nickname or id)")
         remove.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
+        remove.add_argument(
+            "--from-hosts", action="store_true", help="also take the removed connectors out of the AI tools"
+        )
 
     if wanted("nickname"):
         nickname = commands.add_parser("nickname", help="give an account a name of your own ('' clears it)")
@@ -285,6 +298,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         uninstall.add_argument("--account", metavar="A")
         uninstall.add_argument("--host", required=True, metavar="HOST", help="the host's id or name (see 'hosts')")
         uninstall.add_argument("--name", metavar="ENTRY", help="the entry to remove")
+
+    if wanted("desktop"):
+        desktop = commands.add_parser(
+            "desktop",
+            help="put the app into your desktop's application menu (or take it out): for pip and pipx installs",
+            description="install: write the menu entry and icons into your data folder (~/.local/share), starting "
+            "this installed program; remove: delete exactly what install wrote; status: say which entry the menu has.",
+        )
+        desktop.add_argument("action", choices=("install", "remove", "status"), help="what to do")
 
     return parser
 

@@ -19,7 +19,7 @@ import httpx
 
 from desktop_app.errors import ProtocolViolation, StepUpExhausted, TokenRejected
 from desktop_app.oauth.challenge import BearerChallenge, bearer_challenge
-from desktop_app.oauth.tokens import TokenSet
+from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.oauth.urls import origin
 
 MAX_AUTHORIZATIONS = 3

@@ -24,7 +24,7 @@ from PySide6.QtGui import QDesktopServices
 
 from desktop_app import appinfo
 from desktop_app.accounts.consent import PairingCheck
-from desktop_app.accounts.manager import Accounts, LoginResult, SignOutResult
+from desktop_app.accounts.manager import Accounts, LoginResult, RemovedAccount, SignOutResult
 from desktop_app.accounts.models import Account, Event, Server, ServerSettings, server_secret_key
 from desktop_app.errors import ConnectorError, one_line
 from desktop_app.mcp import McpClient, ServerInfo, Tool
@@ -444,6 +444,14 @@ class Controller(QObject):
             return await self.accounts.logout(self.http_for_account(account), account)
 
         return self._track(Job(f"Signing out {account.label}", self), work(), account_id=account.id, busy="Signing out")
+
+    def remove_account(self, account: Account) -> Job:
+        """Revoke, then forget the account with its history (the server stays); finishes with a RemovedAccount."""
+
+        async def work() -> RemovedAccount:
+            return await self.accounts.remove_account(self.http_for_account(account), account)
+
+        return self._track(Job(f"Removing {account.label}", self), work(), account_id=account.id, busy="Removing")
 
     def set_nickname(self, account: Account, nickname: str | None) -> Account:
         updated = self.accounts.set_nickname(account, nickname)

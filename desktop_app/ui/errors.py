@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import appinfo
+from desktop_app.desktop.errors import DesktopFilesUnwritable, ForeignDesktopFile, IconsUnavailable, ProgramNotFound
+from desktop_app.desktop.libraries import apt_install
 from desktop_app.errors import (
     AccountRemoved,
     ConfigurationError,
@@ -78,6 +80,17 @@ def window_hint(exc: ConnectorError) -> str:
         return "That tool already has a server of this name: rename or remove it there, then try again."
     if isinstance(exc, NotAConnector):
         return "Only this app's connectors are removed; edit the tool's file to remove other servers."
+    if isinstance(exc, ForeignDesktopFile):
+        return "Move that file away (or delete it if you do not need it), then choose Add to the application menu."
+    if isinstance(exc, DesktopFilesUnwritable):
+        return "Check that you may write that folder (your data folder), then try again."
+    if isinstance(exc, IconsUnavailable):
+        command = apt_install(exc.missing)
+        if command is None:
+            return "Reinstall the app, then try again."
+        return f"Install what Qt needs ({command}), then try again."
+    if isinstance(exc, ProgramNotFound):
+        return f"Install the app again so that the '{appinfo.COMMAND}' program exists, then try again."
     if exc.hint:
         return exc.hint
     return next((words for kind, words in DEFAULT_HINTS if isinstance(exc, kind)), "Try again.")

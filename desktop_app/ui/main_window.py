@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import appinfo
-from desktop_app.accounts.manager import LoginResult, SignOutResult
+from desktop_app.accounts.manager import LoginResult, RemovedAccount, SignOutResult
 from desktop_app.accounts.models import Account, AccountState, Server
 from desktop_app.bridge.presence import LiveBridge, live_bridges
 from desktop_app.errors import ConnectorError, one_line
@@ -40,6 +40,7 @@ from desktop_app.ui.details_panel import DetailsPanel
 from desktop_app.ui.empty_state import EmptyState
 from desktop_app.ui.errors import ErrorReport, describe, show_error
 from desktop_app.ui.icons import app_icon
+from desktop_app.ui.menu_entry import MenuEntryOffer
 from desktop_app.ui.model import COLUMNS, NAME, ConnectorsModel
 from desktop_app.ui.settings_dialog import ServerSettingsDialog
 from desktop_app.ui.signin_dialog import SignInDialog
@@ -104,12 +105,15 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
 
         self.window_actions = WindowActions.create(self, self)
-        self.window_actions.install(self)
+        help_menu = self.window_actions.install(self)
+        #: Help > Add to the application menu, while the desktop's menu has no entry for the app.
+        self.menu_entry = MenuEntryOffer(help_menu, self)
         # Each command by its own name too (tests, benchmarks and the screenshot script trigger them).
         self.act_add_server = self.window_actions.add_server
         self.act_sign_in = self.window_actions.sign_in
         self.act_add_account = self.window_actions.add_account
         self.act_sign_out = self.window_actions.sign_out
+        self.act_remove_account = self.window_actions.remove_account
         self.act_remove = self.window_actions.remove
         self.act_test = self.window_actions.test
         self.act_settings = self.window_actions.settings
@@ -306,6 +310,36 @@ class MainWindow(QMainWindow):
                 f"Signed out {who}" + (f"; the server revoked its {revoked}." if revoked else "."), 10_000
             )
 
+    def remove_account(self) -> None:
+        server, account = self.selected_server(), self.selected_account()
+        if server is None or account is None:
+            return
+
+        def go() -> None:
+            job = self.controller.remove_account(account)
+            job.sig_finished.connect(lambda result: self._account_removed(server, result))
+            job.sig_failed.connect(lambda exc: self._failed(job, exc))
+
+        others = [a for a in self._accounts_of(server) if a.id != account.id]
+        if account.state is AccountState.SIGNED_OUT:
+            tokens = "It is signed out, so no token is left to revoke; its history is deleted."
+        else:
+            tokens = (
+                "Its tokens are revoked where the server allows it and deleted from your keyring, with its history."
+            )
+        stays = "its settings and its other accounts" if others else "its settings"
+        self.confirm(
+            f"Remove {one_line(account.display_name)} from {one_line(server.name)}?",
+            f"{tokens} {one_line(server.name)} stays, with {stays}. Signing in again later adds the account anew.",
+            "Remove account",
+            go,
+        )
+
+    def _account_removed(self, server: Server, result: RemovedAccount) -> None:
+        who = one_line(result.account.display_name)
+        self._removed_message(f"Removed {who} from {one_line(server.name)}", result.problems)
+        self._offer_take_out(server.id, [result.account.id], who)
+
     def remove_server(self) -> None:
         server = self.selected_server()
         if server is None:
@@ -329,19 +363,27 @@ class MainWindow(QMainWindow):
         )
 
     def _removed(self, server: Server, problems: tuple[str, ...], account_ids: list[int] | None = None) -> None:
-        message = f"Removed {one_line(server.name)}"
+        ids = account_ids or []
+        self._removed_message(f"Removed {one_line(server.name)}", problems)
+        self._offer_take_out(server.id, ids, "the removed account" + ("s" if len(ids) != 1 else ""))
+
+    def _removed_message(self, message: str, problems: tuple[str, ...]) -> None:
         if problems:
             message += f" (revoking failed: {one_line('; '.join(problems), 300)})"
         self.statusBar().showMessage(message, 10_000)
+
+    def _offer_take_out(self, server_id: int, account_ids: list[int], what: str) -> None:
+        """After a removal: the AI tools that still list a removed account's connector, offered to be cleaned."""
         states = self.hosts()
-        left = [(host, a) for a in account_ids or [] for host, _ in connectors_of(states, server.id, a)]
+        left = [(host, a) for a in account_ids for host, _ in connectors_of(states, server_id, a)]
         if left:
             names = ", ".join(sorted({one_line(host.name) for host, _ in left}))
+            them = "it" if len(account_ids) == 1 else "them"
             self.confirm(
                 f"Also remove its connectors from {names}?",
-                "These AI tools still list the removed accounts; they would only get an error from them now.",
+                f"These AI tools still list {what}; they would only get an error from {them} now.",
                 "Remove from AI tools",
-                lambda: self._take_out(server.id, left),
+                lambda: self._take_out(server_id, left),
             )
 
     def _take_out(self, server_id: int, entries: list[tuple[Host, int]]) -> None:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from desktop_app import appinfo
 from desktop_app.accounts.models import Account, AccountState
+from desktop_app.bridge.app_link import START_APP_SETTING
 from desktop_app.bridge.presence import LiveBridge, live_bridges
 from desktop_app.errors import one_line
 from desktop_app.storage.paths import data_dir
@@ -181,6 +182,17 @@ class Tray(QObject):
         autostart.setChecked(self._autostart_enabled())
         autostart.toggled.connect(self.sig_autostart_toggled.emit)
         menu.addAction(autostart)
+        for_tools = QAction("Start when an AI tool uses a connector", menu)
+        for_tools.setObjectName("startForAiTools")
+        for_tools.setToolTip(
+            "When an AI tool starts one of your connectors and this app is not running, it starts in the tray, so "
+            "that it can ask you to sign in again or approve more permissions."
+        )
+        for_tools.setCheckable(True)
+        registry = self.controller.accounts.registry
+        for_tools.setChecked(registry.get_setting(START_APP_SETTING) != "off")
+        for_tools.toggled.connect(lambda on: registry.set_setting(START_APP_SETTING, "on" if on else "off"))
+        menu.addAction(for_tools)
         menu.addSeparator()
         quit_action = menu.addAction("Quit")
         quit_action.setObjectName("quit")

@@ -27,6 +27,7 @@ class Commands(Protocol):
     def sign_in(self) -> None: ...
     def add_account(self) -> None: ...
     def sign_out(self) -> None: ...
+    def remove_account(self) -> None: ...
     def remove_server(self) -> None: ...
     def test_connection(self) -> None: ...
     def open_settings(self) -> None: ...
@@ -64,6 +65,7 @@ class WindowActions:
     sign_in: QAction
     add_account: QAction
     sign_out: QAction
+    remove_account: QAction
     remove: QAction
     test: QAction
     settings: QAction
@@ -112,6 +114,15 @@ class WindowActions:
                 None,
                 commands.sign_out,
                 "Revoke and forget the selected account's tokens",
+            ),
+            remove_account=_action(
+                parent,
+                "removeAccount",
+                "Re&move account…",
+                "remove",
+                None,  # Delete, while an account is selected (follow_selection)
+                commands.remove_account,
+                "Revoke and forget the selected account with its history; the server stays",
             ),
             remove=_action(
                 parent,
@@ -171,8 +182,8 @@ class WindowActions:
             about=_action(parent, "about", "&About", None, None, commands.about, f"About {appinfo.APP_NAME}"),
         )
 
-    def install(self, window: QMainWindow) -> None:
-        """The toolbar and the menu bar of ``window``."""
+    def install(self, window: QMainWindow) -> QMenu:
+        """The toolbar and the menu bar of ``window``. Returns the Help menu (``ui.menu_entry`` adds to it)."""
         toolbar = QToolBar("Main toolbar", window)
         toolbar.setObjectName("mainToolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -199,9 +210,12 @@ class WindowActions:
         account_menu = menu.addMenu("A&ccount")
         for action in (self.sign_in, self.sign_out, self.rename, self.use_in, self.test):
             account_menu.addAction(action)
+        account_menu.addSeparator()
+        account_menu.addAction(self.remove_account)
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.diagnostics)
         help_menu.addAction(self.about)
+        return help_menu
 
     def context_menu(self, parent: QWidget, on: ClickedOn) -> QMenu:
         """The menu for a right click on an empty spot, an account's row or a server's row."""
@@ -213,6 +227,7 @@ class WindowActions:
                 menu.addAction(action)
             menu.addSeparator()
             menu.addAction(self.diagnostics)
+            menu.addAction(self.remove_account)
         else:
             for action in (self.sign_in, self.add_account, self.test, self.settings):
                 menu.addAction(action)
@@ -235,4 +250,10 @@ class WindowActions:
         self.test.setEnabled(testable and not busy)
         self.settings.setEnabled(server is not None)
         self.remove.setEnabled(server is not None)
+        self.remove_account.setEnabled(account is not None and not busy)
+        # The Delete key acts on what is selected: an account's row removes the account, a server's the server. One
+        # action holds it at a time (two would make it ambiguous, and Qt would run neither).
+        delete = QKeySequence(QKeySequence.StandardKey.Delete)
+        self.remove_account.setShortcut(delete if account is not None else QKeySequence())
+        self.remove.setShortcut(QKeySequence() if account is not None else delete)
         self.diagnostics.setEnabled(server is not None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMainWindow, QPushButton, QWidget
 
 from desktop_app.accounts.models import Account, AccountState, Event, Server, ServerSettings
@@ -73,6 +74,7 @@ def test_each_action_runs_its_command(qtbot) -> None:
         "sign_in",
         "add_account",
         "sign_out",
+        "remove_account",
         "remove_server",
         "test_connection",
         "open_settings",
@@ -90,7 +92,7 @@ def test_the_menu_bar_and_the_toolbar(qtbot) -> None:
     assert menus == {
         "&File": ["addServer", "", "quit"],
         "&Server": ["signIn", "addAccount", "testConnection", "serverSettings", "removeServer"],
-        "A&ccount": ["signIn", "signOut", "renameAccount", "useIn", "testConnection"],
+        "A&ccount": ["signIn", "signOut", "renameAccount", "useIn", "testConnection", "", "removeAccount"],
         "&Help": ["copyDiagnostics", "about"],
     }
     toolbar = window.findChild(QWidget, "mainToolbar")
@@ -123,6 +125,7 @@ def test_the_context_menu_fits_where_the_click_landed(qtbot) -> None:
         "signOut",
         "",
         "copyDiagnostics",
+        "removeAccount",
     ]
     assert names("server") == [
         "signIn",
@@ -153,11 +156,24 @@ def test_what_the_selection_enables(qtbot) -> None:
 
     made.follow_selection(SERVER, ACCOUNT, busy=True, live=True, testable=True)
     assert not made.sign_in.isEnabled() and not made.sign_out.isEnabled() and not made.test.isEnabled()
+    assert not made.remove_account.isEnabled()
     assert made.rename.isEnabled()
 
     signed_out = dataclasses.replace(ACCOUNT, state=AccountState.SIGNED_OUT)
     made.follow_selection(SERVER, signed_out, busy=False, live=False, testable=False)
     assert made.sign_in.isEnabled() and not made.sign_out.isEnabled() and not made.test.isEnabled()
+
+
+def test_the_delete_key_belongs_to_what_is_selected(qtbot) -> None:
+    made, _commands, _window = actions(qtbot)
+    delete = QKeySequence(QKeySequence.StandardKey.Delete)
+    assert made.remove.shortcut() == delete and made.remove_account.shortcut().isEmpty()
+    made.follow_selection(SERVER, ACCOUNT, busy=False, live=True, testable=True)
+    assert made.remove_account.isEnabled() and made.remove.isEnabled()  # the Server menu still removes the server
+    assert made.remove_account.shortcut() == delete and made.remove.shortcut().isEmpty()
+    made.follow_selection(SERVER, None, busy=False, live=True, testable=True)
+    assert not made.remove_account.isEnabled()
+    assert made.remove.shortcut() == delete and made.remove_account.shortcut().isEmpty()
 
 
 def test_details_of_an_account_and_its_events(qtbot) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import AccountState, account_secret_key
-from desktop_app.errors import ConsentRefused, SignInRequired, WrongAccount
+from desktop_app.errors import AccountRemoved, ConsentRefused, SignInRequired, WrongAccount
 from desktop_app.mcp import McpClient
 from desktop_app.oauth.http import new_client
 from desktop_app.storage.profile import open_accounts
@@ -163,6 +163,37 @@ async def test_sign_out_revokes_at_the_server_and_leaves_the_other_account_worki
         with pytest.raises(SignInRequired):
             await profile.token(http, bob.account)
         assert "lab-sub-0a11ce" in await whoami(profile, http, alice.account.id, lab_mcp.url)
+
+
+async def test_removing_an_account_revokes_at_the_server_and_leaves_the_server_and_the_other_account(
+    profile: Accounts, lab_as: RunningAuthServer, lab_mcp: RunningMcpServer
+) -> None:
+    async with new_client() as http:
+        alice, _, _ = await login(profile, http, lab_mcp.url, "alice")
+        bob, _, _ = await login(profile, http, lab_mcp.url, "bob", new_account=True)
+        bob_secret = profile.secrets.get(account_secret_key(bob.account.key))
+        assert bob_secret is not None
+        result = await profile.remove_account(http, bob.account)
+        assert result.revoked == ("refresh_token",)
+        assert result.problems == ()
+        assert len(result.notes) == 1 and "cannot revoke the access token" in result.notes[0]
+        assert lab_as.introspect(bob_secret["refresh_token"])["active"] is False
+        assert profile.secrets.get(account_secret_key(bob.account.key)) is None
+        assert profile.registry.account(bob.account.id) is None
+        server = profile.registry.find_server(lab_mcp.url)
+        assert server is not None
+        assert [a.label for a in profile.registry.accounts(server.id)] == ["alice@lab.test"]
+        removal = profile.registry.events(server_id=server.id)[0]
+        assert (removal.kind, removal.detail) == (
+            "account_removed",
+            f"bob@lab.test: revoked refresh_token at {bob.account.issuer}",
+        )
+        with pytest.raises(AccountRemoved):
+            await profile.token(http, bob.account)
+        assert "lab-sub-0a11ce" in await whoami(profile, http, alice.account.id, lab_mcp.url)
+        # bob can be added again later: a new account, with no second pairing question.
+        again, _, approver = await login(profile, http, lab_mcp.url, "bob", new_account=True)
+        assert again.created and again.account.id != bob.account.id and approver.checks == []
 
 
 async def test_a_revoked_grant_turns_the_account_to_needs_sign_in_and_signing_in_again_heals_it(

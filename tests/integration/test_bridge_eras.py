@@ -176,3 +176,43 @@ def test_the_typescript_sdk_as_host(servers: dict[str, RunningMcpServer], eras: 
     assert texts[:8] == [f"ts{i}" for i in range(8)]
     assert "forty-two" in texts[8] and "Paris" in texts[9]
     assert texts[10] == big_text(1_000_000)
+
+
+async def test_a_restarted_2025_server_gets_the_hosts_log_level_and_subscriptions_again(
+    lab_as: RunningAuthServer, lab_mcp_factory: McpServerFactory
+) -> None:
+    """The bridge replaces a session the server forgot with the host's own ``initialize``; what the host set up in
+    the old one (its log level, its subscriptions, minus what it unsubscribed) is said again, so it goes on hearing."""
+    server = lab_mcp_factory(lab_as, eras="legacy", bridge_tools=True)
+    sign_in(server.url)
+    host = Host()
+    async with bridged(server.url, "legacy", host) as client:
+        for setup in (  # logging/setLevel and resources/(un)subscribe are 2025-only: the SDK warns of each
+            lambda: client.set_logging_level("info"),
+            lambda: client.session.subscribe_resource(NOTE_URI),
+            lambda: client.session.subscribe_resource("lab://gone"),
+            lambda: client.session.unsubscribe_resource("lab://gone"),
+        ):
+            with pytest.warns(MCPDeprecationWarning):
+                await setup()
+        port = server.port
+        server.stop()
+        server = lab_mcp_factory(lab_as, port=port, eras="legacy", bridge_tools=True)
+        assert text_of(await client.call_tool("echo", {"text": "after"})) == "after"  # a new session, unnoticed
+        await until(lambda: any(r["method"] == "GET" for r in server.requests()), "the new session's event stream")
+        server.touch("changed after the restart")
+        await until(
+            lambda: any(isinstance(n, types.ResourceUpdatedNotification) for n in host.notifications),
+            "notifications/resources/updated in the new session",
+        )
+        slow = text_of(await client.call_tool("slow", {"seconds": 0.01, "steps": 1}))
+    said = [(r["mcp_method"], r["status"]) for r in server.requests() if r["method"] == "POST"]
+    assert said[:5] == [
+        ("tools/call", 404),  # the first word to the restarted server: it knows no session
+        ("initialize", 200),
+        ("notifications/initialized", 202),
+        ("logging/setLevel", 200),
+        ("resources/subscribe", 200),
+    ], said
+    assert sum(method == "resources/subscribe" for method, _ in said) == 1  # not the one unsubscribed
+    assert slow == "slept 0.01 s in 1 steps" and host.logs[-1] == "slow: step 1 of 1"

@@ -331,3 +331,19 @@ async def test_the_command_lines_engine_runs_the_same_bridge(lab_mcp: RunningMcp
         assert await bridge.close_stdin() == 0
     assert "acts as alice" in answer["result"]["instructions"]
     assert text_of(echoed) == "via the engine"
+
+
+async def test_a_removed_account_is_said_to_the_host_and_starts_no_app(lab_mcp: RunningMcpServer) -> None:
+    sign_in(lab_mcp.url, app_may_start=True)
+    async with BridgeProcess(lab_mcp.url) as bridge:
+        await handshake(bridge)
+        before = await bridge.request(tool_call(2, "whoami", {}))
+        removed = cli.run_cli("remove", lab_mcp.url, "--account", "alice@lab.test", "--yes", timeout=60)
+        assert removed.returncode == 0, removed.stderr
+        after = await bridge.request(tool_call(3, "whoami", {}))
+        await asyncio.sleep(1.0)  # an app the bridge started would be running by now (it starts one at once)
+        apps = apps_of_this_profile()
+    assert text_of(before) == "lab-sub-0a11ce"
+    assert after["error"]["data"]["reason"] == "account_removed", after
+    assert "removed" in after["error"]["message"]
+    assert apps == []  # signing in again would make a new account: no app is started to ask for it

@@ -4,6 +4,8 @@ line, and the errors for what cannot be translated. Messages are dicts, as the r
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from desktop_app.bridge.era import Steps, Translator
-from desktop_app.bridge.era_wire import ID_PREFIX, MAX_INPUT_ROUNDS
+from desktop_app.bridge.era_wire import ID_PREFIX, INPUT_WAIT, MAX_INPUT_ROUNDS
 
 PV = "io.modelcontextprotocol/protocolVersion"
 CI = "io.modelcontextprotocol/clientInfo"
@@ -499,9 +501,9 @@ def test_a_failed_request_answers_the_host_under_its_own_id() -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def modern_host(**capabilities: Any) -> tuple[Translator, Steps]:
+def modern_host(clock: Callable[[], float] = time.monotonic, **capabilities: Any) -> tuple[Translator, Steps]:
     """A modern host past its discover with a legacy server (hint legacy); the steps of the answer."""
-    t = Translator(server_hint="legacy", acts_as=ACTS_AS)
+    t = Translator(server_hint="legacy", acts_as=ACTS_AS, clock=clock)
     init = only(t.from_host(modern(0, "server/discover")).to_server)
     return t, t.from_server(initialize_answer(init["id"], **capabilities), stream_of=None)
 
@@ -676,6 +678,26 @@ def test_server_request_rounds_are_bounded() -> None:
         "notifications/cancelled", {"requestId": 30, "reason": "Too many rounds of input."}
     )
     assert only(steps.to_host)["id"] == host_id and "error" in only(steps.to_host)
+
+
+def test_a_host_that_never_comes_back_with_the_input_ends_the_servers_request() -> None:
+    now = [1000.0]
+    t, _ = modern_host(clock=lambda: now[0])
+    t.from_host(modern(40, "tools/call", {"name": "ask"}))
+    value = only(t.from_server(req(400, "elicitation/create", {"message": "?"}), stream_of=40).to_host)["result"]
+    assert t.from_server(req(401, "roots/list"), stream_of=40) == Steps()  # queued for the next round
+    now[0] += INPUT_WAIT - 1
+    assert t.expire() == Steps()  # a person may still be answering
+    now[0] += 2
+    steps = t.expire()
+    assert [(m.get("id"), "error" in m) for m in steps.to_server[:2]] == [(400, True), (401, True)]
+    assert steps.to_server[2] == note(
+        "notifications/cancelled", {"requestId": 40, "reason": "The client did not come back with the input."}
+    )
+    assert steps.to_host == []
+    assert t.expire() == Steps()  # once
+    late = {"name": "ask", "inputResponses": {}, "requestState": value["requestState"]}
+    assert only(t.from_host(modern(41, "tools/call", late)).to_host)["error"]["code"] == -32602
 
 
 def test_url_elicitation_required_becomes_input_and_the_retry_sends_the_request_again() -> None:

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
+from desktop_app.bridge import relay as relay_module
 from desktop_app.bridge import words
-from desktop_app.bridge.era import Translator
+from desktop_app.bridge.era import Steps, Translator
 from desktop_app.bridge.relay import Relay
 from desktop_app.bridge.stdio import HostLink
 from desktop_app.bridge.upstream import Upstream
@@ -235,3 +237,31 @@ async def test_a_cancelled_request_stops_waiting_and_gets_no_answer() -> None:
         await asyncio.wait_for(running, 10)
     assert cancellations == [2]
     assert host.answer(2) is None
+
+
+async def test_what_the_translator_lets_expire_is_passed_on_while_the_host_is_quiet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The relay asks the translator now and then what ended because the host let it wait (era_modern_host's
+    unanswered input rounds) and sends it on, without any message from the host."""
+
+    class Expiring(Translator):
+        def expire(self) -> Steps:
+            return Steps(to_host=[{"jsonrpc": "2.0", "method": "notifications/message", "params": {"data": "gone"}}])
+
+    monkeypatch.setattr(relay_module, "_EXPIRE_EVERY_SECONDS", 0.01)
+    host = Host()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(500))) as http:
+        relay = Relay(
+            HostLink(host.reader, host.write),  # type: ignore[arg-type]
+            Upstream(http, URL, auth=None),
+            Expiring(server_hint="legacy"),
+            error_for=lambda exc: words.host_error(exc, server=None, account=None),
+        )
+        running = asyncio.ensure_future(relay.run())
+        async with asyncio.timeout(10):  # a hang guard, not a speed check
+            while not host.written:
+                await asyncio.sleep(0.005)
+        host.reader.feed_eof()
+        await asyncio.wait_for(running, 10)
+    assert host.written[0]["params"] == {"data": "gone"}

@@ -279,3 +279,25 @@ def test_the_help_is_laid_out_as_argparse_would_without_shutil(
     ours = helps()
     monkeypatch.setattr(cli, "_HelpFormatter", argparse.HelpFormatter)
     assert ours == helps()
+
+
+#: Imports the bridge as ``mcp-connectors bridge`` does, then names what it loaded of what only sign-ins, the
+#: command line's engine, the window or the MCP client need.
+BRIDGE_IMPORTS = """
+import sys
+import desktop_app.__main__
+import desktop_app.bridge.main
+needless = ("joserfc", "PySide6", "qasync", "keyring", "desktop_app.mcp.client", "desktop_app.oauth.tokens",
+            "desktop_app.oauth.flow", "desktop_app.accounts.signin", "desktop_app.accounts.manager",
+            "desktop_app.cli.main", "desktop_app.cli.commands", "desktop_app.cli.quick", "desktop_app.app",
+            "desktop_app.ui")
+loaded = [m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in needless)]
+print(",".join(sorted(loaded)))
+"""
+
+
+def test_the_bridge_starts_without_the_sign_in_engine_the_mcp_client_or_the_window() -> None:
+    """A host starts a bridge per connector, often several at once: it loads what relaying needs, nothing else."""
+    result = subprocess.run([sys.executable, "-c", BRIDGE_IMPORTS], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

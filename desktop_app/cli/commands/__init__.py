@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from desktop_app.cli.commands.accounts import run_login, run_logout, run_nickname, run_token
 from desktop_app.cli.commands.bridge import run_bridge
 from desktop_app.cli.commands.connect import run_connect
+from desktop_app.cli.commands.desktop import run_desktop
 from desktop_app.cli.commands.diagnostics import run_doctor
 from desktop_app.cli.commands.hosts import run_hosts, run_install, run_uninstall
 from desktop_app.cli.commands.servers import run_add, run_consent, run_list, run_remove
@@ -36,6 +37,7 @@ COMMANDS: dict[str, Command] = {
     "hosts": run_hosts,
     "install": run_install,
     "uninstall": run_uninstall,
+    "desktop": run_desktop,
 }
 
 

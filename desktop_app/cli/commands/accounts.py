@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from desktop_app.accounts.manager import Accounts
+from desktop_app.accounts.manager import Accounts, SignOutResult
 from desktop_app.accounts.models import Account, AccountState, Server
 from desktop_app.cli.arguments import settings_changed, settings_from
 from desktop_app.cli.console import Console, approver
@@ -107,15 +107,20 @@ async def run_logout(args: argparse.Namespace, console: Console) -> int:
             return EXIT_OK
         async with oauth_http.new_client(server_url=server.url) as http:
             result = await accounts.logout(http, account)
-        if result.revoked:
-            revoked = ", ".join(one_line(r.replace("_", " ")) for r in result.revoked)
-            console.say(f"Revoked at {shown_url(account.issuer)}: {revoked}.")
-        for note in (*result.notes, *result.problems):
-            console.say(f"Note: {one_line(note, URL_LIMIT)}")
+        say_revocation(console, result)
         console.result(
             f"Signed out {account_name(account)} on {server_name(server)}; its tokens were deleted from this machine."
         )
     return EXIT_OK
+
+
+def say_revocation(console: Console, result: SignOutResult) -> None:
+    """What the authorization server revoked when an account was signed out or removed, and what it could not."""
+    if result.revoked:
+        revoked = ", ".join(one_line(r.replace("_", " ")) for r in result.revoked)
+        console.say(f"Revoked at {shown_url(result.account.issuer)}: {revoked}.")
+    for note in (*result.notes, *result.problems):
+        console.say(f"Note: {one_line(note, URL_LIMIT)}")
 
 
 async def run_nickname(args: argparse.Namespace, console: Console) -> int:
