@@ -20,7 +20,8 @@ dbus-daemon, Xvfb, trayer, xwininfo from x11-utils).
 5. ``bridge``: ``initialize`` and a tool call over stdio, as an AI host speaks to it;
 6. the window on Xvfb: mapped with its title and window class, then quit by SIGTERM (the session ending), which
    the app handles as Quit: exit status 0, nothing on stderr;
-7. ``--hidden`` with a tray host (trayer): the icon embeds in the tray, no window is shown, quit likewise.
+7. without a display: the message and exit status 7, not Qt's abort;
+8. ``--hidden`` with a tray host (trayer): the icon embeds in the tray, no window is shown, quit likewise.
 """
 
 from __future__ import annotations
@@ -304,7 +305,17 @@ def check_window(setup: Setup) -> str:
             return None
 
         seen = wait_for("the window", shown, process)
+    # The class is what the menu entry's StartupWMClass names (packaging/linux/stage.py writes it).
+    expect(seen.endswith(f"/{COMMAND}"), f"the window's class is not {COMMAND}: {seen}")
     return f"window '{APP_NAME}' shown ({seen}); SIGTERM → exit 0, stderr empty"
+
+
+def check_no_display(setup: Setup) -> str:
+    """Without a display the window says so and exits 7 (desktop_app/app/display.py), run from the bundle."""
+    result = run(setup)  # setup.env has neither DISPLAY nor WAYLAND_DISPLAY
+    expect(result.returncode == 7, "without a display the app did not exit with 7", result)
+    expect("no display found" in result.stderr and f"{COMMAND} --help" in result.stderr, tail(result.stderr))
+    return "exit 7: " + result.stderr.splitlines()[0]
 
 
 def check_tray(setup: Setup) -> str:
@@ -390,6 +401,7 @@ CHECKS: list[tuple[str, Callable[[Setup], str]]] = [
     ("renewal worker", check_renewal_worker),
     ("bridge", check_bridge),
     ("window", check_window),
+    ("no display", check_no_display),
     ("tray", check_tray),
 ]
 
