@@ -17,7 +17,8 @@ dbus-daemon, Xvfb, trayer, xwininfo from x11-utils).
 4. ``login`` then ``token --force``: the renewal runs in the renewal worker, which is the bundle's own executable
    started again with ``--renewal-worker`` (desktop_app/accounts/worker_launch.py), seen in ``/proc`` while the lab
    holds the token endpoint's answer back;
-5. ``bridge``: ``initialize`` and a tool call over stdio, as an AI host speaks to it;
+5. ``install --print``: a host's entry runs the bundle by its resolved absolute path; ``bridge``: ``initialize``
+   and a tool call over stdio, as an AI host speaks to it;
 6. the window on Xvfb: mapped with its title and window class, then quit by SIGTERM (the session ending), which
    the app handles as Quit: exit status 0, nothing on stderr;
 7. without a display: the message and exit status 7, not Qt's abort;
@@ -173,6 +174,16 @@ def check_renewal_worker(setup: Setup) -> str:
     return f"renewed once, in a worker running {setup.bundle.resolve()} --renewal-worker"
 
 
+def check_host_entry(setup: Setup) -> str:
+    """The entry ``install`` would put into an AI host's config runs the bundle by its absolute, resolved path (the
+    one that does not move: /opt/… for the package, even when started as /usr/bin/mcp-connectors)."""
+    result = run(setup, "install", setup.mcp.url, "--host", "claude-desktop", "--print")
+    expect(result.returncode == 0, "install --print failed", result)
+    program = str(setup.bundle.resolve())
+    expect(json.dumps(program) in result.stdout, f"the entry does not run {program}:\n{tail(result.stdout)}")
+    return f"a host's entry runs {program} bridge …"
+
+
 def read_message(process: subprocess.Popen[bytes]) -> dict[str, object]:
     assert process.stdout is not None
     ready, _, _ = select.select([process.stdout], [], [], PATIENCE)
@@ -323,7 +334,8 @@ def check_tray(setup: Setup) -> str:
         ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "24"],
         env=setup.x_env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         panel = wait_for("trayer's panel", lambda: panel_of(setup), host)
@@ -339,7 +351,7 @@ def check_tray(setup: Setup) -> str:
             expect(not shown, f"--hidden showed a window: {shown}")
     finally:
         host.terminate()
-        host.wait(timeout=PATIENCE)
+        host.communicate(timeout=PATIENCE)
     return f"icon embedded in trayer ({size}), no window shown; SIGTERM → exit 0, stderr empty"
 
 
@@ -399,6 +411,7 @@ CHECKS: list[tuple[str, Callable[[Setup], str]]] = [
     ("doctor", check_doctor),
     ("connect", check_connect),
     ("renewal worker", check_renewal_worker),
+    ("host entry", check_host_entry),
     ("bridge", check_bridge),
     ("window", check_window),
     ("no display", check_no_display),
