@@ -197,6 +197,8 @@ def check_reproducible(first: Path) -> str:
     digests_a, digests_b = content_digests(first), content_digests(second)
     differing = sorted(name for name in digests_a if digests_a[name] != digests_b.get(name))
     shutil.rmtree(ROOT / "build" / "repro", ignore_errors=True)
+    if not differing:
+        return f"reproducible: a second build has the same {len(a)} files, identical byte for byte"
     shown = ", ".join(differing[:5]) + (" ..." if len(differing) > 5 else "")
     return f"reproducible: a second build has the same {len(a)} files; {len(differing)} differ in content ({shown})"
 
