@@ -23,7 +23,7 @@ URL or value at fault (never a secret). The CLI and the window own the longer wo
      │    └── RenewerUnavailable      the process that renews accounts cannot be started here
      ├── ProtocolViolation       the other side broke the protocol (every mismatch and malformed answer)
      │    └── ...                     codes name which rule: resource_mismatch, issuer_mismatch, ...
-     ├── ConfigurationError      the person's own input is unusable (bad URL, bad client id ...)
+     ├── ConfigurationError      the person's own input is unusable (bad URL, bad client id, unknown name ...)
      │    └── AuthorizationRequestRefused  the authorization server refused the sign-in request itself, before
      │                                     any sign-in page (unknown client, redirect address, scope)
      └── StorageError            this machine's storage cannot be used: the database file, or
@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import cast
 
 from desktop_app.error_codes import OAUTH_CODES, Code
@@ -210,20 +211,75 @@ class ServerExists(ConfigurationError):
         self.name = name
 
 
-class UnknownServer(ConfigurationError):
-    """No server is called what the person asked for (``known``: the names there are)."""
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One of the things a name the person typed could mean: a server (``name``) or an account (``name``: its label,
+    ``nickname``: the person's own name for it)."""
 
-    def __init__(self, message: str, *, known: tuple[str, ...]) -> None:
+    id: int
+    name: str
+    nickname: str | None = None
+
+
+class UnknownServer(ConfigurationError):
+    """No server is called what the person asked for (``known``: the names there are). ``address``: the https address
+    ``text`` may have meant, when it looks like one written without its scheme. ``abbreviates``: the servers whose
+    names start with ``text``, when only a name given in full was accepted (``remove --yes``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        known: tuple[str, ...],
+        text: str = "",
+        address: str | None = None,
+        abbreviates: tuple[Candidate, ...] = (),
+    ) -> None:
         super().__init__("unknown_server", message)
         self.known = known
+        self.text = text
+        self.address = address
+        self.abbreviates = abbreviates
 
 
 class UnknownAccount(ConfigurationError):
-    """The server has no account called what the person asked for."""
+    """The server has no account called what the person asked for. ``abbreviates``: its accounts whose label or
+    nickname starts with ``text``, when only a name given in full was accepted (``remove --account --yes``)."""
 
-    def __init__(self, message: str, *, server: str) -> None:
+    def __init__(self, message: str, *, server: str, text: str = "", abbreviates: tuple[Candidate, ...] = ()) -> None:
         super().__init__("unknown_account", message)
         self.server = server
+        self.text = text
+        self.abbreviates = abbreviates
+
+
+class AmbiguousServer(ConfigurationError):
+    """``text`` is the start of several servers' names (``candidates``): none was chosen."""
+
+    def __init__(self, message: str, *, text: str, candidates: tuple[Candidate, ...]) -> None:
+        super().__init__("ambiguous_server", message)
+        self.text = text
+        self.candidates = candidates
+
+
+class AmbiguousAccount(ConfigurationError):
+    """``text`` names, or starts the label or nickname of, several accounts of ``server`` (``candidates``): none was
+    chosen."""
+
+    def __init__(self, message: str, *, server: str, text: str, candidates: tuple[Candidate, ...]) -> None:
+        super().__init__("ambiguous_account", message)
+        self.server = server
+        self.text = text
+        self.candidates = candidates
+
+
+class AddressWithoutScheme(ConfigurationError):
+    """An address the person gave has no ``https://`` (or any scheme) in front; ``suggestion``: it with ``https://``.
+    The code stays ``malformed_url``: the class says what would cure it."""
+
+    def __init__(self, message: str, *, url: str, suggestion: str) -> None:
+        super().__init__("malformed_url", message, url=url)
+        self.suggestion = suggestion
 
 
 class ChooseAccount(ConfigurationError):

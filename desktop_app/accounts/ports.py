@@ -186,8 +186,8 @@ class Registry(Protocol):
     def account_by_key(self, key: str) -> Account | None: ...
 
     def find_account(self, server_id: int, text: str) -> Account | None:
-        """By id (digits), nickname or label (case-insensitive), on this server. Ambiguity: ConfigurationError
-        listing the candidates."""
+        """By id (digits), nickname or label (case-insensitive), on this server. Ambiguity: AmbiguousAccount
+        with the candidates."""
         ...
 
     def account_by_subject(self, server_id: int, issuer: str, subject: str) -> Account | None: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 
 from desktop_app.appinfo import COMMAND
+from desktop_app.cli.text import shell_word
 from desktop_app.desktop.errors import (
     DesktopFilesUnwritable,
     DesktopUnsupported,
@@ -20,6 +21,10 @@ from desktop_app.desktop.errors import (
 )
 from desktop_app.desktop.libraries import apt_install
 from desktop_app.errors import (
+    AddressWithoutScheme,
+    AmbiguousAccount,
+    AmbiguousServer,
+    Candidate,
     ChooseAccount,
     ConnectorError,
     MorePermissionsNeeded,
@@ -31,6 +36,7 @@ from desktop_app.errors import (
     UnknownAccount,
     UnknownServer,
     WrongAccount,
+    one_line,
 )
 from desktop_app.hosts.errors import (
     BridgeNotFound,
@@ -41,6 +47,7 @@ from desktop_app.hosts.errors import (
     NotAConnector,
     UnknownHost,
 )
+from desktop_app.tools.identity_errors import KeyPinMoved, NothingToAccept
 
 
 def hint_for(error: ConnectorError) -> str | None:
@@ -62,10 +69,9 @@ def hint_for(error: ConnectorError) -> str | None:
         if error.found is None:
             return f"Sign in as {error.expected}."
         return f"Sign in as {error.expected}, or add {error.found} with 'login --new-account'."
-    if isinstance(error, UnknownServer):
-        return f"Add it with '{COMMAND} add URL', or use a name from '{COMMAND} list'."
-    if isinstance(error, UnknownAccount):
-        return f"Use a label, nickname or id from '{COMMAND} list'."
+    naming = _naming_hint(error)
+    if naming is not None:
+        return naming
     if isinstance(error, ChooseAccount):
         return "Choose one with --account."
     if isinstance(error, ServerExists):
@@ -86,6 +92,10 @@ def hint_for(error: ConnectorError) -> str | None:
         return "Only this app's connectors are removed; edit the host's file to remove other servers."
     if isinstance(error, BridgeNotFound | ProgramNotFound):
         return f"Install the app again so that the '{COMMAND}' program exists, then try again."
+    if isinstance(error, NothingToAccept):
+        return f"See the server's identity with '{COMMAND} identity {shlex.quote(error.server)}'."
+    if isinstance(error, KeyPinMoved):
+        return f"Look at the keys again with '{COMMAND} identity {shlex.quote(error.server)}', then decide."
     desktop = _desktop_hint(error)
     if desktop is not None:
         return desktop
@@ -112,4 +122,34 @@ def _desktop_hint(error: ConnectorError) -> str | None:
         return "Install the app in a folder whose path has no line breaks or control characters, then try again."
     if isinstance(error, DesktopUnsupported):
         return f"Start the app with '{COMMAND}'; on macOS and Windows its installer adds it to the menu."
+    return None
+
+
+def _account_choice(candidate: Candidate) -> str:
+    name = one_line(candidate.name)
+    if candidate.nickname and candidate.nickname != candidate.name:
+        name = f"{one_line(candidate.nickname)} ({name})"
+    return f"--account {candidate.id} for {name}"
+
+
+def _naming_hint(error: ConnectorError) -> str | None:
+    """A server or an account named by what nobody, or several, are called; an address without https://."""
+    if isinstance(error, AmbiguousServer):
+        names = " or ".join(shell_word(c.name) for c in error.candidates)
+        return f"Type more of the name ({names}), or use its id from '{COMMAND} list'."
+    if isinstance(error, AmbiguousAccount):
+        return f"Choose one by its id: {', '.join(map(_account_choice, error.candidates))}."
+    if isinstance(error, UnknownServer):
+        if error.abbreviates:
+            names = " or ".join(shell_word(c.name) for c in error.abbreviates)
+            return f"With --yes, name the server in full: did you mean {names}?"
+        if error.address is not None:
+            return f"Add it with '{COMMAND} add {shell_word(error.address)}', or use a name from '{COMMAND} list'."
+        return f"Add it with '{COMMAND} add URL', or use a name from '{COMMAND} list'."
+    if isinstance(error, UnknownAccount):
+        if error.abbreviates:
+            return f"With --yes, name the account in full: {', '.join(map(_account_choice, error.abbreviates))}."
+        return f"Use a label, nickname or id from '{COMMAND} list'."
+    if isinstance(error, AddressWithoutScheme):
+        return f"Did you mean {shell_word(error.suggestion)}? Give the address with its https:// in front."
     return None

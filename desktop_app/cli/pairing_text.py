@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from desktop_app.accounts.consent import PairingCheck, describe_client, domain_of
-from desktop_app.cli.text import URL_LIMIT, shown_url
+from desktop_app.accounts.consent import PairingCheck, domain_of
+from desktop_app.cli.text import URL_LIMIT, client_kind_text, client_text, shown_url
 from desktop_app.errors import one_line
 from desktop_app.oauth.flow import Pairing
 
@@ -70,7 +70,7 @@ def format_pairing_check(check: PairingCheck) -> str:
     name = f" ({one_line(pairing.resource_name)})" if pairing.resource_name else ""
     notes = [f"domain: {one_line(domain_of(pairing.issuer)) or '?'}"]
     if pairing.legacy_defaults:
-        notes.append("default endpoints of a 2025-03-26 server")
+        notes.append("an older MCP server (2025-03-26): its usual sign-in addresses are assumed")
     lines = [_heading(check), f"  Server:               {shown_url(pairing.server or pairing.resource)}{name}"]
     if pairing.covers_more_than_server:
         lines.append(
@@ -81,7 +81,7 @@ def format_pairing_check(check: PairingCheck) -> str:
         f"  Authorization server: {shown_url(pairing.issuer)}  ({'; '.join(notes)})",
         "  Scopes:" + ("" if pairing.scopes else "               (none requested)"),
         *scope_lines,
-        f"  This app as:          {one_line(describe_client(pairing.client_kind, pairing.client_id), URL_LIMIT)}",
+        f"  This app as:          {client_text(pairing.client_kind, pairing.client_id)}",
         f"  Browser returns to:   {shown_url(pairing.redirect_uri)}",
     ]
     if not pairing.iss_supported:
@@ -106,11 +106,16 @@ def format_pairing_check(check: PairingCheck) -> str:
         if check.removed_scopes:
             lines.append(f"  No longer requested:  {', '.join(one_line(s) for s in check.removed_scopes)}")
         if check.client_changed:
-            old, new = check.client_changed
-            again = check.previous.client_kind == pairing.client_kind == "dcr" and check.issuer_changed is None
-            lines.append(
-                f"  This app as:          {one_line(old, URL_LIMIT)} → {one_line(new, URL_LIMIT)}"
-                + ("  (the app registered itself again)" if again else "")
-            )
+            kind, client_id = check.previous.client_kind, check.previous.client_id
+            if kind == pairing.client_kind == "dcr" and check.issuer_changed is None:
+                how = "the app registered itself again: dynamic registration"
+            else:
+                how = client_kind_text(kind) if kind == pairing.client_kind else ""
+            if how:
+                ids = f"client {one_line(client_id, URL_LIMIT)} → client {one_line(pairing.client_id, URL_LIMIT)}"
+                changed = f"{ids} ({how})"
+            else:
+                changed = f"{client_text(kind, client_id)} → {client_text(pairing.client_kind, pairing.client_id)}"
+            lines.append(f"  This app as:          {changed}")
     lines.extend(f"Warning: {one_line(warning.message, URL_LIMIT)}" for warning in check.warnings)
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from desktop_app.appinfo import APP_NAME, COMMAND, DEFAULT_CLIENT_METADATA_URL, VERSION
+from desktop_app.cli import suggest
 from desktop_app.oauth.redact import configure_logging
 
 #: The subcommands, in the order of ``--help``.
@@ -24,6 +25,7 @@ COMMANDS = (
     "list",
     "tools",
     "call",
+    "identity",
     "token",
     "logout",
     "remove",
@@ -43,6 +45,10 @@ CLIENT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 
 #: ``mcp-connectors --hidden``: the app, started in the tray without its window (used at login).
 WINDOW_HIDDEN_FLAG = "--hidden"
+
+#: The help of a command's SERVER and --account (desktop_app.accounts.lookup: how they are found).
+SERVER_HELP = "the server: its name (or the start of it), id or address, as 'list' shows them"
+ACCOUNT_HELP = "which account: its label, nickname (or the start of either) or id; needed when the server has several"
 
 
 def _sign_in_options(parser: argparse.ArgumentParser, *, settings_only: bool = False) -> None:
@@ -73,7 +79,9 @@ def _sign_in_options(parser: argparse.ArgumentParser, *, settings_only: bool = F
         help="the https URL of this app's client metadata document (used when the server supports it)",
     )
     parser.add_argument(
-        "--no-resource", action="store_true", help="don't send RFC 8707 'resource' (for servers that reject it)"
+        "--no-resource",
+        action="store_true",
+        help="don't name the server to the authorization server (RFC 8707 'resource'), for those that reject it",
     )
     parser.add_argument(
         "--callback-port",
@@ -85,7 +93,12 @@ def _sign_in_options(parser: argparse.ArgumentParser, *, settings_only: bool = F
 
 
 def _timeout_and_yes(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--yes", "-y", action="store_true", help="approve the pairing (and any step-up) without asking")
+    parser.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="approve the pairing (and a request for more permissions) without asking",
+    )
     parser.add_argument(
         "--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait for the browser sign-in"
     )
@@ -116,12 +129,34 @@ class _HelpFormatter(argparse.HelpFormatter):
         super().__init__(prog, indent_increment, max_help_position, _terminal_columns() - 2 if width is None else width)
 
 
+class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg] # generic only in typeshed
+    """A subcommand's one-line help (its line in ``--help``) is its own ``--help``'s description too, unless it has
+    a longer one."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        short = kwargs.get("help")
+        if short and not kwargs.get("description"):
+            kwargs["description"] = short[:1].upper() + short[1:] + ("" if short.endswith(".") else ".")
+        return super().add_parser(name, **kwargs)
+
+
 class _ArgumentParser(argparse.ArgumentParser):
-    """Subcommands' parsers are made of the same class, so they get the formatter too."""
+    """Subcommands' parsers are made of the same class, so they get the formatter too, and the suggestions: a
+    mistyped command or choice is answered with the one meant (:mod:`desktop_app.cli.suggest`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _Subcommands)
+        self.suggest_on_error = False  # Python 3.14's own suggestion for choices: ours says the same in other words
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is None or not isinstance(value, str) or value in action.choices:
+            return super()._check_value(action, value)
+        choices = [str(choice) for choice in action.choices]
+        if isinstance(action, argparse._SubParsersAction):
+            raise argparse.ArgumentError(None, suggest.unknown_command(value, choices))
+        raise argparse.ArgumentError(action, suggest.unknown_choice(value, choices))
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -138,7 +173,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 you must act, 2 bad input, 3 temporary problem, 4 server broke the protocol, "
         "5 the tool reported an error, 6 the keyring or database cannot be used, 7 the window cannot open here (no "
         "display, or a library it needs is missing), 130 interrupted. "
-        "SERVER is a server's name, id or URL; --account A is an account's label, nickname or id.",
+        "SERVER is a server's name, id or address; --account A is an account's label, nickname or id; the start of "
+        "a name will do when no other begins the same way.",
     )
     parser.add_argument("--version", action="version", version=f"{COMMAND} {VERSION}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (secrets are redacted)")
@@ -164,7 +200,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         connect.add_argument("--args", metavar="JSON", default="{}", help="the tool's arguments as a JSON object")
 
     if wanted("add"):
-        add = commands.add_parser("add", help="add an MCP server by its URL", description="Remember a server.")
+        add = commands.add_parser(
+            "add",
+            help="add an MCP server by its address",
+            description="Remember a server by its address; then sign in to it with 'login'.",
+        )
         add.add_argument("url", help="the MCP server's address, e.g. https://example.com/mcp")
         add.add_argument("--name", metavar="N", help="what to call it (default: its host name)")
         add.add_argument("--no-identity", action="store_true", help="don't ask the server who signed in (no openid)")
@@ -191,18 +231,22 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         listing.add_argument("--json", action="store_true", help="machine-readable output (no secrets)")
 
     if wanted("tools"):
-        tools = commands.add_parser("tools", help="list a server's tools with an account's token")
-        tools.add_argument("server", metavar="SERVER")
-        tools.add_argument("--account", metavar="A")
-        tools.add_argument("--yes", "-y", action="store_true", help="approve a step-up without asking")
+        tools = commands.add_parser("tools", help="list a server's tools, signed in as one of your accounts")
+        tools.add_argument("server", metavar="SERVER", help=SERVER_HELP)
+        tools.add_argument("--account", metavar="A", help=ACCOUNT_HELP)
+        tools.add_argument(
+            "--yes", "-y", action="store_true", help="approve a request for more permissions without asking"
+        )
 
     if wanted("call"):
         call = commands.add_parser("call", help="call one of a server's tools")
-        call.add_argument("server", metavar="SERVER")
-        call.add_argument("tool", metavar="TOOL")
+        call.add_argument("server", metavar="SERVER", help=SERVER_HELP)
+        call.add_argument("tool", metavar="TOOL", help="the tool's name, as 'tools' lists it")
         call.add_argument("--args", metavar="JSON", default="{}", help="the tool's arguments as a JSON object")
-        call.add_argument("--account", metavar="A")
-        call.add_argument("--yes", "-y", action="store_true", help="approve a step-up without asking")
+        call.add_argument("--account", metavar="A", help=ACCOUNT_HELP)
+        call.add_argument(
+            "--yes", "-y", action="store_true", help="approve a request for more permissions without asking"
+        )
         call.add_argument(
             "--deadline",
             type=float,
@@ -210,20 +254,32 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             help="give up on the call when the server has not finished answering after this long (default 300)",
         )
 
+    if wanted("identity"):
+        identity = commands.add_parser(
+            "identity",
+            help="a server's identity key (where it offers one): verified, pinned, or changed",
+            description="Check the key the server proves its identity with against the key pinned for it on first "
+            "use, and the signatures of its tools. A changed key is refused until you accept it with --accept.",
+        )
+        identity.add_argument("server", metavar="SERVER", help=SERVER_HELP)
+        identity.add_argument("--account", metavar="A", help="connect as this account")
+        identity.add_argument("--accept", action="store_true", help="accept the server's changed key")
+        identity.add_argument("--yes", "-y", action="store_true", help="accept without asking (compare first!)")
+
     if wanted("token"):
         token = commands.add_parser(
             "token",
             help="print a fresh access token (renewed if needed) for scripts",
             description="Print only the access token on stdout, renewing it first when it is about to expire.",
         )
-        token.add_argument("server", metavar="SERVER")
-        token.add_argument("--account", metavar="A")
+        token.add_argument("server", metavar="SERVER", help=SERVER_HELP)
+        token.add_argument("--account", metavar="A", help=ACCOUNT_HELP)
         token.add_argument("--force", action="store_true", help="renew even if the token is still fresh")
 
     if wanted("logout"):
         logout = commands.add_parser("logout", help="sign an account out: revoke its tokens and delete them here")
-        logout.add_argument("server", metavar="SERVER")
-        logout.add_argument("--account", metavar="A")
+        logout.add_argument("server", metavar="SERVER", help=SERVER_HELP)
+        logout.add_argument("--account", metavar="A", help=ACCOUNT_HELP)
 
     if wanted("remove"):
         remove = commands.add_parser(
@@ -234,8 +290,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             "server and its other accounts stay). AI tools that still list a removed connector are named, each with "
             "the command that takes it out; --from-hosts takes them out at once.",
         )
-        remove.add_argument("server", metavar="SERVER")
-        remove.add_argument("--account", metavar="A", help="remove only this account (its label, nickname or id)")
+        remove.add_argument(
+            "server", metavar="SERVER", help="the server: its name, id or address (the start of its name without --yes)"
+        )
+        remove.add_argument(
+            "--account",
+            metavar="A",
+            help="remove only this account: its label, nickname or id (the start of one without --yes)",
+        )
         remove.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
         remove.add_argument(
             "--from-hosts", action="store_true", help="also take the removed connectors out of the AI tools"
@@ -243,20 +305,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     if wanted("nickname"):
         nickname = commands.add_parser("nickname", help="give an account a name of your own ('' clears it)")
-        nickname.add_argument("server", metavar="SERVER")
-        nickname.add_argument("nickname", metavar="NAME")
-        nickname.add_argument("--account", metavar="A")
+        nickname.add_argument("server", metavar="SERVER", help=SERVER_HELP)
+        nickname.add_argument("nickname", metavar="NAME", help="the name to show for the account ('' clears it)")
+        nickname.add_argument("--account", metavar="A", help=ACCOUNT_HELP)
 
     if wanted("consent"):
         consent = commands.add_parser("consent", help="show (or withdraw) the pairing you approved for a server")
-        consent.add_argument("server", metavar="SERVER")
+        consent.add_argument("server", metavar="SERVER", help=SERVER_HELP)
         consent.add_argument("--withdraw", action="store_true", help="forget the approval: ask again next time")
 
     if wanted("doctor"):
         doctor = commands.add_parser(
-            "doctor", help="a redacted trace of discovery → registration → sign-in → token, safe to share"
+            "doctor",
+            help="check each step of signing in to a server and say what fails, in a report safe to share",
+            description="Try each step (finding where to sign in, the app's registration there, each account's "
+            "token, a call to the server) and print what happened. Tokens, codes and secrets are left out: the "
+            "report is safe to paste into a bug report.",
         )
-        doctor.add_argument("server", metavar="SERVER", nargs="?")
+        doctor.add_argument("server", metavar="SERVER", nargs="?", help="only this server (default: every server)")
 
     if wanted("bridge"):
         bridge = commands.add_parser(
@@ -265,8 +331,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             description="Speak MCP on stdin/stdout for the server, as the account: the AI tool launching this never "
             "sees a token. Tokens are renewed here; logs go to stderr (-v for more).",
         )
-        bridge.add_argument("server", metavar="SERVER")
-        bridge.add_argument("--account", metavar="A")
+        bridge.add_argument("server", metavar="SERVER", help=SERVER_HELP)
+        bridge.add_argument("--account", metavar="A", help=ACCOUNT_HELP)
 
     if wanted("hosts"):
         hosts = commands.add_parser(
@@ -281,8 +347,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             description="Add an entry to the host's configuration that runs this app's bridge for the account. The "
             "rest of the file is kept as it is; the previous file is kept beside it (.mcp-connectors.bak).",
         )
-        install.add_argument("server", metavar="SERVER")
-        install.add_argument("--account", metavar="A")
+        install.add_argument("server", metavar="SERVER", help=SERVER_HELP)
+        install.add_argument("--account", metavar="A", help=ACCOUNT_HELP)
         install.add_argument("--host", required=True, metavar="HOST", help="the host's id or name (see 'hosts')")
         install.add_argument("--name", metavar="ENTRY", help="the entry's name in the host (default: server-nickname)")
         install.add_argument("--print", action="store_true", help="print the entry instead of writing it")
@@ -294,8 +360,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             description="Remove the account's connectors from the host's configuration, or the entry named with "
             "--name (only entries that run this app's bridge are ever removed).",
         )
-        uninstall.add_argument("server", metavar="SERVER", nargs="?")
-        uninstall.add_argument("--account", metavar="A")
+        uninstall.add_argument(
+            "server", metavar="SERVER", nargs="?", help=f"{SERVER_HELP} (or name the entry with --name)"
+        )
+        uninstall.add_argument("--account", metavar="A", help=ACCOUNT_HELP)
         uninstall.add_argument("--host", required=True, metavar="HOST", help="the host's id or name (see 'hosts')")
         uninstall.add_argument("--name", metavar="ENTRY", help="the entry to remove")
 
@@ -331,7 +399,10 @@ def parse(argv: Sequence[str]) -> argparse.Namespace | None:
     instead). A command line argparse refuses, ``--help`` and ``--version`` end here (``SystemExit``)."""
     words = list(argv)
     parser = build_parser(command_in(words))
-    args = parser.parse_args(words)
+    args, unknown = parser.parse_known_args(words)
+    if unknown:  # what parse_args refuses, refused by the chosen subcommand's parser, with the option meant
+        chosen = suggest.chosen_parser(parser, args)
+        chosen.error(suggest.unrecognized(parser, chosen, unknown))
     configure_logging(logging.INFO if args.verbose else logging.WARNING)
     if args.command is None:
         parser.print_help()

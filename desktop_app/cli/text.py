@@ -13,6 +13,13 @@ from desktop_app.errors import one_line
 #: URLs are shown whole (never cut short), only made printable and kept on one line.
 URL_LIMIT = 4096
 
+#: How the app came by its client id at an authorization server (a pairing's ``client_kind``), in words.
+CLIENT_KINDS = {
+    "dcr": "the app registered itself: dynamic registration",
+    "cimd": "the app's client metadata document",
+    "preregistered": "pre-registered: the client id in the server's settings",
+}
+
 
 def shown_url(text: str) -> str:
     """A URL a server chose, as the command line prints it: whole, printable, one line."""
@@ -26,6 +33,17 @@ def server_name(server: Server) -> str:
 def account_name(account: Account) -> str:
     """An account as the person knows it: its nickname and the label its id_token (or the person) gave it."""
     return one_line(account.display_name)
+
+
+def client_kind_text(kind: str) -> str:
+    """How the app came by a client id (``dcr``, ``cimd``, ``preregistered``), in words; an unknown kind as it is."""
+    return CLIENT_KINDS.get(kind) or one_line(kind)
+
+
+def client_text(kind: str, client_id: str) -> str:
+    """How the app presents itself to an authorization server: ``client abc (the app registered itself: dynamic
+    registration)``. The client id is the server's (or the person's) text: printable, on one line."""
+    return f"client {one_line(client_id, URL_LIMIT)} ({client_kind_text(kind)})"
 
 
 def shell_word(text: str) -> str:

@@ -209,6 +209,12 @@ class McpClient:
             result, _ = await self._request("tools/call", params, self._header_params(name))
         return parse_tool_result(result, url=self._url)
 
+    async def request(self, method: str, params: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+        """One request of a method this client has no call of its own for (an extension's, e.g. ``identity/get``):
+        its complete result. A JSON-RPC error is an :class:`McpRpcError`, as for the other calls."""
+        result, _ = await self._request(method, params)
+        return result
+
     async def close(self) -> None:
         """Forget the connection; end a legacy session with ``DELETE`` (a 405 or any failure is ignored)."""
         session, server = self._session_id, self._server

@@ -7,7 +7,7 @@ named, so that it cannot hide the others.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from desktop_app.errors import one_line
@@ -23,6 +23,8 @@ class Tool:
     description: str | None
     input_schema: Mapping[str, Any]
     header_params: tuple[HeaderParam, ...] = ()
+    #: The entry as the server sent it (what tool control pins: desktop_app/tools/canonical.py).
+    definition: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ def _tool(entry: object, *, modern: bool) -> Tool:
         description=opt_str(entry.get("description")),
         input_schema=schema,
         header_params=tool_header_params(schema) if modern else (),
+        definition=entry,
     )
 
 

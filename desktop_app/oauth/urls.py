@@ -6,15 +6,19 @@ Pure functions; no I/O.
 from __future__ import annotations
 
 import ipaddress
+import re
 import unicodedata
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import idna
 
-from desktop_app.errors import ConfigurationError, ProtocolViolation
+from desktop_app.errors import AddressWithoutScheme, ConfigurationError, ProtocolViolation
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LOOPBACK_NAMES = {"localhost"}
+#: ``word:`` at the start of an address, not followed by a port number: a scheme of its own (``ftp:``, ``mailto:``,
+#: ``http:/``), where ``localhost:8080`` is a host and its port.
+_SCHEME_OF_ITS_OWN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:(?![0-9])")
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -75,6 +79,12 @@ def _split(url: str, *, what: str, error: type[ConfigurationError | ProtocolViol
             url=url,
             hint="Copy the address again; spaces inside it must be written as %20.",
         )
+    if error is ConfigurationError and "://" not in text:
+        suggestion = address_with_scheme(text)
+        if suggestion is not None:
+            raise AddressWithoutScheme(
+                f"The {what} {url!r} does not start with https://.", url=url, suggestion=suggestion
+            )
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -111,6 +121,26 @@ def canonical_resource(url: str) -> str:
     port = parts.port
     netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
     return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
+
+
+def address_with_scheme(text: str) -> str | None:
+    """The address a person most likely meant by ``text`` written without its scheme (``mcp.example.com/mcp``,
+    ``localhost:8080/mcp``): ``https://`` and ``text``, when that is a usable address. None when ``text`` has a
+    scheme (``https://``, ``ftp:``, ``mailto:``), names a user (``me@host``), or is no address even so.
+
+    The window says it under the address as it is typed; the engine refuses such an address with it
+    (:class:`~desktop_app.errors.AddressWithoutScheme`), which the command line words."""
+    text = text.strip()
+    if not text or "://" in text or _SCHEME_OF_ITS_OWN.match(text):
+        return None
+    guess = f"https://{text}"
+    try:
+        if urlsplit(guess).username is not None:
+            return None
+        canonical_resource(guess)
+    except (ValueError, ConfigurationError):
+        return None
+    return guess
 
 
 def require_secure(url: str, *, what: str, configuration: bool = False) -> str:

@@ -2,9 +2,9 @@
 
 :class:`SqliteRegistry` implements :class:`desktop_app.accounts.ports.Registry` (see docs/decisions/0009): the
 queries, each public method one transaction. Opening the file, migrating it and the transactions themselves are in
-:mod:`desktop_app.storage.registry_db`, rows and the lookups queries share in :mod:`desktop_app.storage.registry_rows`.
-:meth:`SqliteRegistry.in_memory` gives the same registry in memory only. No table has a column for a token or a
-client secret.
+:mod:`desktop_app.storage.registry_db`, rows and the lookups queries share in :mod:`desktop_app.storage.registry_rows`,
+pinned server keys in :mod:`desktop_app.storage.key_pins`. :meth:`SqliteRegistry.in_memory` gives the same registry in
+memory only. No table has a column for a token or a client secret.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from desktop_app.accounts.models import (
     StoredRegistration,
 )
 from desktop_app.accounts.ports import RemovedServer, SignInRecord, describe_accounts
-from desktop_app.errors import ConfigurationError, ConnectorError, ServerExists, one_line
+from desktop_app.errors import AmbiguousAccount, Candidate, ConfigurationError, ConnectorError, ServerExists, one_line
 from desktop_app.oauth.urls import canonical_resource
-from desktop_app.storage.registry_db import RegistryDatabase
+from desktop_app.storage.key_pins import KeyPinQueries
 from desktop_app.storage.registry_rows import (
     ACCOUNTS_SELECT,
     check_name_free,
@@ -60,7 +60,7 @@ def default_registry_path(data_dir: Path) -> Path:
     return data_dir / FILE_NAME
 
 
-class SqliteRegistry(RegistryDatabase):
+class SqliteRegistry(KeyPinQueries):
     """The :class:`~desktop_app.accounts.ports.Registry` on a SQLite file (created, 0600, when missing), or in
     memory (:meth:`in_memory`). What opening a file refuses: :class:`~desktop_app.storage.registry_db.RegistryDatabase`.
     """
@@ -284,7 +284,7 @@ class SqliteRegistry(RegistryDatabase):
 
     def find_account(self, server_id: int, text: str) -> Account | None:
         """On this server: by id (digits), else by nickname, else by label (case-insensitive). Signed-out
-        accounts are found too. Several matches: ConfigurationError ``ambiguous_account`` listing them."""
+        accounts are found too. Several matches: AmbiguousAccount with the candidates."""
         text = text.strip()
         if not text:
             return None
@@ -307,10 +307,11 @@ class SqliteRegistry(RegistryDatabase):
         if not candidates:
             candidates = [a for a in accounts if a.label.casefold() == wanted]
         if len(candidates) > 1:
-            raise ConfigurationError(
-                "ambiguous_account",
+            raise AmbiguousAccount(
                 f"{text!r} matches {len(candidates)} accounts of {server.name}: {describe_accounts(candidates)}.",
-                hint="Name the account by its id, or give each a nickname.",
+                server=server.name,
+                text=text,
+                candidates=tuple(Candidate(a.id, a.label, a.nickname) for a in candidates),
             )
         return candidates[0] if candidates else None
 

@@ -126,8 +126,25 @@ def _v2(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE consents SET resource = ? WHERE server_id = ?", (ascii_form, server_id))
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    """Pinned server identity keys (docs/decisions/0026): one per server, trust on first use. The key is public; the
+    fingerprint is what the person compares."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS server_key_pins (
+            server_id INTEGER PRIMARY KEY REFERENCES servers (id) ON DELETE CASCADE,
+            fingerprint TEXT NOT NULL,
+            public_key TEXT NOT NULL,
+            kid TEXT NOT NULL,
+            pinned_at REAL NOT NULL,
+            origin TEXT NOT NULL CHECK (origin IN ('first_use', 'accepted', 'rotated')),
+            signs_tools INTEGER NOT NULL DEFAULT 0 CHECK (signs_tools IN (0, 1)),
+            previous_fingerprint TEXT
+        )"""
+    )
+
+
 #: Migration ``n`` (1-based) brings a database from ``user_version`` n-1 to n.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2, _v3)
 
 #: The schema this version of the app writes.
 SCHEMA_VERSION = len(MIGRATIONS)

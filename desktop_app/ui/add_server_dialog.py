@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.accounts.models import Server
 from desktop_app.errors import ConnectorError, one_line
-from desktop_app.oauth.urls import canonical_resource, require_secure
+from desktop_app.oauth.urls import address_with_scheme, canonical_resource, require_secure
 from desktop_app.ui import plain
 from desktop_app.ui.controller import Controller
 
@@ -30,8 +30,8 @@ def check_address(text: str) -> tuple[str | None, str]:
         return None, "Enter the server's address, for example https://mcp.example.com/mcp."
     if any(c.isspace() for c in text):
         return None, "The address contains a space; copy it again from the server's documentation."
-    if "://" not in text:
-        guess = f"https://{text}"
+    guess = address_with_scheme(text)
+    if guess is not None:
         return None, f"Addresses start with https:// — did you mean {one_line(guess, 300)}?"
     try:
         resource = canonical_resource(text)

@@ -26,6 +26,8 @@ Run as ``python -m tests.lab.mcp_server '<json options>'`` (or the file path); i
   (a 2026-07-28-only server: ``initialize`` and other requests without the 2026-07-28 header are refused as the
   spec says such a server refuses them, GET and DELETE answer 405) or "legacy" (a 2025-11-25 server: a request
   with the ``MCP-Protocol-Version: 2026-07-28`` header is refused as the 2025 SDK (mcp 1.x) refuses it).
+- ``identity``: null (default: no identity extension); an object switches on the server identity and tool
+  attestation extension with those settings (tests/lab/identity_server.py; ``POST /__lab/identity`` changes them).
 - ``bridge_tools``: false (default: only ``echo``, ``whoami``, ``admin_report``); true adds the tools, resource,
   prompt and 2025-era handlers of tests/lab/mcp_tools.py (``big``, ``slow``, ``ask``, ``sample``, ``roots``,
   ``touch``, ``lab://note``, ``greet``; ``resources/subscribe``, ``logging/setLevel``).
@@ -62,8 +64,10 @@ from starlette.authentication import AuthCredentials
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 try:  # run as a script (how servers.py starts it): tests/lab is sys.path[0]
+    from identity_server import IdentityLab, identity_extension, identity_middleware  # type: ignore[import-not-found,no-redef]
     from mcp_tools import LabState, add_bridge_tools  # type: ignore[import-not-found,no-redef]
 except ModuleNotFoundError:  # imported as tests.lab.mcp_server
+    from tests.lab.identity_server import IdentityLab, identity_extension, identity_middleware
     from tests.lab.mcp_tools import LabState, add_bridge_tools
 
 PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
@@ -86,6 +90,7 @@ DEFAULTS: dict[str, Any] = {
     "resource": "server",
     "eras": "both",
     "bridge_tools": False,
+    "identity": None,
 }
 
 
@@ -116,6 +121,7 @@ class LabConfig:
     resource: str = "server"
     eras: str = "both"
     bridge_tools: bool = False
+    identity: dict[str, Any] | None = None
     base_url: str = ""
 
     @property
@@ -175,6 +181,8 @@ def load_config(argv: list[str]) -> LabConfig:
         raise SystemExit(f"mcp_server: eras must be both, modern or legacy, not {options['eras']!r}")
     if not isinstance(options["bridge_tools"], bool):
         raise SystemExit("mcp_server: bridge_tools must be true or false")
+    if options["identity"] is not None and not isinstance(options["identity"], dict):
+        raise SystemExit("mcp_server: identity must be null or an object (tests/lab/identity_server.py)")
     if options["token_validation"] not in ("jwt", "introspection"):
         raise SystemExit("mcp_server: token_validation must be jwt or introspection")
     delay = options["delay_ms"]
@@ -337,11 +345,19 @@ def _quote(value: str) -> str:
 
 
 class LabGate:
-    def __init__(self, app: ASGIApp, config: LabConfig, verifier: TokenVerifier, state: LabState) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: LabConfig,
+        verifier: TokenVerifier,
+        state: LabState,
+        identity: IdentityLab | None = None,
+    ) -> None:
         self.app = app
         self.config = config
         self.verifier = verifier
         self.state = state
+        self.identity = identity
         self.log: list[LogEntry] = []
 
     # -- responses -------------------------------------------------------------------------------
@@ -451,6 +467,14 @@ class LabGate:
                 return
             told = await self.state.touch(text)
             await self._json(send, 200, {"note": text, "legacy_sessions_told": told})
+        elif path == "/__lab/identity" and self.identity is not None:
+            if scope["method"] == "POST":
+                try:
+                    self.identity.update(json.loads(await _body(receive) or b"{}"))
+                except ValueError as exc:
+                    await self._json(send, 400, {"error": str(exc)})
+                    return
+            await self._json(send, 200, {**self.identity.settings, "challenges": self.identity.challenges})
         elif path == "/__lab/authorization-server" and scope["method"] == "POST":
             issuer = json.loads(await _body(receive) or b"{}").get("issuer")
             if not isinstance(issuer, str) or not issuer:
@@ -635,9 +659,14 @@ def _granted(ctx: Context) -> tuple[str | None, set[str]]:
     return user.access_token.subject, set(user.access_token.scopes)
 
 
-def build_mcp(config: LabConfig, state: LabState) -> MCPServer:
+def build_mcp(config: LabConfig, state: LabState, identity: IdentityLab | None = None) -> MCPServer:
     server = MCPServer(
-        name="lab-mcp-server", version="1.0", instructions="Test-lab MCP server", subscriptions=state.bus
+        name="lab-mcp-server",
+        version="1.0",
+        instructions="Test-lab MCP server",
+        subscriptions=state.bus,
+        extensions=[identity_extension(identity)] if identity is not None else None,
+        middleware=[identity_middleware(identity)] if identity is not None else None,
     )
     if config.bridge_tools:
         add_bridge_tools(server, state)
@@ -674,14 +703,15 @@ async def serve(config: LabConfig) -> None:
     config.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
 
     state = LabState()
-    mcp_app = build_mcp(config, state).streamable_http_app(
+    identity = IdentityLab.from_option(config.identity) if config.identity is not None else None
+    mcp_app = build_mcp(config, state, identity).streamable_http_app(
         streamable_http_path=config.mcp_path,
         stateless_http=config.stateless,
         json_response=config.json_response,
         host="127.0.0.1",
     )
     verifier = TokenVerifier(config)
-    gate = LabGate(mcp_app, config, verifier, state)
+    gate = LabGate(mcp_app, config, verifier, state, identity)
     uv_config = uvicorn.Config(gate, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1)
     server = uvicorn.Server(uv_config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -347,6 +347,15 @@ class RunningMcpServer:
         """Change the ``lab://note`` resource: its subscribers of both eras are told."""
         _post_json(f"{self.base_url}/__lab/touch", {"text": text})
 
+    def identity(self, **changes: Any) -> dict[str, Any]:
+        """The identity extension's settings (the ``identity`` option; tests/lab/identity_server.py), changed by
+        ``changes`` first, with the challenges answered so far."""
+        if changes:
+            result: dict[str, Any] = _post_json(f"{self.base_url}/__lab/identity", changes)
+        else:
+            result = _get_json(f"{self.base_url}/__lab/identity")
+        return result
+
     def move_to(self, issuer: str | RunningAuthServer) -> None:
         """The server moves to another authorization server: its PRM names it, only its tokens pass from now on."""
         self.issuer = issuer.issuer if isinstance(issuer, RunningAuthServer) else issuer
@@ -383,7 +392,8 @@ def start_mcp_server(
     ``prm_mode``, ``prm_path``, ``prm_overrides``, ``required_scope``, ``admin_scope``, ``stateless``,
     ``json_response``, ``token_validation`` ("jwt"/"introspection"), ``delay_ms`` (fixed latency added to every
     response but the ``/__lab/`` control surface), ``eras`` ("both", "modern": 2026-07-28 only, "legacy": 2025-11-25
-    only), ``bridge_tools`` (true: the tools of tests/lab/mcp_tools.py too).
+    only), ``bridge_tools`` (true: the tools of tests/lab/mcp_tools.py too), ``identity`` (an object: the server
+    identity extension with those settings, tests/lab/identity_server.py).
 
     With ``token_validation="introspection"`` and an AS object as ``issuer``, a confidential client for
     introspection is registered at the AS automatically (unless ``introspection_client_id`` is given

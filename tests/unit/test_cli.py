@@ -76,7 +76,7 @@ def test_pairing_text_shows_server_issuer_scopes_client_and_redirect() -> None:
         "https://as.example",
         "- read",
         "- write: Change your files",
-        "registered client abc",
+        "client abc (the app registered itself: dynamic registration)",
         "http://127.0.0.1:<any port>/callback",
     ):
         assert expected in text

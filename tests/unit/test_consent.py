@@ -288,7 +288,7 @@ def test_first_time_text() -> None:
         "  Scopes:",
         "      - files:read: Read your files",
         "      - offline_access",
-        "  This app as:          client metadata document https://app.example.org/client.json",
+        "  This app as:          client https://app.example.org/client.json (the app's client metadata document)",
         "  Browser returns to:   http://127.0.0.1:49152/callback",
     ]
     assert "(new)" not in text and "What changed" not in text and "\x1b" not in text
@@ -334,7 +334,7 @@ def test_text_reports_removed_scopes_and_re_registration_without_asking() -> Non
     assert text.splitlines()[0] == "Signing in as you approved before:"
     assert "  No longer requested:  offline_access" in text
     assert (
-        "  This app as:          registered client old-id → registered client new-id  (the app registered itself again)"
+        "  This app as:          client old-id → client new-id (the app registered itself again: dynamic registration)"
         in text
     )
 
@@ -343,7 +343,10 @@ def test_text_says_registered_again_only_at_the_same_issuer() -> None:
     consent = approved(client_kind="dcr", client_id="old-id")
     pairing = replace(PAIRING, client_kind="dcr", client_id="new-id", issuer="https://auth.example.com")
     text = format_pairing_check(check_pairing(pairing, consent))
-    assert "  This app as:          registered client old-id → registered client new-id" in text.splitlines()
+    assert (
+        "  This app as:          client old-id → client new-id (the app registered itself: dynamic registration)"
+        in text.splitlines()
+    )
 
 
 def test_text_shows_a_moved_server() -> None:
@@ -384,7 +387,7 @@ def test_legacy_defaults_and_resource_off_are_noted() -> None:
     text = format_pairing_check(check_pairing(pairing, None))
     assert (
         "  Authorization server: https://login.example.com/tenant  "
-        "(domain: example.com; default endpoints of a 2025-03-26 server)" in text
+        "(domain: example.com; an older MCP server (2025-03-26): its usual sign-in addresses are assumed)" in text
     )
     assert "  Note: the 'resource' parameter is turned off for this server." in text
 

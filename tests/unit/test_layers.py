@@ -173,7 +173,10 @@ print("LOADED " + ",".join(sorted(loaded)), file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["token", "--help"], ["login", "--help"], ["tokn"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["--version"], ["token", "--help"], ["login", "--help"], ["tokn"], ["token", "srv", "--acount", "a"]],
+)
 def test_help_and_a_refused_command_line_load_neither_the_engine_nor_the_window(argv: list[str]) -> None:
     result = subprocess.run([sys.executable, "-c", HELP_RUN, *argv], capture_output=True, text=True, timeout=60)
     lines = [line for line in result.stderr.splitlines() if line.startswith("LOADED ")]

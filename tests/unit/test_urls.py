@@ -1,8 +1,9 @@
 import httpx
 import pytest
 
-from desktop_app.errors import ConfigurationError, ProtocolViolation
+from desktop_app.errors import AddressWithoutScheme, ConfigurationError, ProtocolViolation
 from desktop_app.oauth.urls import (
+    address_with_scheme,
     authorization_server_metadata_urls,
     canonical_resource,
     is_loopback_host,
@@ -163,3 +164,32 @@ def test_an_international_name_without_an_idna_form_is_refused() -> None:
     with pytest.raises(ConfigurationError) as caught:
         canonical_resource("https://\u2603.example/mcp")  # a snowman: IDNA 2008 has no form for it
     assert caught.value.code == "malformed_url"
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [
+        ("mcp.example.com/mcp", "https://mcp.example.com/mcp"),
+        (" mcp.example.com ", "https://mcp.example.com"),
+        ("localhost:8080/mcp", "https://localhost:8080/mcp"),
+        ("127.0.0.1:3000/mcp", "https://127.0.0.1:3000/mcp"),
+        ("https://mcp.example.com/mcp", None),  # has its scheme
+        ("ftp:mcp.example.com", None),  # a scheme of its own
+        ("http:/mcp.example.com", None),
+        ("me@mcp.example.com/mcp", None),  # names a user: not what a server's address looks like
+        ("mcp.example.com:99999/mcp", None),  # no address even with https://
+        ("", None),
+    ],
+)
+def test_an_address_without_its_scheme_is_meant_with_https(text: str, meant: str | None) -> None:
+    assert address_with_scheme(text) == meant
+
+
+def test_a_person_s_address_without_https_is_refused_with_it_a_server_s_is_not() -> None:
+    with pytest.raises(AddressWithoutScheme) as refused:
+        canonical_resource("mcp.example.com/mcp")
+    assert refused.value.code == "malformed_url"
+    assert refused.value.suggestion == "https://mcp.example.com/mcp"
+    with pytest.raises(ProtocolViolation) as from_a_server:
+        require_secure("as.example.com/token", what="token endpoint")
+    assert not isinstance(from_a_server.value, AddressWithoutScheme)

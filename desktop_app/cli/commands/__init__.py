@@ -13,6 +13,7 @@ from desktop_app.cli.commands.connect import run_connect
 from desktop_app.cli.commands.desktop import run_desktop
 from desktop_app.cli.commands.diagnostics import run_doctor
 from desktop_app.cli.commands.hosts import run_hosts, run_install, run_uninstall
+from desktop_app.cli.commands.identity import run_identity
 from desktop_app.cli.commands.servers import run_add, run_consent, run_list, run_remove
 from desktop_app.cli.commands.tools import run_call, run_tools
 from desktop_app.cli.console import Console
@@ -27,6 +28,7 @@ COMMANDS: dict[str, Command] = {
     "list": run_list,
     "tools": run_tools,
     "call": run_call,
+    "identity": run_identity,
     "token": run_token,
     "logout": run_logout,
     "remove": run_remove,

@@ -16,7 +16,15 @@ from desktop_app.appinfo import COMMAND
 from desktop_app.cli.console import Console
 from desktop_app.cli.output import EXIT_OK
 from desktop_app.cli.profile import profile
-from desktop_app.cli.text import URL_LIMIT, account_name, describe_state, scope_list, server_name, shown_url
+from desktop_app.cli.text import (
+    URL_LIMIT,
+    account_name,
+    client_text,
+    describe_state,
+    scope_list,
+    server_name,
+    shown_url,
+)
 from desktop_app.errors import ConnectorError, one_line
 from desktop_app.oauth import http as oauth_http
 from desktop_app.oauth.flow import SignIn
@@ -89,7 +97,7 @@ async def _diagnose(accounts: Accounts, http: httpx.AsyncClient, server: Server)
         lines.append("  none stored (the next sign-in registers or uses the configured client)")
     for r in registrations:
         lines.append(
-            f"  {one_line(r.method)} client {shown_url(r.client_id)} at {shown_url(r.issuer)} "
+            f"  {client_text(r.method, r.client_id)} at {shown_url(r.issuer)} "
             f"(auth {one_line(r.token_endpoint_auth_method)}"
             f"{', secret in the keyring' if r.has_secret else ''}{'' if r.current else ', retired'})"
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from desktop_app.accounts.consent import describe_client
+from desktop_app.accounts.lookup import find_account, find_server
 from desktop_app.accounts.models import ServerSettings
 from desktop_app.appinfo import COMMAND
 from desktop_app.cli.arguments import settings_from
@@ -18,6 +18,7 @@ from desktop_app.cli.profile import profile
 from desktop_app.cli.text import (
     URL_LIMIT,
     account_name,
+    client_text,
     scope_list,
     server_name,
     shell_word,
@@ -68,10 +69,11 @@ async def _confirmed(args: argparse.Namespace, console: Console, question: str, 
 
 async def run_remove(args: argparse.Namespace, console: Console) -> int:
     async with profile(args) as accounts:
-        server = accounts.server(args.server)
+        # Asked first, the person reads the full name in the question; --yes removes only what was named in full.
+        server = find_server(accounts.registry, args.server, prefix=not args.yes)
         name = server_name(server)
         if args.account:
-            account = accounts.account(server, args.account)
+            account = find_account(accounts.registry, server, args.account, prefix=not args.yes)
             who = account_name(account)
             question = (
                 f"Remove the account {who} from {name}? Its tokens are revoked where the server allows it and deleted "
@@ -162,7 +164,7 @@ async def run_consent(args: argparse.Namespace, console: Console) -> int:
                     f"  Server:               {shown_url(consent.resource)}",
                     f"  Authorization server: {shown_url(consent.issuer)}",
                     f"  Scopes:               {scope_list(consent.scopes) or '(none)'}",
-                    f"  This app as:          {shown_url(describe_client(consent.client_kind, consent.client_id))}",
+                    f"  This app as:          {client_text(consent.client_kind, consent.client_id)}",
                 ]
             )
         )
