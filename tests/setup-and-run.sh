@@ -11,7 +11,9 @@ step() { printf '\n== %s\n' "$*"; }
 # 1. System packages: Chromium for the real-browser test; gnome-keyring (+ secret-tool, dbus-daemon) for the private
 #    Secret Service every test runs against (tests/lab/secret_service.py); Xvfb (+ xauth and the two xcb libraries
 #    Qt's xcb platform needs beyond this image) and trayer for the tray tests on a real display (tests/gui/test_tray.py).
-system_packages=(chromium gnome-keyring libsecret-tools dbus-daemon xvfb xauth libxcb-icccm4 libxcb-keysyms1 trayer desktop-file-utils appstream)
+#    The bundle and the .deb (packaging/build.py): dpkg-dev (dpkg-shlibdeps), patchelf, lintian; x11-utils (xwininfo)
+#    for the bundle's smoke test on Xvfb.
+system_packages=(chromium gnome-keyring libsecret-tools dbus-daemon xvfb xauth libxcb-icccm4 libxcb-keysyms1 trayer desktop-file-utils appstream dpkg-dev patchelf lintian x11-utils)
 missing=()
 for package in "${system_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -31,7 +33,7 @@ fi
 # 2. Python: the app and its test dependencies in a virtual environment.
 step "Python environment (.venv)"
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,packaging]"
 
 # 3. Node 22 and oidc-provider for the lab's authorization server (both from the npm registry).
 step "Node lab (tests/lab/node)"
@@ -44,7 +46,13 @@ step "ruff"
 step "mypy --strict"
 .venv/bin/mypy
 
-# 5. The suite. pytest's exit code 5 ("no tests collected") is a failure here, never a pass.
+# 5. The one-folder bundle and the .deb, built twice to compare their file lists, lintian without errors
+#    (docs/decisions/0023); tests/integration/test_bundle.py smoke-tests them and requires them from here on.
+step "Bundle and .deb (packaging/build.py)"
+.venv/bin/python packaging/build.py --check-reproducible
+export MCP_CONNECTORS_BUILD_REQUIRED=1
+
+# 6. The suite. pytest's exit code 5 ("no tests collected") is a failure here, never a pass.
 step "pytest"
 set +e
 .venv/bin/python -m pytest "$@"
