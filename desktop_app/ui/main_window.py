@@ -1,9 +1,9 @@
 """The main window: servers with their accounts beneath, what can be done with the selection, and its history.
 
 The window holds the tree and runs the commands. Its actions, toolbar and menus are in ``ui.window_actions``, the
-tabs under the tree in ``ui.details_panel``, the removals in ``ui.removals``, the page shown before any server in
-``ui.empty_state``. Whatever a
-server or an id_token chose (names, labels, errors) is shown as plain text (:mod:`desktop_app.ui.plain`).
+tabs under the tree in ``ui.details_panel`` (a connector's tools in ``ui.tools_tab``), the removals in
+``ui.removals``, the page shown before any server in ``ui.empty_state``. Whatever a server or an id_token chose
+(names, labels, errors) is shown as plain text (:mod:`desktop_app.ui.plain`).
 """
 
 from __future__ import annotations
@@ -40,11 +40,13 @@ from desktop_app.ui.details_panel import DetailsPanel
 from desktop_app.ui.empty_state import EmptyState
 from desktop_app.ui.errors import ErrorReport, describe, show_error
 from desktop_app.ui.icons import app_icon
+from desktop_app.ui.identity_box import stored_identity
 from desktop_app.ui.menu_entry import MenuEntryOffer
 from desktop_app.ui.model import COLUMNS, NAME, ConnectorsModel
 from desktop_app.ui.removals import Removals
 from desktop_app.ui.settings_dialog import ServerSettingsDialog
 from desktop_app.ui.signin_dialog import SignInDialog
+from desktop_app.ui.tools_tab import ToolsTab
 from desktop_app.ui.use_in_dialog import UseInDialog
 from desktop_app.ui.window_actions import ClickedOn, WindowActions
 
@@ -123,8 +125,11 @@ class MainWindow(QMainWindow):
         self.act_diagnostics = self.window_actions.diagnostics
         self.act_quit = self.window_actions.quit
         self.act_about = self.window_actions.about
+        self.act_tool_defaults = self.window_actions.tool_defaults
         self.removals = Removals(self)
         self.details_tabs = DetailsPanel()
+        self.tools_tab = ToolsTab(controller, self._open)
+        self.details_tabs.add_tools(self.tools_tab)
         self.details = self.details_tabs.details
         self.activity_model = self.details_tabs.activity_model
         self.empty = EmptyState()
@@ -217,9 +222,13 @@ class MainWindow(QMainWindow):
                 hosts=[host.name for host, _ in connectors_of(self.hosts(), server.id, account.id)],
                 in_use=[(b.launched_by, b.started_at) for b in self.live() if b.account_id == account.id],
             )
+            self.tools_tab.show_connector(server, account)
         else:
             self.details_tabs.show_server(
-                server, accounts=self._accounts_of(server), events=self.controller.events(server=server)
+                server,
+                accounts=self._accounts_of(server),
+                events=self.controller.events(server=server),
+                identity=stored_identity(self.controller, server.id),
             )
 
     # -- actions -------------------------------------------------------------------------------------------
@@ -350,6 +359,18 @@ class MainWindow(QMainWindow):
         ask.setTextValue(account.nickname or "")
         ask.textValueSelected.connect(lambda value: self.controller.set_nickname(account, value.strip() or None))
         self._open(ask)
+
+    def tool_defaults(self) -> None:
+        self.tools_tab.edit_defaults()
+
+    def review_tools(self, account_id: int) -> None:
+        """Open the window at this connector's tools and their review (the tray's "waiting for your review")."""
+        self.bring_forward()
+        self.reload()
+        self.select_account(account_id)
+        if self.selected_account() is not None:
+            self.details_tabs.setCurrentWidget(self.tools_tab)
+            self.tools_tab.review()
 
     def copy_diagnostics(self) -> None:
         report = self.controller.diagnostics(self.selected_server(), self.selected_account())
