@@ -135,7 +135,7 @@ class ReviewDialog(QDialog):
         layout.addWidget(intro)
         layout.addWidget(split, 1)
         layout.addWidget(close)
-        self.resize(860, 560)
+        self.resize(820, 480)
         self.reload()
 
     # -- what is shown ---------------------------------------------------------------------------------------

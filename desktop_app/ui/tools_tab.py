@@ -121,7 +121,7 @@ class ToolsTab(QWidget):
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
-        for column, width in ((TOOL, 170), (TITLE, 130), (BADGES, 170), (STATE, 230)):
+        for column, width in ((TOOL, 170), (TITLE, 130), (BADGES, 150), (STATE, 150)):
             header.resizeSection(column, width)
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._show_selected())
@@ -145,7 +145,7 @@ class ToolsTab(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(lower)
-        split.setStretchFactor(0, 3)
+        split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.identity)
@@ -247,6 +247,9 @@ class ToolsTab(QWidget):
                 self.model.appendRow(cells)
         finally:
             self._filling = False
+        self.table.setColumnHidden(TITLE, not any(title_of(record.current) for record, _ in rows))
+        for column in (BADGES, STATE):  # short texts of the window's own: shown whole
+            self.table.resizeColumnToContents(column)
         self.select(selected)
 
     # -- the selected tool -----------------------------------------------------------------------------------
