@@ -109,3 +109,15 @@ async def test_a_tool_whose_signature_does_not_verify_is_held(
     await load(tab)
     assert rows(tab)["echo"] == (True, "held: its signature does not verify (on once approved)")
     assert rows(tab)["whoami"] == (True, "on")
+
+
+async def test_a_publisher_is_shown_as_a_claim(
+    qtbot, alice: Account, window: MainWindow, attesting: RunningMcpServer
+) -> None:
+    attesting.identity(publisher={"name": "Lab <b>Publisher</b>", "key": "p", "expires_in": 3600})
+    tab = open_tools(window, alice)
+    await load(tab)
+    [claim] = [line for line in tab.identity.text.text().splitlines() if "Publisher claim" in line]
+    assert claim.startswith("  Publisher claim: Lab <b>Publisher</b>")
+    assert f"key {fingerprint('p')}; its signature verifies. A claim only: the draft names no trust root" in claim
+    assert tab.identity.text.text().splitlines()[0].startswith("Identity: verified")  # a claim changes nothing
