@@ -84,6 +84,8 @@ class ToolsTab(QWidget):
         #: The last live check of each server this session (its identity, what could not be recorded).
         self.checks: dict[int, ToolCheck] = {}
         self.job: Job | None = None
+        #: Whose tools the job loads (another connector may be shown meanwhile).
+        self.job_account: int | None = None
         self._shown: tuple[object, ...] | None = None
         self._filling = False
 
@@ -193,7 +195,7 @@ class ToolsTab(QWidget):
         signed_in = account.state is not AccountState.SIGNED_OUT
         self.load_button.setEnabled(signed_in and self.job is None)
         self.load_button.setText(
-            "Loading…" if self.job is not None else ("Check the server now" if records else "Load tools")
+            "Loading…" if self.job_account == account.id else ("Check the server now" if records else "Load tools")
         )
         self.review_button.setEnabled(waiting > 0)
         self.review_button.setText(f"Review {waiting} waiting…" if waiting else "Review…")
@@ -335,6 +337,7 @@ class ToolsTab(QWidget):
         if self.account is None or self.job is not None:
             return
         account = self.account
+        self.job_account = account.id
         job = self.job = self.controller.load_tools(account)
         job.sig_finished.connect(self._loaded)
         job.sig_failed.connect(lambda exc: show_error(self.window(), describe(exc, title=job.title)))
@@ -351,7 +354,7 @@ class ToolsTab(QWidget):
 
     def _load_ended(self, job: Job) -> None:
         if self.job is job:
-            self.job = None
+            self.job = self.job_account = None
         if self.server is not None and self.account is not None:
             self.show_connector(self.server, self.account, force=True)
 
