@@ -188,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         tray.sig_open_requested.connect(window.bring_forward)
         tray.sig_sign_in_requested.connect(window.sign_in_account)
+        tray.sig_review_requested.connect(window.review_tools)
         tray.sig_quit_requested.connect(quit_requested.set)
         tray.sig_autostart_toggled.connect(lambda on: autostart.set_enabled(on))
         window.tray_mode = True

@@ -9,6 +9,7 @@ StorageError.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 from desktop_app.errors import ToolDefinitionUnusable
 from desktop_app.tools import policy
 from desktop_app.tools.canonical import ToolDefinition, definition_of
-from desktop_app.tools.model import IdentityVerdict, ToolBook, ToolRecord, ToolSettings
+from desktop_app.tools.model import IdentityVerdict, ToolBook, ToolChange, ToolRecord, ToolSettings
 from desktop_app.tools.ports import ToolStore
 
 
@@ -73,13 +74,24 @@ class ToolControl:
         )
         return [book.records[name] for name in dict.fromkeys(names)]
 
-    def approve(self, account_id: int, reviewed: Mapping[str, str | None] | None = None) -> list[ToolRecord]:
+    def approve(
+        self, account_id: int, reviewed: Mapping[str, str | None] | None = None, *, turn_on: bool | None = None
+    ) -> list[ToolRecord]:
         """Approve what waits: everything (``reviewed`` None), or the named tools, each with the fingerprint of the
-        definition the person saw (``record.current.fingerprint``; None: whatever is pending now). Returns the
-        records approved, after."""
-        book, change = self._store.update_tools(
-            account_id, lambda book, settings: policy.approve(book, reviewed, now=self._clock()), now=self._clock()
-        )
+        definition the person saw (``record.current.fingerprint``; None: whatever is pending now). ``turn_on``: None
+        follows the rules (a changed tool keeps its switch, a new one is turned on); True or False sets the switch of
+        every tool approved, in the same transaction (the window's "Leave off" for a new tool). Returns the records
+        approved, after."""
+
+        def decide(book: ToolBook, settings: ToolSettings) -> ToolChange:
+            change = policy.approve(book, reviewed, now=self._clock())
+            if turn_on is None:
+                return change
+            return dataclasses.replace(
+                change, write=tuple(dataclasses.replace(r, enabled=turn_on) for r in change.write)
+            )
+
+        book, change = self._store.update_tools(account_id, decide, now=self._clock())
         return [book.records[r.name] for r in change.write]
 
     def observe(

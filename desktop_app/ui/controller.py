@@ -32,7 +32,10 @@ from desktop_app.oauth.http import new_client
 from desktop_app.oauth.netpolicy import shared_ssl_context
 from desktop_app.oauth.signin_machine import Step
 from desktop_app.oauth.trace import Trace
+from desktop_app.storage.tool_store import SqliteToolStore
+from desktop_app.tools.control import ToolControl
 from desktop_app.ui.text import account_state, when
+from desktop_app.ui.tool_check import ToolCheck, check_tools
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +252,7 @@ class Controller(QObject):
         self._jobs: set[Job] = set()
         self._renewals: set[Job] = set()
         self.last_trace: Trace | None = None
+        self._tool_control: ToolControl | None = None
         # Keyring calls (D-Bus round trips, long enough to stall a frame) run on one worker thread, never on the GUI
         # thread.
         self._keyring_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
@@ -280,6 +284,13 @@ class Controller(QObject):
 
     def busy(self, account_id: int) -> str | None:
         return self._busy.get(account_id)
+
+    @property
+    def tool_control(self) -> ToolControl:
+        """The connectors' tool records and the profile's tool defaults (docs/decisions/0025)."""
+        if self._tool_control is None:
+            self._tool_control = ToolControl(SqliteToolStore.of(self.accounts.registry), clock=self.accounts.clock)
+        return self._tool_control
 
     @property
     def jobs(self) -> frozenset[Job]:
@@ -478,6 +489,17 @@ class Controller(QObject):
         return self._track(
             Job(f"Testing {server.name} as {account.label}", self), work(), account_id=account.id, busy="Testing"
         )
+
+    def load_tools(self, account: Account) -> Job:
+        """List the connector's tools live, check the server's identity, record both (finishes with a ToolCheck)."""
+        server = self.accounts.registry.server(account.server_id)
+        assert server is not None
+
+        async def work() -> ToolCheck:
+            return await check_tools(self.accounts, self.http_for(server), server, account, self.tool_control)
+
+        title = f"Loading the tools of {server.name} as {account.label}"
+        return self._track(Job(title, self), work(), account_id=account.id, busy="Loading tools")
 
     def renew(self, account: Account) -> Job:
         """Renew the access token now (the refresh token is used; nothing is shown)."""

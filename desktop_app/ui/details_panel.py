@@ -1,4 +1,5 @@
-"""The lower half of the main window: the selected server's or account's details, and its history (Activity).
+"""The lower half of the main window: the selected server's or account's details, its history (Activity), and for
+an account its connector's tools (``ui.tools_tab``, added by the window).
 
 Whatever a server or an id_token chose (names, labels, event details) is shown as plain text.
 """
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import QAbstractItemView, QTableView, QTabWidget, QWidget
 from desktop_app.accounts.models import Account, Event, Server
 from desktop_app.errors import one_line
 from desktop_app.ui import plain, text
+from desktop_app.ui.tools_tab import ToolsTab
 
 
 class DetailsPanel(QTabWidget):
@@ -38,10 +40,21 @@ class DetailsPanel(QTabWidget):
         self.activity.setColumnWidth(1, 140)
         self.addTab(self.details, "Details")
         self.addTab(self.activity, "Activity")
+        self.tools: ToolsTab | None = None
+
+    def add_tools(self, tools: ToolsTab) -> None:
+        """The Tools tab; its label counts the tools waiting for a review."""
+        self.tools = tools
+        self.addTab(tools, "Tools")
+        tools.sig_waiting_changed.connect(
+            lambda count: self.setTabText(self.indexOf(tools), f"Tools ({count} to review)" if count else "Tools")
+        )
 
     def show_nothing(self) -> None:
         self.details.setText("")
         self._show_events([])
+        if self.tools is not None:
+            self.tools.show_nothing()
 
     def show_account(
         self,
@@ -74,7 +87,10 @@ class DetailsPanel(QTabWidget):
         self._show_events(events)
         self.details.setText("\n".join(lines))
 
-    def show_server(self, server: Server, *, accounts: list[Account], events: list[Event]) -> None:
+    def show_server(
+        self, server: Server, *, accounts: list[Account], events: list[Event], identity: str | None = None
+    ) -> None:
+        """``identity``: what the window knows of the server's identity key (None: nothing to say)."""
         summary, _ = text.server_state(accounts)
         lines = [
             one_line(server.name),
@@ -84,7 +100,11 @@ class DetailsPanel(QTabWidget):
         if server.resource_name:
             lines.append(f"Calls itself: {one_line(server.resource_name)}")
         lines.append(summary)
+        if identity:
+            lines.append(identity)
         self._show_events(events)
+        if self.tools is not None:
+            self.tools.show_nothing("Select one of its accounts to see the tools its connector may use.")
         self.details.setText("\n".join(lines))
 
     def _show_events(self, events: list[Event]) -> None:

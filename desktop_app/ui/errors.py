@@ -33,16 +33,19 @@ from desktop_app.errors import (
     MorePermissionsNeeded,
     NoRegistrationPath,
     ProtocolViolation,
+    ReviewOutdated,
     ServerExists,
     SignInRequired,
     StorageError,
     TransientError,
+    UnknownTool,
     UserActionRequired,
     WrongAccount,
     one_line,
 )
 from desktop_app.hosts.errors import EntryNameTaken, HostConfigUnreadable, HostConfigUnwritable, NotAConnector
 from desktop_app.oauth.redact import redact
+from desktop_app.tools.identity_errors import KeyPinMoved, NothingToAccept
 from desktop_app.ui import plain
 
 #: What a person can do, when nothing more specific is known, by the kind of error (the first that matches).
@@ -66,6 +69,14 @@ def window_hint(exc: ConnectorError) -> str:
         return "Select that server in the list to sign in or add an account."
     if isinstance(exc, NoRegistrationPath):
         return "Ask its administrator for a client id and enter it in the server's settings."
+    if isinstance(exc, ReviewOutdated):
+        return "Open the review again: it shows the new change; approve it once you have looked at it."
+    if isinstance(exc, KeyPinMoved):
+        return "Load the tools again to see which key is pinned now, then decide."
+    if isinstance(exc, NothingToAccept):
+        return "Nothing to do: load the tools again to see the server's identity as it is now."
+    if isinstance(exc, UnknownTool):
+        return "Load the connector's tools again: the list changed."
     if isinstance(exc, MorePermissionsNeeded):
         return "Select the account and choose Sign in again to grant them."
     if isinstance(exc, WrongAccount) and not exc.hint:

@@ -1,8 +1,9 @@
 """The main window: servers with their accounts beneath, what can be done with the selection, and its history.
 
 The window holds the tree and runs the commands. Its actions, toolbar and menus are in ``ui.window_actions``, the
-tabs under the tree in ``ui.details_panel``, the page shown before any server in ``ui.empty_state``. Whatever a
-server or an id_token chose (names, labels, errors) is shown as plain text (:mod:`desktop_app.ui.plain`).
+tabs under the tree in ``ui.details_panel`` (a connector's tools in ``ui.tools_tab``), the removals in
+``ui.removals``, the page shown before any server in ``ui.empty_state``. Whatever a server or an id_token chose
+(names, labels, errors) is shown as plain text (:mod:`desktop_app.ui.plain`).
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import appinfo
-from desktop_app.accounts.manager import LoginResult, RemovedAccount, SignOutResult
+from desktop_app.accounts.manager import LoginResult, SignOutResult
 from desktop_app.accounts.models import Account, AccountState, Server
 from desktop_app.bridge.presence import LiveBridge, live_bridges
-from desktop_app.errors import ConnectorError, one_line
-from desktop_app.hosts.catalog import Host
-from desktop_app.hosts.installer import HostState, connectors_of, survey, uninstall
+from desktop_app.errors import one_line
+from desktop_app.hosts.installer import HostState, connectors_of, survey
 from desktop_app.storage.paths import data_dir
 from desktop_app.ui import plain
 from desktop_app.ui.add_server_dialog import AddServerDialog
@@ -40,10 +40,13 @@ from desktop_app.ui.details_panel import DetailsPanel
 from desktop_app.ui.empty_state import EmptyState
 from desktop_app.ui.errors import ErrorReport, describe, show_error
 from desktop_app.ui.icons import app_icon
+from desktop_app.ui.identity_box import stored_identity
 from desktop_app.ui.menu_entry import MenuEntryOffer
 from desktop_app.ui.model import COLUMNS, NAME, ConnectorsModel
+from desktop_app.ui.removals import Removals
 from desktop_app.ui.settings_dialog import ServerSettingsDialog
 from desktop_app.ui.signin_dialog import SignInDialog
+from desktop_app.ui.tools_tab import ToolsTab
 from desktop_app.ui.use_in_dialog import UseInDialog
 from desktop_app.ui.window_actions import ClickedOn, WindowActions
 
@@ -122,7 +125,11 @@ class MainWindow(QMainWindow):
         self.act_diagnostics = self.window_actions.diagnostics
         self.act_quit = self.window_actions.quit
         self.act_about = self.window_actions.about
+        self.act_tool_defaults = self.window_actions.tool_defaults
+        self.removals = Removals(self)
         self.details_tabs = DetailsPanel()
+        self.tools_tab = ToolsTab(controller, self._open)
+        self.details_tabs.add_tools(self.tools_tab)
         self.details = self.details_tabs.details
         self.activity_model = self.details_tabs.activity_model
         self.empty = EmptyState()
@@ -215,9 +222,13 @@ class MainWindow(QMainWindow):
                 hosts=[host.name for host, _ in connectors_of(self.hosts(), server.id, account.id)],
                 in_use=[(b.launched_by, b.started_at) for b in self.live() if b.account_id == account.id],
             )
+            self.tools_tab.show_connector(server, account)
         else:
             self.details_tabs.show_server(
-                server, accounts=self._accounts_of(server), events=self.controller.events(server=server)
+                server,
+                accounts=self._accounts_of(server),
+                events=self.controller.events(server=server),
+                identity=stored_identity(self.controller, server.id),
             )
 
     # -- actions -------------------------------------------------------------------------------------------
@@ -311,89 +322,10 @@ class MainWindow(QMainWindow):
             )
 
     def remove_account(self) -> None:
-        server, account = self.selected_server(), self.selected_account()
-        if server is None or account is None:
-            return
-
-        def go() -> None:
-            job = self.controller.remove_account(account)
-            job.sig_finished.connect(lambda result: self._account_removed(server, result))
-            job.sig_failed.connect(lambda exc: self._failed(job, exc))
-
-        others = [a for a in self._accounts_of(server) if a.id != account.id]
-        if account.state is AccountState.SIGNED_OUT:
-            tokens = "It is signed out, so no token is left to revoke; its history is deleted."
-        else:
-            tokens = (
-                "Its tokens are revoked where the server allows it and deleted from your keyring, with its history."
-            )
-        stays = "its settings and its other accounts" if others else "its settings"
-        self.confirm(
-            f"Remove {one_line(account.display_name)} from {one_line(server.name)}?",
-            f"{tokens} {one_line(server.name)} stays, with {stays}. Signing in again later adds the account anew.",
-            "Remove account",
-            go,
-        )
-
-    def _account_removed(self, server: Server, result: RemovedAccount) -> None:
-        who = one_line(result.account.display_name)
-        self._removed_message(f"Removed {who} from {one_line(server.name)}", result.problems)
-        self._offer_take_out(server.id, [result.account.id], who)
+        self.removals.remove_account()
 
     def remove_server(self) -> None:
-        server = self.selected_server()
-        if server is None:
-            return
-        count = len([a for a in self._accounts_of(server) if a.state is not AccountState.SIGNED_OUT])
-
-        account_ids = [a.id for a in self._accounts_of(server)]
-
-        def go() -> None:
-            job = self.controller.remove_server(server)
-            job.sig_finished.connect(lambda problems: self._removed(server, problems, account_ids))
-            job.sig_failed.connect(lambda exc: self._failed(job, exc))
-
-        accounts = f" and sign out its {count} account{'s' if count != 1 else ''}" if count else ""
-        self.confirm(
-            f"Remove {one_line(server.name)}?",
-            f"This will remove the server{accounts}: tokens are revoked where the server allows it and deleted from "
-            "your keyring, with the server's settings, approvals and history.",
-            "Remove",
-            go,
-        )
-
-    def _removed(self, server: Server, problems: tuple[str, ...], account_ids: list[int] | None = None) -> None:
-        ids = account_ids or []
-        self._removed_message(f"Removed {one_line(server.name)}", problems)
-        self._offer_take_out(server.id, ids, "the removed account" + ("s" if len(ids) != 1 else ""))
-
-    def _removed_message(self, message: str, problems: tuple[str, ...]) -> None:
-        if problems:
-            message += f" (revoking failed: {one_line('; '.join(problems), 300)})"
-        self.statusBar().showMessage(message, 10_000)
-
-    def _offer_take_out(self, server_id: int, account_ids: list[int], what: str) -> None:
-        """After a removal: the AI tools that still list a removed account's connector, offered to be cleaned."""
-        states = self.hosts()
-        left = [(host, a) for a in account_ids for host, _ in connectors_of(states, server_id, a)]
-        if left:
-            names = ", ".join(sorted({one_line(host.name) for host, _ in left}))
-            them = "it" if len(account_ids) == 1 else "them"
-            self.confirm(
-                f"Also remove its connectors from {names}?",
-                f"These AI tools still list {what}; they would only get an error from {them} now.",
-                "Remove from AI tools",
-                lambda: self._take_out(server_id, left),
-            )
-
-    def _take_out(self, server_id: int, entries: list[tuple[Host, int]]) -> None:
-        for host, account_id in entries:
-            try:
-                uninstall(host, server_id=server_id, account_id=account_id)
-            except ConnectorError as exc:
-                show_error(self, describe(exc, title=f"Changing {host.name}"))
-                return
-        self.statusBar().showMessage("Removed its connectors from the AI tools.", 10_000)
+        self.removals.remove_server()
 
     def use_in(self) -> None:
         server, account = self.selected_server(), self.selected_account()
@@ -427,6 +359,18 @@ class MainWindow(QMainWindow):
         ask.setTextValue(account.nickname or "")
         ask.textValueSelected.connect(lambda value: self.controller.set_nickname(account, value.strip() or None))
         self._open(ask)
+
+    def tool_defaults(self) -> None:
+        self.tools_tab.edit_defaults()
+
+    def review_tools(self, account_id: int) -> None:
+        """Open the window at this connector's tools and their review (the tray's "waiting for your review")."""
+        self.bring_forward()
+        self.reload()
+        self.select_account(account_id)
+        if self.selected_account() is not None:
+            self.details_tabs.setCurrentWidget(self.tools_tab)
+            self.tools_tab.review()
 
     def copy_diagnostics(self) -> None:
         report = self.controller.diagnostics(self.selected_server(), self.selected_account())

@@ -138,6 +138,9 @@ EVENT_WORDS = {
     "nickname_changed": "Nickname changed",
     "consent_withdrawn": "Pairing withdrawn",
     "old_sign_in_revoked": "Old sign-in ended",
+    "account_removed": "Account removed",
+    "bridge_used": "Used by an AI tool",
+    "tools_changed": "Tools held for review",
 }
 
 

@@ -2,12 +2,15 @@
 
 The menu is rebuilt each time it opens (``aboutToShow``), so it always says what is true now. Notifications are
 combined: several accounts turning "needs sign-in" together make one message, whose click opens the sign-in of the
-first of them (the others are listed in the menu with "Sign in again…"). Names are never markup or shortcuts there
-(:mod:`desktop_app.ui.plain`).
+first of them (the others are listed in the menu with "Sign in again…"). Connectors whose tools wait for a review
+are counted in the menu, and a batch of waiting tools the person was not told of makes one message
+(:mod:`desktop_app.ui.review_notices`; what already waits when the app starts is counted, not announced). Names are
+never markup or shortcuts there (:mod:`desktop_app.ui.plain`).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -20,12 +23,15 @@ from desktop_app import appinfo
 from desktop_app.accounts.models import Account, AccountState
 from desktop_app.bridge.app_link import START_APP_SETTING
 from desktop_app.bridge.presence import LiveBridge, live_bridges
-from desktop_app.errors import one_line
+from desktop_app.errors import ConnectorError, one_line
 from desktop_app.storage.paths import data_dir
 from desktop_app.ui import plain, text
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.icons import icon_path
 from desktop_app.ui.refresher import BackgroundRefresher
+from desktop_app.ui.review_notices import ReviewNotices, Reviews, connectors_waiting
+
+log = logging.getLogger(__name__)
 
 #: Tray states, as the icon shows them.
 GOOD, ATTENTION, WORKING, IDLE = "good", "attention", "working", "idle"
@@ -71,6 +77,8 @@ class Tray(QObject):
     sig_open_requested = Signal()
     #: The person chose "Sign in again…" (or clicked the notification) for this account id.
     sig_sign_in_requested = Signal(int)
+    #: The person asked to review the waiting tools, starting with this account id's connector.
+    sig_review_requested = Signal(int)
     sig_quit_requested = Signal()
     #: "Start at login" toggled (the app writes or removes the autostart entry).
     sig_autostart_toggled = Signal(bool)
@@ -101,9 +109,14 @@ class Tray(QObject):
         self.icon.activated.connect(self._activated)
         self.icon.messageClicked.connect(self._message_clicked)
         self._notified: tuple[int, ...] = ()
+        #: The connector whose review the last notification opens (None: it was not about reviews).
+        self._review_first: int | None = None
         #: (title, first account, how many) of the last notification shown.
         self.last_message: tuple[str, str, int] | None = None
-        controller.sig_changed.connect(self.update_icon)
+        self.review_notices = ReviewNotices(controller.tool_control)
+        self.reviews = Reviews({}, news=False)
+        self.update_reviews(notify=False)  # what waits at start is counted, not announced
+        controller.sig_changed.connect(self.update_reviews)
         controller.sig_busy_changed.connect(lambda _id: self.update_icon())
         refresher.sig_activity_changed.connect(self.update_icon)
         refresher.sig_needs_sign_in.connect(self.notify_needs_sign_in)
@@ -125,6 +138,9 @@ class Tray(QObject):
         accounts = self.controller.accounts.registry.accounts()
         working = self.refresher.working or any(self.controller.busy(a.id) for a in accounts)
         state, tip = summary(accounts, working)
+        if self.reviews.waiting:
+            tip += f" · {connectors_waiting(self.reviews.connectors)}"
+            state = ATTENTION if state in (GOOD, IDLE) else state
         if self.refresher.paused:
             tip += " · background renewal paused"
         if state != self.state:
@@ -156,8 +172,17 @@ class Tray(QObject):
                     action.triggered.connect(lambda _c=False, a=account.id: self.sig_sign_in_requested.emit(a))
                 else:
                     used = " · in use" if account.id in in_use else ""
-                    line = menu.addAction(plain.action(f"    {one_line(account.display_name, 60)} — {state}{used}"))
+                    held = self.reviews.waiting.get(account.id)
+                    review = f" · {held} tool{'s' if held != 1 else ''} to review" if held else ""
+                    line = menu.addAction(
+                        plain.action(f"    {one_line(account.display_name, 60)} — {state}{used}{review}")
+                    )
                     line.setEnabled(False)
+        first = self._first_waiting()
+        if first is not None:
+            review_row = menu.addAction(plain.action(connectors_waiting(self.reviews.connectors) + "…"))
+            review_row.setObjectName("reviewTools")
+            review_row.triggered.connect(lambda _c=False, a=first: self.sig_review_requested.emit(a))
         if running:
             programs = ", ".join(sorted({one_line(bridge.launched_by, 40) for bridge in running}))
             count = len(in_use)
@@ -202,9 +227,47 @@ class Tray(QObject):
         """What the menu shows (a doubled ``&`` shows as one)."""
         return [a.text().replace("&&", "&") for a in self.menu.actions() if not a.isSeparator()]
 
+    def update_reviews(self, *, notify: bool = True) -> None:
+        """Count the connectors waiting for a review; one message for a batch not told of before."""
+        try:
+            self.reviews = self.review_notices.look()
+        except ConnectorError as exc:  # the database busy: the next change looks again
+            log.info("Could not count the tools waiting for a review: %s", exc.code)
+        if notify and self.reviews.news:
+            self.notify_reviews()
+        self.update_icon()
+
+    def _first_waiting(self) -> int | None:
+        """The first connector (in the window's order) whose tools wait for a review."""
+        for _server, accounts in self.controller.snapshot():
+            for account in accounts:
+                if account.id in self.reviews.waiting:
+                    return account.id
+        return None
+
+    def notify_reviews(self) -> None:
+        """One message for the batch; clicking it opens the window at the first connector waiting."""
+        first = self._first_waiting()
+        account = self.controller.account(first) if first is not None else None
+        if account is None:
+            return
+        self._notified, self._review_first = (), account.id
+        name = one_line(account.display_name, 60)
+        others = self.reviews.connectors - 1
+        more = f" and {others} more connector{'s' if others != 1 else ''}" if others else ""
+        self.icon.showMessage(
+            "Tools to review",
+            plain.shell(
+                f"Tools of {name}{more} changed or are new: AI tools get them once you review them. Click to review."
+            ),
+            QSystemTrayIcon.MessageIcon.Information,
+            15_000,
+        )
+        self.last_message = ("Tools to review", name, self.reviews.connectors)
+
     def notify_needs_sign_in(self, accounts: tuple[Account, ...]) -> None:
         """One message for all of them; clicking it opens the sign-in of the first."""
-        self._notified = tuple(a.id for a in accounts)
+        self._notified, self._review_first = tuple(a.id for a in accounts), None
         first = one_line(accounts[0].display_name, 60)
         more = f" and {len(accounts) - 1} more" if len(accounts) > 1 else ""
         reason = one_line(accounts[0].last_error or "the server ended the sign-in", 160)
@@ -218,7 +281,7 @@ class Tray(QObject):
         self.last_message = ("Sign in again", first, len(accounts))
 
     def notify_expiring(self, accounts: tuple[Account, ...]) -> None:
-        self._notified = tuple(a.id for a in accounts)
+        self._notified, self._review_first = tuple(a.id for a in accounts), None
         first = accounts[0]
         left = text.duration((first.expires_at or self.clock()) - self.clock())
         more = f" and {len(accounts) - 1} more" if len(accounts) > 1 else ""
@@ -234,7 +297,9 @@ class Tray(QObject):
         self.last_message = ("Sign-in expires soon", one_line(first.display_name, 60), len(accounts))
 
     def _message_clicked(self) -> None:
-        if self._notified:
+        if self._review_first is not None:
+            self.sig_review_requested.emit(self._review_first)
+        elif self._notified:
             self.sig_sign_in_requested.emit(self._notified[0])
         else:
             self.sig_open_requested.emit()

@@ -34,6 +34,7 @@ class Commands(Protocol):
     def rename_account(self) -> None: ...
     def use_in(self) -> None: ...
     def copy_diagnostics(self) -> None: ...
+    def tool_defaults(self) -> None: ...
     def quit(self) -> None: ...
     def about(self) -> None: ...
 
@@ -72,6 +73,7 @@ class WindowActions:
     rename: QAction
     use_in: QAction
     diagnostics: QAction
+    tool_defaults: QAction
     quit: QAction
     about: QAction
 
@@ -178,6 +180,15 @@ class WindowActions:
                 commands.copy_diagnostics,
                 "Copy a report without any token or secret, to paste into a bug report",
             ),
+            tool_defaults=_action(
+                parent,
+                "toolDefaults",
+                "&Tool defaults…",
+                None,
+                None,
+                commands.tool_defaults,
+                "Which tools start on for new connectors, and whether new tools wait for your approval",
+            ),
             quit=_action(parent, "quit", "&Quit", None, std.Quit, commands.quit, f"Quit {appinfo.APP_NAME}"),
             about=_action(parent, "about", "&About", None, None, commands.about, f"About {appinfo.APP_NAME}"),
         )
@@ -202,6 +213,7 @@ class WindowActions:
         menu = window.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addAction(self.add_server)
+        file_menu.addAction(self.tool_defaults)
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
         server_menu = menu.addMenu("&Server")

@@ -136,7 +136,7 @@ async def test_removing_a_server_offers_to_take_its_connectors_out(
         default_name="files-work",
         description="d",
     )
-    window._removed(server, (), [account.id])
+    window.removals.removed(server, (), [account.id])
     box = await wait_until(lambda: next((d for d in window.dialogs if isinstance(d, QMessageBox)), None))
     assert "Cursor" in box.text()
     button = box.findChild(QPushButton, "confirmButton")

@@ -81,6 +81,7 @@ def test_each_action_runs_its_command(qtbot) -> None:
         "rename_account",
         "use_in",
         "copy_diagnostics",
+        "tool_defaults",
         "quit",
         "about",
     ]
@@ -90,7 +91,7 @@ def test_the_menu_bar_and_the_toolbar(qtbot) -> None:
     made, _commands, window = actions(qtbot)
     menus = {a.text(): [b.objectName() for b in a.menu().actions()] for a in window.menuBar().actions()}
     assert menus == {
-        "&File": ["addServer", "", "quit"],
+        "&File": ["addServer", "toolDefaults", "", "quit"],
         "&Server": ["signIn", "addAccount", "testConnection", "serverSettings", "removeServer"],
         "A&ccount": ["signIn", "signOut", "renameAccount", "useIn", "testConnection", "", "removeAccount"],
         "&Help": ["copyDiagnostics", "about"],
