@@ -8,6 +8,11 @@ root=$PWD
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Bytecode is cached, as after any install (pip compiles what it installs): the suite starts hundreds of Python
+# processes (the CLI, bridges, renewal workers), and an environment that sets PYTHONDONTWRITEBYTECODE would make each
+# compile the app again, which times the crash tests' kills wrongly and slows the run by minutes.
+unset PYTHONDONTWRITEBYTECODE
+
 # 1. System packages: Chromium for the real-browser test; gnome-keyring (+ secret-tool, dbus-daemon) for the private
 #    Secret Service every test runs against (tests/lab/secret_service.py); Xvfb (+ xauth and the two xcb libraries
 #    Qt's xcb platform needs beyond this image) and trayer for the tray tests on a real display (tests/gui/test_tray.py).
