@@ -208,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle-only", action="store_true", help="build the bundle, not the .deb")
     parser.add_argument("--check-reproducible", action="store_true", help="build twice and compare the file lists")
     parser.add_argument(
+        "--fast-compression",
+        action="store_true",
+        help="compress the .deb with xz level 0 instead of 6 (CI: the same files, a larger package, built faster)",
+    )
+    parser.add_argument(
         "--no-desktop-files",
         action="store_true",
         help="a .deb without the menu entry, icons and metainfo (only while packaging/linux/stage.py is missing)",
@@ -222,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.check_reproducible:
             print(check_reproducible(bundle))
         if not args.bundle_only:
-            package = build_deb(bundle, DIST, desktop_files=not args.no_desktop_files)
+            level = 0 if args.fast_compression else 6
+            package = build_deb(bundle, DIST, desktop_files=not args.no_desktop_files, level=level)
             print(f"package: {package} — {package.stat().st_size / 1e6:.0f} MB")
     except (BuildError, PackageError) as exc:
         print(f"build failed: {exc}", file=sys.stderr)

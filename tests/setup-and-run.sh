@@ -52,9 +52,10 @@ step "mypy --strict"
 .venv/bin/mypy
 
 # 5. The one-folder bundle and the .deb, built twice to compare their file lists, lintian without errors
-#    (docs/decisions/0023); tests/integration/test_bundle.py smoke-tests them and requires them from here on.
+#    (docs/decisions/0023; the .deb compressed fast: the same files); tests/integration/test_bundle.py smoke-tests them
+#    and requires them from here on.
 step "Bundle and .deb (packaging/build.py)"
-.venv/bin/python packaging/build.py --check-reproducible
+.venv/bin/python packaging/build.py --check-reproducible --fast-compression
 export MCP_CONNECTORS_BUILD_REQUIRED=1
 
 # 6. The suite. pytest's exit code 5 ("no tests collected") is a failure here, never a pass.
