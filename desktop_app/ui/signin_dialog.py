@@ -210,17 +210,18 @@ class SignInDialog(QDialog):
         self.steps.addItem(item)
 
     def _on_pairing(self, check: PairingCheck) -> None:
-        self.card = PairingCard(check)
+        self.card = PairingCard(check, name=self.job.server.name if self.job is not None else None)
         self.card_area.setWidget(self.card)
         # Show the whole card when the screen allows (it scrolls beyond that).
         screen = self.screen().availableGeometry().height() if self.screen() is not None else 800
         self.card_area.setMinimumHeight(min(self.card.sizeHint().height() + 8, int(screen * 0.6)))
         self.continue_button.setText("Continue in browser")
         # With a warning on the card, Enter must not approve it by accident.
-        self.continue_button.setDefault(not check.warnings)
-        self.continue_button.setAutoDefault(not check.warnings)
+        warned = bool(self.card.warnings) or check.issuer_changed is not None
+        self.continue_button.setDefault(not warned)
+        self.continue_button.setAutoDefault(not warned)
         self._show_page(PAIRING)
-        (self.decline_button if check.warnings else self.continue_button).setFocus()
+        (self.decline_button if warned else self.continue_button).setFocus()
 
     def _answer(self, approved: bool) -> None:
         if self.job is not None:
