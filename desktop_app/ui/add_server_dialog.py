@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from urllib.parse import urlsplit
 
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -79,9 +82,17 @@ class AddServerDialog(QDialog):
         form.addRow("", self.feedback)
         form.addRow(name_label, self.name)
 
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        # Continue is the one default: Enter continues when the address is valid and does nothing otherwise (a
+        # disabled default button swallows it), never Cancel. No button becomes default by taking the focus.
+        self.buttons = QDialogButtonBox()
         self.continue_button = self.buttons.addButton("Continue", QDialogButtonBox.ButtonRole.AcceptRole)
         self.continue_button.setObjectName("continueButton")
+        cancel = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        assert cancel is not None
+        self.cancel_button: QPushButton = cancel
+        self.cancel_button.setObjectName("cancelButton")
+        for button in (self.continue_button, self.cancel_button):
+            button.setAutoDefault(False)
         self.continue_button.setDefault(True)
         self.buttons.accepted.connect(self._add)
         self.buttons.rejected.connect(self.reject)
@@ -93,6 +104,15 @@ class AddServerDialog(QDialog):
         layout.addWidget(self.buttons)
         self.url.textChanged.connect(self._validate)
         self._validate("")
+        self.url.setFocus()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        # The style decides where the buttons sit (Continue left of Cancel, or right of it): Tab follows the screen.
+        visible = sorted(self.buttons.buttons(), key=lambda button: button.mapTo(self, button.rect().topLeft()).x())
+        chain: list[QWidget] = [self.url, self.name, *visible]
+        for before, after in pairwise(chain):
+            QWidget.setTabOrder(before, after)
 
     def _validate(self, text: str) -> None:
         resource, message = check_address(text)

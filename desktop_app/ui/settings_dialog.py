@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QPalette
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
     QButtonGroup,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -56,6 +58,9 @@ MIN_FIXED_PORT = 1024
 MAX_PORT = 65535
 
 KEEP_STORED_HINT = "stored — leave empty to keep"
+
+#: Room left around the dialog on the screen: the window frame, its title bar and the desktop's panel.
+SCREEN_MARGIN = QSize(32, 64)
 
 
 def _explanation(text: str) -> QLabel:
@@ -100,16 +105,29 @@ class ServerSettingsDialog(QDialog):
         self.reset_box: QMessageBox | None = None
         self.error_box: QMessageBox | None = None
 
+        # The groups scroll when the screen is short (a large font, a small screen); the problem line and OK/Cancel
+        # stay in view below them.
+        content = QWidget()
+        content.setObjectName("settingsContent")
+        groups = QVBoxLayout(content)
+        groups.setContentsMargins(0, 0, 0, 0)
+        groups.addWidget(self._build_registration())
+        groups.addWidget(self._build_sign_in())
+        groups.addWidget(self._build_callback())
+        groups.addWidget(self._build_reset())
+        groups.addStretch(1)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setObjectName("settingsScroll")
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # narrow screens only
+        self.scroll_area.setWidget(content)
         layout = QVBoxLayout(self)
-        layout.addWidget(self._build_registration())
-        layout.addWidget(self._build_sign_in())
-        layout.addWidget(self._build_callback())
-        layout.addWidget(self._build_reset())
+        layout.addWidget(self.scroll_area, 1)
         self.problem = plain.label(selectable=True, wrap=True)
         self.problem.setObjectName("problemLabel")
         self.problem.setStyleSheet(PROBLEM_STYLE)
         layout.addWidget(self.problem)
-        layout.addStretch(1)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         assert ok is not None
@@ -130,6 +148,29 @@ class ServerSettingsDialog(QDialog):
         self.client_auth.currentIndexChanged.connect(self._changed)
         self.port.valueChanged.connect(self._changed)
         self._changed()
+        self._fit_to_screen()
+
+    def _fit_to_screen(self) -> None:
+        """Open at the size the content wants, but never larger than the screen's free area (the groups scroll)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        free = screen.availableGeometry().size() if screen is not None else QSize(1280, 720)
+        content = self.scroll_area.widget()
+        layout = self.layout()
+        assert content is not None and layout is not None
+        margins = layout.contentsMargins()
+        below = self.buttons.sizeHint().height() + 2 * layout.spacing()
+        if self.problem.isVisibleTo(self):
+            below += self.problem.sizeHint().height() + layout.spacing()
+        wanted = QSize(
+            max(
+                self.minimumWidth(),
+                content.sizeHint().width() + self.scroll_area.verticalScrollBar().sizeHint().width(),
+            )
+            + margins.left()
+            + margins.right(),
+            content.sizeHint().height() + below + margins.top() + margins.bottom(),
+        )
+        self.resize(wanted.boundedTo(free - SCREEN_MARGIN))
 
     # -- building ------------------------------------------------------------------------------------------
     def _build_registration(self) -> QGroupBox:
@@ -166,11 +207,15 @@ class ServerSettingsDialog(QDialog):
         self.client_auth.setAccessibleName("Token endpoint authentication")
         for words, value in CLIENT_AUTH_CHOICES:
             self.client_auth.addItem(words, value)
+        # Its longest choice must not widen the dialog past a small screen: the popup shows the choices whole.
+        self.client_auth.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.client_auth.setMinimumContentsLength(16)
         secret_row = QHBoxLayout()
         secret_row.setContentsMargins(0, 0, 0, 0)
         secret_row.addWidget(self.client_secret, 1)
         secret_row.addWidget(self.remove_secret)
         pre_form = QFormLayout()
+        pre_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a long label goes above its field
         pre_form.addRow(self._buddy("Client &ID:", self.client_id), self.client_id)
         pre_form.addRow(self._buddy("Client s&ecret:", self.client_secret), secret_row)
         pre_form.addRow(self._buddy("&Token endpoint authentication:", self.client_auth), self.client_auth)
@@ -198,14 +243,18 @@ class ServerSettingsDialog(QDialog):
         self.registration.addButton(self.preregistered, 1)
         self.registration.addButton(self.cimd, 2)
 
+        # Only the chosen option's explanation and fields are shown (``_changed``): the others are one line each.
+        self.automatic_box = _indented(_explanation(automatic_text))
+        self.preregistered_box = _indented(_explanation(preregistered_text), self.preregistered_fields)
+        self.cimd_box = _indented(_explanation(cimd_text), self.cimd_fields)
         layout = QVBoxLayout(group)
         layout.addWidget(intro)
         layout.addWidget(self.automatic)
-        layout.addWidget(_indented(_explanation(automatic_text)))
+        layout.addWidget(self.automatic_box)
         layout.addWidget(self.preregistered)
-        layout.addWidget(_indented(_explanation(preregistered_text), self.preregistered_fields))
+        layout.addWidget(self.preregistered_box)
         layout.addWidget(self.cimd)
-        layout.addWidget(_indented(_explanation(cimd_text), self.cimd_fields))
+        layout.addWidget(self.cimd_box)
         return group
 
     def _build_sign_in(self) -> QGroupBox:
@@ -384,8 +433,9 @@ class ServerSettingsDialog(QDialog):
 
     def _changed(self, *_: object) -> None:
         pre = self.preregistered.isChecked()
-        self.preregistered_fields.setEnabled(pre)
-        self.cimd_fields.setEnabled(self.cimd.isChecked())
+        self.automatic_box.setVisible(self.automatic.isChecked())
+        self.preregistered_box.setVisible(pre)
+        self.cimd_box.setVisible(self.cimd.isChecked())
         self.client_secret.setEnabled(pre and not self.remove_secret.isChecked())
         self.port.setEnabled(self.port_fixed.isChecked())
         settings, _secret, problem = self.collect()

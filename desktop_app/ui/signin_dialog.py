@@ -6,9 +6,10 @@ pressing Cancel cancels the job for real: requests stop and the loopback listene
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QMetaMethod, QSize, Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -33,9 +35,13 @@ from desktop_app.ui.controller import SIGN_IN_TIMEOUT, SignInJob
 from desktop_app.ui.errors import ErrorPanel, describe
 from desktop_app.ui.icons import tone_icon
 from desktop_app.ui.pairing_card import PairingCard
-from desktop_app.ui.text import duration
+from desktop_app.ui.scope_words import compare, granted_sentence
+from desktop_app.ui.text import clock
 
 PROGRESS, PAIRING, WAITING, DONE, FAILED = range(5)
+
+#: Qt's "no maximum" for a widget's size (QWIDGETSIZE_MAX).
+QWIDGETSIZE_MAX = (1 << 24) - 1
 
 
 def _title_label(text: str) -> QLabel:
@@ -50,12 +56,22 @@ def _title_label(text: str) -> QLabel:
 class SignInDialog(QDialog):
     #: The sign-in succeeded (the account is saved): its LoginResult.
     sig_signed_in = Signal(object)
+    #: After a sign-in, the person asked to test the connection / to use it in an AI tool: the Account. The buttons
+    #: show only when something is connected to them (the window opens its Test connection / Use in… dialogs).
+    sig_test_requested = Signal(object)
+    sig_use_in_requested = Signal(object)
 
     def __init__(self, start: Callable[[], SignInJob], *, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("signInDialog")
         self.setWindowTitle(title)
         self.setMinimumWidth(560)
+        #: When the wait for the browser ends (time.monotonic()), for the countdown; None when not waiting.
+        self.deadline: float | None = None
+        self.countdown = QTimer(self)
+        self.countdown.setInterval(1000)
+        self.countdown.timeout.connect(self.tick)
+        self.login: LoginResult | None = None
         self._start = start
         self.job: SignInJob | None = None
         self.stack = QStackedWidget(self)
@@ -129,10 +145,19 @@ class SignInDialog(QDialog):
         self.cancel_waiting = QPushButton("Cancel")
         self.cancel_waiting.setObjectName("cancelWaiting")
         self.cancel_waiting.clicked.connect(self.reject)
+        self.busy = QProgressBar()
+        self.busy.setObjectName("waitingBusy")
+        self.busy.setRange(0, 0)  # busy: the browser's progress cannot be known
+        self.busy.setTextVisible(False)
+        self.busy.setAccessibleName("Waiting for the browser")
+        self.time_left = plain.label()
+        self.time_left.setObjectName("timeLeft")
         layout = QVBoxLayout(page)
         layout.addWidget(title)
-        layout.addWidget(self.waiting_detail)
+        layout.addWidget(self.busy)
+        layout.addWidget(self.time_left)
         layout.addWidget(self.browser_problem)
+        layout.addWidget(self.waiting_detail)
         layout.addStretch(1)
         row = QHBoxLayout()
         row.addWidget(self.copy_link)
@@ -146,15 +171,33 @@ class SignInDialog(QDialog):
         page = QWidget()
         self.done_title = _title_label("")
         self.done_title.setObjectName("doneTitle")
-        self.done_detail = plain.label(wrap=True)
-        close = QPushButton("Done")
-        close.setDefault(True)
-        close.clicked.connect(self.accept)
+        self.done_detail = plain.label(wrap=True, selectable=True)
+        self.done_detail.setObjectName("doneDetail")
+        self.granted = plain.label(wrap=True, selectable=True)
+        self.granted.setObjectName("grantedLabel")
+        self.test_button = QPushButton("&Test the connection")
+        self.test_button.setObjectName("testButton")
+        self.test_button.setToolTip("Ask the server for its tools with this account, to see that it works")
+        self.test_button.clicked.connect(lambda: self._next(self.sig_test_requested))
+        self.use_in_button = QPushButton("&Use in an AI tool…")
+        self.use_in_button.setObjectName("useInButton")
+        self.use_in_button.setToolTip("Choose the AI tools on this computer that may use this account")
+        self.use_in_button.clicked.connect(lambda: self._next(self.sig_use_in_requested))
+        self.done_button = QPushButton("Done")
+        self.done_button.setObjectName("doneButton")
+        self.done_button.setDefault(True)
+        self.done_button.clicked.connect(self.accept)
         layout = QVBoxLayout(page)
         layout.addWidget(self.done_title)
+        layout.addWidget(self.granted)
         layout.addWidget(self.done_detail)
         layout.addStretch(1)
-        layout.addLayout(self._buttons(close))
+        row = QHBoxLayout()
+        row.addWidget(self.test_button)
+        row.addWidget(self.use_in_button)
+        row.addStretch(1)
+        row.addWidget(self.done_button)
+        layout.addLayout(row)
         self.stack.addWidget(page)
 
     def _build_failed(self) -> None:
@@ -180,8 +223,28 @@ class SignInDialog(QDialog):
             if page is not None:
                 page.setSizePolicy(policy, policy)
         self.stack.setCurrentIndex(index)
-        self.stack.adjustSize()
-        self.adjustSize()
+        self._fit()
+
+    def _fit(self, *_: object) -> None:
+        """Size the dialog for the page shown: wide enough for its words at the person's font (wrapped text then
+        takes few lines), tall enough for the wrapped text, never beyond the screen."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        free = screen.availableGeometry().size() - QSize(32, 64) if screen is not None else QSize(1248, 656)
+        width = min(max(self.minimumWidth(), self.fontMetrics().averageCharWidth() * 80), free.width())
+        layout = self.layout()
+        card = self.card_area.widget()
+        if self.stack.currentIndex() == PAIRING and card is not None and layout is not None:
+            margins = layout.contentsMargins()
+            inner = width - 2 * (margins.left() + margins.right()) - 24  # the dialog's and the page's, a scroll bar
+            wanted = card.heightForWidth(inner) if card.hasHeightForWidth() else card.sizeHint().height()
+            shown = min(wanted + 8, int(free.height() * 0.6))
+            self.card_area.setMinimumHeight(shown)
+            # A card that fits whole takes its own height, no empty band under it; a longer one scrolls.
+            self.card_area.setMaximumHeight(shown if shown == wanted + 8 else QWIDGETSIZE_MAX)
+        height = layout.heightForWidth(width) if layout is not None and layout.hasHeightForWidth() else -1
+        if height < 0:
+            height = self.sizeHint().height()
+        self.resize(QSize(width, height).boundedTo(free))
 
     # -- the job -------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -210,17 +273,17 @@ class SignInDialog(QDialog):
         self.steps.addItem(item)
 
     def _on_pairing(self, check: PairingCheck) -> None:
-        self.card = PairingCard(check)
+        self.card = PairingCard(check, name=self.job.server.name if self.job is not None else None)
         self.card_area.setWidget(self.card)
-        # Show the whole card when the screen allows (it scrolls beyond that).
-        screen = self.screen().availableGeometry().height() if self.screen() is not None else 800
-        self.card_area.setMinimumHeight(min(self.card.sizeHint().height() + 8, int(screen * 0.6)))
+        self.card.details_button.toggled.connect(self._fit)  # the opened details get their room
+        # The whole card shows when the screen allows (``_fit``); it scrolls beyond that.
         self.continue_button.setText("Continue in browser")
         # With a warning on the card, Enter must not approve it by accident.
-        self.continue_button.setDefault(not check.warnings)
-        self.continue_button.setAutoDefault(not check.warnings)
+        warned = bool(self.card.warnings) or check.issuer_changed is not None
+        self.continue_button.setDefault(not warned)
+        self.continue_button.setAutoDefault(not warned)
         self._show_page(PAIRING)
-        (self.decline_button if check.warnings else self.continue_button).setFocus()
+        (self.decline_button if warned else self.continue_button).setFocus()
 
     def _answer(self, approved: bool) -> None:
         if self.job is not None:
@@ -234,11 +297,21 @@ class SignInDialog(QDialog):
         timeout = self.job.timeout if self.job is not None else SIGN_IN_TIMEOUT
         self.waiting_detail.setText(
             "Your browser opened the sign-in page. When you have signed in there, this window continues by itself. "
-            f"If you don't see the page, open it again or copy its link. This waits up to {duration(timeout)}.\n\n"
+            "If you don't see the page, open it again or copy its link.\n\n"
             "If the browser shows an error from the authorization server instead of its sign-in page, cancel here: "
             "the server's settings (client id, callback port, permissions) change what the app asks for."
         )
+        self.deadline = time.monotonic() + timeout
+        self.tick()
+        self.countdown.start()
         self._show_page(WAITING)
+
+    def tick(self, now: float | None = None) -> None:
+        """The countdown to the wait's end (each second while waiting)."""
+        if self.deadline is None:
+            return
+        left = self.deadline - (time.monotonic() if now is None else now)
+        self.time_left.setText(f"Time left: {clock(left)}" if left > 0 else "Time is up…")
 
     def _on_browser_failed(self, message: str) -> None:
         self.browser_problem.setText(f"{message} Copy the sign-in link and open it in your browser.")
@@ -269,16 +342,44 @@ class SignInDialog(QDialog):
     def _on_finished(self, result: LoginResult) -> None:
         account = result.account
         verb = "Signed in" if result.created else "Signed in again"
+        self.login = result
+        self._stop_countdown()
         self.done_title.setText(f"{verb} as {one_line(account.display_name)}")
-        scopes = ", ".join(account.scopes) or "none"
-        self.done_detail.setText(
-            f"The account is saved; its tokens are kept in your keyring and renewed by themselves.\n"
-            f"Granted permissions: {one_line(scopes, 600)}"
+        pairing = result.check.pairing
+        self.granted.setText(granted_sentence(compare(pairing.scopes, account.scopes, pairing.scope_descriptions)))
+        renewal = (
+            "the app renews its access by itself."
+            if account.has_refresh_token
+            else "the server gave no way to renew it: sign in again when its access ends."
         )
+        self.done_detail.setText(
+            f"The account is saved in your keyring; {renewal}"
+            + (" You can now test it or let an AI tool use it." if self._offers_next_steps() else "")
+        )
+        self.test_button.setVisible(self._connected(self.sig_test_requested))
+        self.use_in_button.setVisible(self._connected(self.sig_use_in_requested))
         self._show_page(DONE)
+        self.done_button.setFocus()
         self.sig_signed_in.emit(result)
 
+    def _connected(self, signal: SignalInstance) -> bool:
+        return self.isSignalConnected(QMetaMethod.fromSignal(signal))
+
+    def _offers_next_steps(self) -> bool:
+        return self._connected(self.sig_test_requested) or self._connected(self.sig_use_in_requested)
+
+    def _next(self, signal: SignalInstance) -> None:
+        """A next step after the sign-in: the window opens it; this dialog closes."""
+        if self.login is not None:
+            signal.emit(self.login.account)
+        self.accept()
+
+    def _stop_countdown(self) -> None:
+        self.countdown.stop()
+        self.deadline = None
+
     def _on_failed(self, exc: BaseException) -> None:
+        self._stop_countdown()
         context = "\n".join(self.job.trace.lines()) if self.job is not None else ""
         self.error_panel.show_report(describe(exc, title=self.windowTitle(), context=context))
         self._show_page(FAILED)
@@ -287,6 +388,7 @@ class SignInDialog(QDialog):
     # -- closing -------------------------------------------------------------------------------------------
     def reject(self) -> None:
         """Cancel, Escape or the window's close button: a running sign-in stops for real."""
+        self._stop_countdown()
         if self.job is not None and self.job.running:
             self.job.cancel()
         super().reject()

@@ -33,6 +33,14 @@ def duration(seconds: float) -> str:
     return f"{hours // 24} days"
 
 
+def clock(seconds: float) -> str:
+    """A countdown as a clock shows it: ``4:59``, ``0:07``, ``1:02:03``."""
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
 def ago(timestamp: float | None, now: float) -> str:
     """``just now``, ``5 min ago``, ``3 h ago``, else the date; ``never`` for None."""
     if timestamp is None:

@@ -129,3 +129,70 @@ def test_an_authorization_server_without_iss_gets_one_line_saying_so(qtbot) -> N
     advertised = PairingCard(check_pairing(pairing(), None))
     qtbot.addWidget(advertised)
     assert advertised.findChildren(QLabel, "pairingNoIss") == []
+
+
+def test_permissions_are_in_words_with_their_names_beside(qtbot) -> None:
+    card = PairingCard(
+        check_pairing(pairing(scopes=("openid", "email", "profile", "offline_access", "files:read", "x:y")), None)
+    )
+    qtbot.addWidget(card)
+    text = card.scopes.text()
+    assert "Know who you are (name, email)" in text and text.count("Know who you are") == 1
+    assert "Stay signed in" in text and "<code>offline_access</code>" in text
+    assert "Read your files" in text and "<code>files:read</code>" in text  # the server's description
+    assert "<code>x:y</code>" in text  # no description: its name
+
+
+def test_client_and_redirect_wait_behind_details_in_words(qtbot) -> None:
+    card = PairingCard(check_pairing(pairing(redirect_uri="http://127.0.0.1:0/callback"), None))
+    qtbot.addWidget(card)
+    card.show()
+    assert not card.details.isVisible() and card.details_button.isVisible()
+    card.details_button.click()
+    assert card.details.isVisible() and card.client.isVisible()
+    assert card.redirect.text() == "127.0.0.1, any port (this computer only)"
+    assert card.client.text() == "a client this app registered there by itself (client-123)"
+    fixed = PairingCard(check_pairing(pairing(redirect_uri="http://127.0.0.1:8765/callback"), None))
+    qtbot.addWidget(fixed)
+    assert fixed.redirect.text() == "127.0.0.1, port 8765 (this computer only)"
+
+
+def test_one_name_for_the_server(qtbot) -> None:
+    card = PairingCard(check_pairing(pairing(), None), name="Lab tickets")
+    qtbot.addWidget(card)
+    assert card.findChild(QLabel, "pairingHeading").text() == "Sign in to Lab tickets?"
+    assert "Example files" not in texts(card)  # the server's own name for itself is not a second name
+    unnamed = PairingCard(check_pairing(pairing(resource_name=None), None))
+    qtbot.addWidget(unnamed)
+    assert unnamed.findChild(QLabel, "pairingHeading").text() == "Sign in to mcp.example.com?"
+
+
+def test_no_plain_http_warning_for_a_server_on_this_computer(qtbot) -> None:
+    local = pairing(resource="http://127.0.0.1:8080/mcp", issuer="http://127.0.0.1:9000")
+    check = check_pairing(local, None)
+    assert [w.code for w in check.warnings] == ["http_issuer"]  # the core still records it
+    card = PairingCard(check)
+    qtbot.addWidget(card)
+    assert card.warnings == () and card.findChild(QLabel, "warning_http_issuer") is None
+
+
+def test_a_changed_pairing_leads_with_the_change_in_a_warning_box(qtbot) -> None:
+    approved = Consent(
+        1, "https://mcp.example.com/mcp", "https://login.example.com", ("files:read",), "dcr", "client-123", 1.7e9
+    )
+    changed = pairing(issuer="https://auth.example.com", scopes=("files:read", "offline_access"))
+    card = PairingCard(check_pairing(changed, approved))
+    qtbot.addWidget(card)
+    order = [card.layout().itemAt(i).widget() for i in range(card.layout().count())]
+    assert order.index(card.changes) == 1  # right under the heading, before the unchanged rest
+    assert "https://login.example.com → <b>https://auth.example.com</b>" in card.changes.text()
+    assert "New permissions: <b>Stay signed in</b>" in card.changes.text()
+    assert card.changes.accessibleName().startswith("What changed since you approved it on")
+    assert "Stay signed in" in card.changes.accessibleName()
+
+
+def test_a_warning_is_read_as_its_words(qtbot) -> None:
+    card = PairingCard(check_pairing(pairing(issuer="https://auth.other-example.net"), None))
+    qtbot.addWidget(card)
+    warning = card.findChild(QLabel, "warning_issuer_domain_differs")
+    assert warning is not None and warning.accessibleName() == warning.text() and "other-example.net" in warning.text()

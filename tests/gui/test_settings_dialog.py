@@ -7,13 +7,24 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QComboBox, QDialog, QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, Server, ServerSettings
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.settings_dialog import KEEP_STORED_HINT, ServerSettingsDialog
 from tests.gui.conftest import wait_until
+from tests.gui.sizes import SMALL_SCREEN, large_font, shown_whole, text_fits
 from tests.lab.accounts import sign_in
 
 SECRET = "s3cret-Zq9wX-value"  # a test value: it must end up in the keyring only
@@ -58,7 +69,7 @@ async def test_a_new_server_shows_the_defaults_and_saves_them_unchanged(
     assert dialog.automatic.isChecked() and dialog.port_any.isChecked()
     assert dialog.send_resource.isChecked() and dialog.request_identity.isChecked()
     assert dialog.scopes.text() == "" and dialog.scopes.placeholderText() == "what the server asks for"
-    assert not dialog.preregistered_fields.isEnabled() and not dialog.cimd_fields.isEnabled()
+    assert not dialog.preregistered_fields.isVisible() and not dialog.cimd_fields.isVisible()  # only the chosen one's
     assert not dialog.port.isEnabled()
     assert dialog.ok_button.isEnabled() and not dialog.problem.isVisible()
     dialog.ok_button.click()
@@ -72,7 +83,7 @@ async def test_a_pre_registered_client_and_every_other_field_round_trip(
 ):
     dialog = open_dialog(qtbot, dialog_parent, controller, server)
     dialog.preregistered.click()
-    assert dialog.preregistered_fields.isEnabled()
+    assert dialog.preregistered_fields.isVisible()
     qtbot.keyClicks(dialog.client_id, "my-client")
     qtbot.keyClicks(dialog.client_secret, SECRET)
     choose_auth(dialog, "client_secret_post")
@@ -148,7 +159,7 @@ async def test_the_stored_secret_is_replaced_or_removed(qtbot, dialog_parent, co
 async def test_a_metadata_document_url_round_trips(qtbot, dialog_parent, controller: Controller, server):
     dialog = open_dialog(qtbot, dialog_parent, controller, server)
     dialog.cimd.click()
-    assert dialog.cimd_fields.isEnabled() and not dialog.preregistered_fields.isEnabled()
+    assert dialog.cimd_fields.isVisible() and not dialog.preregistered_fields.isVisible()
     qtbot.keyClicks(dialog.metadata_url, CIMD_URL)
     assert dialog.ok_button.isEnabled(), dialog.problem.text()
     dialog.ok_button.click()
@@ -320,3 +331,26 @@ async def test_reset_registration_forgets_it_and_the_next_sign_in_registers_agai
     result = await job.wait()
     assert result.account.client_id != alice.client_id
     assert current_registrations(controller, alice.issuer) == [result.account.client_id]
+
+
+async def test_it_fits_a_1280x720_screen_with_a_large_font(qtbot, dialog_parent, controller: Controller, server):
+    """Issue 17 item 2: only the chosen option's fields are shown, the rest scrolls; OK/Cancel stay in view and the
+    client id is never squeezed away."""
+    controller.save_settings(server, ServerSettings(registration="preregistered", client_id="abc"), client_secret=False)
+    with large_font():
+        dialog = open_dialog(qtbot, dialog_parent, controller, server)
+        screen = dialog.screen().availableGeometry().size()
+        assert dialog.width() <= screen.width() and dialog.height() <= screen.height()  # opens within the screen
+        assert dialog.minimumSizeHint().boundedTo(SMALL_SCREEN) == dialog.minimumSizeHint()
+        dialog.resize(dialog.size().boundedTo(SMALL_SCREEN))
+        for chosen in (dialog.preregistered, dialog.cimd, dialog.automatic, dialog.preregistered):
+            chosen.click()
+            for button in (dialog.ok_button, dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel)):
+                assert shown_whole(button, dialog) and text_fits(button, button.text())
+        assert dialog.scroll_area.horizontalScrollBar().maximum() == 0  # nothing cut at the right edge
+        dialog.scroll_area.ensureWidgetVisible(dialog.client_id)
+        wide = dialog.client_id.fontMetrics().horizontalAdvance("x" * 20)
+        assert dialog.client_id.isVisible() and dialog.client_id.width() >= wide
+        assert not dialog.cimd_fields.isVisible() and not dialog.automatic_box.isVisible()
+        dialog.client_id.clear()  # the problem line appears: OK still in view
+        assert dialog.problem.isVisible() and shown_whole(dialog.ok_button, dialog)

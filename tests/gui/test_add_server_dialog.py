@@ -1,0 +1,62 @@
+"""Add a server from the keyboard: Enter continues when the address is valid (never Cancel), Tab follows the screen."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QWidget
+
+from desktop_app.ui.add_server_dialog import AddServerDialog
+from desktop_app.ui.controller import Controller
+
+
+def open_dialog(qtbot, dialog_parent: QWidget, controller: Controller) -> AddServerDialog:
+    dialog = AddServerDialog(controller, dialog_parent)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def tab_chain(dialog: AddServerDialog, start: QWidget, count: int) -> list[str]:
+    """The widgets Tab reaches from ``start``, in order (what QWidget::focusNextChild walks)."""
+    names = []
+    widget = start.nextInFocusChain()
+    while len(names) < count and widget is not start:
+        if (
+            widget.focusPolicy() & Qt.FocusPolicy.TabFocus
+            and widget.isVisibleTo(dialog)
+            and widget.isEnabled()
+            and widget.window() is dialog
+        ):
+            names.append(widget.objectName())
+        widget = widget.nextInFocusChain()
+    return names
+
+
+async def test_enter_on_a_valid_address_continues(qtbot, dialog_parent, controller: Controller) -> None:
+    dialog = open_dialog(qtbot, dialog_parent, controller)
+    assert dialog.continue_button.isDefault() and not dialog.cancel_button.isDefault()
+    qtbot.keyClicks(dialog.url, "https://mcp.example.com/mcp")
+    qtbot.keyClick(dialog.url, Qt.Key.Key_Return)
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert dialog.server is not None and dialog.server.url == "https://mcp.example.com/mcp"
+    assert [s.url for s, _ in controller.snapshot()] == ["https://mcp.example.com/mcp"]
+
+
+async def test_enter_on_an_unfinished_address_keeps_it(qtbot, dialog_parent, controller: Controller) -> None:
+    dialog = open_dialog(qtbot, dialog_parent, controller)
+    qtbot.keyClicks(dialog.url, "mcp.example.com/mcp")
+    qtbot.keyClick(dialog.url, Qt.Key.Key_Return)
+    assert dialog.isVisible() and dialog.result() == 0
+    assert dialog.url.text() == "mcp.example.com/mcp"  # nothing thrown away
+    assert "did you mean https://mcp.example.com/mcp" in dialog.feedback.text()
+    qtbot.keyClick(dialog.name, Qt.Key.Key_Return)
+    assert dialog.isVisible() and controller.snapshot() == []
+
+
+async def test_tab_follows_the_screen(qtbot, dialog_parent, controller: Controller) -> None:
+    dialog = open_dialog(qtbot, dialog_parent, controller)
+    qtbot.keyClicks(dialog.url, "https://mcp.example.com/mcp")
+    left_to_right = sorted(
+        (dialog.continue_button, dialog.cancel_button), key=lambda b: b.mapTo(dialog, b.rect().topLeft()).x()
+    )
+    assert tab_chain(dialog, dialog.url, 3) == ["nameEdit", *(b.objectName() for b in left_to_right)]

@@ -1,0 +1,38 @@
+"""Permissions in words: standard scopes in the app's words, others in the server's words or by name."""
+
+from __future__ import annotations
+
+from desktop_app.ui.scope_words import IDENTITY_WORDS, Permission, compare, granted_sentence, permissions, words_of
+
+
+def test_standard_scopes_are_said_in_words_and_identity_is_one_line() -> None:
+    lines = permissions(["files:read", "openid", "offline_access", "email", "profile"], {"files:read": "Read files"})
+    assert lines == [
+        Permission("Read files", ("files:read",), True),
+        Permission(IDENTITY_WORDS, ("openid", "email", "profile"), False),
+        Permission("Stay signed in", ("offline_access",), False),
+    ]
+
+
+def test_an_unknown_scope_without_a_description_is_its_name_made_one_line() -> None:
+    assert words_of(["mcp:tools", "odd\nname"], {"mcp:tools": "  "}) == "mcp:tools, odd name"
+    assert permissions([]) == []
+
+
+def test_a_description_is_made_one_line_but_kept_as_text() -> None:
+    (line,) = permissions(["x"], {"x": "<b>all</b>\nyour data"})
+    assert line.words == "<b>all</b> your data" and line.from_server  # the label escapes it, not this module
+
+
+def test_granted_against_asked() -> None:
+    asked = ["files:read", "files:write", "openid", "profile", "offline_access"]
+    partial = compare(asked, ["openid", "files:read"], {"files:read": "Read your files"})
+    assert granted_sentence(partial) == (
+        "Granted 2 of 4 permissions: Read your files; Know who you are (name, email). "
+        "Not granted: files:write; Stay signed in."
+    )
+    assert granted_sentence(compare(["a", "b"], ["b", "a"])) == "All 2 permissions granted: a; b."
+    assert granted_sentence(compare(["a"], ["a", "c"])) == "The permission granted: a. Also granted: c."
+    assert granted_sentence(compare(["a", "b"], [])) == "Granted 0 of 2 permissions: none. Not granted: a; b."
+    assert granted_sentence(compare([], [])) == "No particular permissions were asked for."
+    assert granted_sentence(compare([], ["x"])) == "No particular permissions were asked for; the server granted: x."
