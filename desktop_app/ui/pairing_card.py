@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QVBoxLayout, QWidget
 
 from desktop_app.accounts.consent import PairingCheck, describe_client, domain_of
 from desktop_app.errors import one_line
+from desktop_app.ui import colours
 
 _URL_LIMIT = 2000
 
@@ -82,8 +83,8 @@ class PairingCard(QWidget):
         for warning in check.warnings:
             box = _label(f"⚠ {one_line(warning.message, 600)}", name=f"warning_{warning.code}")
             box.setFrameShape(QFrame.Shape.StyledPanel)
-            box.setStyleSheet("QLabel { border: 1px solid #d97706; border-radius: 4px; padding: 6px; }")
-            box.setAccessibleName("Warning")
+            box.setStyleSheet(colours.warning_box(self))
+            box.setAccessibleName(f"Warning: {one_line(warning.message, 600)}")
             layout.addWidget(box)
 
         form = QFormLayout()
