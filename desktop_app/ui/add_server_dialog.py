@@ -19,11 +19,10 @@ from PySide6.QtWidgets import (
 from desktop_app.accounts.models import Server
 from desktop_app.errors import ConnectorError, one_line
 from desktop_app.oauth.urls import address_with_scheme, canonical_resource, require_secure
-from desktop_app.ui import plain
+from desktop_app.ui import colours, plain
 from desktop_app.ui.controller import Controller
 
 #: A problem under an input: a red that reads on light and dark backgrounds.
-PROBLEM_STYLE = "color: #d14343;"
 
 
 def check_address(text: str) -> tuple[str | None, str]:
@@ -119,7 +118,7 @@ class AddServerDialog(QDialog):
         self.continue_button.setEnabled(resource is not None)
         # Nothing typed yet: a quiet example, not an error.
         self.feedback.setText(message)
-        self.feedback.setStyleSheet(PROBLEM_STYLE if resource is None and text.strip() else "")
+        self.feedback.setStyleSheet(colours.style(colours.problem(self)) if resource is None and text.strip() else "")
         self.url.setAccessibleDescription(message)
 
     def _add(self) -> None:
@@ -130,6 +129,6 @@ class AddServerDialog(QDialog):
             self.server = self.controller.add_server(self.url.text().strip(), self.name.text().strip() or None)
         except ConnectorError as exc:
             self.feedback.setText(one_line(exc.message, 400) + (f" {exc.hint}" if exc.hint else ""))
-            self.feedback.setStyleSheet(PROBLEM_STYLE)
+            self.feedback.setStyleSheet(colours.style(colours.problem(self)))
             return
         self.accept()

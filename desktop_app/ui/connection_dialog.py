@@ -234,8 +234,9 @@ class ConnectionDialog(QDialog):
         title = f"Testing the connection to {self.server_name}"
         self.error_panel.show_report(describe(exc, title=title, context=context))
         self.stack.setCurrentIndex(FAILED)
-        self.retry_button.setDefault(True)
-        self.retry_button.setFocus()
+        helps = self.error_panel.report is not None and self.error_panel.report.retry_helps
+        self.retry_button.setDefault(helps)  # only where retrying can help (issue 17, item 5)
+        (self.retry_button if helps else self.close_button).setFocus()
 
     def _on_cancelled(self) -> None:
         """Cancelled from elsewhere (the app is closing) while the dialog still shows: say so."""

@@ -38,7 +38,7 @@ from desktop_app.ui.connection_dialog import ConnectionDialog
 from desktop_app.ui.controller import Controller, Job, SignInJob
 from desktop_app.ui.details_panel import DetailsPanel
 from desktop_app.ui.empty_state import EmptyState
-from desktop_app.ui.errors import ErrorReport, describe, show_error
+from desktop_app.ui.errors import ActionKind, ErrorAction, ErrorReport, describe, show_error
 from desktop_app.ui.icons import app_icon
 from desktop_app.ui.identity_box import stored_identity
 from desktop_app.ui.menu_entry import MenuEntryOffer
@@ -273,6 +273,9 @@ class MainWindow(QMainWindow):
 
     def _sign_in_dialog(self, start: Callable[[], SignInJob], title: str) -> None:
         dialog = SignInDialog(start, title=title, parent=self)
+        dialog.error_panel.handles = self.ERROR_ACTIONS
+        dialog.error_panel.sig_action.connect(dialog.reject)
+        dialog.error_panel.sig_action.connect(self.error_action)
         dialog.sig_signed_in.connect(self._signed_in)
         self._open(dialog)
         dialog.start()
@@ -390,7 +393,26 @@ class MainWindow(QMainWindow):
         self._open(box)
 
     def _failed(self, job: Job, exc: BaseException) -> None:
-        show_error(self, describe(exc, title=job.title, context="\n".join(job.trace.lines())))
+        report = describe(exc, title=job.title, context="\n".join(job.trace.lines()))
+        show_error(self, report, self.error_action, self.ERROR_ACTIONS)
+
+    #: The buttons an error may offer that the window carries out (ui/errors.py, ADR 0031).
+    ERROR_ACTIONS: frozenset[ActionKind] = frozenset({"add_account", "show_server", "sign_in_again", "open_settings"})
+
+    def error_action(self, action: ErrorAction) -> None:
+        """Do what an error's button offers, on the selected server unless the action names one."""
+        if action.server is not None:
+            found = next((s for s, _ in self.controller.snapshot() if s.name == action.server), None)
+            if found is not None:
+                self.select_server(found.id)
+        if action.account_id is not None:
+            self.select_account(action.account_id)
+        if action.kind == "add_account":
+            self.add_account()
+        elif action.kind == "sign_in_again":
+            self.sign_in()
+        elif action.kind == "open_settings":
+            self.act_settings.trigger()
 
     # -- helpers -------------------------------------------------------------------------------------------
     def confirm(self, question: str, explanation: str, action: str, then: Callable[[], None]) -> QMessageBox:

@@ -22,6 +22,7 @@ from desktop_app.accounts.consent import PairingCheck, PairingWarning, domain_of
 from desktop_app.errors import one_line
 from desktop_app.oauth.flow import Pairing
 from desktop_app.oauth.urls import is_loopback_host
+from desktop_app.ui import colours
 from desktop_app.ui.scope_words import permissions
 
 _URL_LIMIT = 2000
@@ -32,7 +33,6 @@ def _e(text: str, limit: int = 300) -> str:
 
 
 #: A warning box: an amber frame that reads on light and dark backgrounds.
-WARNING_STYLE = "QLabel { border: 1px solid #d97706; border-radius: 4px; padding: 6px; }"
 
 #: How the app introduces itself, per client kind, for a person (the id follows in brackets).
 _CLIENT_WORDS = {
@@ -132,7 +132,7 @@ def _warning_box(text: str, *, rich: bool = False, name: str, spoken: str) -> QL
     """A framed warning; screen readers read its words (``spoken``), not "Warning"."""
     box = _label(text, rich=rich, name=name)
     box.setFrameShape(QFrame.Shape.StyledPanel)
-    box.setStyleSheet(WARNING_STYLE)
+    box.setStyleSheet(colours.warning_box(box))
     box.setAccessibleName(one_line(spoken, 600))
     return box
 

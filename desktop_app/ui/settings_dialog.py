@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractButton,
     QButtonGroup,
@@ -36,8 +36,7 @@ from PySide6.QtWidgets import (
 from desktop_app.accounts.models import RegistrationChoice, Server, ServerSettings
 from desktop_app.errors import ConfigurationError, ConnectorError, one_line
 from desktop_app.oauth.registration import validate_client_metadata_url
-from desktop_app.ui import plain
-from desktop_app.ui.add_server_dialog import PROBLEM_STYLE
+from desktop_app.ui import colours, plain
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.errors import describe, show_error
 
@@ -65,8 +64,8 @@ SCREEN_MARGIN = QSize(32, 64)
 
 def _explanation(text: str) -> QLabel:
     label = plain.label(text, wrap=True)
-    # The palette's secondary text colour: follows light and dark themes.
-    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    # Secondary text that still reaches 4.5:1 in light and dark themes (the placeholder grey does not).
+    colours.set_text_colour(label, colours.secondary(label))
     return label
 
 
@@ -126,7 +125,7 @@ class ServerSettingsDialog(QDialog):
         layout.addWidget(self.scroll_area, 1)
         self.problem = plain.label(selectable=True, wrap=True)
         self.problem.setObjectName("problemLabel")
-        self.problem.setStyleSheet(PROBLEM_STYLE)
+        self.problem.setStyleSheet(colours.style(colours.problem(self)))
         layout.addWidget(self.problem)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)

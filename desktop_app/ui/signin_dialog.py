@@ -383,7 +383,10 @@ class SignInDialog(QDialog):
         context = "\n".join(self.job.trace.lines()) if self.job is not None else ""
         self.error_panel.show_report(describe(exc, title=self.windowTitle(), context=context))
         self._show_page(FAILED)
-        self.retry.setFocus()
+        helps = self.error_panel.report is not None and self.error_panel.report.retry_helps
+        self.retry.setDefault(helps)  # "Try again" is the default only where retrying can help (issue 17, item 5)
+        if helps:
+            self.retry.setFocus()
 
     # -- closing -------------------------------------------------------------------------------------------
     def reject(self) -> None:

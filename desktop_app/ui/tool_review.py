@@ -13,7 +13,7 @@ approved with "Turn on" or "Leave off"; "Keep held" leaves a tool as it is (AI t
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor, QTextDocument
+from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -31,13 +31,13 @@ from desktop_app.accounts.models import Account, Server
 from desktop_app.errors import ConnectorError, ReviewOutdated, one_line
 from desktop_app.tools.control import ToolControl
 from desktop_app.tools.model import ToolRecord
-from desktop_app.ui import plain
+from desktop_app.ui import colours, plain
 from desktop_app.ui.errors import describe, show_error
 from desktop_app.ui.tool_words import BlockKind, review_blocks, review_heading
 
 #: Backgrounds of removed and added lines (the text on them is drawn black, whatever the theme).
-REMOVED = QColor(255, 221, 221)
-ADDED = QColor(214, 245, 214)
+REMOVED = colours.REMOVED_BACKGROUND
+ADDED = colours.ADDED_BACKGROUND
 
 
 def _format(kind: BlockKind) -> QTextCharFormat:
@@ -48,7 +48,7 @@ def _format(kind: BlockKind) -> QTextCharFormat:
         made.setFontItalic(True)
     elif kind in ("removed", "added"):
         made.setBackground(REMOVED if kind == "removed" else ADDED)
-        made.setForeground(QColor(Qt.GlobalColor.black))
+        made.setForeground(colours.DIFF_TEXT)
     if kind in ("same", "removed", "added"):
         made.setFontFamilies(["monospace"])
         made.setFontFixedPitch(True)
@@ -94,7 +94,7 @@ class ReviewDialog(QDialog):
         self.heading.setFont(font)
         self.notice = plain.label(wrap=True, selectable=True)
         self.notice.setObjectName("reviewNotice")
-        self.notice.setStyleSheet("color: #9a3412;")
+        self.notice.setStyleSheet(colours.style(colours.warning(self)))
         self.notice.setVisible(False)
         self.diff = QPlainTextEdit()
         self.diff.setObjectName("reviewDiff")

@@ -1,0 +1,146 @@
+"""The gallery: states of the window rendered in every look (light, dark, 1.5x font) into ``gallery/``.
+
+Issue 17's "Done when" asks every state it names in a light and a dark palette and with a 1.5x font. This script
+renders the states that need no lab (the empty window, the add-server dialog as an address is typed, the error
+panel for each kind of problem) offscreen, one PNG per state and look (``gallery/<look>/<state>.png``);
+``take_screenshots.py`` renders the lab's states (signed in, pairing, waiting, tools). The looks are applied to the
+whole application (:func:`apply_look`) so that ``ui/colours.py`` computes its colours from the palette shown.
+
+    python docs/screenshots/gallery.py [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtGui import QColor, QFont, QPalette  # noqa: E402
+from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget  # noqa: E402
+
+#: Breeze Dark's main colours (KDE): window, base, text, button, highlight.
+DARK = {"window": "#202326", "base": "#141618", "text": "#fcfcfc", "button": "#292c30", "highlight": "#3daee9"}
+LOOKS = ("light", "dark", "large-font")
+
+
+def dark_palette() -> QPalette:
+    made = QPalette()
+    roles = QPalette.ColorRole
+    for role, key in (
+        (roles.Window, "window"),
+        (roles.Base, "base"),
+        (roles.AlternateBase, "button"),
+        (roles.Button, "button"),
+        (roles.Highlight, "highlight"),
+    ):
+        made.setColor(role, QColor(DARK[key]))
+    for role in (roles.WindowText, roles.Text, roles.ButtonText, roles.HighlightedText, roles.ToolTipText):
+        made.setColor(role, QColor(DARK["text"]))
+    made.setColor(roles.PlaceholderText, QColor(252, 252, 252, 128))
+    return made
+
+
+def apply_look(app: QApplication, look: str, base_font: QFont) -> None:
+    style = QStyleFactory.create("Fusion")
+    assert style is not None
+    app.setStyle(style)
+    app.setPalette(dark_palette() if look == "dark" else style.standardPalette())
+    font = QFont(base_font)
+    if look == "large-font":
+        font.setPointSizeF(base_font.pointSizeF() * 1.5)
+    app.setFont(font)
+
+
+def states() -> dict[str, Callable[[], QWidget]]:
+    """The lab-free states, each made fresh (after the look is applied: colours are computed when made)."""
+    from desktop_app.errors import SecretStoreError, ServerExists, ServerUnavailable, WrongAccount, oauth_error
+    from desktop_app.storage.keyring_backends import FILE_STORE_HINT
+    from desktop_app.ui.empty_state import EmptyState
+    from desktop_app.ui.errors import ErrorPanel, describe
+
+    def panel(exc: Exception, title: str) -> Callable[[], QWidget]:
+        def make() -> QWidget:
+            made = ErrorPanel()
+            made.handles = frozenset({"add_account", "show_server", "sign_in_again", "open_settings", "use_file_store"})
+            made.show_report(describe(exc, title=title))
+            made.resize(620, 200)
+            return made
+
+        return make
+
+    def empty() -> QWidget:
+        made = EmptyState()
+        made.resize(900, 520)
+        return made
+
+    return {
+        "empty-state": empty,
+        "error-cancelled": panel(oauth_error("access_denied", "The user denied the request", where="x"), "Sign in"),
+        "error-503": panel(
+            ServerUnavailable(
+                "server_unavailable",
+                "The token endpoint at https://login.example.com/token is unavailable (HTTP 503).",
+                url="https://login.example.com/token",
+            ),
+            "Signing in",
+        ),
+        "error-wrong-account": panel(
+            WrongAccount("wrong_account", "Asked for alice, got bob.", expected="alice", found="bob", url="https://x"),
+            "Sign in again as alice",
+        ),
+        "error-server-exists": panel(
+            ServerExists("https://files.example/mcp is added already, as Lab files.", name="Lab files", url="x"),
+            "Adding a server",
+        ),
+        "error-no-keyring": panel(
+            SecretStoreError(
+                "keyring_unavailable", "No keyring is available.", hint=f"Install gnome-keyring, {FILE_STORE_HINT}."
+            ),
+            "Adding a server",
+        ),
+    }
+
+
+def render(out: Path) -> list[Path]:
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    base_font = app.font()
+    written: list[Path] = []
+    for look in LOOKS:
+        apply_look(app, look, base_font)
+        folder = out / look
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, make in states().items():
+            widget = make()
+            widget.show()
+            app.processEvents()
+            path = folder / f"{name}.png"
+            if not widget.grab().save(str(path), "PNG"):
+                raise RuntimeError(f"could not write {path}")
+            written.append(path)
+            widget.close()
+            widget.deleteLater()
+    return written
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=HERE / "gallery", help="where the PNGs go")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory():
+        for path in render(args.out):
+            print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
