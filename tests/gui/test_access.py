@@ -151,12 +151,7 @@ async def test_the_empty_window_clips_nothing_with_a_larger_font(window: MainWin
     "what",
     [
         "add server",
-        pytest.param(
-            "server settings",
-            marks=pytest.mark.xfail(
-                reason="issue 17 item 2: Server settings is being reworked (helper K)", strict=False
-            ),
-        ),
+        "server settings",
         "error panel",
     ],
 )
