@@ -79,9 +79,13 @@ def test_each_action_runs_its_command(qtbot) -> None:
         "test_connection",
         "open_settings",
         "rename_account",
+        "rename_server",
         "use_in",
         "copy_diagnostics",
         "tool_defaults",
+        "export_servers",
+        "import_servers",
+        "close",
         "quit",
         "about",
     ]
@@ -91,22 +95,14 @@ def test_the_menu_bar_and_the_toolbar(qtbot) -> None:
     made, _commands, window = actions(qtbot)
     menus = {a.text(): [b.objectName() for b in a.menu().actions()] for a in window.menuBar().actions()}
     assert menus == {
-        "&File": ["addServer", "toolDefaults", "", "quit"],
-        "&Server": ["signIn", "addAccount", "testConnection", "serverSettings", "removeServer"],
+        "&File": ["addServer", "importServers", "exportServers", "", "toolDefaults", "", "closeWindow", "quit"],
+        "&Server": ["signIn", "addAccount", "testConnection", "serverSettings", "renameServer", "removeServer"],
         "A&ccount": ["signIn", "signOut", "renameAccount", "useIn", "testConnection", "", "removeAccount"],
         "&Help": ["copyDiagnostics", "about"],
     }
     toolbar = window.findChild(QWidget, "mainToolbar")
     assert toolbar is not None
-    assert [a.objectName() for a in toolbar.actions()] == [
-        "addServer",
-        "signIn",
-        "addAccount",
-        "signOut",
-        "testConnection",
-        "serverSettings",
-        "removeServer",
-    ]
+    assert [a.objectName() for a in toolbar.actions()] == ["addServer", "signIn", "testConnection", "serverSettings"]
     assert made.sign_in.shortcut().toString() == "Ctrl+L"
 
 
@@ -133,6 +129,7 @@ def test_the_context_menu_fits_where_the_click_landed(qtbot) -> None:
         "addAccount",
         "testConnection",
         "serverSettings",
+        "renameServer",
         "",
         "copyDiagnostics",
         "removeServer",
