@@ -32,7 +32,7 @@ from desktop_app.bridge.presence import LiveBridge, live_bridges
 from desktop_app.errors import one_line
 from desktop_app.hosts.installer import HostState, connectors_of, survey
 from desktop_app.storage.paths import data_dir
-from desktop_app.ui import plain
+from desktop_app.ui import list_columns, plain
 from desktop_app.ui.add_server_dialog import AddServerDialog
 from desktop_app.ui.connection_dialog import ConnectionDialog
 from desktop_app.ui.controller import Controller, Job, SignInJob
@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         header.resizeSection(1, 260)
         header.resizeSection(2, 200)
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        list_columns.install(header)
 
         self.window_actions = WindowActions.create(self, self)
         help_menu = self.window_actions.install(self)

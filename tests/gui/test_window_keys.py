@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -15,8 +16,10 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox, QToolBar
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, Identity, Server, ServerSettings
 from desktop_app.oauth.tokenset import TokenSet
+from desktop_app.ui import list_columns
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.model import SCOPES
 from tests.gui.conftest import wait_until
 from tests.helpers.records import store_sign_in
 
@@ -186,18 +189,18 @@ async def test_the_toolbar_fits_800_px_with_a_large_font(
         window.reload()
         window.resize(800, 600)
         await wait_until(lambda: window.width() == 800, what="800 px wide")
-        assert window.toolbar is not None
-        window.toolbar.updateGeometry()
-        await wait_until(lambda: window.toolbar.width() > 0)
-        assert not _overflow(window.toolbar)
+        toolbar = window.toolbar
+        assert toolbar is not None
+        await wait_until(lambda: toolbar.width() > 0)
+        assert not _overflow(toolbar)
         window.resize(300, 600)
-        await wait_until(lambda: _overflow(window.toolbar), what="the check sees an overflow")
+        await wait_until(lambda: _overflow(toolbar), what="the check sees an overflow")
     finally:
         app.setFont(font)
 
 
 async def test_the_server_list_goes_to_a_file_and_comes_back(
-    window: MainWindow, accounts: Accounts, files: tuple[Server, Account, Account], tmp_path
+    window: MainWindow, accounts: Accounts, files: tuple[Server, Account, Account], tmp_path: Path
 ) -> None:
     server, _, _ = files
     path = tmp_path / "servers.json"
@@ -215,3 +218,15 @@ async def test_the_server_list_goes_to_a_file_and_comes_back(
         lambda: next((d for d in window.findChildren(QMessageBox, "errorBox") if d.isVisible()), None)
     )
     assert error.text().startswith("Line 2:")
+
+
+async def test_the_scopes_column_is_hidden_until_shown_from_the_header(
+    window: MainWindow, files: tuple[Server, Account, Account]
+) -> None:
+    header = window.tree.header()
+    assert header.isSectionHidden(SCOPES)
+    menu = list_columns.menu(header)
+    show = next(a for a in menu.actions() if a.text() == "Show scopes")
+    assert not show.isChecked()
+    show.trigger()
+    assert not header.isSectionHidden(SCOPES)
