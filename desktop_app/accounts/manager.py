@@ -128,6 +128,21 @@ class Accounts:
             n += 1
         return f"{host} {n}"
 
+    def rename_server(self, server: Server, name: str) -> Server:
+        """Give the server another name (ConfigurationError ``invalid_server_name`` / ``duplicate_name``); its
+        accounts, settings and the AI tools' entries (which name it by id) are unchanged. Renaming to the same name is
+        a no-op without an event."""
+        renamed = self.registry.update_server(server.id, name=name)
+        if renamed.name != server.name:
+            self.registry.add_event(
+                server_id=server.id,
+                account_id=None,
+                kind="server_renamed",
+                detail=f"{server.name} → {renamed.name}",
+                now=self.clock(),
+            )
+        return renamed
+
     def server(self, text: str) -> Server:
         """A server by name, id, URL or resource; a clear error naming what was asked when none matches."""
         return find_server(self.registry, text)

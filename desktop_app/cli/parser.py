@@ -30,6 +30,9 @@ COMMANDS = (
     "logout",
     "remove",
     "nickname",
+    "rename",
+    "export",
+    "import",
     "consent",
     "doctor",
     "bridge",
@@ -333,6 +336,30 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         nickname.add_argument("server", metavar="SERVER", help=SERVER_HELP)
         nickname.add_argument("nickname", metavar="NAME", help="the name to show for the account ('' clears it)")
         nickname.add_argument("--account", metavar="A", help=ACCOUNT_HELP)
+
+    if wanted("rename"):
+        rename = commands.add_parser("rename", help="give a server another name (its accounts and settings stay)")
+        rename.add_argument("server", metavar="SERVER", help=SERVER_HELP)
+        rename.add_argument("name", metavar="NEW-NAME", help="the server's new name (not only digits)")
+
+    if wanted("export"):
+        export = commands.add_parser(
+            "export",
+            help="write the server list (names, addresses, settings; no account, token or secret) as JSON",
+            description="Write every server's name, address and settings as JSON, to move them to another computer "
+            "or keep a copy. No account, token, client secret or approval is written: after 'import', sign in again.",
+        )
+        export.add_argument("file", metavar="FILE", nargs="?", help="the file to write ('-' or none: standard output)")
+
+    if wanted("import"):
+        import_ = commands.add_parser(
+            "import",
+            help="add the servers of a list written by 'export' (servers already added are skipped)",
+            description="Add each server of a list written by 'export', with its settings; a server already added "
+            "(same address) is skipped, a name already taken gets a number. A file that is not such a list is "
+            "refused, naming the line at fault, before anything is added.",
+        )
+        import_.add_argument("file", metavar="FILE", help="the list to read ('-': standard input)")
 
     if wanted("consent"):
         consent = commands.add_parser("consent", help="show (or withdraw) the pairing you approved for a server")

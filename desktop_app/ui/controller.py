@@ -469,6 +469,12 @@ class Controller(QObject):
         self.sig_changed.emit()
         return updated
 
+    def rename_server(self, server: Server, name: str) -> Server:
+        """Another name for the server (ConfigurationError when it is taken or unusable)."""
+        renamed = self.accounts.rename_server(server, name)
+        self.sig_changed.emit()
+        return renamed
+
     def test_connection(self, account: Account) -> Job:
         """initialize + tools/list with the account's token (renewed first if needed)."""
         server = self.accounts.registry.server(account.server_id)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QAbstractItemView, QTableView, QTabWidget, QWidget
 from desktop_app.accounts.models import Account, Event, Server
 from desktop_app.errors import one_line
 from desktop_app.ui import plain, text
+from desktop_app.ui.account_form import account_form
 from desktop_app.ui.tools_tab import ToolsTab
 
 
@@ -70,14 +71,7 @@ class DetailsPanel(QTabWidget):
         AI tools whose configuration has its connector (None: not known); ``in_use``: the programs running its
         connector now, with when each started it."""
         state, _ = text.account_state(account, now, busy)
-        lines = [
-            one_line(account.display_name),
-            f"State: {state}",
-            text.account_details(account, now),
-            f"Granted scopes: {text.scopes_text(account.scopes)}",
-            f"Signed in: {text.when(account.signed_in_at) if account.signed_in_at else 'never'}"
-            f" · last renewed: {text.renewed_text(account, now)}",
-        ]
+        lines = [one_line(account.display_name), "", *account_form(account, state, now)]
         if hosts is not None:
             used = ", ".join(one_line(h) for h in hosts) if hosts else "no AI tool yet (Account > Use in…)"
             lines.append(f"Used in: {used}")
@@ -92,14 +86,12 @@ class DetailsPanel(QTabWidget):
     ) -> None:
         """``identity``: what the window knows of the server's identity key (None: nothing to say)."""
         summary, _ = text.server_state(accounts)
-        lines = [
-            one_line(server.name),
-            f"Address: {one_line(server.url, 600)}",
-            f"Resource: {one_line(server.resource, 600)}",
-        ]
+        lines = [one_line(server.name), "", f"Address: {one_line(server.url, 600)}"]
+        if server.resource.rstrip("/") != server.url.strip().rstrip("/"):  # the same URL is said once
+            lines.append(f"Resource: {one_line(server.resource, 600)}")
         if server.resource_name:
             lines.append(f"Calls itself: {one_line(server.resource_name)}")
-        lines.append(summary)
+        lines.append(f"Accounts: {summary}")
         if identity:
             lines.append(identity)
         self._show_events(events)

@@ -12,15 +12,15 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QHideEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
-    QInputDialog,
     QMainWindow,
     QMessageBox,
     QSplitter,
     QStackedWidget,
+    QToolBar,
     QTreeView,
     QWidget,
 )
@@ -32,7 +32,7 @@ from desktop_app.bridge.presence import LiveBridge, live_bridges
 from desktop_app.errors import one_line
 from desktop_app.hosts.installer import HostState, connectors_of, survey
 from desktop_app.storage.paths import data_dir
-from desktop_app.ui import plain
+from desktop_app.ui import list_columns, plain
 from desktop_app.ui.add_server_dialog import AddServerDialog
 from desktop_app.ui.connection_dialog import ConnectionDialog
 from desktop_app.ui.controller import Controller, Job, SignInJob
@@ -44,6 +44,7 @@ from desktop_app.ui.identity_box import stored_identity
 from desktop_app.ui.menu_entry import MenuEntryOffer
 from desktop_app.ui.model import COLUMNS, NAME, ConnectorsModel
 from desktop_app.ui.removals import Removals
+from desktop_app.ui.server_file import ServerFile
 from desktop_app.ui.settings_dialog import ServerSettingsDialog
 from desktop_app.ui.signin_dialog import SignInDialog
 from desktop_app.ui.tools_tab import ToolsTab
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         header.resizeSection(1, 260)
         header.resizeSection(2, 200)
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        list_columns.install(header)
 
         self.window_actions = WindowActions.create(self, self)
         help_menu = self.window_actions.install(self)
@@ -121,12 +123,18 @@ class MainWindow(QMainWindow):
         self.act_test = self.window_actions.test
         self.act_settings = self.window_actions.settings
         self.act_rename = self.window_actions.rename
+        self.act_rename_server = self.window_actions.rename_server
+        self.act_export = self.window_actions.export_servers
+        self.act_import = self.window_actions.import_servers
+        self.act_close = self.window_actions.close
         self.act_use_in = self.window_actions.use_in
         self.act_diagnostics = self.window_actions.diagnostics
         self.act_quit = self.window_actions.quit
         self.act_about = self.window_actions.about
         self.act_tool_defaults = self.window_actions.tool_defaults
         self.removals = Removals(self)
+        self.server_file = ServerFile(self)
+        self.toolbar = self.findChild(QToolBar, "mainToolbar")
         self.details_tabs = DetailsPanel()
         self.tools_tab = ToolsTab(controller, self._open)
         self.details_tabs.add_tools(self.tools_tab)
@@ -146,7 +154,12 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.empty)
         self.pages.addWidget(splitter)
         self.setCentralWidget(self.pages)
-        self.statusBar().showMessage("Ready")
+        # The status bar says what just happened, or nothing (never "Ready").
+        self.statusBar().setObjectName("statusBar")
+        # Enter on a row does its main action (docs/decisions/0030-window-pass.md); only while the tree has focus.
+        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            enter = QShortcut(QKeySequence(key), self.tree, context=Qt.ShortcutContext.WidgetShortcut)
+            enter.activated.connect(self.main_action)
 
         self.tree.selectionModel().currentChanged.connect(lambda *_: self._selection_changed())
         self.tree.customContextMenuRequested.connect(self._context_menu)
@@ -166,6 +179,9 @@ class MainWindow(QMainWindow):
         self.model.set_snapshot(self.controller.snapshot())
         has_servers = self.model.server_count() > 0
         self.pages.setCurrentIndex(1 if has_servers else 0)
+        # An empty window has one thing to do, the empty page's "Add server": no row of greyed-out buttons above it.
+        if self.toolbar is not None:
+            self.toolbar.setVisible(has_servers)
         self.tree.expandAll()
         if has_servers and not self.tree.currentIndex().isValid():
             self.tree.setCurrentIndex(self.model.index(0, 0))
@@ -351,17 +367,16 @@ class MainWindow(QMainWindow):
         self._open(ServerSettingsDialog(self.controller, server, self))
 
     def rename_account(self) -> None:
-        account = self.selected_account()
-        if account is None:
-            return
-        ask = QInputDialog(self)
-        ask.setObjectName("renameDialog")
-        ask.setWindowTitle("Rename account")
-        ask.setLabelText(f"Nickname for {one_line(account.label)} (empty: none):")
-        plain.dialog(ask)
-        ask.setTextValue(account.nickname or "")
-        ask.textValueSelected.connect(lambda value: self.controller.set_nickname(account, value.strip() or None))
-        self._open(ask)
+        self.server_file.rename_account()
+
+    def rename_server(self) -> None:
+        self.server_file.rename_server()
+
+    def export_servers(self) -> None:
+        self.server_file.export_servers()
+
+    def import_servers(self) -> None:
+        self.server_file.import_servers()
 
     def tool_defaults(self) -> None:
         self.tools_tab.edit_defaults()
@@ -466,11 +481,25 @@ class MainWindow(QMainWindow):
         menu.popup(self.tree.viewport().mapToGlobal(point))
 
     def _double_clicked(self, index: QModelIndex) -> None:
-        account = self.model.account_at(index)
-        if account is not None and account.state is not AccountState.SIGNED_IN:
+        if self.model.account_at(index) is not None:
+            self.main_action()
+
+    def main_action(self) -> None:
+        """Enter (or a double click) on a row: an account that needs a sign-in is signed in again, a signed-in one is
+        tested; a server without a live account is signed in to, one with accounts opens or closes."""
+        server, account = self.selected_server(), self.selected_account()
+        if server is None or (account is not None and self.controller.busy(account.id) is not None):
+            return
+        if account is not None:
+            if account.state is AccountState.SIGNED_IN:
+                self.test_connection()
+            else:
+                self.sign_in()
+        elif not any(a.state is not AccountState.SIGNED_OUT for a in self._accounts_of(server)):
             self.sign_in()
-        elif account is not None:
-            self.test_connection()
+        else:
+            index = self.tree.currentIndex().siblingAtColumn(0)
+            self.tree.setExpanded(index, not self.tree.isExpanded(index))
 
     # -- geometry ------------------------------------------------------------------------------------------
     def _restore(self) -> None:

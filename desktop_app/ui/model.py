@@ -18,7 +18,9 @@ from PySide6.QtGui import QFont
 from desktop_app.accounts.models import Account, Server
 from desktop_app.errors import one_line
 from desktop_app.ui import plain, text
+from desktop_app.ui.account_form import account_form
 from desktop_app.ui.icons import tone_icon
+from desktop_app.ui.text import Tone
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -275,16 +277,22 @@ class ConnectorsModel(QAbstractItemModel):
             if column == NAME:
                 return one_line(account.display_name)
             if column == STATE:
-                return state
+                return list_state(state, tone)
             if column == SCOPES:
                 return text.scopes_text(account.scopes)
             if column == RENEWED:
                 return text.renewed_text(account, now)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return plain.tooltip(text.account_details(account, now))
+            return plain.tooltip("\n".join(account_form(account, state, now)))
         if role == Qt.ItemDataRole.DecorationRole and column == NAME:
             return tone_icon(tone.value)
         return None
+
+
+def list_state(state: str, tone: Tone) -> str:
+    """The State column's words: a healthy account is "Signed in" (renewing is the app's job; the expiry and the last
+    renewal are in its details and tooltip); anything a person may need to act on keeps its whole sentence."""
+    return "Signed in" if tone is Tone.GOOD else state
 
 
 def _same_order(old: list[int], new: list[int]) -> bool:

@@ -83,7 +83,7 @@ def account_state(account: Account, now: float, busy: str | None = None) -> tupl
 
 def account_details(account: Account, now: float) -> str:
     """A tooltip: what the list cannot fit (identity source, why it needs a sign-in, the last problem)."""
-    source = _source(account)
+    source = identity_source(account)
     lines = [f"Signed in as {one_line(account.label)}" + (f" (from the {source})" if source else "")]
     if account.nickname:
         lines.append(f"Nickname: {one_line(account.nickname)}")
@@ -100,7 +100,8 @@ def account_details(account: Account, now: float) -> str:
     return "\n".join(lines)
 
 
-def _source(account: Account) -> str:
+def identity_source(account: Account) -> str:
+    """Where the account's label came from, in words ("" when the person gave it)."""
     return {
         "id_token": "ID token",
         "userinfo": "userinfo endpoint",

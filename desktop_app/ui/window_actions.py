@@ -32,6 +32,10 @@ class Commands(Protocol):
     def test_connection(self) -> None: ...
     def open_settings(self) -> None: ...
     def rename_account(self) -> None: ...
+    def rename_server(self) -> None: ...
+    def export_servers(self) -> None: ...
+    def import_servers(self) -> None: ...
+    def close(self) -> bool: ...
     def use_in(self) -> None: ...
     def copy_diagnostics(self) -> None: ...
     def tool_defaults(self) -> None: ...
@@ -71,9 +75,13 @@ class WindowActions:
     test: QAction
     settings: QAction
     rename: QAction
+    rename_server: QAction
     use_in: QAction
     diagnostics: QAction
     tool_defaults: QAction
+    export_servers: QAction
+    import_servers: QAction
+    close: QAction
     quit: QAction
     about: QAction
 
@@ -113,7 +121,7 @@ class WindowActions:
                 "signOut",
                 "Sign &out",
                 "sign-out",
-                None,
+                "Ctrl+Shift+L",
                 commands.sign_out,
                 "Revoke and forget the selected account's tokens",
             ),
@@ -158,9 +166,18 @@ class WindowActions:
                 "renameAccount",
                 "Re&name account…",
                 None,
-                "F2",
+                None,  # F2, while an account is selected (follow_selection)
                 commands.rename_account,
                 "Give the selected account a nickname",
+            ),
+            rename_server=_action(
+                parent,
+                "renameServer",
+                "Re&name server…",
+                None,
+                "F2",
+                commands.rename_server,
+                "Give the selected server another name (its accounts and settings stay)",
             ),
             use_in=_action(
                 parent,
@@ -189,6 +206,33 @@ class WindowActions:
                 commands.tool_defaults,
                 "Which tools start on for new connectors, and whether new tools wait for your approval",
             ),
+            export_servers=_action(
+                parent,
+                "exportServers",
+                "&Export server list…",
+                None,
+                None,
+                commands.export_servers,
+                "Save the servers' names, addresses and settings to a file (no account, token or secret)",
+            ),
+            import_servers=_action(
+                parent,
+                "importServers",
+                "&Import server list…",
+                None,
+                None,
+                commands.import_servers,
+                "Add the servers of an exported list (servers already added are skipped)",
+            ),
+            close=_action(
+                parent,
+                "closeWindow",
+                "&Close window",
+                None,
+                "Ctrl+W",  # what GNOME and KDE use (the offscreen and other themes' Close may be Ctrl+F4 only)
+                commands.close,
+                "Close the window (the app keeps renewing sign-ins in the tray, when there is one)",
+            ),
             quit=_action(parent, "quit", "&Quit", None, std.Quit, commands.quit, f"Quit {appinfo.APP_NAME}"),
             about=_action(parent, "about", "&About", None, None, commands.about, f"About {appinfo.APP_NAME}"),
         )
@@ -198,26 +242,24 @@ class WindowActions:
         toolbar = QToolBar("Main toolbar", window)
         toolbar.setObjectName("mainToolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in (
-            self.add_server,
-            self.sign_in,
-            self.add_account,
-            self.sign_out,
-            self.test,
-            self.settings,
-            self.remove,
-        ):
+        # The few a person uses most; the rest are in the menus and the context menu. Seven with their labels did not
+        # fit 800 px and hid the last behind "»" (issue 17 item 12).
+        for action in (self.add_server, self.sign_in, self.test, self.settings):
             toolbar.addAction(action)
         window.addToolBar(toolbar)
 
         menu = window.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addAction(self.add_server)
+        file_menu.addAction(self.import_servers)
+        file_menu.addAction(self.export_servers)
+        file_menu.addSeparator()
         file_menu.addAction(self.tool_defaults)
         file_menu.addSeparator()
+        file_menu.addAction(self.close)
         file_menu.addAction(self.quit)
         server_menu = menu.addMenu("&Server")
-        for action in (self.sign_in, self.add_account, self.test, self.settings, self.remove):
+        for action in (self.sign_in, self.add_account, self.test, self.settings, self.rename_server, self.remove):
             server_menu.addAction(action)
         account_menu = menu.addMenu("A&ccount")
         for action in (self.sign_in, self.sign_out, self.rename, self.use_in, self.test):
@@ -241,7 +283,7 @@ class WindowActions:
             menu.addAction(self.diagnostics)
             menu.addAction(self.remove_account)
         else:
-            for action in (self.sign_in, self.add_account, self.test, self.settings):
+            for action in (self.sign_in, self.add_account, self.test, self.settings, self.rename_server):
                 menu.addAction(action)
             menu.addSeparator()
             menu.addAction(self.diagnostics)
@@ -268,4 +310,9 @@ class WindowActions:
         delete = QKeySequence(QKeySequence.StandardKey.Delete)
         self.remove_account.setShortcut(delete if account is not None else QKeySequence())
         self.remove.setShortcut(QKeySequence() if account is not None else delete)
+        # F2 renames what is selected, the same way.
+        f2 = QKeySequence(Qt.Key.Key_F2)
+        self.rename.setShortcut(f2 if account is not None else QKeySequence())
+        self.rename_server.setShortcut(QKeySequence() if account is not None else f2)
+        self.rename_server.setEnabled(server is not None)
         self.diagnostics.setEnabled(server is not None)

@@ -89,7 +89,7 @@ def test_what_each_row_says() -> None:
     parent = model.index(0, 0)
     states = [model.index(r, STATE, parent).data() for r in range(6)]
     assert states == [
-        "Signed in · expires in 50 min",
+        "Signed in",  # the expiry is in the details and the tooltip
         "Needs sign-in",
         "Signed out",
         "Renewing…",

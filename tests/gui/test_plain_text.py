@@ -155,7 +155,7 @@ def test_names_and_tooltips_in_the_list_are_the_literal_text(qapp: QApplication)
         tip = row.data(Qt.ItemDataRole.ToolTipRole)
         assert "&lt;b&gt;" in tip and "<b>" not in tip and "<img" not in tip and "<a " not in tip
         assert SHOWN in shown_tooltip(tip)
-    assert f"Signed in as {SHOWN}" in shown_tooltip(account_row.data(Qt.ItemDataRole.ToolTipRole))
+    assert f"Who: {SHOWN}" in shown_tooltip(account_row.data(Qt.ItemDataRole.ToolTipRole))
 
 
 def test_tool_names_are_the_literal_text(qapp: QApplication) -> None:

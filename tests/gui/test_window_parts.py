@@ -10,6 +10,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMainWindow, QPushButton, QWidget
 
 from desktop_app.accounts.models import Account, AccountState, Event, Server, ServerSettings
+from desktop_app.ui import text
 from desktop_app.ui.details_panel import DetailsPanel
 from desktop_app.ui.empty_state import EmptyState
 from desktop_app.ui.window_actions import WindowActions
@@ -79,9 +80,13 @@ def test_each_action_runs_its_command(qtbot) -> None:
         "test_connection",
         "open_settings",
         "rename_account",
+        "rename_server",
         "use_in",
         "copy_diagnostics",
         "tool_defaults",
+        "export_servers",
+        "import_servers",
+        "close",
         "quit",
         "about",
     ]
@@ -91,22 +96,14 @@ def test_the_menu_bar_and_the_toolbar(qtbot) -> None:
     made, _commands, window = actions(qtbot)
     menus = {a.text(): [b.objectName() for b in a.menu().actions()] for a in window.menuBar().actions()}
     assert menus == {
-        "&File": ["addServer", "toolDefaults", "", "quit"],
-        "&Server": ["signIn", "addAccount", "testConnection", "serverSettings", "removeServer"],
+        "&File": ["addServer", "importServers", "exportServers", "", "toolDefaults", "", "closeWindow", "quit"],
+        "&Server": ["signIn", "addAccount", "testConnection", "serverSettings", "renameServer", "removeServer"],
         "A&ccount": ["signIn", "signOut", "renameAccount", "useIn", "testConnection", "", "removeAccount"],
         "&Help": ["copyDiagnostics", "about"],
     }
     toolbar = window.findChild(QWidget, "mainToolbar")
     assert toolbar is not None
-    assert [a.objectName() for a in toolbar.actions()] == [
-        "addServer",
-        "signIn",
-        "addAccount",
-        "signOut",
-        "testConnection",
-        "serverSettings",
-        "removeServer",
-    ]
+    assert [a.objectName() for a in toolbar.actions()] == ["addServer", "signIn", "testConnection", "serverSettings"]
     assert made.sign_in.shortcut().toString() == "Ctrl+L"
 
 
@@ -133,6 +130,7 @@ def test_the_context_menu_fits_where_the_click_landed(qtbot) -> None:
         "addAccount",
         "testConnection",
         "serverSettings",
+        "renameServer",
         "",
         "copyDiagnostics",
         "removeServer",
@@ -187,7 +185,7 @@ def test_details_of_an_account_and_its_events(qtbot) -> None:
     panel.show_account(ACCOUNT, now=NOW, busy=None, events=events)
     shown = panel.details.text().splitlines()
     assert shown[0] == "alice@example.test"
-    assert shown[1].startswith("State: ")
+    assert shown[1] == "" and shown[2].startswith("State: ")
     assert "Granted scopes: files:read" in shown
     assert panel.details.textFormat() == Qt.TextFormat.PlainText
     model = panel.activity_model
@@ -196,7 +194,7 @@ def test_details_of_an_account_and_its_events(qtbot) -> None:
     assert not model.item(0, 0).isEditable()
 
     panel.show_account(ACCOUNT, now=NOW, busy="Renewing", events=[])
-    assert panel.details.text().splitlines()[1] == "State: Renewing…"
+    assert panel.details.text().splitlines()[2] == "State: Renewing…"
     assert panel.activity_model.rowCount() == 0
 
 
@@ -205,11 +203,12 @@ def test_details_of_a_server(qtbot) -> None:
     qtbot.addWidget(panel)
     panel.show_server(SERVER, accounts=[ACCOUNT], events=[Event(1, 1, None, NOW, "server_added", "")])
     shown = panel.details.text().splitlines()
-    assert shown[:4] == [
+    assert shown[:5] == [  # the address once: the resource is the same URL
         "Example",
+        "",
         "Address: https://mcp.example/mcp",
-        "Resource: https://mcp.example/mcp",
         "Calls itself: Example files",
+        "Accounts: 1 account signed in",
     ]
     assert panel.activity_model.rowCount() == 1
     panel.show_nothing()
@@ -225,3 +224,24 @@ def test_the_empty_state_asks_for_a_server(qtbot) -> None:
     assert button is not None
     with qtbot.waitSignal(empty.sig_add_server_requested, timeout=1000):
         button.click()
+
+
+def test_a_signed_out_account_s_details_do_not_say_it_is_signed_in(qtbot) -> None:
+    panel = DetailsPanel()
+    qtbot.addWidget(panel)
+    out = dataclasses.replace(ACCOUNT, state=AccountState.SIGNED_OUT, signed_in_at=NOW - 3600)
+    panel.show_account(out, now=NOW, busy=None, events=[])
+    shown = panel.details.text().splitlines()
+    assert "State: Signed out" in shown
+    assert not [line for line in shown if line.startswith(("Signed in", "Access expires", "Renewal", "Last renewed"))]
+    assert "Last signed in: " + text.when(NOW - 3600) in shown
+    panel.show_account(ACCOUNT, now=NOW, busy=None, events=[])
+    assert "Signed in: " + text.when(ACCOUNT.signed_in_at) in panel.details.text().splitlines()
+
+
+def test_a_server_with_another_resource_says_both(qtbot) -> None:
+    panel = DetailsPanel()
+    qtbot.addWidget(panel)
+    other = dataclasses.replace(SERVER, url="mcp.example/mcp/", resource="https://mcp.example/api")
+    panel.show_server(other, accounts=[], events=[])
+    assert "Resource: https://mcp.example/api" in panel.details.text().splitlines()

@@ -14,6 +14,7 @@ from desktop_app.cli.commands.desktop import run_desktop
 from desktop_app.cli.commands.diagnostics import run_doctor
 from desktop_app.cli.commands.hosts import run_hosts, run_install, run_uninstall
 from desktop_app.cli.commands.identity import run_identity
+from desktop_app.cli.commands.server_file import run_export, run_import, run_rename
 from desktop_app.cli.commands.servers import run_add, run_consent, run_list, run_remove
 from desktop_app.cli.commands.tools import run_call, run_tools
 from desktop_app.cli.console import Console
@@ -33,6 +34,9 @@ COMMANDS: dict[str, Command] = {
     "logout": run_logout,
     "remove": run_remove,
     "nickname": run_nickname,
+    "rename": run_rename,
+    "export": run_export,
+    "import": run_import,
     "consent": run_consent,
     "doctor": run_doctor,
     "bridge": run_bridge,
