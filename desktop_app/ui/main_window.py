@@ -293,8 +293,16 @@ class MainWindow(QMainWindow):
         dialog.error_panel.sig_action.connect(dialog.reject)
         dialog.error_panel.sig_action.connect(self.error_action)
         dialog.sig_signed_in.connect(self._signed_in)
+        dialog.sig_test_requested.connect(lambda account: self._next_step(account, self.test_connection))
+        dialog.sig_use_in_requested.connect(lambda account: self._next_step(account, self.use_in))
         self._open(dialog)
         dialog.start()
+
+    def _next_step(self, account: Account, step: Callable[[], None]) -> None:
+        """What the sign-in's last page offers (test the connection, use it in an AI tool), for that account."""
+        self.reload()
+        self.select_account(account.id)
+        step()
 
     def _signed_in(self, result: LoginResult) -> None:
         self.reload()

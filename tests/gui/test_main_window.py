@@ -6,7 +6,7 @@ import socket
 
 import pytest
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QWidget
 
 from desktop_app.accounts.models import AccountState
 from desktop_app.ui.add_server_dialog import AddServerDialog
@@ -247,3 +247,27 @@ async def test_window_geometry_is_remembered(qtbot, controller: Controller, tmp_
     second = MainWindow(controller, settings=QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(second)
     assert (second.width(), second.height()) == (777, 555)
+
+
+@pytest.mark.parametrize("step", ["test", "use_in"])
+async def test_the_sign_ins_next_steps_open_the_test_or_use_in_for_that_account(
+    window: MainWindow, qtbot, lab_mcp, system_browser: SystemBrowser, step: str
+) -> None:
+    from desktop_app.ui.connection_dialog import ConnectionDialog
+    from desktop_app.ui.use_in_dialog import UseInDialog
+
+    dialog = await add_server(window, qtbot, lab_mcp.url)
+    await wait_until(lambda: dialog.stack.currentIndex() == PAIRING, what="the pairing card")
+    dialog.continue_button.click()
+    await wait_until(lambda: dialog.stack.currentIndex() in (DONE, FAILED), what="the sign-in's end")
+    assert dialog.stack.currentIndex() == DONE, dialog.error_panel.message.text()
+    assert dialog.test_button.isVisible() and dialog.use_in_button.isVisible()
+    window.select_server(window.model.server_at(window.model.index(0, 0)).id)  # the server row, not the account
+    (dialog.test_button if step == "test" else dialog.use_in_button).click()
+    opened = dialog_of(window, ConnectionDialog if step == "test" else UseInDialog)
+    assert window.selected_account() is not None and window.selected_account().label == "alice@lab.test"
+    if isinstance(opened, ConnectionDialog):
+        assert opened.account.label == "alice@lab.test"
+        await wait_until(lambda: opened.stack.currentIndex() != 0, what="the test's end")
+    assert isinstance(opened, QWidget)
+    opened.close()
