@@ -109,21 +109,44 @@ def _status(message: str) -> str:
     return found.group(1) if found else ""
 
 
+#: The window's words for what a code of these classes says happened (data by code, as cli/hints.py has; the branches
+#: are the classes). Each takes the host a person recognises and the HTTP status the message names, if any.
+_DENIED_WORDS: dict[str, Callable[[str], str]] = {
+    "access_denied": lambda host: (
+        "You cancelled the sign-in." if host == SOMEONE else f"You cancelled the sign-in at {host}."
+    ),
+}
+_TROUBLE_WORDS: dict[str, Callable[[str, str], str]] = {
+    "rate_limited": lambda host, status: (
+        f"{host} is busy (it answered {status or 429}: too many requests); try again in a minute."
+    ),
+    "server_unavailable": lambda host, status: (
+        f"{host} is having trouble{f' (it answered {status})' if status else ''}; try again later."
+    ),
+    "temporarily_unavailable": lambda host, status: (
+        f"{host} is having trouble (it says it cannot sign you in right now); try again later."
+    ),
+    "server_error": lambda host, status: (
+        f"{host} is having trouble (it says it cannot sign you in right now); try again later."
+    ),
+}
+#: Codes that mean the person chose it (no warning icon, no "problem").
+_CHOSEN = {"access_denied": True}
+#: A keyring that is missing (not locked, not refusing): the unencrypted file store is the way out.
+_FILE_STORE_HELPS = {"keyring_unavailable": True}
+#: Codes outside the transient classes where trying the same thing again can help.
+_RETRY_HELPS = {"sign_in_timeout": True, "state_mismatch": True, "database_busy": True}
+
+
 def window_words(exc: ConnectorError) -> str | None:
     """The window's own message where the code says what happened in words a person uses; None: the engine's."""
     host = host_of(exc.url) or SOMEONE
     if isinstance(exc, AuthorizationDenied):
-        if exc.code == "access_denied":
-            return "You cancelled the sign-in." if host == SOMEONE else f"You cancelled the sign-in at {host}."
-        return f"{host} wants you to sign in (or choose an account) in the browser."
-    if isinstance(exc, ServerUnavailable) and exc.code in ("server_unavailable", "rate_limited"):
-        status = _status(exc.message)
-        if exc.code == "rate_limited":
-            return f"{host} is busy (it answered {status or 429}: too many requests); try again in a minute."
-        said = f" (it answered {status})" if status else ""
-        return f"{host} is having trouble{said}; try again later."
-    if isinstance(exc, ServerUnavailable) and exc.code in ("temporarily_unavailable", "server_error"):
-        return f"{host} is having trouble (it says it cannot sign you in right now); try again later."
+        denied = _DENIED_WORDS.get(exc.code)
+        return denied(host) if denied else f"{host} wants you to sign in (or choose an account) in the browser."
+    trouble = _TROUBLE_WORDS.get(exc.code) if isinstance(exc, ServerUnavailable) else None
+    if trouble is not None:
+        return trouble(host, _status(exc.message))
     if isinstance(exc, GrantExpired):
         return f"{host} no longer accepts this sign-in (it ended, or was withdrawn)."
     if isinstance(exc, InvalidClient):
@@ -136,7 +159,7 @@ def _words_hint(exc: ConnectorError) -> str | None:
     if isinstance(exc, AuthorizationDenied):
         return (
             "Nothing was changed. Sign in again when you are ready."
-            if exc.code == "access_denied"
+            if _CHOSEN.get(exc.code, False)
             else "Sign in again: the browser will ask you."
         )
     if isinstance(exc, ServerUnavailable):
@@ -222,7 +245,7 @@ def actions_for(exc: ConnectorError) -> tuple[ErrorAction, ...]:
         return (ErrorAction("sign_in_again", "Sign in again", server=exc.server, account_id=exc.account_id),)
     if isinstance(exc, NoRegistrationPath | InvalidClient):
         return (ErrorAction("open_settings", "Open the server's settings"),)
-    if isinstance(exc, SecretStoreError) and exc.code == "keyring_unavailable":
+    if isinstance(exc, SecretStoreError) and _FILE_STORE_HELPS.get(exc.code, False):
         return (ErrorAction("use_file_store", "Use an unencrypted file instead…", warning=FILE_STORE_WARNING),)
     return ()
 
@@ -232,7 +255,7 @@ def retry_helps(exc: BaseException) -> bool:
     or timed-out sign-in; not a mistake that the same request would make again."""
     if isinstance(exc, TransientError | AuthorizationDenied):
         return True
-    return isinstance(exc, ConnectorError) and exc.code in ("sign_in_timeout", "state_mismatch", "database_busy")
+    return isinstance(exc, ConnectorError) and _RETRY_HELPS.get(exc.code, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +289,7 @@ def describe(exc: BaseException, *, title: str, context: str = "") -> ErrorRepor
     detail_lines.insert(0, f"{appinfo.APP_NAME} {appinfo.VERSION}: {title}")
     if context:
         detail_lines += ["", context]
-    chosen = isinstance(exc, AuthorizationDenied) and exc.code == "access_denied"
+    chosen = isinstance(exc, AuthorizationDenied) and _CHOSEN.get(exc.code, False)
     return ErrorReport(
         title, message, hint, redact("\n".join(detail_lines)), actions, retry_helps(exc), problem=not chosen
     )
