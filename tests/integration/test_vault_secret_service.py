@@ -399,3 +399,16 @@ def test_no_bus_at_all_reads_the_same_either_way(monkeypatch: pytest.MonkeyPatch
     assert errors[0] == errors[2] and errors[1] == errors[3]
     assert errors[1][0] == "keyring_unavailable"
     assert "not available (SecretServiceNotAvailableException) to read account/n" in errors[1][1]
+
+
+def test_a_keyring_daemon_that_died_is_started_again_for_the_next_test(
+    private_secret_service: PrivateSecretService, request: pytest.FixtureRequest
+) -> None:
+    """gnome-keyring-daemon aborts by itself now and then: the next test's keyring is a live one, with what was
+    stored (it lives in files), instead of every later test failing."""
+    daemon = private_secret_service._processes[-1]
+    daemon.kill()
+    daemon.wait()
+    revived = request.getfixturevalue("secret_service")
+    assert revived._processes[-1] is not daemon and revived._processes[-1].poll() is None
+    assert revived.is_locked() is False

@@ -24,11 +24,13 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import secretstorage
@@ -80,6 +82,20 @@ class PrivateSecretService:
     #: The environment that points a process at this keyring (applied to os.environ for the session).
     environment: dict[str, str]
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
+    _daemon_env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def revive(self) -> str | None:
+        """Start gnome-keyring-daemon again if it exited (it aborts by itself now and then: a known bug of its own;
+        the store lives in files, so nothing is lost). Returns why it was gone (its log's last lines), or None."""
+        daemon = self._processes[-1] if len(self._processes) > 1 else None
+        if daemon is None or daemon.poll() is None:
+            return None
+        log = self.root / "daemons.log"
+        why = f"exit {daemon.returncode}: " + " | ".join(log.read_text(errors="replace").splitlines()[-3:])[-300:]
+        with log.open("ab") as out:
+            self._processes[-1] = _keyring_daemon(self, self._daemon_env, out)
+        _wait("gnome-keyring-daemon", lambda: _name_has_owner(self.bus_address, SECRETS_NAME), self._processes, log)
+        return why
 
     @property
     def pids(self) -> list[int]:
@@ -163,6 +179,22 @@ def _wait(what: str, ready: Callable[[], bool], processes: list[subprocess.Popen
         time.sleep(0.02)
 
 
+def _keyring_daemon(service: PrivateSecretService, env: dict[str, str], out: Any) -> subprocess.Popen[bytes]:
+    """gnome-keyring-daemon on the service's bus, unlocked with its password."""
+    daemon = subprocess.Popen(
+        ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+        stdin=subprocess.PIPE,
+        stdout=out,
+        stderr=out,
+        env=env,
+        start_new_session=True,
+    )
+    assert daemon.stdin is not None
+    daemon.stdin.write(service.password.encode())
+    daemon.stdin.close()
+    return daemon
+
+
 def start_secret_service(password: str | None = None) -> PrivateSecretService:
     """Start a private bus and an unlocked gnome-keyring on it; the caller applies ``environment`` and stops it.
 
@@ -212,24 +244,14 @@ def start_secret_service(password: str | None = None) -> PrivateSecretService:
                 )
             )
             _wait("dbus-daemon", lambda: _name_has_owner(bus_address, "org.freedesktop.DBus"), service._processes, log)
-            keyring_daemon = subprocess.Popen(
-                ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-                stdin=subprocess.PIPE,
-                stdout=out,
-                stderr=out,
-                env=daemon_env,
-                start_new_session=True,
-            )
-            service._processes.append(keyring_daemon)
-            assert keyring_daemon.stdin is not None
-            keyring_daemon.stdin.write(password.encode())
-            keyring_daemon.stdin.close()
+            service._processes.append(_keyring_daemon(service, daemon_env, out))
             _wait(
                 "gnome-keyring-daemon",
                 lambda: _name_has_owner(bus_address, SECRETS_NAME),
                 service._processes,
                 log,
             )
+        service._daemon_env = daemon_env
     except BaseException:
         service.stop()
         raise
@@ -267,7 +289,12 @@ def private_secret_service() -> Iterator[PrivateSecretService]:
 
 @pytest.fixture
 def secret_service(private_secret_service: PrivateSecretService) -> Iterator[PrivateSecretService]:
-    """The session's keyring with its helpers; unlocked again after the test."""
+    """The session's keyring with its helpers; unlocked again after the test. A daemon that died since the last test
+    (gnome-keyring-daemon aborts by itself now and then) is started again first, and that is said on stderr: one
+    crash of a third-party daemon must not fail every test after it."""
+    why = private_secret_service.revive()
+    if why is not None:
+        sys.stderr.write(f"\nThe private gnome-keyring-daemon had stopped ({why}); started again.\n")
     private_secret_service.unlock()
     yield private_secret_service
     private_secret_service.unlock()
