@@ -12,8 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from desktop_app.accounts import worker_launch
-from desktop_app.accounts.renewal_wire import WORKER_FLAG
+from desktop_app.accounts.worker_words import HANDED_OVER, WORKER_FLAG
 from desktop_app.cli.parser import WINDOW_HIDDEN_FLAG, command_in
 
 #: What the window understands (desktop_app.app.main.parse_args); the command line has its own ``-v``.
@@ -29,8 +28,10 @@ def opens_window(words: Sequence[str]) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words == [WORKER_FLAG]:
-        return worker_launch.hand_over()  # the first stage: start the worker proper, and end
-    if words == [WORKER_FLAG, worker_launch.HANDED_OVER]:
+        from desktop_app.accounts.worker_launch import hand_over  # subprocess: only for the worker's first stage
+
+        return hand_over()  # the first stage: start the worker proper, and end
+    if words == [WORKER_FLAG, HANDED_OVER]:
         from desktop_app.storage.renewal_worker import main as renewal_worker  # a renewal, and nothing else
 
         return renewal_worker()

@@ -27,9 +27,6 @@ from desktop_app.errors import ConnectorError
 from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.oauth.trace import TraceEvent
 
-#: The first word of the worker's command line (``python -m desktop_app --renewal-worker``, or the frozen app's
-#: executable followed by it): the program's entry hands it to the worker before anything else is looked at.
-WORKER_FLAG = "--renewal-worker"
 #: The most a request or an answer may be (bytes): both are a few hundred.
 MAX_LINE = 64 * 1024
 

@@ -21,11 +21,9 @@ import subprocess
 import sys
 from typing import IO, Any
 
-from desktop_app.accounts.renewal_wire import WORKER_FLAG, RenewalAnswer
+from desktop_app.accounts.renewal_wire import RenewalAnswer
+from desktop_app.accounts.worker_words import HANDED_OVER, WORKER_FLAG
 from desktop_app.errors import RenewerUnavailable
-
-#: The second word of the worker proper's command line, after :data:`WORKER_FLAG`.
-HANDED_OVER = "--handed-over"
 
 #: What a standard stream of the started process is: a new pipe, or one of this process's streams.
 Stream = int | IO[Any]

@@ -24,8 +24,6 @@ import httpx
 
 from desktop_app.accounts.lookup import find_account, find_server
 from desktop_app.accounts.models import Account, Server
-from desktop_app.accounts.renewal_wire import fingerprint
-from desktop_app.accounts.renewer import renew_detached
 from desktop_app.bridge import presence, words
 from desktop_app.bridge.app_link import AppLink
 from desktop_app.bridge.app_link import ask_step_up as ask_app_step_up
@@ -40,7 +38,7 @@ from desktop_app.cli.parser import parse
 from desktop_app.errors import AccountRemoved, ConnectorError, SignInRequired, TokenRejected
 from desktop_app.oauth import http as oauth_http
 from desktop_app.oauth.auth import BearerAuth
-from desktop_app.oauth.netpolicy import shared_ssl_context
+from desktop_app.oauth.netpolicy import prepare_first_connection
 from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.storage.profile_stores import open_stores
 from desktop_app.storage.registry import SqliteRegistry
@@ -78,9 +76,9 @@ async def serve(
     server_text: str, account_text: str | None, secret_store: str | None, stdin: BinaryIO, stdout: BinaryIO
 ) -> int:
     host = await HostLink.open(stdin, stdout)
-    # The CA bundle loads in a thread (OpenSSL parses it without the GIL) while the profile and the token are read
-    # over D-Bus: the two slowest steps before the first answer, done side by side.
-    tls_ready = asyncio.get_running_loop().run_in_executor(None, shared_ssl_context, True)  # as new_client asks
+    # The CA bundle and the network library's lazy parts load in a thread (OpenSSL parses the bundle without the
+    # GIL) while the profile and the token are read over D-Bus: the slowest steps before the first answer, side by side.
+    tls_ready = asyncio.get_running_loop().run_in_executor(None, prepare_first_connection, True)  # as new_client asks
     try:
         registry, secrets, home = open_stores(secret_store=secret_store)
     except ConnectorError as exc:
@@ -95,7 +93,12 @@ async def serve(
             return EXIT_CANNOT_SERVE
 
         async def renew(account: Account, force: bool, rejected: TokenSet | None) -> None:
-            # In the renewal worker: a host that kills this bridge mid-renewal cannot lose the login.
+            # In the renewal worker: a host that kills this bridge mid-renewal cannot lose the login. Imported here,
+            # at the first renewal: most bridges never renew, and the launcher's subprocess module and the wire
+            # format would add ~20 ms to every start-up (docs/decisions/0019, "Start-up").
+            from desktop_app.accounts.renewal_wire import fingerprint
+            from desktop_app.accounts.renewer import renew_detached
+
             seen = fingerprint(rejected) if rejected is not None else None
             await renew_detached(home, account, force=force, seen=seen)
 

@@ -25,12 +25,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import ipaddress
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import anyio
 import httpcore
 import httpx
 from httpx._utils import get_environment_proxies  # the proxies httpx itself would mount (no public spelling)
@@ -317,6 +319,17 @@ def shared_ssl_context(trust_env: bool = True) -> ssl.SSLContext:
     making a client, and the window makes one client per server (an ``SSLContext`` may be shared between connections
     and clients)."""
     return httpx.create_ssl_context(trust_env=trust_env)
+
+
+def prepare_first_connection(trust_env: bool = True) -> ssl.SSLContext:
+    """Make ahead what a process's first connection would stop for, for a thread beside other waits (the bridge
+    runs it while the account's token is read over D-Bus): the verifying TLS context (:func:`shared_ssl_context`)
+    and the parts of ``anyio`` that load only at the first connect (its socket layer and its asyncio backend, ~20 ms
+    here). Importing is safe from a thread; what is loaded here is loaded once for the process."""
+    context = shared_ssl_context(trust_env)
+    _ = anyio.connect_tcp  # anyio loads its socket layer lazily, at the first use of a name from it
+    importlib.import_module("anyio._backends._asyncio")  # as anyio's get_async_backend("asyncio") would
+    return context
 
 
 def guarded_transports(

@@ -18,8 +18,6 @@ from datetime import datetime
 from typing import Any
 
 import rfc8785
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 #: The extension's identifier: its key in ``capabilities.extensions`` and in a tool's ``_meta``.
 EXTENSION = "io.modelcontextprotocol/server-identity"
@@ -115,6 +113,11 @@ class PublicKey:
         """Whether ``signature`` is this key's Ed25519 signature of ``message`` (RFC 8032, OpenSSL's checks)."""
         if len(signature) != SIGNATURE_BYTES:
             return False
+        # Imported at the first signature (a server that attests): cryptography's bindings take ~6 ms to load, and
+        # every bridge imports this module to read identity answers (docs/decisions/0019, "Start-up").
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         try:
             Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
         except (InvalidSignature, ValueError):

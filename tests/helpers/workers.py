@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from desktop_app.accounts.renewal_wire import WORKER_FLAG
+from desktop_app.accounts.worker_words import WORKER_FLAG
 
 #: The most :func:`wait_for_renewal_workers` waits (a guard against a hang, not a measure of speed).
 PATIENCE = 60.0

@@ -165,7 +165,7 @@ CRASH = (
     + f"CRASHING_WORKER = {CRASHING_WORKER!r}\n"
     + """
 import desktop_app.accounts.renewer as renewer
-from desktop_app.accounts.renewal_wire import WORKER_FLAG
+from desktop_app.accounts.worker_words import WORKER_FLAG
 point, argv = sys.argv[1], sys.argv[2:]
 die_after(point)
 renewer.worker_command = lambda: [sys.executable, "-c", CRASHING_WORKER, point, WORKER_FLAG]

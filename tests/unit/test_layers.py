@@ -291,7 +291,8 @@ def test_the_help_is_laid_out_as_argparse_would_without_shutil(
 
 
 #: Imports the bridge as ``mcp-connectors bridge`` does, then names what it loaded of what only sign-ins, the
-#: command line's engine, the window or the MCP client need.
+#: command line's engine, the window, the MCP client, a renewal (the worker's launcher and wire format) or a
+#: signature check (``cryptography``, loaded with the keyring's client when the profile opens) need.
 BRIDGE_IMPORTS = """
 import sys
 import desktop_app.__main__
@@ -299,7 +300,8 @@ import desktop_app.bridge.main
 needless = ("joserfc", "PySide6", "qasync", "keyring", "desktop_app.mcp.client", "desktop_app.oauth.tokens",
             "desktop_app.oauth.flow", "desktop_app.accounts.signin", "desktop_app.accounts.manager",
             "desktop_app.cli.main", "desktop_app.cli.commands", "desktop_app.cli.quick", "desktop_app.app",
-            "desktop_app.ui")
+            "desktop_app.ui", "desktop_app.accounts.renewer", "desktop_app.accounts.renewal_wire",
+            "desktop_app.accounts.worker_launch", "cryptography")
 loaded = [m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in needless)]
 print(",".join(sorted(loaded)))
 """

@@ -20,7 +20,8 @@ import pytest
 from desktop_app.accounts import renewer, worker_launch
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, TokenBundle, account_secret_key
-from desktop_app.accounts.renewal_wire import WORKER_FLAG, Outcome, RenewalAnswer, RenewalRequest, fingerprint
+from desktop_app.accounts.renewal_wire import Outcome, RenewalAnswer, RenewalRequest, fingerprint
+from desktop_app.accounts.worker_words import WORKER_FLAG
 from desktop_app.errors import RenewerUnavailable, SignInRequired, TransientError
 from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.oauth.trace import Trace, TraceEvent
