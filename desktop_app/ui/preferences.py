@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMargins, QSize, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from desktop_app.bridge.app_link import START_APP_SETTING
 from desktop_app.errors import ConnectorError
 from desktop_app.tools.control import ToolControl
-from desktop_app.ui import notify_settings, plain
+from desktop_app.ui import colours, notify_settings, plain
 from desktop_app.ui.errors import ErrorReport, describe, show_error
 from desktop_app.ui.notify_settings import Kind, Settings
 from desktop_app.ui.refresher import BackgroundRefresher
@@ -56,8 +56,13 @@ NOTIFICATIONS: tuple[tuple[Kind, str, str], ...] = (
 )
 
 
+#: Room left around the window on the screen: the frame, its title bar and the desktop's panel.
+SCREEN_MARGIN = QSize(32, 64)
+
+
 def _note(text: str) -> QLabel:
     note = plain.label(text, wrap=True)
+    colours.set_text_colour(note, colours.secondary(note))  # secondary, still 4.5:1 in light and dark palettes
     note.setObjectName("preferenceNote")
     note.setIndent(24)
     return note
@@ -174,9 +179,13 @@ class PreferencesDialog(QDialog):
                 "start the app again."
             )
         )
-        pause = self.pause
-        refresher.sig_activity_changed.connect(lambda: _set_quietly(pause, refresher.paused))
+        # The tray's item may pause or resume it while this is open (a slot of this dialog: gone with it).
+        refresher.sig_activity_changed.connect(self._show_pause)
         return group
+
+    def _show_pause(self) -> None:
+        if self.pause is not None and self.refresher is not None:
+            _set_quietly(self.pause, self.refresher.paused)
 
     def _notifications(self, tray: bool) -> QGroupBox:
         group = QGroupBox("Notifications")
@@ -243,9 +252,21 @@ class PreferencesDialog(QDialog):
 
     # -- size ----------------------------------------------------------------------------------------------
     def _fit(self, page: QWidget) -> None:
-        """As tall as its content, but never taller than the screen: the rest scrolls, Close stays in view."""
-        width = max(520, page.sizeHint().width() + 40)
-        wanted = page.sizeHint().height() + self.close_button.sizeHint().height() + 60
+        """As large as its content, but never larger than the screen's free area: the rest scrolls, Close stays in
+        view (as Server settings does)."""
         screen = self.screen() or QGuiApplication.primaryScreen()
-        room = screen.availableGeometry().height() - 80 if screen is not None else wanted
-        self.resize(width, min(wanted, max(room, 320)))
+        free = screen.availableGeometry().size() if screen is not None else QSize(1280, 720)
+        layout = self.layout()
+        margins = layout.contentsMargins() if layout is not None else QMargins()
+        spacing = layout.spacing() if layout is not None else 0
+        wanted = QSize(
+            max(520, page.sizeHint().width() + self.scroll_area.verticalScrollBar().sizeHint().width())
+            + margins.left()
+            + margins.right(),
+            page.sizeHint().height()
+            + self.close_button.sizeHint().height()
+            + 2 * spacing
+            + margins.top()
+            + margins.bottom(),
+        )
+        self.resize(wanted.boundedTo(free - SCREEN_MARGIN))
