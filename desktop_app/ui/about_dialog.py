@@ -1,6 +1,6 @@
 """Help > About: the app's name, icon and version, its licence and website, and where this profile lives.
 
-The version is selectable text and a Copy button copies one line a bug report can quote,
+The version and what the app runs on are selectable text, and a Copy button copies one line a bug report can quote,
 ``MCP Connector Manager 0.1.0 (Python 3.12.3, Qt 6.11.0, Linux-…)``: QMessageBox.about offers neither
 (docs/decisions/0033-preferences-about-filter.md). The website is the AppStream metainfo's; while it is a
 placeholder address (an example domain, RFC 2606) it is labelled so, not offered as a link.
@@ -27,19 +27,31 @@ from PySide6.QtWidgets import (
 
 from desktop_app import appinfo
 from desktop_app.desktop import metainfo
-from desktop_app.ui import plain
+from desktop_app.ui import colours, plain
 from desktop_app.ui.icons import app_icon
 
 #: Host names reserved for examples (RFC 2606, RFC 6761): an address there is a placeholder, not a website.
 _EXAMPLE_HOSTS = ("example.com", "example.org", "example.net", "example", "invalid", "test", "localhost")
 
 
+def runtime() -> str:
+    """What the app runs on: ``Python 3.12.3, Qt 6.11.0, Linux-…``."""
+    return f"Python {platform.python_version()}, Qt {qVersion()}, {platform.platform(terse=True)}"
+
+
 def version_line() -> str:
     """What the Copy button copies: the app, its version, and what it runs on."""
-    return (
-        f"{appinfo.APP_NAME} {appinfo.VERSION} "
-        f"(Python {platform.python_version()}, Qt {qVersion()}, {platform.platform(terse=True)})"
+    return f"{appinfo.APP_NAME} {appinfo.VERSION} ({runtime()})"
+
+
+def _selectable(text: str, name: str) -> QLabel:
+    """Text a person can select with the mouse or the keyboard (and so copy in part)."""
+    made = plain.label(text, selectable=True, wrap=True)
+    made.setObjectName(name)
+    made.setTextInteractionFlags(
+        Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
     )
+    return made
 
 
 def is_placeholder(url: str) -> bool:
@@ -62,20 +74,16 @@ class AboutDialog(QDialog):
         font.setPointSizeF(font.pointSizeF() * 1.4)
         font.setBold(True)
         name.setFont(font)
-        self.version = plain.label(version_line(), selectable=True, wrap=True)
-        self.version.setObjectName("aboutVersion")
-        self.version.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
-        )
-        self.version.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.version.setAccessibleName("Version")
+        self.version = _selectable(f"Version {appinfo.VERSION}", "aboutVersion")
+        self.runtime = _selectable(runtime(), "aboutRuntime")
+        colours.set_text_colour(self.runtime, colours.secondary(self.runtime))
         summary = plain.label(
             "Connects your AI tools to remote MCP servers: sign-in in your own browser, tokens only in your keyring "
             f"({keyring}).",
             wrap=True,
         )
         head = QVBoxLayout()
-        for widget in (name, self.version, summary):
+        for widget in (name, self.version, self.runtime, summary):
             head.addWidget(widget)
         top = QHBoxLayout()
         top.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
@@ -115,6 +123,7 @@ class AboutDialog(QDialog):
             buttons.addButton(self.open_folder, QDialogButtonBox.ButtonRole.ActionRole)
         self.close_button = buttons.button(QDialogButtonBox.StandardButton.Close)
         self.close_button.setDefault(True)
+        self.close_button.setFocus()  # not the version's text, which would show a cursor in it
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)

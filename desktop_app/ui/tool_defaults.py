@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QVBoxLayout,
 from desktop_app.errors import ConnectorError
 from desktop_app.tools.control import ToolControl
 from desktop_app.tools.model import ToolSettings
-from desktop_app.ui import plain
+from desktop_app.ui import colours, plain
 from desktop_app.ui.errors import describe, show_error
 
 
@@ -42,6 +42,9 @@ class ToolDefaultsSection(QWidget):
             wrap=True,
         )
         after = plain.label("These apply to tools seen from now on; the switches you set are kept.", wrap=True)
+        for note in (destructive_note, new_note):  # under their check box, as Preferences' other notes
+            note.setIndent(24)
+            colours.set_text_colour(note, colours.secondary(note))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for widget in (self.destructive_off, destructive_note, self.new_need_approval, new_note, after):

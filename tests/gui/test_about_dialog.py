@@ -37,11 +37,12 @@ async def test_the_version_is_selectable_and_copied_with_what_it_runs_on(qtbot, 
         f"(Python {platform.python_version()}, Qt {qVersion()}, {platform.platform(terse=True)})"
     )
     assert version_line() == expected
-    assert dialog.version.text() == expected
-    flags = dialog.version.textInteractionFlags()
-    assert (
-        flags & Qt.TextInteractionFlag.TextSelectableByMouse and flags & Qt.TextInteractionFlag.TextSelectableByKeyboard
-    )
+    assert dialog.version.text() == f"Version {appinfo.VERSION}"
+    assert dialog.runtime.text() == expected.split(" (", 1)[1].removesuffix(")")
+    for label in (dialog.version, dialog.runtime):
+        flags = label.textInteractionFlags()
+        assert flags & Qt.TextInteractionFlag.TextSelectableByMouse
+        assert flags & Qt.TextInteractionFlag.TextSelectableByKeyboard
     QApplication.clipboard().clear()
     qtbot.mouseClick(dialog.copy_button, Qt.MouseButton.LeftButton)
     assert QApplication.clipboard().text() == expected
