@@ -4,21 +4,17 @@ the details follow; nothing kept says so with a Clear button; Escape clears."""
 
 from __future__ import annotations
 
-import time
-import uuid
-
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.accounts.manager import Accounts
-from desktop_app.accounts.models import Account, AccountState, Identity, Server, ServerSettings
-from desktop_app.oauth.tokenset import TokenSet
+from desktop_app.accounts.models import Account, AccountState, Server, ServerSettings
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.list_filter import SHOWN_FROM, kept_rows
 from desktop_app.ui.main_window import MainWindow
 from tests.gui.conftest import wait_until
-from tests.helpers.records import store_sign_in
+from tests.gui.test_window_keys import sign_in
 
 NAMES = ("Mail", "Files", "Calendar", "Tickets", "Wiki", "Chat", "Billing")
 
@@ -26,13 +22,6 @@ NAMES = ("Mail", "Files", "Calendar", "Tickets", "Wiki", "Chat", "Billing")
 def add(accounts: Accounts, name: str) -> Server:
     url = f"https://{name.lower()}.example/mcp"
     return accounts.registry.add_server(url=url, resource=url, name=name, settings=ServerSettings(), now=0)
-
-
-def sign_in(accounts: Accounts, server: Server, who: str) -> Account:
-    now = time.time()
-    tokens = TokenSet(f"at-{uuid.uuid4().hex}", "https://as.example", "c", server.resource, ("x",), now, now + 3600)
-    identity = Identity(f"sub-{who}", who, "id_token", who)
-    return store_sign_in(accounts, server.id, tokens, now=now, key=uuid.uuid4().hex, identity=identity)
 
 
 @pytest.fixture

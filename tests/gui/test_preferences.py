@@ -5,8 +5,6 @@ is explained, not a dead check box; it fits 1280x720 with a 1.5x font."""
 
 from __future__ import annotations
 
-import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -14,11 +12,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QCheckBox, QLabel, QMessageBox
 
 from desktop_app.accounts.manager import Accounts
-from desktop_app.accounts.models import Account, Identity, ServerSettings
+from desktop_app.accounts.models import Account, ServerSettings
 from desktop_app.app import autostart
 from desktop_app.bridge.app_link import START_APP_SETTING
 from desktop_app.desktop import entry
-from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.tools.model import ToolSettings
 from desktop_app.ui import notify_settings
 from desktop_app.ui.controller import Controller
@@ -28,7 +25,7 @@ from desktop_app.ui.refresher import BackgroundRefresher
 from desktop_app.ui.tray import Tray
 from tests.gui.conftest import wait_until
 from tests.gui.sizes import SMALL_SCREEN, large_font, shown_whole, text_fits
-from tests.helpers.records import store_sign_in
+from tests.gui.test_window_keys import sign_in
 
 
 @pytest.fixture
@@ -67,10 +64,7 @@ def box(dialog: PreferencesDialog, name: str) -> QCheckBox:
 def signed_in(accounts: Accounts) -> Account:
     url = "https://files.example/mcp"
     server = accounts.registry.add_server(url=url, resource=url, name="files", settings=ServerSettings(), now=0)
-    now = time.time()
-    tokens = TokenSet(f"at-{uuid.uuid4().hex}", "https://as.example", "c", url, ("files",), now, now + 3600)
-    identity = Identity("sub-alice", "alice@files", "id_token", "alice@files")
-    return store_sign_in(accounts, server.id, tokens, now=now, key=uuid.uuid4().hex, identity=identity)
+    return sign_in(accounts, server, "alice@files")
 
 
 async def test_each_preference_writes_through_and_is_read_back(
