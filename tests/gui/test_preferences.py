@@ -215,3 +215,12 @@ async def test_preferences_fit_a_small_screen_with_a_large_font(qtbot, window: M
         for check in dialog.findChildren(QCheckBox):
             assert text_fits(check, check.text()), check.objectName()
         dialog.reject()
+
+
+def test_ctrl_comma_is_preferences_and_server_settings_moved_to_alt_return(qtbot, controller: Controller) -> None:
+    window = MainWindow(controller, hosts=lambda: [], live=lambda: [])
+    qtbot.addWidget(window)
+    assert window.act_preferences.shortcut().toString() == "Ctrl+,"
+    assert window.act_settings.shortcut().toString() == "Alt+Return"
+    menus = {a.text(): [b.objectName() for b in a.menu().actions()] for a in window.menuBar().actions()}
+    assert "preferences" in menus["&File"] and "toolDefaults" not in menus["&File"]
