@@ -173,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     controller = Controller(accounts)
     window = MainWindow(controller, settings=settings)
     refresher = BackgroundRefresher(controller, parent=app)
+    window.refresher, window.autostart = refresher, (autostart if autostart.supported() else None)  # Preferences
     # Sign-ins, sign-outs and renewals by the command line show up in the window and the renewal plan at once.
     profile_watch = ProfileWatcher(accounts.registry.path, accounts.registry.changed_elsewhere, parent=app)
     profile_watch.sig_changed_elsewhere.connect(controller.changed_elsewhere)

@@ -1,9 +1,11 @@
 """The main window: servers with their accounts beneath, what can be done with the selection, and its history.
 
 The window holds the tree and runs the commands. Its actions, toolbar and menus are in ``ui.window_actions``, the
-tabs under the tree in ``ui.details_panel`` (a connector's tools in ``ui.tools_tab``), the removals in
-``ui.removals``, the page shown before any server in ``ui.empty_state``. Whatever a server or an id_token chose
-(names, labels, errors) is shown as plain text (:mod:`desktop_app.ui.plain`).
+tabs under the tree in ``ui.details_panel`` (a connector's tools in ``ui.tools_tab``), the filter above the tree in
+``ui.list_filter``, the removals in ``ui.removals``, signing out in ``ui.sign_outs``, the page shown before any server
+in ``ui.empty_state``, Preferences and About in ``ui.preferences`` and ``ui.about_dialog``, its size and place in
+``ui.window_geometry``. Whatever a server or an id_token chose (names, labels, errors) is shown as plain text
+(:mod:`desktop_app.ui.plain`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QByteArray, QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,27 +28,28 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import appinfo
-from desktop_app.accounts.manager import LoginResult, SignOutResult
 from desktop_app.accounts.models import Account, AccountState, Server
 from desktop_app.bridge.presence import LiveBridge, live_bridges
-from desktop_app.errors import one_line
 from desktop_app.hosts.installer import HostState, connectors_of, survey
 from desktop_app.storage.paths import data_dir
-from desktop_app.ui import list_columns, plain
+from desktop_app.ui import list_columns, plain, sign_ins, sign_outs, window_geometry
+from desktop_app.ui.about_dialog import AboutDialog
 from desktop_app.ui.add_server_dialog import AddServerDialog
 from desktop_app.ui.connection_dialog import ConnectionDialog
 from desktop_app.ui.controller import Controller, Job, SignInJob
 from desktop_app.ui.details_panel import DetailsPanel
 from desktop_app.ui.empty_state import EmptyState
-from desktop_app.ui.errors import ActionKind, ErrorAction, ErrorReport, describe, show_error
+from desktop_app.ui.errors import ActionKind, ErrorAction, describe, show_error
 from desktop_app.ui.icons import app_icon
 from desktop_app.ui.identity_box import stored_identity
+from desktop_app.ui.list_filter import ListFilter
 from desktop_app.ui.menu_entry import MenuEntryOffer
 from desktop_app.ui.model import COLUMNS, NAME, ConnectorsModel
+from desktop_app.ui.preferences import Autostart, PreferencesDialog
+from desktop_app.ui.refresher import BackgroundRefresher
 from desktop_app.ui.removals import Removals
 from desktop_app.ui.server_file import ServerFile
 from desktop_app.ui.settings_dialog import ServerSettingsDialog
-from desktop_app.ui.signin_dialog import SignInDialog
 from desktop_app.ui.tools_tab import ToolsTab
 from desktop_app.ui.use_in_dialog import UseInDialog
 from desktop_app.ui.window_actions import ClickedOn, WindowActions
@@ -88,6 +91,9 @@ class MainWindow(QMainWindow):
         #: Closing the window hides it (the tray keeps the app running) instead of ending the app.
         self.tray_mode = False
         self._quitting = False
+        #: Handed in by the app (``app.main``): the running background renewal, and start at login where supported.
+        self.refresher: BackgroundRefresher | None = None
+        self.autostart: Autostart | None = None
 
         self.model = ConnectorsModel(busy=controller.busy, clock=clock, parent=self)
         self.tree = QTreeView()
@@ -131,7 +137,8 @@ class MainWindow(QMainWindow):
         self.act_diagnostics = self.window_actions.diagnostics
         self.act_quit = self.window_actions.quit
         self.act_about = self.window_actions.about
-        self.act_tool_defaults = self.window_actions.tool_defaults
+        self.act_preferences = self.window_actions.preferences
+        self.act_find = self.window_actions.find
         self.removals = Removals(self)
         self.server_file = ServerFile(self)
         self.toolbar = self.findChild(QToolBar, "mainToolbar")
@@ -145,7 +152,8 @@ class MainWindow(QMainWindow):
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("splitter")
-        splitter.addWidget(self.tree)
+        self.list_filter = ListFilter(self.tree, self.model)
+        splitter.addWidget(self.list_filter)
         splitter.addWidget(self.details_tabs)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
@@ -183,8 +191,7 @@ class MainWindow(QMainWindow):
         if self.toolbar is not None:
             self.toolbar.setVisible(has_servers)
         self.tree.expandAll()
-        if has_servers and not self.tree.currentIndex().isValid():
-            self.tree.setCurrentIndex(self.model.index(0, 0))
+        self.list_filter.apply()  # hides what the filter leaves out; a row it keeps is current
         self._selection_changed()
 
     def _busy_changed(self, account_id: int) -> None:
@@ -250,103 +257,20 @@ class MainWindow(QMainWindow):
     # -- actions -------------------------------------------------------------------------------------------
     def add_server(self) -> None:
         dialog = AddServerDialog(self.controller, self)
-        dialog.accepted.connect(lambda: self._added(dialog.server))
+        dialog.accepted.connect(lambda: sign_ins.added(self, dialog.server))
         self._open(dialog)
-
-    def _added(self, server: Server | None) -> None:
-        if server is None:
-            return
-        self.select_server(server.id)
-        box: dict[str, Server] = {"server": server}
-
-        def start() -> SignInJob:
-            current = self.controller.server(box["server"].id)
-            if current is None:  # removed after a failed first try: add it again
-                current = self.controller.add_server(server.url, server.name)
-                box["server"] = current
-            return self.controller.sign_in(current, remove_server_if_abandoned=True)
-
-        self._sign_in_dialog(start, f"Add {one_line(server.name)}")
 
     def sign_in(self) -> None:
-        server, account = self.selected_server(), self.selected_account()
-        if server is None:
-            return
-        if account is not None:
-            self._sign_in_dialog(
-                lambda: self.controller.sign_in(server, account=account), f"Sign in again as {one_line(account.label)}"
-            )
-        else:
-            self._sign_in_dialog(lambda: self.controller.sign_in(server), f"Sign in to {one_line(server.name)}")
+        sign_ins.sign_in(self)
 
     def add_account(self) -> None:
-        server = self.selected_server()
-        if server is not None:
-            self._sign_in_dialog(
-                lambda: self.controller.sign_in(server, new_account=True),
-                f"Add another account to {one_line(server.name)}",
-            )
+        sign_ins.add_account(self)
 
     def _sign_in_dialog(self, start: Callable[[], SignInJob], title: str) -> None:
-        dialog = SignInDialog(start, title=title, parent=self)
-        dialog.error_panel.handles = self.ERROR_ACTIONS
-        dialog.error_panel.sig_action.connect(dialog.reject)
-        dialog.error_panel.sig_action.connect(self.error_action)
-        dialog.sig_signed_in.connect(self._signed_in)
-        dialog.sig_test_requested.connect(lambda account: self._next_step(account, self.test_connection))
-        dialog.sig_use_in_requested.connect(lambda account: self._next_step(account, self.use_in))
-        self._open(dialog)
-        dialog.start()
-
-    def _next_step(self, account: Account, step: Callable[[], None]) -> None:
-        """What the sign-in's last page offers (test the connection, use it in an AI tool), for that account."""
-        self.reload()
-        self.select_account(account.id)
-        step()
-
-    def _signed_in(self, result: LoginResult) -> None:
-        self.reload()
-        self.select_account(result.account.id)
-        self.statusBar().showMessage(f"Signed in as {one_line(result.account.display_name)}", 10_000)
+        sign_ins.open_dialog(self, start, title)
 
     def sign_out(self) -> None:
-        account = self.selected_account()
-        if account is None:
-            return
-        server = self.selected_server()
-
-        def go() -> None:
-            job = self.controller.sign_out(account)
-            job.sig_finished.connect(self._signed_out)
-            job.sig_failed.connect(lambda exc: self._failed(job, exc))
-
-        self.confirm(
-            f"Sign out {one_line(account.display_name)}?",
-            f"The app asks {one_line(server.name if server else 'the server')}'s authorization server to revoke this "
-            "account's tokens, then deletes them from your keyring. You can sign in again later.",
-            "Sign out",
-            go,
-        )
-
-    def _signed_out(self, result: SignOutResult) -> None:
-        who = one_line(result.account.display_name)
-        if result.problems:
-            show_error(
-                self,
-                ErrorReport(
-                    "Signed out",
-                    f"{who} is signed out on this computer, but the authorization server did not confirm revoking its "
-                    "tokens.",
-                    "Nothing is left on this computer. If you are worried the tokens could still be used, revoke "
-                    "the app's access in your account settings at the authorization server.",
-                    "\n".join(result.problems),
-                ),
-            )
-        else:
-            revoked = " and ".join(t.replace("_", " ") for t in result.revoked)
-            self.statusBar().showMessage(
-                f"Signed out {who}" + (f"; the server revoked its {revoked}." if revoked else "."), 10_000
-            )
+        sign_outs.sign_out(self)
 
     def remove_account(self) -> None:
         self.removals.remove_account()
@@ -386,8 +310,24 @@ class MainWindow(QMainWindow):
     def import_servers(self) -> None:
         self.server_file.import_servers()
 
-    def tool_defaults(self) -> None:
-        self.tools_tab.edit_defaults()
+    def open_preferences(self) -> None:
+        """Preferences (Ctrl+, File > Preferences…, the tray's "Preferences…"): the one already open comes forward."""
+        self.bring_forward()
+        opened = next((d for d in self.dialogs if isinstance(d, PreferencesDialog)), None)
+        if opened is not None:
+            opened.raise_()
+            opened.activateWindow()
+            return
+        registry = self.controller.accounts.registry
+        tools, refresher, autostart = self.controller.tool_control, self.refresher, self.autostart
+        self._open(
+            PreferencesDialog(
+                registry, tools, refresher=refresher, autostart=autostart, tray=self.tray_mode, parent=self
+            )
+        )
+
+    def filter_list(self) -> None:
+        self.list_filter.focus()
 
     def review_tools(self, account_id: int) -> None:
         """Open the window at this connector's tools and their review (the tray's "waiting for your review")."""
@@ -404,16 +344,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Diagnostics copied (no token or secret is in them).", 10_000)
 
     def about(self) -> None:
-        box = QMessageBox(self)
-        box.setWindowTitle(f"About {appinfo.APP_NAME}")
-        box.setIconPixmap(app_icon().pixmap(64, 64))
-        box.setText(f"{appinfo.APP_NAME} {appinfo.VERSION}")
-        box.setInformativeText(
-            "Connects your AI tools to remote MCP servers: OAuth sign-in in your own browser, tokens only in your "
-            f"keyring ({self.controller.accounts.secrets.description})."
-        )
-        plain.dialog(box)
-        self._open(box)
+        keyring = self.controller.accounts.secrets.description
+        path = self.controller.accounts.registry.path
+        profile = path.parent if path.is_absolute() else None  # an in-memory registry has no folder
+        self._open(AboutDialog(keyring=keyring, profile=profile, parent=self))
 
     def _failed(self, job: Job, exc: BaseException) -> None:
         report = describe(exc, title=job.title, context="\n".join(job.trace.lines()))
@@ -511,26 +445,10 @@ class MainWindow(QMainWindow):
 
     # -- geometry ------------------------------------------------------------------------------------------
     def _restore(self) -> None:
-        if self.settings is None:
-            return
-        for key, restore in (
-            ("window/geometry", self.restoreGeometry),
-            ("window/state", self.restoreState),
-            ("window/splitter", self.splitter.restoreState),
-            ("window/columns", self.tree.header().restoreState),
-        ):
-            value = self.settings.value(key)
-            if isinstance(value, QByteArray):
-                restore(value)
+        window_geometry.restore(self)
 
     def save_geometry(self) -> None:
-        if self.settings is None:
-            return
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
-        self.settings.setValue("window/splitter", self.splitter.saveState())
-        self.settings.setValue("window/columns", self.tree.header().saveState())
-        self.settings.sync()
+        window_geometry.save(self)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -566,18 +484,8 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     def step_up(self, account_id: int, scopes: list[str], host: str) -> None:
-        """A connector needs more permissions (its bridge asked, on behalf of ``host``): the sign-in again of that
-        account with ``scopes`` added, whose pairing card shows what is new. The bridge waits for it, then replays."""
-        self.bring_forward()
-        self.reload()
-        self.select_account(account_id)
-        server, account = self.selected_server(), self.selected_account()
-        if server is None or account is None or account.id != account_id:
-            return
-        self._sign_in_dialog(
-            lambda: self.controller.sign_in(server, account=account, extra_scopes=tuple(scopes)),
-            f"{one_line(host, 60)} asks for more permissions on {one_line(server.name)} as {one_line(account.label)}",
-        )
+        """A connector needs more permissions: the sign-in again of that account with ``scopes`` added."""
+        sign_ins.step_up(self, account_id, scopes, host)
 
     def sign_in_account(self, account_id: int) -> None:
         """Open the sign-in again of this account (the tray's "Sign in again…" and its notification)."""

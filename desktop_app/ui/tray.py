@@ -25,7 +25,7 @@ from desktop_app.bridge.app_link import START_APP_SETTING
 from desktop_app.bridge.presence import LiveBridge, live_bridges
 from desktop_app.errors import ConnectorError, one_line
 from desktop_app.storage.paths import data_dir
-from desktop_app.ui import plain, text
+from desktop_app.ui import notify_settings, plain, text
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.icons import icon_path
 from desktop_app.ui.refresher import BackgroundRefresher
@@ -249,7 +249,7 @@ class Tray(QObject):
         """One message for the batch; clicking it opens the window at the first connector waiting."""
         first = self._first_waiting()
         account = self.controller.account(first) if first is not None else None
-        if account is None:
+        if account is None or not notify_settings.allowed(self.controller.accounts.registry, "reviews"):
             return
         self._notified, self._review_first = (), account.id
         name = one_line(account.display_name, 60)
@@ -267,6 +267,8 @@ class Tray(QObject):
 
     def notify_needs_sign_in(self, accounts: tuple[Account, ...]) -> None:
         """One message for all of them; clicking it opens the sign-in of the first."""
+        if not notify_settings.allowed(self.controller.accounts.registry, "sign_in"):
+            return self.update_icon()
         self._notified, self._review_first = tuple(a.id for a in accounts), None
         first = one_line(accounts[0].display_name, 60)
         more = f" and {len(accounts) - 1} more" if len(accounts) > 1 else ""
@@ -281,6 +283,8 @@ class Tray(QObject):
         self.last_message = ("Sign in again", first, len(accounts))
 
     def notify_expiring(self, accounts: tuple[Account, ...]) -> None:
+        if not notify_settings.allowed(self.controller.accounts.registry, "expiring"):
+            return
         self._notified, self._review_first = tuple(a.id for a in accounts), None
         first = accounts[0]
         left = text.duration((first.expires_at or self.clock()) - self.clock())

@@ -38,7 +38,8 @@ class Commands(Protocol):
     def close(self) -> bool: ...
     def use_in(self) -> None: ...
     def copy_diagnostics(self) -> None: ...
-    def tool_defaults(self) -> None: ...
+    def open_preferences(self) -> None: ...
+    def filter_list(self) -> None: ...
     def quit(self) -> None: ...
     def about(self) -> None: ...
 
@@ -78,7 +79,8 @@ class WindowActions:
     rename_server: QAction
     use_in: QAction
     diagnostics: QAction
-    tool_defaults: QAction
+    preferences: QAction
+    find: QAction
     export_servers: QAction
     import_servers: QAction
     close: QAction
@@ -157,7 +159,7 @@ class WindowActions:
                 "serverSettings",
                 "Server s&ettings…",
                 "settings",
-                "Ctrl+,",
+                "Alt+Return",  # Properties in Nautilus and Dolphin; Ctrl+, is Preferences
                 commands.open_settings,
                 "Registration, scopes and other settings of the selected server",
             ),
@@ -197,14 +199,23 @@ class WindowActions:
                 commands.copy_diagnostics,
                 "Copy a report without any token or secret, to paste into a bug report",
             ),
-            tool_defaults=_action(
+            preferences=_action(
                 parent,
-                "toolDefaults",
-                "&Tool defaults…",
+                "preferences",
+                "&Preferences…",
                 None,
+                "Ctrl+,",  # GNOME's and KDE's (the theme's StandardKey.Preferences may be none)
+                commands.open_preferences,
+                "Start at login, background renewal, notifications and the defaults for new tools",
+            ),
+            find=_action(
+                parent,
+                "find",
+                "&Filter the list",
                 None,
-                commands.tool_defaults,
-                "Which tools start on for new connectors, and whether new tools wait for your approval",
+                std.Find,
+                commands.filter_list,
+                "Show only the servers and accounts whose name, address or label holds what you type",
             ),
             export_servers=_action(
                 parent,
@@ -254,10 +265,11 @@ class WindowActions:
         file_menu.addAction(self.import_servers)
         file_menu.addAction(self.export_servers)
         file_menu.addSeparator()
-        file_menu.addAction(self.tool_defaults)
+        file_menu.addAction(self.preferences)
         file_menu.addSeparator()
         file_menu.addAction(self.close)
         file_menu.addAction(self.quit)
+        window.addAction(self.find)  # Ctrl+F, in no menu: the field above the list is where filtering is seen
         server_menu = menu.addMenu("&Server")
         for action in (self.sign_in, self.add_account, self.test, self.settings, self.rename_server, self.remove):
             server_menu.addAction(action)

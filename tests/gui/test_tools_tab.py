@@ -99,7 +99,7 @@ async def test_the_selected_tool_is_shown_whole_and_its_schema_on_demand(
     dialog.reject()
 
 
-async def test_tool_defaults_from_the_tab_and_the_menu(qtbot, alice: Account, window: MainWindow, controller) -> None:
+async def test_tool_defaults_from_the_tab(qtbot, alice: Account, window: MainWindow, controller) -> None:
     tab = open_tools(window, alice)
     assert controller.tool_control.settings() == ToolSettings()
     tab.defaults_button.click()
@@ -110,7 +110,7 @@ async def test_tool_defaults_from_the_tab_and_the_menu(qtbot, alice: Account, wi
     assert controller.tool_control.settings() == ToolSettings(destructive_off=True, new_need_approval=True)
     await wait_until(lambda: dialog not in window.dialogs, what="the dialog closed")
 
-    window.act_tool_defaults.trigger()
+    tab.defaults_button.click()  # (File > Tool defaults… became a section of Preferences: test_preferences.py)
     again = next(d for d in window.dialogs if isinstance(d, ToolDefaultsDialog))
     assert again.destructive_off.isChecked()
     again.new_need_approval.setChecked(False)

@@ -83,7 +83,8 @@ def test_each_action_runs_its_command(qtbot) -> None:
         "rename_server",
         "use_in",
         "copy_diagnostics",
-        "tool_defaults",
+        "open_preferences",
+        "filter_list",
         "export_servers",
         "import_servers",
         "close",
@@ -96,7 +97,7 @@ def test_the_menu_bar_and_the_toolbar(qtbot) -> None:
     made, _commands, window = actions(qtbot)
     menus = {a.text(): [b.objectName() for b in a.menu().actions()] for a in window.menuBar().actions()}
     assert menus == {
-        "&File": ["addServer", "importServers", "exportServers", "", "toolDefaults", "", "closeWindow", "quit"],
+        "&File": ["addServer", "importServers", "exportServers", "", "preferences", "", "closeWindow", "quit"],
         "&Server": ["signIn", "addAccount", "testConnection", "serverSettings", "renameServer", "removeServer"],
         "A&ccount": ["signIn", "signOut", "renameAccount", "useIn", "testConnection", "", "removeAccount"],
         "&Help": ["copyDiagnostics", "about"],
