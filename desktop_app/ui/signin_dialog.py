@@ -130,7 +130,7 @@ class SignInDialog(QDialog):
 
     def _build_waiting(self) -> None:
         page = QWidget()
-        title = _title_label("Waiting for you to finish signing in in your browser…")
+        title = _title_label("Waiting for you to sign in with your browser…")
         self.waiting_detail = plain.label(wrap=True)
         self.browser_problem = plain.label(wrap=True)
         self.browser_problem.setObjectName("browserProblem")

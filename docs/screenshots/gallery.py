@@ -1,10 +1,10 @@
-"""The gallery: states of the window rendered in every look (light, dark, 1.5x font) into ``gallery/``.
+"""The gallery's looks (light, dark, 1.5x font) and the states that need no lab (the empty page, the error panel).
 
-Issue 17's "Done when" asks every state it names in a light and a dark palette and with a 1.5x font. This script
-renders the states that need no lab (the empty window, the add-server dialog as an address is typed, the error
-panel for each kind of problem) offscreen, one PNG per state and look (``gallery/<look>/<state>.png``);
-``take_screenshots.py`` renders the lab's states (signed in, pairing, waiting, tools). The looks are applied to the
-whole application (:func:`apply_look`) so that ``ui/colours.py`` computes its colours from the palette shown.
+Issue 17's "Done when" asks every state it names in a light and a dark palette and with a 1.5x font. The whole
+gallery, these states and the lab's, is rendered by ``take_screenshots.py`` (one command; see GALLERY.md); this
+module gives it the looks (:func:`apply_look`, applied to the whole application so that ``ui/colours.py``
+computes its colours from the palette shown) and the lab-free states (:func:`states`). Run alone, it renders only
+those, offscreen, in every look (a quick check while working on the error panel):
 
     python docs/screenshots/gallery.py [--out DIR]
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,13 +26,22 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtGui import QColor, QFont, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget  # noqa: E402
 
-#: Breeze Dark's main colours (KDE): window, base, text, button, highlight.
-DARK = {"window": "#202326", "base": "#141618", "text": "#fcfcfc", "button": "#292c30", "highlight": "#3daee9"}
+#: Breeze Dark's main colours (KDE): window, base, text, button, highlight, and its disabled text.
+DARK = {
+    "window": "#202326",
+    "base": "#141618",
+    "text": "#fcfcfc",
+    "button": "#292c30",
+    "highlight": "#3daee9",
+    "disabled": "#6e7175",
+}
 LOOKS = ("light", "dark", "large-font")
 
 
 def dark_palette() -> QPalette:
-    made = QPalette()
+    """Breeze Dark's colours on a palette whose 3D roles (light, mid, dark, shadow: frames, check boxes) are derived
+    from its button and window colours, and whose disabled text is dimmed, as a desktop's dark palette is."""
+    made = QPalette(QColor(DARK["button"]), QColor(DARK["window"]))
     roles = QPalette.ColorRole
     for role, key in (
         (roles.Window, "window"),
@@ -45,6 +53,7 @@ def dark_palette() -> QPalette:
         made.setColor(role, QColor(DARK[key]))
     for role in (roles.WindowText, roles.Text, roles.ButtonText, roles.HighlightedText, roles.ToolTipText):
         made.setColor(role, QColor(DARK["text"]))
+        made.setColor(QPalette.ColorGroup.Disabled, role, QColor(DARK["disabled"]))
     made.setColor(roles.PlaceholderText, QColor(252, 252, 252, 128))
     return made
 
@@ -110,6 +119,25 @@ def states() -> dict[str, Callable[[], QWidget]]:
     }
 
 
+def render_states(folder: Path) -> list[Path]:
+    """Render :func:`states` in the look applied now into ``folder``; returns the files written."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, make in states().items():
+        widget = make()
+        widget.show()
+        app.processEvents()
+        path = folder / f"{name}.png"
+        if not widget.grab().save(str(path), "PNG", 0):
+            raise RuntimeError(f"could not write {path}")
+        written.append(path)
+        widget.close()
+        widget.deleteLater()
+    return written
+
+
 def render(out: Path) -> list[Path]:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
@@ -117,18 +145,7 @@ def render(out: Path) -> list[Path]:
     written: list[Path] = []
     for look in LOOKS:
         apply_look(app, look, base_font)
-        folder = out / look
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, make in states().items():
-            widget = make()
-            widget.show()
-            app.processEvents()
-            path = folder / f"{name}.png"
-            if not widget.grab().save(str(path), "PNG"):
-                raise RuntimeError(f"could not write {path}")
-            written.append(path)
-            widget.close()
-            widget.deleteLater()
+        written.extend(render_states(out / look))
     return written
 
 
@@ -136,9 +153,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=HERE / "gallery", help="where the PNGs go")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory():
-        for path in render(args.out):
-            print(f"wrote {path}")
+    for path in render(args.out):
+        print(f"wrote {path}")
     return 0
 
 
