@@ -86,6 +86,26 @@ def compare(asked: Iterable[str], granted: Iterable[str], descriptions: Mapping[
     return Granted(asked_lines, given, missing, extra)
 
 
+#: Identity sources that prove the identity scopes were granted: an ID token, or user info the token could read.
+IDENTITY_PROVEN = ("id_token", "userinfo")
+
+
+def evident_grant(
+    asked: Iterable[str], scopes: Iterable[str], *, refresh_token: bool, identity_source: str
+) -> tuple[str, ...]:
+    """The scopes the sign-in shows were granted: those the token response listed, and the asked ones its other
+    parts prove (an authorization server lists the access token's scopes; with resource indicators that is only the
+    resource's, yet a refresh token proves ``offline_access`` and an ID token or user info the identity scopes)."""
+    granted = list(dict.fromkeys(scopes))
+    for scope in dict.fromkeys(asked):
+        proven = (scope == "offline_access" and refresh_token) or (
+            scope in IDENTITY_SCOPES and identity_source in IDENTITY_PROVEN
+        )
+        if proven and scope not in granted:
+            granted.append(scope)
+    return tuple(granted)
+
+
 def granted_sentence(result: Granted) -> str:
     """``All 3 permissions granted: …`` or ``Granted 1 of 5 permissions: …. Not granted: ….``"""
     if not result.asked:

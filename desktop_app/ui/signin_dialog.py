@@ -35,7 +35,7 @@ from desktop_app.ui.controller import SIGN_IN_TIMEOUT, SignInJob
 from desktop_app.ui.errors import ErrorPanel, describe
 from desktop_app.ui.icons import tone_icon
 from desktop_app.ui.pairing_card import PairingCard
-from desktop_app.ui.scope_words import compare, granted_sentence
+from desktop_app.ui.scope_words import compare, evident_grant, granted_sentence
 from desktop_app.ui.text import clock
 
 PROGRESS, PAIRING, WAITING, DONE, FAILED = range(5)
@@ -346,7 +346,13 @@ class SignInDialog(QDialog):
         self._stop_countdown()
         self.done_title.setText(f"{verb} as {one_line(account.display_name)}")
         pairing = result.check.pairing
-        self.granted.setText(granted_sentence(compare(pairing.scopes, account.scopes, pairing.scope_descriptions)))
+        granted = evident_grant(
+            pairing.scopes,
+            account.scopes,
+            refresh_token=account.has_refresh_token,
+            identity_source=account.identity_source,
+        )
+        self.granted.setText(granted_sentence(compare(pairing.scopes, granted, pairing.scope_descriptions)))
         renewal = (
             "the app renews its access by itself."
             if account.has_refresh_token

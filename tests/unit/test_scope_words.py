@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from desktop_app.ui.scope_words import IDENTITY_WORDS, Permission, compare, granted_sentence, permissions, words_of
+from desktop_app.ui.scope_words import (
+    IDENTITY_WORDS,
+    Permission,
+    compare,
+    evident_grant,
+    granted_sentence,
+    permissions,
+    words_of,
+)
 
 
 def test_standard_scopes_are_said_in_words_and_identity_is_one_line() -> None:
@@ -36,3 +44,17 @@ def test_granted_against_asked() -> None:
     assert granted_sentence(compare(["a", "b"], [])) == "Granted 0 of 2 permissions: none. Not granted: a; b."
     assert granted_sentence(compare([], [])) == "No particular permissions were asked for."
     assert granted_sentence(compare([], ["x"])) == "No particular permissions were asked for; the server granted: x."
+
+
+def test_a_refresh_token_and_an_id_token_prove_what_the_scope_list_leaves_out() -> None:
+    """With resource indicators the token response lists only the resource's scopes (oidc-provider, the lab): the
+    refresh token proves "Stay signed in", the ID token "Know who you are"; neither is claimed when absent."""
+    asked = ["mcp:tools", "openid", "email", "offline_access"]
+    proven = evident_grant(asked, ["mcp:tools"], refresh_token=True, identity_source="id_token")
+    assert proven == ("mcp:tools", "openid", "email", "offline_access")
+    assert granted_sentence(compare(asked, proven)).startswith("All 3 permissions granted")
+    bare = evident_grant(asked, ["mcp:tools"], refresh_token=False, identity_source="nickname")
+    assert bare == ("mcp:tools",)
+    assert "Not granted: Know who you are (name, email); Stay signed in." in granted_sentence(compare(asked, bare))
+    unasked = evident_grant(["mcp:tools"], ["mcp:tools"], refresh_token=True, identity_source="userinfo")
+    assert unasked == ("mcp:tools",)
