@@ -14,6 +14,7 @@ from desktop_app.accounts.models import Account, Event, Server
 from desktop_app.errors import one_line
 from desktop_app.ui import plain, text
 from desktop_app.ui.account_form import account_form
+from desktop_app.ui.activity import activity_rows
 from desktop_app.ui.tools_tab import ToolsTab
 
 
@@ -94,19 +95,16 @@ class DetailsPanel(QTabWidget):
         lines.append(f"Accounts: {summary}")
         if identity:
             lines.append(identity)
-        self._show_events(events)
+        self._show_events(events, {a.id: a.display_name for a in accounts})
         if self.tools is not None:
             self.tools.show_nothing("Select one of its accounts to see the tools its connector may use.")
         self.details.setText("\n".join(lines))
 
-    def _show_events(self, events: list[Event]) -> None:
+    def _show_events(self, events: list[Event], names: dict[int, str] | None = None) -> None:
+        """``names``: for a server's list, its accounts' names by id (each row says whose it is)."""
         self.activity_model.removeRows(0, self.activity_model.rowCount())
-        for event in events:
-            row = [
-                QStandardItem(text.when(event.at)),
-                QStandardItem(text.event_kind(event.kind)),
-                QStandardItem(one_line(event.detail, 400)),
-            ]
+        for line in activity_rows(events, names):
+            row = [QStandardItem(line.when), QStandardItem(line.what), QStandardItem(line.detail)]
             for item in row:
                 item.setEditable(False)
             self.activity_model.appendRow(row)
