@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QAbstractItemView, QTableView, QTabWidget, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTabWidget, QWidget
 
 from desktop_app.accounts.models import Account, Event, Server
 from desktop_app.errors import one_line
@@ -37,9 +37,11 @@ class DetailsPanel(QTabWidget):
         self.activity.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.activity.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.activity.verticalHeader().setVisible(False)
-        self.activity.horizontalHeader().setStretchLastSection(True)
-        self.activity.setColumnWidth(0, 140)
-        self.activity.setColumnWidth(1, 140)
+        header = self.activity.horizontalHeader()
+        header.setStretchLastSection(True)
+        # "What" holds a sentence ("alice@lab.test: renewed, access until 14:05"): room for one, in the font's size.
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.activity.setColumnWidth(1, self.activity.fontMetrics().averageCharWidth() * 60)
         self.addTab(self.details, "Details")
         self.addTab(self.activity, "Activity")
         self.tools: ToolsTab | None = None
@@ -105,6 +107,8 @@ class DetailsPanel(QTabWidget):
         self.activity_model.removeRows(0, self.activity_model.rowCount())
         for line in activity_rows(events, names):
             row = [QStandardItem(line.when), QStandardItem(line.what), QStandardItem(line.detail)]
+            for item in row[1:]:
+                item.setToolTip(plain.tooltip(item.text()))  # the whole of what a narrow column cuts
             for item in row:
                 item.setEditable(False)
             self.activity_model.appendRow(row)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from pytestqt.qtbot import QtBot
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.errors import SignInRequired
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.lab
 
 
 def test_a_server_activity_names_the_account_of_each_row_and_what_each_renewal_did(
-    qtbot, profile: Accounts, lab_as: RunningAuthServer, lab_mcp: RunningMcpServer
+    qtbot: QtBot, profile: Accounts, lab_as: RunningAuthServer, lab_mcp: RunningMcpServer
 ) -> None:
     alice = sign_in(profile, lab_mcp.url, "alice")
     bob = sign_in(profile, lab_mcp.url, "bob")
