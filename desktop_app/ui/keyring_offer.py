@@ -72,9 +72,7 @@ class KeyringOffer(QObject):
 
     def _switched(self) -> None:
         self.empty.show_keyring_missing(None)
-        self.window.statusBar().showMessage(
-            "Your sign-ins are now kept in a file that is not encrypted: you can try again.", 10_000
-        )
+        self.window.statusBar().showMessage("Sign-ins are now kept in a file that is not encrypted.", 10_000)
 
 
 def closing(dialog: QDialog) -> Callable[[ErrorAction], None]:
