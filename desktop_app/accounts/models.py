@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from desktop_app.oauth.tokenset import TokenSet
@@ -167,6 +168,33 @@ class Event:
     at: float
     kind: str
     detail: str
+
+
+#: How a "refreshed" event's detail says until when the renewed access lasts (UTC, ISO 8601): readable as it is in
+#: the command line's diagnostics, and read back by the window (:func:`renewed_until`) to say it in local time.
+_RENEWED_UNTIL = "access until "
+_UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def renewed_detail(expires_at: float | None) -> str:
+    """The detail of a "refreshed" event: until when the new access token lasts ("" when the server did not say)."""
+    if expires_at is None:
+        return ""
+    try:
+        return _RENEWED_UNTIL + datetime.fromtimestamp(expires_at, UTC).strftime(_UTC_FORMAT)
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def renewed_until(detail: str) -> float | None:
+    """The expiry a "refreshed" event's detail names (:func:`renewed_detail`), or None (older events say nothing)."""
+    if not detail.startswith(_RENEWED_UNTIL):
+        return None
+    try:
+        moment = datetime.strptime(detail.removeprefix(_RENEWED_UNTIL), _UTC_FORMAT)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC).timestamp()
 
 
 @dataclass(frozen=True, slots=True)

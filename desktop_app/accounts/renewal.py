@@ -20,7 +20,7 @@ from typing import Protocol
 
 import httpx
 
-from desktop_app.accounts.models import Account
+from desktop_app.accounts.models import Account, renewed_detail
 from desktop_app.accounts.ports import Stores
 from desktop_app.accounts.registrations import PersistentRegistrationStore, metadata_from_json
 from desktop_app.accounts.renewal_wire import Outcome, fingerprint
@@ -210,6 +210,7 @@ class Renewal:
             expires_at=fresh.expires_at,
             has_refresh_token=fresh.refresh_token is not None,
             now=self.stores.clock(),
+            detail=renewed_detail(fresh.expires_at),
         )
         return fresh, Outcome.RENEWED
 

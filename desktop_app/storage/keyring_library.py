@@ -26,6 +26,10 @@ class KeyringLibraryEntries:
     def __init__(self, backend: keyring.backend.KeyringBackend) -> None:
         self.backend = backend
 
+    def reach(self) -> None:
+        """Nothing to do: the keyring library chose this backend because it found it usable (one it could not use is
+        refused when the vault is made)."""
+
     def ensure_unlocked(self, what: str, timeout: float) -> None:
         """Secret Service: unlock (or fail on) a locked collection ourselves, on a connection we close.
 

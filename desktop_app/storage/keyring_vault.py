@@ -77,6 +77,9 @@ class Entries(Protocol):
     """Entries ``(APP_ID, username) -> password``. Errors are raised as they come; the vault maps them."""
 
     def ensure_unlocked(self, what: str, timeout: float) -> None: ...
+    def reach(self) -> None:
+        """Raise as a read would when no keyring answers; never asks to unlock, reads nothing."""
+
     def get_many(self, usernames: Sequence[str]) -> list[str | None]: ...
     def set(self, username: str, password: str) -> None: ...
     def delete(self, username: str) -> None:
@@ -203,6 +206,18 @@ class KeyringVault:
         """
         with self._session("the app's secrets", "read"):
             self._read(self._prefix + "#probe", "the app's secrets")
+
+    def check_reachable(self) -> None:
+        """Raise the :class:`SecretStoreError` of a keyring that is missing (``keyring_unavailable``: none found, or
+        nobody owns the Secret Service's name on the session bus) or refused; else return, locked or not. Never asks
+        to unlock and reads nothing: the window asks at start, before anything needs a secret."""
+        if self._refused is not None:
+            raise SecretStoreError(self._refused.code, self._refused.message, hint=self._refused.hint)
+        with self._lock:
+            try:
+                self._entries.reach()
+            except Exception as exc:
+                raise self._error(exc, "reach", "the app's secrets") from exc
 
     def get(self, key: str) -> dict[str, Any] | None:
         """Read without a lock: a writer in another process may switch the head and delete the parts we were

@@ -112,6 +112,10 @@ class SecretServiceEntries:
             with contextlib.suppress(ItemNotFoundException):  # gone already
                 secretstorage.Item(self._connection, path).delete()
 
+    def reach(self) -> None:
+        """Open the default collection (SecretServiceNotAvailableException: nobody owns the name); nothing more."""
+        self._run(lambda collection: None)
+
     def ensure_unlocked(self, what: str, timeout: float) -> None:
         def check(collection: secretstorage.Collection) -> None:
             if collection.is_locked():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import logging
 import time
@@ -22,11 +23,10 @@ import httpx
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 
-from desktop_app import appinfo
 from desktop_app.accounts.consent import PairingCheck
 from desktop_app.accounts.manager import Accounts, LoginResult, RemovedAccount, SignOutResult
 from desktop_app.accounts.models import Account, Event, Server, ServerSettings, server_secret_key
-from desktop_app.errors import ConnectorError, one_line
+from desktop_app.errors import ConnectorError, SecretStoreError
 from desktop_app.mcp import McpClient, ServerInfo, Tool
 from desktop_app.oauth.http import new_client
 from desktop_app.oauth.netpolicy import shared_ssl_context
@@ -34,7 +34,8 @@ from desktop_app.oauth.signin_machine import Step
 from desktop_app.oauth.trace import Trace
 from desktop_app.storage.tool_store import SqliteToolStore
 from desktop_app.tools.control import ToolControl
-from desktop_app.ui.text import account_state, when
+from desktop_app.ui.diagnostics import diagnostics_report
+from desktop_app.ui.file_store import file_store_accounts, missing_keyring
 from desktop_app.ui.tool_check import ToolCheck, check_tools
 
 log = logging.getLogger(__name__)
@@ -367,6 +368,31 @@ class Controller(QObject):
         accounts looks at them again."""
         self.sig_changed.emit()
 
+    # -- the secret store ----------------------------------------------------------------------------------
+    def check_keyring(self) -> Job:
+        """Whether the profile's keyring is missing (never asks to unlock it): finishes with why, or None."""
+
+        async def work() -> SecretStoreError | None:
+            return await self._in_keyring_thread(functools.partial(missing_keyring, self.accounts.secrets))
+
+        return self._track(Job("Looking for the keyring", self), work())
+
+    def use_file_store(self) -> Job:
+        """Switch the profile to the unencrypted file store as ``--secret-store file`` does, and work on it from now
+        on (what failed can be tried again); finishes with the reopened :class:`Accounts`."""
+
+        async def work() -> Accounts:
+            old = self.accounts
+            reopened = await self._in_keyring_thread(functools.partial(file_store_accounts, old))
+            reopened.offload = self._in_keyring_thread
+            self.accounts = reopened
+            close = getattr(old.secrets, "close", None)
+            if callable(close):
+                await self._in_keyring_thread(close)
+            return reopened
+
+        return self._track(Job("Using an unencrypted file for your sign-ins", self), work())
+
     # -- servers -------------------------------------------------------------------------------------------
     def add_server(self, url: str, name: str | None = None) -> Server:
         """Add a server (no network). Raises :class:`ConfigurationError` naming what is wrong with the input."""
@@ -521,32 +547,11 @@ class Controller(QObject):
     # -- diagnostics ---------------------------------------------------------------------------------------
     def diagnostics(self, server: Server | None, account: Account | None = None, *, now: float | None = None) -> str:
         """A redacted report safe to paste into a bug report: no token, code, secret or query string."""
-        now = time.time() if now is None else now
-        lines = [f"{appinfo.APP_NAME} {appinfo.VERSION}", f"Secret store: {self.accounts.secrets.description}"]
-        if server is not None:
-            lines += [
-                f"Server: {one_line(server.name)}",
-                f"  URL: {one_line(server.url, 2000)}",
-                f"  Resource: {one_line(server.resource, 2000)}",
-                f"  Settings: {server.settings.to_json()}",
-            ]
-            consent = self.accounts.registry.consent(server.id)
-            if consent is not None:
-                lines.append(
-                    f"  Approved pairing: {consent.issuer} · scopes {' '.join(consent.scopes) or '(none)'} · "
-                    f"{consent.client_kind} {consent.client_id} · {when(consent.approved_at)}"
-                )
-            accounts = [account] if account is not None else self.accounts.registry.accounts(server.id)
-            for a in accounts:
-                state, _ = account_state(a, now, self.busy(a.id))
-                lines.append(f"  Account #{a.id}: {one_line(a.display_name)} · {state} · issuer {a.issuer}")
-                if a.last_error:
-                    lines.append(f"    Last problem: {one_line(a.last_error, 400)}")
-            events = self.events(account=account) if account is not None else self.events(server=server)
-            if events:
-                lines.append("  Activity (newest first):")
-                lines += [f"    {when(e.at)} {e.kind}: {one_line(e.detail, 300)}" for e in events[:20]]
-        if self.last_trace is not None and self.last_trace.events:
-            lines.append("Last operation:")
-            lines += [f"  {line}" for line in self.last_trace.lines()]
-        return "\n".join(lines)
+        return diagnostics_report(
+            self.accounts,
+            server,
+            account,
+            busy=self.busy,
+            trace=self.last_trace,
+            now=time.time() if now is None else now,
+        )

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QAbstractItemView, QTableView, QTabWidget, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTabWidget, QWidget
 
 from desktop_app.accounts.models import Account, Event, Server
 from desktop_app.errors import one_line
 from desktop_app.ui import plain, text
 from desktop_app.ui.account_form import account_form
+from desktop_app.ui.activity import activity_rows
 from desktop_app.ui.tools_tab import ToolsTab
 
 
@@ -36,9 +37,11 @@ class DetailsPanel(QTabWidget):
         self.activity.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.activity.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.activity.verticalHeader().setVisible(False)
-        self.activity.horizontalHeader().setStretchLastSection(True)
-        self.activity.setColumnWidth(0, 140)
-        self.activity.setColumnWidth(1, 140)
+        header = self.activity.horizontalHeader()
+        header.setStretchLastSection(True)
+        # "What" holds a sentence ("alice@lab.test: renewed, access until 14:05"): room for one, in the font's size.
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.activity.setColumnWidth(1, self.activity.fontMetrics().averageCharWidth() * 60)
         self.addTab(self.details, "Details")
         self.addTab(self.activity, "Activity")
         self.tools: ToolsTab | None = None
@@ -94,19 +97,18 @@ class DetailsPanel(QTabWidget):
         lines.append(f"Accounts: {summary}")
         if identity:
             lines.append(identity)
-        self._show_events(events)
+        self._show_events(events, {a.id: a.display_name for a in accounts})
         if self.tools is not None:
             self.tools.show_nothing("Select one of its accounts to see the tools its connector may use.")
         self.details.setText("\n".join(lines))
 
-    def _show_events(self, events: list[Event]) -> None:
+    def _show_events(self, events: list[Event], names: dict[int, str] | None = None) -> None:
+        """``names``: for a server's list, its accounts' names by id (each row says whose it is)."""
         self.activity_model.removeRows(0, self.activity_model.rowCount())
-        for event in events:
-            row = [
-                QStandardItem(text.when(event.at)),
-                QStandardItem(text.event_kind(event.kind)),
-                QStandardItem(one_line(event.detail, 400)),
-            ]
+        for line in activity_rows(events, names):
+            row = [QStandardItem(line.when), QStandardItem(line.what), QStandardItem(line.detail)]
+            for item in row[1:]:
+                item.setToolTip(plain.tooltip(item.text()))  # the whole of what a narrow column cuts
             for item in row:
                 item.setEditable(False)
             self.activity_model.appendRow(row)

@@ -45,6 +45,7 @@ from desktop_app.errors import (
     ProtocolViolation,
     ReviewOutdated,
     SecretStoreError,
+    SecretStoreInUse,
     ServerExists,
     ServerUnavailable,
     SignInRequired,
@@ -94,6 +95,10 @@ class ErrorAction:
     server: str | None = None
     account_id: int | None = None
     warning: str = ""
+
+
+#: The way out of a missing keyring, wherever it is offered (an error's button, the empty page: ui/keyring_offer.py).
+USE_FILE_STORE = ErrorAction("use_file_store", "Use an unencrypted file instead…", warning=FILE_STORE_WARNING)
 
 
 def host_of(url: str | None) -> str:
@@ -187,6 +192,11 @@ def window_hint(exc: ConnectorError) -> str:
         return "Select the account and choose Sign in again."
     if isinstance(exc, ServerExists):
         return "Select that server in the list to sign in or add an account."
+    if isinstance(exc, SecretStoreInUse):
+        return (
+            f"Nothing was changed. Sign-ins are never copied from one place to another: sign those accounts out "
+            f"first (in the {exc.current} store they are kept in), or keep using it."
+        )
     if isinstance(exc, NoRegistrationPath):
         return "Ask its administrator for a client id and enter it in the server's settings."
     if isinstance(exc, ReviewOutdated):
@@ -246,7 +256,7 @@ def actions_for(exc: ConnectorError) -> tuple[ErrorAction, ...]:
     if isinstance(exc, NoRegistrationPath | InvalidClient):
         return (ErrorAction("open_settings", "Open the server's settings"),)
     if isinstance(exc, SecretStoreError) and _FILE_STORE_HELPS.get(exc.code, False):
-        return (ErrorAction("use_file_store", "Use an unencrypted file instead…", warning=FILE_STORE_WARNING),)
+        return (USE_FILE_STORE,)
     return ()
 
 

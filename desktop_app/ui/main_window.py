@@ -42,6 +42,7 @@ from desktop_app.ui.empty_state import EmptyState
 from desktop_app.ui.errors import ActionKind, ErrorAction, describe, show_error
 from desktop_app.ui.icons import app_icon
 from desktop_app.ui.identity_box import stored_identity
+from desktop_app.ui.keyring_offer import KeyringOffer
 from desktop_app.ui.list_filter import ListFilter
 from desktop_app.ui.menu_entry import MenuEntryOffer
 from desktop_app.ui.model import COLUMNS, NAME, ConnectorsModel
@@ -149,6 +150,7 @@ class MainWindow(QMainWindow):
         self.activity_model = self.details_tabs.activity_model
         self.empty = EmptyState()
         self.empty.sig_add_server_requested.connect(self.add_server)
+        self.keyring_offer = KeyringOffer(controller, self.empty, self)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("splitter")
@@ -354,7 +356,9 @@ class MainWindow(QMainWindow):
         show_error(self, report, self.error_action, self.ERROR_ACTIONS)
 
     #: The buttons an error may offer that the window carries out (ui/errors.py, ADR 0031).
-    ERROR_ACTIONS: frozenset[ActionKind] = frozenset({"add_account", "show_server", "sign_in_again", "open_settings"})
+    ERROR_ACTIONS: frozenset[ActionKind] = frozenset(
+        {"add_account", "show_server", "sign_in_again", "open_settings", "use_file_store"}
+    )
 
     def error_action(self, action: ErrorAction) -> None:
         """Do what an error's button offers, on the selected server unless the action names one."""
@@ -370,6 +374,8 @@ class MainWindow(QMainWindow):
             self.sign_in()
         elif action.kind == "open_settings":
             self.act_settings.trigger()
+        elif action.kind == "use_file_store":
+            self.keyring_offer.switch()
 
     # -- helpers -------------------------------------------------------------------------------------------
     def confirm(self, question: str, explanation: str, action: str, then: Callable[[], None]) -> QMessageBox:

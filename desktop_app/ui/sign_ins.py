@@ -11,6 +11,7 @@ from desktop_app.accounts.manager import LoginResult
 from desktop_app.accounts.models import Account, Server
 from desktop_app.errors import one_line
 from desktop_app.ui.controller import SignInJob
+from desktop_app.ui.keyring_offer import closing
 from desktop_app.ui.signin_dialog import SignInDialog
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def open_dialog(window: MainWindow, start: Callable[[], SignInJob], title: str) 
     """The sign-in dialog, started; its error panel's buttons and its last page's next steps act on the window."""
     dialog = SignInDialog(start, title=title, parent=window)
     dialog.error_panel.handles = window.ERROR_ACTIONS
-    dialog.error_panel.sig_action.connect(dialog.reject)
+    dialog.error_panel.sig_action.connect(closing(dialog))
     dialog.error_panel.sig_action.connect(window.error_action)
     dialog.sig_signed_in.connect(lambda result: _signed_in(window, result))
     dialog.sig_test_requested.connect(lambda account: _next_step(window, account, window.test_connection))

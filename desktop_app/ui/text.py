@@ -81,25 +81,6 @@ def account_state(account: Account, now: float, busy: str | None = None) -> tupl
     return "Expired · sign in again", Tone.ATTENTION
 
 
-def account_details(account: Account, now: float) -> str:
-    """A tooltip: what the list cannot fit (identity source, why it needs a sign-in, the last problem)."""
-    source = identity_source(account)
-    lines = [f"Signed in as {one_line(account.label)}" + (f" (from the {source})" if source else "")]
-    if account.nickname:
-        lines.append(f"Nickname: {one_line(account.nickname)}")
-    lines.append(f"Authorization server: {one_line(account.issuer, 400)}")
-    if account.expires_at is not None and account.state is AccountState.SIGNED_IN:
-        lines.append(f"Access token expires: {when(account.expires_at)}")
-    if account.state is AccountState.SIGNED_IN:
-        lines.append(
-            "Renews by itself" if account.has_refresh_token else "No refresh token: sign in again when it expires"
-        )
-    if account.last_error:
-        prefix = "Why" if account.state is AccountState.NEEDS_SIGN_IN else "Last renewal problem"
-        lines.append(f"{prefix}: {one_line(account.last_error, 400)}")
-    return "\n".join(lines)
-
-
 def identity_source(account: Account) -> str:
     """Where the account's label came from, in words ("" when the person gave it)."""
     return {

@@ -1,7 +1,8 @@
 """Load a connector's tools live, as the command line's ``tools SERVER`` does (docs/decisions/0025, 0026): the
 handshake, the server's identity (asked only of a server that declares the extension), ``tools/list``, then the
 identity check against the pinned key and the list recorded with its verdict (a first list pins the definitions; a
-refused server records nothing). Qt-free: the controller runs :func:`check_tools` as a job.
+refused server records nothing): :mod:`desktop_app.tools.live_check`. Qt-free: the controller runs
+:func:`check_tools` as a job.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import httpx
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, Server
-from desktop_app.mcp import McpClient, Tool
+from desktop_app.mcp import Tool
 from desktop_app.tools.control import Observed, ToolControl
-from desktop_app.tools.identity import Assessment, assess
-from desktop_app.tools.identity_fetch import gather_evidence
+from desktop_app.tools.identity import Assessment
 from desktop_app.tools.identity_pins import KeyPins
-from desktop_app.tools.model import IdentityVerdict
+from desktop_app.tools.live_check import check_live, pins_of, record_check
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +35,7 @@ class ToolCheck:
 
 def key_pins(accounts: Accounts) -> KeyPins:
     """The profile's pinned server keys (its registry keeps them)."""
-    pins = accounts.registry
-    if not isinstance(pins, KeyPins):  # every registry of the app keeps key pins
-        raise TypeError("this profile's registry keeps no key pins")
-    return pins
+    return pins_of(accounts.registry)
 
 
 async def check_tools(
@@ -49,21 +46,8 @@ async def check_tools(
     control: ToolControl,
 ) -> ToolCheck:
     """One live look at the server as ``account`` (its token renewed on the way when needed)."""
-    pins = key_pins(accounts)
     session = accounts.session(http, account, server)
-    client = McpClient(http, server.resource, auth=session.auth())
-    try:
-        info = await client.initialize()
-        handshake = {"capabilities": info.capabilities}
-        evidence = await gather_evidence(client.request, handshake, server_url=server.resource)
-        tools = await client.list_tools()
-    finally:
-        await client.close()
-    now = accounts.clock()
-    definitions = [tool.definition for tool in tools]
-    assessment = assess(server.id, handshake, evidence, definitions, pins, now=now)
-    found = assessment.attestation
-    verdict = IdentityVerdict(server_refused=found.server_refused, holds=found.holds)
-    observed = control.observe(account.id, definitions, identity=verdict)
+    found = await check_live(http, server.id, server.resource, session.auth(), key_pins(accounts), clock=accounts.clock)
+    observed = record_check(found, control, account.id)
     current = accounts.registry.account(account.id) or account
-    return ToolCheck(server, current, tuple(tools), observed, assessment, now)
+    return ToolCheck(server, current, found.tools, observed, found.assessment, found.checked_at)

@@ -51,7 +51,7 @@ from tests.helpers.cli import ROOT, cli_env
 from tests.helpers.cli import run_cli as run_cli_process
 from tests.helpers.workers import wait_for_renewal_workers
 from tests.lab.accounts import JWT, fingerprints, sign_in
-from tests.lab.secret_service import SECRETS_NAME, PrivateSecretService, _name_has_owner, start_secret_service
+from tests.lab.secret_service import PrivateSecretService, start_secret_service
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
 
 pytestmark = pytest.mark.lab
@@ -448,25 +448,7 @@ class KeyringSupervisor:
         else:
             lines = log.read_text(errors="replace").splitlines()
             self.reasons.append(f"exit {dead.returncode}: " + " | ".join(x for x in lines if "ERROR" in x)[-300:])
-        environment = {k: v for k, v in os.environ.items() if k not in {"DISPLAY", "WAYLAND_DISPLAY"}}
-        environment.update(self.service.environment, HOME=str(self.service.root / "home"))
-        with log.open("ab") as out:
-            daemon = subprocess.Popen(
-                ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-                stdin=subprocess.PIPE,
-                stdout=out,
-                stderr=out,
-                env=environment,
-                start_new_session=True,
-            )
-        assert daemon.stdin is not None
-        daemon.stdin.write(self.service.password.encode())
-        daemon.stdin.close()
-        self.service._processes[-1] = daemon  # stopped with the service
-        deadline = time.monotonic() + 10
-        while not _name_has_owner(self.service.bus_address, SECRETS_NAME):
-            assert daemon.poll() is None and time.monotonic() < deadline, "gnome-keyring-daemon did not come back"
-            time.sleep(0.01)
+        self.service.revive()  # on the same keyring files, with the environment it started with
         self.outages.append((died, time.time()))
 
     @property

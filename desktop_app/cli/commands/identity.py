@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import httpx
 
-from desktop_app import mcp
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Server
 from desktop_app.accounts.session import StoredSession
@@ -19,9 +18,9 @@ from desktop_app.cli.output import EXIT_ACTION, EXIT_OK, EXIT_PROTOCOL
 from desktop_app.cli.text import server_name, shell_word
 from desktop_app.cli.tool_text import connected_line, tool_name
 from desktop_app.errors import ConfigurationError, one_line
-from desktop_app.tools.identity import Assessment, accept_new_key, assess
-from desktop_app.tools.identity_fetch import gather_evidence
+from desktop_app.tools.identity import Assessment, accept_new_key
 from desktop_app.tools.identity_pins import KeyPin, KeyPins
+from desktop_app.tools.live_check import check_live, pins_of
 
 _STATUS = {
     "not_attested": "identity not attested (the server does not offer the identity extension)",
@@ -40,20 +39,19 @@ _DNS = {
 
 async def run_identity(args: argparse.Namespace, console: Console) -> int:
     async def work(accounts: Accounts, server: Server, session: StoredSession, http: httpx.AsyncClient) -> int:
-        pins = accounts.registry
-        if not isinstance(pins, KeyPins):  # every registry of the app keeps key pins
-            raise TypeError("this profile's registry keeps no key pins")
-        client = mcp.McpClient(http, server.resource, auth=session.auth())
-        try:
-            info = await client.initialize()
-            console.say(connected_line(info, server.name, account=session.account.display_name))
-            handshake = {"capabilities": info.capabilities}
-            evidence = await gather_evidence(client.request, handshake, server_url=server.resource)
-            tools = await client.list_tools()
-        finally:
-            await client.close()
-        now = accounts.clock()
-        assessment = assess(server.id, handshake, evidence, [tool.definition for tool in tools], pins, now=now)
+        pins = pins_of(accounts.registry)
+        live = await check_live(
+            http,
+            server.id,
+            server.resource,
+            session.auth(),
+            pins,
+            clock=accounts.clock,
+            on_connected=lambda info: console.say(
+                connected_line(info, server.name, account=session.account.display_name)
+            ),
+        )
+        now, assessment = live.checked_at, live.assessment
         for line in identity_lines(assessment):
             console.result(line)
         found = assessment.attestation

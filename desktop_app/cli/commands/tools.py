@@ -32,10 +32,7 @@ from desktop_app.oauth import authorize
 from desktop_app.oauth import http as oauth_http
 from desktop_app.storage.tool_store import SqliteToolStore
 from desktop_app.tools.control import ToolControl
-from desktop_app.tools.identity import attest
-from desktop_app.tools.identity_fetch import gather_evidence
-from desktop_app.tools.identity_pins import KeyPins
-from desktop_app.tools.model import IdentityVerdict
+from desktop_app.tools.live_check import check_live, pins_of, record_check
 
 # The engine's entry points are looked up on their modules at each call (oauth_http.new_client,
 # authorize.system_browser, mcp.McpClient): tests and the lab put scripted stand-ins there.
@@ -88,25 +85,21 @@ async def run_tools(args: argparse.Namespace, console: Console) -> int:
     args.server = found.server
 
     async def work(accounts: Accounts, server: Server, session: StoredSession, http: httpx.AsyncClient) -> int:
-        pins = accounts.registry
-        if not isinstance(pins, KeyPins):  # every registry of the app keeps key pins
-            raise TypeError("this profile's registry keeps no key pins")
-        client = mcp.McpClient(http, server.resource, auth=session.auth())
-        try:
-            info = await client.initialize()
-            console.say(connected_line(info, server.name, account=session.account.display_name))
-            handshake = {"capabilities": info.capabilities}
-            evidence = await gather_evidence(client.request, handshake, server_url=server.resource)
-            tools = await client.list_tools()
-        finally:
-            await client.close()
-        account = session.account
-        definitions = [tool.definition for tool in tools]
-        found = attest(server.id, handshake, evidence, definitions, pins, now=accounts.clock())
-        identity = IdentityVerdict(server_refused=found.server_refused, holds=found.holds)
-        observed = ToolControl(SqliteToolStore.of(accounts.registry)).observe(
-            account.id, definitions, identity=identity
+        live = await check_live(
+            http,
+            server.id,
+            server.resource,
+            session.auth(),
+            pins_of(accounts.registry),
+            clock=accounts.clock,
+            on_connected=lambda info: console.say(
+                connected_line(info, server.name, account=session.account.display_name)
+            ),
         )
+        account = session.account
+        tools = live.tools
+        found = live.assessment.attestation
+        observed = record_check(live, ToolControl(SqliteToolStore.of(accounts.registry)), account.id)
         if found.server_refused is not None:
             console.say(
                 f"The server's identity is not accepted ({one_line(found.server_refused)}): AI tools get none of its "
