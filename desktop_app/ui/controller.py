@@ -94,7 +94,20 @@ class Job(QObject):
 
     def start(self, work: Coroutine[Any, Any, Any]) -> Job:
         self._task = asyncio.ensure_future(self._run(work))
+        self._task.add_done_callback(lambda _task: self._ended(work))
         return self
+
+    def _ended(self, work: Coroutine[Any, Any, Any]) -> None:
+        """A task cancelled before its first step never enters :meth:`_run` (its ``finally`` never runs): the job
+        still ends, cancelled, so that nothing waits for it forever (the app's quit awaits every job)."""
+        if self._finished.is_set():
+            return
+        work.close()  # never started: closed, so that it is not reported as never awaited
+        self.cancelled = True
+        log.info("%s: cancelled before it started", self.title)
+        self.sig_cancelled.emit()
+        self._finished.set()
+        self.sig_done.emit()
 
     @property
     def running(self) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from desktop_app.accounts.models import AccountState
 from desktop_app.errors import ConfigurationError, ConsentRefused
-from desktop_app.ui.controller import Controller
+from desktop_app.ui.controller import Controller, Job
 from tests.gui.conftest import SystemBrowser, wait_signal
 
 pytestmark = pytest.mark.lab
@@ -73,3 +75,21 @@ async def test_bad_address_is_refused_naming_it(controller: Controller):
         controller.add_server("http://example.com/mcp")
     assert "http://example.com/mcp" in str(refused.value) or "example.com" in str(refused.value)
     assert controller.snapshot() == []
+
+
+async def test_a_job_cancelled_before_its_first_step_still_ends() -> None:
+    """Quitting cancels every job and awaits it: one whose task never ran (cancelled at once) ends too, cancelled.
+    It once hung the quit of an app started in the tray (the keyring check had just been started)."""
+    ran: list[bool] = []
+    cancelled: list[bool] = []
+
+    async def work() -> None:
+        ran.append(True)
+
+    job = Job("Nothing", None)
+    job.sig_cancelled.connect(lambda: cancelled.append(True))
+    job.start(work())
+    job.cancel()  # before the loop ran the task's first step
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(job.wait(), 10)
+    assert ran == [] and cancelled == [True] and not job.running
