@@ -579,6 +579,10 @@ class MainWindow(QMainWindow):
             f"{one_line(host, 60)} asks for more permissions on {one_line(server.name)} as {one_line(account.label)}",
         )
 
+    def open_preferences(self) -> None:
+        """Stub, replaced by helper P's Preferences window (issue 17 item 16): only brings the window forward."""
+        self.bring_forward()
+
     def sign_in_account(self, account_id: int) -> None:
         """Open the sign-in again of this account (the tray's "Sign in again…" and its notification)."""
         self.bring_forward()
