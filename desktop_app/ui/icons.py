@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QIcon
 
 #: Our icon name → the freedesktop theme name tried first (toolbar actions only: state icons are always ours).
@@ -37,11 +38,20 @@ def icon(name: str) -> QIcon:
     return QIcon.fromTheme(theme, bundled) if theme else bundled
 
 
+#: The state icons: filled badges with a white glyph and a white rim, readable on a light or dark row and on the
+#: selection highlight (issue 17 item 10).
+STATE_ICONS = ("good", "attention", "problem", "working", "idle")
+
+
 @functools.cache
 def tone_icon(name: str) -> QIcon:
     """A state icon (good, attention, problem, working, idle) or ``server``: always the bundled one, so states
-    look the same on every desktop."""
-    return QIcon(icon_path(name))
+    look the same on every desktop. A selected row draws it as it is: Qt would otherwise tint it with the
+    highlight colour (``QStyle.generatedIconPixmap``), which washes an amber badge out on a blue highlight."""
+    path = icon_path(name)
+    made = QIcon(path)
+    made.addFile(path, QSize(), QIcon.Mode.Selected)
+    return made
 
 
 def app_icon() -> QIcon:
