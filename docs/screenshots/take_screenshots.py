@@ -329,7 +329,7 @@ async def take(out: Path, urls: dict[str, str], labs: dict[str, Any]) -> list[Pa
         accounts.mark_needs_sign_in(alice, NEEDS_SIGN_IN_REASON)
         window.reload()
         window.select_account(alice.id)
-        window.details_tabs.setCurrentWidget(window.details)
+        window.details_tabs.setCurrentWidget(window.details_tabs.details_page)
         window.statusBar().clearMessage()
         await settle()
         if "withdrawn" not in window.details.text():
