@@ -269,7 +269,7 @@ class Tray(QObject):
     ) -> None:
         """Show one notification; ``click`` is what clicking it opens (it replaces the last one's)."""
         self.click = click
-        self.icon.showMessage(title, plain.shell(words), icon, timeout_ms)
+        self.icon.showMessage(plain.shell(title), plain.shell(words), icon, timeout_ms)
 
     def _who(self, account: Account) -> str:
         """ "alice@lab.test on Lab tickets": the account and its server, as a notification names them."""
@@ -318,14 +318,19 @@ class Tray(QObject):
         others = len(accounts) - 1
         more = f" and {others} more account{'s' if others != 1 else ''}" if others else ""
         start = f" (starting with {one_line(accounts[0].display_name, 60)})" if others else ""
+        # The title alone says it (GNOME HIG, notifications): where, or how many.
+        server = self.controller.server(accounts[0].server_id)
+        title = f"{len(accounts)} accounts must sign in again" if others else "Sign in again"
+        if not others and server is not None:
+            title = f"Sign in again to {one_line(server.name, 60)}"
         self.update_icon()
         self.tell(
-            "Sign in again",
+            title,
             f"{first}{more} must sign in again. Click to sign in{start}.",
             Click("sign_in", tuple(a.id for a in accounts)),
             icon=QSystemTrayIcon.MessageIcon.Warning,
         )
-        self.last_message = ("Sign in again", one_line(accounts[0].display_name, 60), len(accounts))
+        self.last_message = (title, one_line(accounts[0].display_name, 60), len(accounts))
 
     def notify_expiring(self, accounts: tuple[Account, ...]) -> None:
         first = accounts[0]

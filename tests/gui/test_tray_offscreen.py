@@ -79,11 +79,11 @@ async def test_the_notification_names_the_server_and_its_click_opens_that_sign_i
 
     tray.notify_needs_sign_in((needing,))
     assert messages.shown[-1] == (
-        "Sign in again",
+        "Sign in again to Lab tickets",
         "alice@lab.test on Lab tickets must sign in again. Click to sign in.",
     )
     assert "invalid_grant" not in messages.shown[-1][1]  # no protocol word reaches a person
-    assert tray.last_message == ("Sign in again", "alice@lab.test", 1)
+    assert tray.last_message == ("Sign in again to Lab tickets", "alice@lab.test", 1)
     tray.icon.messageClicked.emit()
     dialog = next(d for d in window.dialogs if isinstance(d, SignInDialog))
     assert dialog.job is not None and dialog.job.title == "Signing in again as alice@lab.test"
@@ -117,7 +117,7 @@ async def test_a_click_opens_what_the_last_notification_was_about_as_it_is_now(
         "alice@lab.test on Lab tickets and 1 more account must sign in again. "
         "Click to sign in (starting with alice@lab.test)."
     )
-    assert tray.last_message == ("Sign in again", "alice@lab.test", 2)
+    assert messages.shown[-1][0] == tray.last_message[0] == "2 accounts must sign in again"
     # alice signed in again elsewhere (the command line) before the click: bob's sign-in opens, not hers.
     controller.accounts.registry.set_state(
         alice.id, AccountState.SIGNED_IN, now=time.time(), event_kind="signed_in_again", detail=""
