@@ -17,9 +17,9 @@ from desktop_app.ui.controller import Controller
 from desktop_app.ui.details_panel import DetailsPanel
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model import NAME, ConnectorsModel
-from desktop_app.ui.signin_dialog import SignInDialog
-from tests.gui.conftest import SystemBrowser, wait_until
+from tests.gui.conftest import SystemBrowser
 from tests.gui.test_model import NOW, account, server
+from tests.gui.test_tray_offscreen import sign_in_again_opened
 from tests.lab.accounts import sign_in
 
 #: The badges' fill (resources/icons/*.svg).
@@ -161,10 +161,4 @@ async def test_the_details_button_opens_that_account_s_sign_in(
     button = sign_in_button(window.details_tabs)
     assert button.isVisibleTo(window)
     button.click()
-    dialog = next(d for d in window.dialogs if isinstance(d, SignInDialog))
-    assert dialog.job is not None and dialog.job.title == "Signing in again as alice@lab.test"
-    job = dialog.job
-    await wait_until(lambda: system_browser.opened, what="the browser opened")
-    assert "login_hint=alice" in system_browser.opened[-1]
-    dialog.reject()
-    await wait_until(lambda: not job.running, what="the sign-in cancelled")
+    await sign_in_again_opened(window, system_browser, "alice")

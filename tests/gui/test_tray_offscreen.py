@@ -60,6 +60,17 @@ def row(tray: Tray, name: str) -> QAction:
     return match
 
 
+async def sign_in_again_opened(window: MainWindow, browser: SystemBrowser, user: str) -> None:
+    """The window shows the sign-in again of ``user``'s account, its browser page asks for them; then cancelled."""
+    dialog = next(d for d in window.dialogs if isinstance(d, SignInDialog))
+    assert dialog.job is not None and dialog.job.title == f"Signing in again as {user}@lab.test"
+    job = dialog.job
+    await wait_until(lambda: browser.opened, what="the browser opened")
+    assert f"login_hint={user}" in browser.opened[-1]
+    dialog.reject()
+    await wait_until(lambda: not job.running, what="the sign-in cancelled")
+
+
 async def test_the_notification_names_the_server_and_its_click_opens_that_sign_in(
     qtbot, two: tuple[Account, Account], controller: Controller, system_browser: SystemBrowser
 ) -> None:
@@ -85,13 +96,7 @@ async def test_the_notification_names_the_server_and_its_click_opens_that_sign_i
     assert "invalid_grant" not in messages.shown[-1][1]  # no protocol word reaches a person
     assert tray.last_message == ("Sign in again to Lab tickets", "alice@lab.test", 1)
     tray.icon.messageClicked.emit()
-    dialog = next(d for d in window.dialogs if isinstance(d, SignInDialog))
-    assert dialog.job is not None and dialog.job.title == "Signing in again as alice@lab.test"
-    job = dialog.job
-    await wait_until(lambda: system_browser.opened, what="the browser opened")
-    assert "login_hint=alice" in system_browser.opened[-1]
-    dialog.reject()
-    await wait_until(lambda: not job.running, what="the sign-in cancelled")
+    await sign_in_again_opened(window, system_browser, "alice")
     assert controller.account(alice.id).state is AccountState.NEEDS_SIGN_IN  # cancelled: nothing changed
     assert bob.id != alice.id
 
