@@ -20,9 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from PySide6.QtCore import QObject, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPainter, QPixmap
-from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from desktop_app import appinfo
@@ -34,7 +32,7 @@ from desktop_app.ui import plain, text, tray_menu
 from desktop_app.ui.account_form import needs_sign_in
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.errors import describe
-from desktop_app.ui.icons import icon_path
+from desktop_app.ui.icons import badged_app_icon
 from desktop_app.ui.refresher import BackgroundRefresher
 from desktop_app.ui.review_notices import ReviewNotices, Reviews, connectors_waiting
 from desktop_app.ui.tray_menu import MenuFacts, counts
@@ -43,28 +41,6 @@ log = logging.getLogger(__name__)
 
 #: Tray states, as the icon shows them.
 GOOD, ATTENTION, WORKING, IDLE = "good", "attention", "working", "idle"
-
-
-def tray_icon(state: str) -> QIcon:
-    """The app icon with a badge for the state (none when all is good), drawn crisp at the usual tray sizes."""
-    app = QSvgRenderer(icon_path("app"))
-    badge = QSvgRenderer(icon_path(state)) if state in (ATTENTION, WORKING) else None
-    result = QIcon()
-    for size in (16, 22, 24, 32, 48, 64):
-        pixmap = QPixmap(QSize(size, size))
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        app.render(painter, QRectF(0, 0, size, size))
-        if badge is not None:
-            b = size * 0.6
-            painter.setBrush(Qt.GlobalColor.white)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.drawEllipse(QRectF(size - b, size - b, b, b))
-            badge.render(painter, QRectF(size - b, size - b, b, b))
-        painter.end()
-        result.addPixmap(pixmap)
-    return result
 
 
 def summary(accounts: list[Account], working: bool, now: float) -> tuple[str, str]:
@@ -168,7 +144,7 @@ class Tray(QObject):
             tip += " · background renewal paused"
         if state != self.state:
             self.state = state
-            self.icon.setIcon(tray_icon(state))
+            self.icon.setIcon(badged_app_icon(state if state in (ATTENTION, WORKING) else None))
         self.icon.setToolTip(f"{appinfo.APP_NAME}\n{plain.shell(tip)}")
 
     def rebuild_menu(self) -> None:
