@@ -30,7 +30,7 @@ from desktop_app.errors import ConnectorError
 from desktop_app.oauth.redact import configure_logging
 from desktop_app.storage.paths import check_own_file, data_dir, ensure_private_dir, instance_socket
 from desktop_app.storage.profile import open_accounts
-from desktop_app.ui import plain
+from desktop_app.ui import plain, tray_links
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.errors import describe
 from desktop_app.ui.gui_gc import GuiThreadCollector
@@ -39,7 +39,7 @@ from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.profile_watch import ProfileWatcher
 from desktop_app.ui.refresher import BackgroundRefresher
 from desktop_app.ui.single_instance import SingleInstance, ask_running_instance_to_show, instance_name
-from desktop_app.ui.tray import Tray
+from desktop_app.ui.tray import Click, Tray
 
 EXIT_OK = 0
 EXIT_STORAGE = 6
@@ -181,24 +181,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tray: Tray | None = None
     if Tray.available():
-        tray = Tray(
-            controller,
-            refresher,
-            autostart_enabled=autostart.is_enabled if autostart.supported() else (lambda: False),
-            parent=app,
-        )
-        tray.sig_open_requested.connect(window.bring_forward)
-        tray.sig_sign_in_requested.connect(window.sign_in_account)
-        tray.sig_review_requested.connect(window.review_tools)
+        tray = Tray(controller, refresher, parent=app)
+        # Open, Sign in again…, Sign out…, Open in window, Review, Add server… and Preferences… (ui/tray_links.py).
+        tray_links.link(tray, window)
         tray.sig_quit_requested.connect(quit_requested.set)
-        tray.sig_autostart_toggled.connect(lambda on: autostart.set_enabled(on))
         window.tray_mode = True
 
         def told_once() -> None:
             if settings.value("tray/told") is None and tray is not None:
-                tray.icon.showMessage(
+                tray.tell(  # clicking it opens the window, not what an earlier notification was about
                     appinfo.APP_NAME,
                     "Still running in the tray: it keeps your sign-ins renewed. Quit from its menu.",
+                    Click("open"),
                 )
                 settings.setValue("tray/told", 1)
 

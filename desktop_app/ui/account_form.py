@@ -9,6 +9,11 @@ from desktop_app.errors import one_line
 from desktop_app.ui import text
 
 
+def needs_sign_in(account: Account, now: float) -> bool:
+    """Only signing in again helps: the account needs a sign-in, or has expired without a way to renew itself."""
+    return account.state is not AccountState.SIGNED_OUT and text.account_state(account, now)[1] is text.Tone.ATTENTION
+
+
 def account_form(account: Account, state: str, now: float) -> list[str]:
     """The account's details as "label: value" lines that agree with its state: a signed-out account is not "signed
     in as" anyone, nor does it have an expiry or renewals."""

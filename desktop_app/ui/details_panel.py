@@ -1,25 +1,41 @@
 """The lower half of the main window: the selected server's or account's details, its history (Activity), and for
 an account its connector's tools (``ui.tools_tab``, added by the window).
 
-Whatever a server or an id_token chose (names, labels, event details) is shown as plain text.
+An account that only a new sign-in can help (it needs one, has expired without a refresh token, or was signed
+out) has a "Sign in again" button under its details (issue 17 item 10), as GNOME Online Accounts puts its "Sign In"
+in the account's page. Whatever a server or an id_token chose (names, labels, event details) is shown as plain text.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTabWidget, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from desktop_app.accounts.models import Account, Event, Server
+from desktop_app.accounts.models import Account, AccountState, Event, Server
 from desktop_app.errors import one_line
 from desktop_app.ui import plain, text
-from desktop_app.ui.account_form import account_form
+from desktop_app.ui.account_form import account_form, needs_sign_in
 from desktop_app.ui.activity import activity_rows
+from desktop_app.ui.icons import icon
 from desktop_app.ui.tools_tab import ToolsTab
 
 
 class DetailsPanel(QTabWidget):
-    """Two tabs: "Details" (a selectable plain-text summary) and "Activity" (a read-only table of events)."""
+    """Two tabs: "Details" (a selectable plain-text summary, and "Sign in again" when that is what helps) and
+    "Activity" (a read-only table of events)."""
+
+    #: "Sign in again" was pressed for this account id.
+    sig_sign_in_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -28,6 +44,24 @@ class DetailsPanel(QTabWidget):
         self.details.setObjectName("details")
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.details.setMargin(8)
+        self.sign_in_again = QPushButton(icon("sign-in"), "Sign in again")
+        self.sign_in_again.setObjectName("detailsSignInAgain")
+        self.sign_in_again.setVisible(False)
+        self.sign_in_again.clicked.connect(self._sign_in_clicked)
+        self._account_id: int | None = None
+        #: The Details tab: the text, then the button (left, under what it is about).
+        self.details_page = QWidget()
+        self.details_page.setObjectName("detailsPage")
+        page = QVBoxLayout(self.details_page)
+        page.setContentsMargins(0, 0, 0, 0)
+        page.setSpacing(0)
+        page.addWidget(self.details)
+        row = QHBoxLayout()
+        row.setContentsMargins(8, 0, 8, 8)  # under the text (the label's margin is 8)
+        row.addWidget(self.sign_in_again)
+        row.addStretch(1)
+        page.addLayout(row)
+        page.addStretch(1)
         self.activity_model = QStandardItemModel(0, 3, self)
         self.activity_model.setHorizontalHeaderLabels(["When", "What", "Detail"])
         self.activity = QTableView()
@@ -42,7 +76,7 @@ class DetailsPanel(QTabWidget):
         # "What" holds a sentence ("alice@lab.test: renewed, access until 14:05"): room for one, in the font's size.
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.activity.setColumnWidth(1, self.activity.fontMetrics().averageCharWidth() * 60)
-        self.addTab(self.details, "Details")
+        self.addTab(self.details_page, "Details")
         self.addTab(self.activity, "Activity")
         self.tools: ToolsTab | None = None
 
@@ -54,7 +88,21 @@ class DetailsPanel(QTabWidget):
             lambda count: self.setTabText(self.indexOf(tools), f"Tools ({count} to review)" if count else "Tools")
         )
 
+    def _sign_in_clicked(self) -> None:
+        if self._account_id is not None:
+            self.sig_sign_in_requested.emit(self._account_id)
+
+    def _offer_sign_in(self, account: Account | None, *, now: float = 0.0, busy: str | None = None) -> None:
+        """The button for an account only a sign-in can help (disabled while something is being done with it)."""
+        wanted = account is not None and (account.state is AccountState.SIGNED_OUT or needs_sign_in(account, now))
+        self._account_id = account.id if account is not None and wanted else None
+        self.sign_in_again.setVisible(wanted)
+        self.sign_in_again.setEnabled(busy is None)
+        if account is not None and wanted:
+            self.sign_in_again.setAccessibleName(f"Sign in again as {one_line(account.label, 80)}")
+
     def show_nothing(self) -> None:
+        self._offer_sign_in(None)
         self.details.setText("")
         self._show_events([])
         if self.tools is not None:
@@ -74,6 +122,7 @@ class DetailsPanel(QTabWidget):
         AI tools whose configuration has its connector (None: not known); ``in_use``: the programs running its
         connector now, with when each started it."""
         state, _ = text.account_state(account, now, busy)
+        self._offer_sign_in(account, now=now, busy=busy)
         lines = [one_line(account.display_name), "", *account_form(account, state, now)]
         if hosts is not None:
             used = ", ".join(one_line(h) for h in hosts) if hosts else "no AI tool yet (Account > Use in…)"
@@ -89,6 +138,7 @@ class DetailsPanel(QTabWidget):
     ) -> None:
         """``identity``: what the window knows of the server's identity key (None: nothing to say)."""
         summary, _ = text.server_state(accounts)
+        self._offer_sign_in(None)
         lines = [one_line(server.name), "", f"Address: {one_line(server.url, 600)}"]
         if server.resource.rstrip("/") != server.url.strip().rstrip("/"):  # the same URL is said once
             lines.append(f"Resource: {one_line(server.resource, 600)}")

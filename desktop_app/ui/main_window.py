@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
         self.details_tabs = DetailsPanel()
         self.tools_tab = ToolsTab(controller, self._open)
         self.details_tabs.add_tools(self.tools_tab)
+        self.details_tabs.sig_sign_in_requested.connect(self.sign_in_account)
         self.details = self.details_tabs.details
         self.activity_model = self.details_tabs.activity_model
         self.empty = EmptyState()

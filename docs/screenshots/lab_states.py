@@ -230,7 +230,7 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
             waiting.tick(waiting.deadline - 272)
         await shot(waiting, "signin-waiting")
         window.select_account(alice_files)
-        window.details_tabs.setCurrentWidget(window.details)
+        window.details_tabs.setCurrentWidget(window.details_tabs.details_page)
         await shot_window("list-busy-selected")
         job = waiting.job
         waiting.cancel_waiting.click()
@@ -243,14 +243,14 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
         await shot_window("list-server-selected")
         window.details_tabs.setCurrentWidget(window.details_tabs.activity)
         await shot_window("activity-server")
-        window.details_tabs.setCurrentWidget(window.details)
+        window.details_tabs.setCurrentWidget(window.details_tabs.details_page)
         for state, server, label in (
             ("list-healthy-selected", files, "alice@lab.test"),
             ("list-signed-out-selected", tickets, "bob@lab.test"),
             ("list-needs-sign-in-selected", tickets, "alice@lab.test"),
         ):
             window.select_account(account_id(server, label))
-            window.details_tabs.setCurrentWidget(window.details)
+            window.details_tabs.setCurrentWidget(window.details_tabs.details_page)
             await settle()
             if state == "list-needs-sign-in-selected" and "withdrawn" not in window.details.text():
                 raise ScreenshotError(f"the details pane does not show the reason: {window.details.text()!r}")

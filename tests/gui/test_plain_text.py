@@ -17,7 +17,7 @@ import pytest
 from PySide6 import QtGui
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextDocument
-from PySide6.QtWidgets import QApplication, QInputDialog, QLabel, QMessageBox
+from PySide6.QtWidgets import QApplication, QInputDialog, QLabel, QMenu, QMessageBox
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, AccountState, Identity, Server, ServerSettings
@@ -248,14 +248,20 @@ def tray_texts_are_plain(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tray.rebuild_menu()
-    shown = [shown_in_menu(a.text()) for a in tray.menu.actions() if not a.isSeparator()]
-    assert one_line(HOSTILE, 80) in shown
-    assert any(t.startswith(f"    {one_line(HOSTILE, 60)} — ") for t in shown)
+    menus = (tray.menu, *tray.menu.findChildren(QMenu))  # the menu and each server's submenu
+    shown = [shown_in_menu(a.text()) for menu in menus for a in menu.actions() if not a.isSeparator()]
+    assert one_line(HOSTILE, 60) in shown  # the server's submenu
+    assert any(t.startswith(f"{one_line(HOSTILE, 60)} — ") for t in shown)  # its account's row
 
     account = hostile_controller.accounts.mark_needs_sign_in(hostile_accounts[1], f"invalid_grant {LINK}")
     hostile_controller.sig_changed.emit()
     assert not set("<>&") & set(tray.icon.toolTip())
-    assert "Sign in again: R" in tray.icon.toolTip()
+    assert "1 needs sign-in" in tray.icon.toolTip()
+    tray.rebuild_menu()
+    urgent = [a.text() for a in tray.menu.actions() if a.objectName().startswith("urgentSignIn_")]
+    assert [shown_in_menu(t) for t in urgent] == [
+        f"Sign in again as {one_line(HOSTILE, 60)} on {one_line(HOSTILE, 60)}…"
+    ]
 
     said: list[tuple[str, str]] = []
 
@@ -266,6 +272,6 @@ def tray_texts_are_plain(
     tray.notify_needs_sign_in((account,))
     tray.notify_expiring((account,))
     assert len(said) == 2
-    for _title, message in said:
-        assert not set("<>&") & set(message)
+    for title, message in said:
+        assert not set("<>&") & set(title + message)
         assert "R\uff06D \u2039b\u203ax\u2039/b\u203a" in message  # the name, with look-alikes

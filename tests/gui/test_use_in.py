@@ -16,7 +16,6 @@ from PySide6.QtWidgets import QCheckBox, QDialogButtonBox, QLabel, QMessageBox, 
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, Identity, Server, ServerSettings
-from desktop_app.bridge.app_link import START_APP_SETTING
 from desktop_app.bridge.presence import LiveBridge
 from desktop_app.hosts.catalog import find_host
 from desktop_app.hosts.entries import Launch
@@ -191,18 +190,3 @@ def test_the_tray_counts_connectors_in_use(qtbot, controller: Controller, signed
     running.clear()
     tray.rebuild_menu()
     assert not any("in use" in t for t in tray.menu_texts())
-
-
-def test_the_tray_turns_starting_for_ai_tools_off_and_on(qtbot, controller: Controller) -> None:
-    """What a bridge reads before it starts the app in the tray (desktop_app/bridge/app_link.py)."""
-    registry = controller.accounts.registry
-    tray = Tray(controller, BackgroundRefresher(controller), live=list)
-    action = next(a for a in tray.menu.actions() if a.objectName() == "startForAiTools")
-    assert action.isChecked() and registry.get_setting(START_APP_SETTING) is None  # on unless turned off
-    action.trigger()
-    assert registry.get_setting(START_APP_SETTING) == "off"
-    tray.rebuild_menu()
-    action = next(a for a in tray.menu.actions() if a.objectName() == "startForAiTools")
-    assert not action.isChecked()
-    action.trigger()
-    assert registry.get_setting(START_APP_SETTING) == "on"
