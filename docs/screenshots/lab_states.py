@@ -130,6 +130,7 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
                 add.url.setText("mcp.exa")
                 await shot(add, "add-server-typing")
                 add.url.setText("mcp.example.com/mcp")
+                add.reveal()  # the person paused: now the problem is said
                 await shot(add, "add-server-invalid")
             add.url.setText(url)
             add.name.setText(name)
