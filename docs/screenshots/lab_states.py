@@ -46,7 +46,7 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
     """Everything shown in the window, as a person would do it."""
     from PySide6.QtCore import QObject, QPoint, Qt, QUrl, Slot
     from PySide6.QtGui import QDesktopServices
-    from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QPushButton
+    from PySide6.QtWidgets import QMenu, QMessageBox, QPushButton
 
     from desktop_app.accounts.models import AccountState
     from desktop_app.storage.profile import open_accounts
@@ -55,6 +55,7 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
     from desktop_app.ui.controller import Controller
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.refresher import BackgroundRefresher
+    from desktop_app.ui.rename_dialog import RenameDialog
     from desktop_app.ui.settings_dialog import ServerSettingsDialog
     from desktop_app.ui.signin_dialog import DONE, FAILED, PAIRING, WAITING, SignInDialog
     from desktop_app.ui.tool_defaults import ToolDefaultsDialog
@@ -297,7 +298,7 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
 
         # Rename the server (its dialog), the question before removing an account, the About box.
         window.act_rename_server.trigger()
-        rename = await wait_until(lambda: dialog(QInputDialog), "the rename dialog")
+        rename = await wait_until(lambda: dialog(RenameDialog), "the rename dialog")
         await shot(rename, "rename-server")
         rename.reject()
         window.select_account(account_id(tickets, "bob@lab.test"))
