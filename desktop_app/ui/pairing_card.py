@@ -75,6 +75,8 @@ def client_change_words(check: PairingCheck) -> str:
     """The change of client in a person's words; the ids themselves wait behind Details (issue 17 item 7)."""
     before = check.previous.client_kind if check.previous is not None else None
     now = check.pairing.client_kind
+    if before == now == "dcr" and check.issuer_changed:
+        return "This app registered itself at the new place (each sign-in service has its own registration)."
     if before == now == "dcr":
         return "This app registered itself there again (its earlier registration was lost or had expired)."
     if before == now:

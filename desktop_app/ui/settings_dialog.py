@@ -333,7 +333,7 @@ class ServerSettingsDialog(QDialog):
         group = QGroupBox("Where the browser returns")
         explain = (
             "After you sign in, your browser comes back to this app at http://127.0.0.1 on a port of this computer. "
-            "Choose a fixed port only for an authorization server that needs the exact address."
+            "Choose a fixed port only for a sign-in service that needs the exact address."
         )
         self.port_any = QRadioButton("Any &free port (recommended)")
         self.port_any.setObjectName("portAnyRadio")

@@ -210,9 +210,12 @@ def test_a_changed_client_is_said_in_words_and_its_ids_wait_behind_details(qtbot
     box = card.changes.text()
     assert old_id not in box and new_id not in box  # no random ids where a person reads what changed
     assert old_id not in card.changes.accessibleName() and new_id not in card.changes.accessibleName()
-    assert "registered itself there again" in box
+    assert "registered itself at the new place" in box
     # What matters leads: where you sign in, then new permissions, then the client.
     assert box.index("Where you sign in") < box.index("New permissions") < box.index("registered itself")
+    same_place = PairingCard(check_pairing(pairing(client_id=new_id), approved))
+    qtbot.addWidget(same_place)
+    assert "registered itself there again" in same_place.changes.text()
     assert not card.details.isVisible()
     card.details_button.click()
     assert new_id in card.client.text()
