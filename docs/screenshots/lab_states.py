@@ -50,6 +50,7 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
 
     from desktop_app.accounts.models import AccountState
     from desktop_app.storage.profile import open_accounts
+    from desktop_app.ui.about_dialog import AboutDialog
     from desktop_app.ui.add_server_dialog import AddServerDialog
     from desktop_app.ui.connection_dialog import ConnectionDialog
     from desktop_app.ui.controller import Controller
@@ -308,7 +309,7 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
         box.reject()
         await wait_until(lambda: dialog(QMessageBox) is None, "the question to close")
         window.act_about.trigger()
-        about = await wait_until(lambda: dialog(QMessageBox), "the About box")
+        about = await wait_until(lambda: dialog(AboutDialog), "the About box")
         await shot(about, "about")
         about.reject()
 
@@ -364,7 +365,7 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
         review.resize(820, 380)
         await shot(review, "tool-review")
         review.reject()
-        window.act_tool_defaults.trigger()
+        tab.edit_defaults()  # the Tools tab's button (the window no longer has a menu entry for it)
         defaults = await wait_until(lambda: dialog(ToolDefaultsDialog), "the tool defaults")
         await shot(defaults, "tool-defaults")
         defaults.reject()
