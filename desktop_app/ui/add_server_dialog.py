@@ -1,10 +1,14 @@
-"""Add a server: its address, checked as the person types, and an optional name."""
+"""Add a server: its address, checked as the person types, and an optional name.
+
+Checked softly (GNOME HIG, inline validation): Continue is enabled only for a usable address, but what is wrong is
+said only once the person pauses (:data:`PAUSE_MS`), leaves the field or presses Enter, never mid-word."""
 
 from __future__ import annotations
 
 from itertools import pairwise
 from urllib.parse import urlsplit
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -22,7 +26,10 @@ from desktop_app.oauth.urls import address_with_scheme, canonical_resource, requ
 from desktop_app.ui import colours, plain
 from desktop_app.ui.controller import Controller
 
-#: A problem under an input: a red that reads on light and dark backgrounds.
+#: How long typing pauses before what is wrong with the address is said.
+PAUSE_MS = 900
+#: Said under the field while an unusable address is still being typed.
+TYPING_HINT = "Enter the server's address, for example https://mcp.example.com/mcp."
 
 
 def check_address(text: str) -> tuple[str | None, str]:
@@ -101,7 +108,13 @@ class AddServerDialog(QDialog):
         layout.addLayout(form)
         layout.addStretch(1)
         layout.addWidget(self.buttons)
+        self.pause = QTimer(self)
+        self.pause.setObjectName("addressPause")
+        self.pause.setSingleShot(True)
+        self.pause.setInterval(PAUSE_MS)
+        self.pause.timeout.connect(self.reveal)
         self.url.textChanged.connect(self._validate)
+        self.url.editingFinished.connect(self.reveal)  # Enter, or the focus left the field
         self._validate("")
         self.url.setFocus()
 
@@ -114,21 +127,40 @@ class AddServerDialog(QDialog):
             QWidget.setTabOrder(before, after)
 
     def _validate(self, text: str) -> None:
+        """While typing: Continue follows the address; a problem waits for a pause (no red mid-word)."""
         resource, message = check_address(text)
         self.continue_button.setEnabled(resource is not None)
-        # Nothing typed yet: a quiet example, not an error.
+        self.pause.stop()
+        if resource is not None or not text.strip():
+            self._say(message, problem=False)  # the address it will use, or (nothing typed) a quiet example
+        else:
+            self._say(TYPING_HINT, problem=False)
+            self.pause.start()
+
+    def reveal(self) -> None:
+        """The person paused, left the field or pressed Enter: say what is wrong with the address, if anything."""
+        self.pause.stop()
+        text = self.url.text()
+        resource, message = check_address(text)
+        self._say(message, problem=resource is None and bool(text.strip()))
+
+    def shows_problem(self) -> bool:
+        """Whether the line under the address shows a problem (in the problem colour)."""
+        return bool(self.feedback.styleSheet())
+
+    def _say(self, message: str, *, problem: bool) -> None:
         self.feedback.setText(message)
-        self.feedback.setStyleSheet(colours.style(colours.problem(self)) if resource is None and text.strip() else "")
+        self.feedback.setStyleSheet(colours.style(colours.problem(self)) if problem else "")
         self.url.setAccessibleDescription(message)
 
     def _add(self) -> None:
         resource, _ = check_address(self.url.text())
         if resource is None:
+            self.reveal()
             return
         try:
             self.server = self.controller.add_server(self.url.text().strip(), self.name.text().strip() or None)
         except ConnectorError as exc:
-            self.feedback.setText(one_line(exc.message, 400) + (f" {exc.hint}" if exc.hint else ""))
-            self.feedback.setStyleSheet(colours.style(colours.problem(self)))
+            self._say(one_line(exc.message, 400) + (f" {exc.hint}" if exc.hint else ""), problem=True)
             return
         self.accept()

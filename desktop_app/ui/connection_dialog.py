@@ -7,7 +7,7 @@ tried again. Everything the server says about itself is shown as plain, one-line
 
 from __future__ import annotations
 
-from PySide6.QtGui import QShowEvent, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QGuiApplication, QShowEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -33,6 +33,11 @@ from desktop_app.ui.errors import ErrorPanel, ErrorReport, describe
 CONNECTING, RESULT, FAILED = range(3)
 
 NAME_COLUMN, DESCRIPTION_COLUMN = range(2)
+
+#: Room for a tool's description beside its name, in average character widths (the rest is elided).
+DESCRIPTION_ROOM = 40
+#: Room left around the dialog on the screen: the window frame and the desktop's panels.
+SCREEN_MARGIN = 32
 
 
 def tool_count(count: int) -> str:
@@ -137,7 +142,8 @@ class ConnectionDialog(QDialog):
         facts = QFormLayout()
         facts.addRow("Server says it is:", self.server_info_name)
         facts.addRow("Its version:", self.server_info_version)
-        facts.addRow("MCP protocol version:", self.protocol_version)
+        facts.addRow("Speaks MCP revision:", self.protocol_version)
+        self.protocol_version.setToolTip("The revision of the MCP specification the server and this app agreed on")
         facts.addRow("Signed in as:", self.account_label)
 
         self.tool_count = _plain()
@@ -152,9 +158,7 @@ class ConnectionDialog(QDialog):
         self.tools_view.setWordWrap(False)
         self.tools_view.verticalHeader().setVisible(False)
         self.tools_view.horizontalHeader().setStretchLastSection(True)
-        self.tools_view.horizontalHeader().setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
-        self.tools_model = tools_model((), self)
-        self.tools_view.setModel(self.tools_model)
+        self._show_tools(tools_model((), self))
         tools_label = plain.label("&Tools:")
         tools_label.setBuddy(self.tools_view)
 
@@ -191,6 +195,24 @@ class ConnectionDialog(QDialog):
         layout.addLayout(self._buttons(self.retry_button, close))
         self.stack.addWidget(page)
 
+    def _show_tools(self, model: QStandardItemModel) -> None:
+        """Show ``model``; a new model resets the header's sections, so the Name column is sized again each time."""
+        self.tools_model = model
+        self.tools_view.setModel(model)
+        self.tools_view.horizontalHeader().setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
+
+    def _fit_tools(self) -> None:
+        """Widen the dialog so tool names and some of their descriptions show, within the screen's free area."""
+        view = self.tools_view
+        names = view.sizeHintForColumn(NAME_COLUMN)
+        room = self.width() - (self.sizeHint().width() - view.sizeHint().width()) - names - 2 * view.frameWidth()
+        wanted_room = view.fontMetrics().averageCharWidth() * DESCRIPTION_ROOM
+        if room >= wanted_room:
+            return
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        free = screen.availableGeometry().width() - SCREEN_MARGIN if screen is not None else 1280 - SCREEN_MARGIN
+        self.resize(min(free, self.width() + wanted_room - room), self.height())
+
     # -- the job -------------------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -222,10 +244,10 @@ class ConnectionDialog(QDialog):
         self.server_info_version.setText(one_line(info.version) if info.version else "(not given)")
         self.protocol_version.setText(one_line(info.protocol_version, 40))
         self.account_label.setText(one_line(report.account.display_name))
-        self.tools_model = tools_model(report.tools, self)
-        self.tools_view.setModel(self.tools_model)
+        self._show_tools(tools_model(report.tools, self))
         self.tool_count.setText(tool_count(len(report.tools)))
         self.stack.setCurrentIndex(RESULT)
+        self._fit_tools()
         self.close_button.setDefault(True)
         self.close_button.setFocus()
 

@@ -6,7 +6,8 @@ before it reaches a label: it cannot add markup, links or lines. The issuer's re
 
 Written for people, precise underneath (issue 17 item 7): a changed pairing leads with the change in a warning box;
 permissions in words (:mod:`desktop_app.ui.scope_words`) with their scope names beside them; the server is called by
-the one name the window uses for it; the client identity and the redirect address wait behind "Details".
+the one name the window uses for it; the client identity and the redirect address wait behind "Details", and a
+changed client is said in words in the change box, its ids (before and now) under Details.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ _CLIENT_WORDS = {
 }
 
 
+#: The same kinds as nouns, for "another …".
+_CLIENT_NOUN = {
+    "preregistered": "client your administrator set up",
+    "cimd": "published description",
+}
+
+
 def server_name(pairing: Pairing, name: str | None = None) -> str:
     """The one name the card uses for the server: the window's name for it, else the server's own, else its host."""
     if name:
@@ -61,6 +69,20 @@ def client_words(kind: str, client_id: str) -> str:
     words = _CLIENT_WORDS.get(kind)
     shown = one_line(client_id, _URL_LIMIT)
     return f"{words} ({shown})" if words else shown
+
+
+def client_change_words(check: PairingCheck) -> str:
+    """The change of client in a person's words; the ids themselves wait behind Details (issue 17 item 7)."""
+    before = check.previous.client_kind if check.previous is not None else None
+    now = check.pairing.client_kind
+    if before == now == "dcr" and check.issuer_changed:
+        return "This app registered itself at the new place (each sign-in service has its own registration)."
+    if before == now == "dcr":
+        return "This app registered itself there again (its earlier registration was lost or had expired)."
+    if before == now:
+        return f"This app now signs in as another {_CLIENT_NOUN.get(now, 'client')} (both are under Details)."
+    words = _CLIENT_WORDS.get(now, "another client")
+    return f"This app now signs in as {words} (the previous one is under Details)."
 
 
 def redirect_words(redirect_uri: str) -> str:
@@ -219,6 +241,11 @@ class PairingCard(QWidget):
         details.setContentsMargins(16, 0, 0, 0)
         self.client = _label(client_words(pairing.client_kind, pairing.client_id), name="pairingClient")
         self._row(details, "This app signs in as:", self.client)
+        self.previous_client: QLabel | None = None
+        if check.client_changed and check.previous is not None:
+            before = client_words(check.previous.client_kind, check.previous.client_id)
+            self.previous_client = _label(before, name="pairingPreviousClient")
+            self._row(details, "Before, it signed in as:", self.previous_client)
         self.redirect = _label(redirect_words(pairing.redirect_uri), name="pairingRedirect")
         self.redirect.setToolTip(html.escape(one_line(pairing.redirect_uri, _URL_LIMIT)))
         self._row(details, "Your browser returns to:", self.redirect)
@@ -296,8 +323,8 @@ class PairingCard(QWidget):
             old, new = check.issuer_changed
             rows.append(
                 (
-                    f"Authorization server: {_e(old, _URL_LIMIT)} → <b>{_e(new, _URL_LIMIT)}</b>",
-                    f"Authorization server: {one_line(old)} to {one_line(new)}",
+                    f"Where you sign in: {_e(old, _URL_LIMIT)} → <b>{_e(new, _URL_LIMIT)}</b>",
+                    f"Where you sign in: {one_line(old)} to {one_line(new)}",
                 )
             )
         if check.added_scopes:
@@ -312,10 +339,8 @@ class PairingCard(QWidget):
             removed = [p.words for p in permissions(check.removed_scopes, descriptions)]
             rows.append(("No longer asked: " + _e(", ".join(removed)), "No longer asked: " + ", ".join(removed)))
         if check.client_changed:
-            old, new = check.client_changed
-            rows.append(
-                (f"This app signs in as: {_e(old, _URL_LIMIT)} → {_e(new, _URL_LIMIT)}", f"Client: {old} to {new}")
-            )
+            words = client_change_words(check)
+            rows.append((_e(words, 600), words))
         title = f"What changed since you approved it on {day}:"
         return (
             f"⚠ <b>{title}</b><br>" + "<br>".join(rich for rich, _ in rows),

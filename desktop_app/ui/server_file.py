@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog
+from PySide6.QtWidgets import QFileDialog
 
 from desktop_app.accounts.server_list import export_text, import_servers, read_text
-from desktop_app.errors import ConfigurationError, ConnectorError, one_line
-from desktop_app.ui import plain
+from desktop_app.errors import ConfigurationError, one_line
 from desktop_app.ui.errors import ErrorReport, describe, show_error
+from desktop_app.ui.rename_dialog import RenameDialog, nickname_problem, server_name_problem
 
 if TYPE_CHECKING:
     from desktop_app.ui.main_window import MainWindow
@@ -34,33 +34,31 @@ class ServerFile:
         account = self.window.selected_account()
         if account is None:
             return
-        ask = self._ask("Rename account", f"Nickname for {one_line(account.label)} (empty: none):", account.nickname)
-        ask.textValueSelected.connect(lambda value: self.window.controller.set_nickname(account, value.strip() or None))
+        controller = self.window.controller
+        ask = RenameDialog(
+            "Rename account",
+            f"Nickname for {one_line(account.label)} (empty: none):",
+            account.nickname or "",
+            check=nickname_problem,
+            apply=lambda value: controller.set_nickname(account, value.strip() or None),
+            parent=self.window,
+        )
         self.window._open(ask)
 
     def rename_server(self) -> None:
         server = self.window.selected_server()
         if server is None or self.window.selected_account() is not None:
             return
-        ask = self._ask("Rename server", f"New name for {one_line(server.name)}:", server.name)
-
-        def chosen(value: str) -> None:
-            try:
-                self.window.controller.rename_server(server, value)
-            except ConnectorError as exc:
-                show_error(self.window, describe(exc, title=f"Renaming {one_line(server.name)}"))
-
-        ask.textValueSelected.connect(chosen)
+        controller = self.window.controller
+        ask = RenameDialog(
+            "Rename server",
+            f"New name for {one_line(server.name)}:",
+            server.name,
+            check=server_name_problem,
+            apply=lambda value: controller.rename_server(server, value),
+            parent=self.window,
+        )
         self.window._open(ask)
-
-    def _ask(self, title: str, label: str, value: str | None) -> QInputDialog:
-        ask = QInputDialog(self.window)
-        ask.setObjectName("renameDialog")
-        ask.setWindowTitle(title)
-        ask.setLabelText(label)
-        plain.dialog(ask)
-        ask.setTextValue(value or "")
-        return ask
 
     # -- the list as a file --------------------------------------------------------------------------------
     def export_servers(self) -> None:

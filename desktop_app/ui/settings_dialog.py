@@ -1,6 +1,8 @@
 """A server's settings: how this app registers, what it asks for, where the browser returns; reset the registration.
 
-Every choice has one sentence that says what it does and when to change it. Problems are found as the person edits:
+Every choice has one sentence that says what it does and when to change it, in a person's words first; the precise
+OAuth term follows in brackets in the secondary text and in the choice's tooltip, for whoever was told it by an
+administrator (docs/decisions/0031-words-and-access.md). Problems are found as the person edits:
 OK stays disabled and a line under the form names the value at fault. Nothing is written until OK; "Reset client
 registration…" acts at once (after asking), because it changes what the app remembers, not a setting.
 """
@@ -40,13 +42,16 @@ from desktop_app.ui import colours, plain
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.errors import describe, show_error
 
-#: The token endpoint authentication methods offered for a pre-registered client (None: from the server's metadata).
-CLIENT_AUTH_CHOICES: tuple[tuple[str, str | None], ...] = (
-    ("Automatic (as the authorization server advertises)", None),
-    ("None (public client, no secret)", "none"),
-    ("Secret in the Authorization header (client_secret_basic)", "client_secret_basic"),
-    ("Secret in the request body (client_secret_post)", "client_secret_post"),
+#: How a pre-registered client's secret is sent (the token endpoint authentication method; None: as the server's
+#: metadata says): (a person's words, the value, the precise term for the tooltip).
+CLIENT_AUTH_CHOICES: tuple[tuple[str, str | None, str], ...] = (
+    ("Automatic", None, "As the authorization server's metadata advertises (token_endpoint_auth_methods_supported)"),
+    ("No secret", "none", "A public client: token endpoint authentication method 'none'"),
+    ("In a header", "client_secret_basic", "HTTP Basic authentication: 'client_secret_basic'"),
+    ("In the form", "client_secret_post", "In the request body: 'client_secret_post'"),
 )
+#: The words of each method, for the problem line.
+_AUTH_WORDS = {value: words for words, value, _ in CLIENT_AUTH_CHOICES}
 #: Methods that send the client secret: they need one.
 SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 
@@ -67,6 +72,11 @@ def _explanation(text: str) -> QLabel:
     # Secondary text that still reaches 4.5:1 in light and dark themes (the placeholder grey does not).
     colours.set_text_colour(label, colours.secondary(label))
     return label
+
+
+def _precise(button: QWidget, term: str) -> None:
+    """The precise term of a choice in its tooltip (its explanation, read by screen readers, ends with it too)."""
+    button.setToolTip(term)
 
 
 def _indented(*widgets: QWidget) -> QWidget:
@@ -173,21 +183,29 @@ class ServerSettingsDialog(QDialog):
 
     # -- building ------------------------------------------------------------------------------------------
     def _build_registration(self) -> QGroupBox:
-        group = QGroupBox("Client registration")
-        intro = _explanation("How this app introduces itself to the server's authorization server.")
+        group = QGroupBox("How this app introduces itself")
+        intro = _explanation(
+            "When you sign in, the server's sign-in service (its authorization server) needs to know which app asks."
+        )
 
         self.automatic = QRadioButton("&Automatic (recommended)")
         self.automatic.setObjectName("registrationAutomatic")
         automatic_text = (
-            "The app publishes who it is (a Client ID Metadata Document) where the authorization server supports "
-            "that, and otherwise registers itself there (dynamic registration)."
+            "The app describes itself at its own public address where the sign-in service accepts that, and "
+            "otherwise registers itself there. (OAuth: a Client ID Metadata Document, else dynamic client "
+            "registration.)"
         )
         self.automatic.setAccessibleDescription(automatic_text)
+        _precise(self.automatic, "Client ID Metadata Document, else dynamic client registration (RFC 7591)")
 
-        self.preregistered = QRadioButton("&Pre-registered client")
+        self.preregistered = QRadioButton("&With an id from the administrator")
         self.preregistered.setObjectName("registrationPreregistered")
-        preregistered_text = "Use the client id (and secret) that the server's administrator gave you."
+        preregistered_text = (
+            "Use the client id (and secret, if any) that the server's administrator gave you. (OAuth: a "
+            "pre-registered client.)"
+        )
         self.preregistered.setAccessibleDescription(preregistered_text)
+        _precise(self.preregistered, "A pre-registered OAuth client")
         self.client_id = QLineEdit()
         self.client_id.setObjectName("clientIdEdit")
         self.client_id.setAccessibleName("Client id")
@@ -203,12 +221,13 @@ class ServerSettingsDialog(QDialog):
         self.remove_secret.toggled.connect(lambda checked: self.client_secret.clear() if checked else None)
         self.client_auth = QComboBox()
         self.client_auth.setObjectName("clientAuthCombo")
-        self.client_auth.setAccessibleName("Token endpoint authentication")
-        for words, value in CLIENT_AUTH_CHOICES:
+        self.client_auth.setAccessibleName("How the secret is sent")
+        self.client_auth.setToolTip("The token endpoint authentication method")
+        for words, value, term in CLIENT_AUTH_CHOICES:
             self.client_auth.addItem(words, value)
-        # Its longest choice must not widen the dialog past a small screen: the popup shows the choices whole.
-        self.client_auth.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.client_auth.setMinimumContentsLength(16)
+            self.client_auth.setItemData(self.client_auth.count() - 1, term, Qt.ItemDataRole.ToolTipRole)
+        # Short words: the closed box shows its choice whole at any font size.
+        self.client_auth.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         secret_row = QHBoxLayout()
         secret_row.setContentsMargins(0, 0, 0, 0)
         secret_row.addWidget(self.client_secret, 1)
@@ -217,23 +236,37 @@ class ServerSettingsDialog(QDialog):
         pre_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a long label goes above its field
         pre_form.addRow(self._buddy("Client &ID:", self.client_id), self.client_id)
         pre_form.addRow(self._buddy("Client s&ecret:", self.client_secret), secret_row)
-        pre_form.addRow(self._buddy("&Token endpoint authentication:", self.client_auth), self.client_auth)
-        pre_form.addRow("", _explanation("Keep Automatic unless the administrator told you how the secret is sent."))
+        auth_row = QHBoxLayout()
+        auth_row.setContentsMargins(0, 0, 0, 0)
+        auth_row.addWidget(self.client_auth)
+        auth_row.addStretch(1)
+        pre_form.addRow(self._buddy("How the secret is sen&t:", self.client_auth), auth_row)
+        pre_form.addRow(
+            "",
+            _explanation(
+                "Keep Automatic unless the administrator told you how the secret is sent. (OAuth: the token "
+                "endpoint authentication method.)"
+            ),
+        )
         self.preregistered_fields = QWidget()
         self.preregistered_fields.setLayout(pre_form)
         pre_form.setContentsMargins(0, 0, 0, 0)
 
-        self.cimd = QRadioButton("Client ID Metadata &Document URL")
+        self.cimd = QRadioButton("With a &description you publish")
         self.cimd.setObjectName("registrationCimd")
-        cimd_text = "Use a client metadata document you publish yourself: its https address is the client id."
+        cimd_text = (
+            "Use a description of this app that you publish yourself: its https address is the app's client id. "
+            "(OAuth: a Client ID Metadata Document.)"
+        )
         self.cimd.setAccessibleDescription(cimd_text)
+        _precise(self.cimd, "Client ID Metadata Document URL")
         self.metadata_url = QLineEdit()
         self.metadata_url.setObjectName("clientMetadataUrlEdit")
-        self.metadata_url.setAccessibleName("Client metadata document URL")
+        self.metadata_url.setAccessibleName("Address of the description")
         self.metadata_url.setPlaceholderText("https://example.com/my-client.json")
         cimd_form = QFormLayout()
         cimd_form.setContentsMargins(0, 0, 0, 0)
-        cimd_form.addRow(self._buddy("Document &URL:", self.metadata_url), self.metadata_url)
+        cimd_form.addRow(self._buddy("Its &URL:", self.metadata_url), self.metadata_url)
         self.cimd_fields = QWidget()
         self.cimd_fields.setLayout(cimd_form)
 
@@ -260,28 +293,35 @@ class ServerSettingsDialog(QDialog):
         group = QGroupBox("What the sign-in asks for")
         self.scopes = QLineEdit()
         self.scopes.setObjectName("scopesEdit")
-        self.scopes.setAccessibleName("Scopes")
+        self.scopes.setAccessibleName("Permissions")
         self.scopes.setPlaceholderText("what the server asks for")
+        self.scopes.setToolTip("OAuth scopes, separated by spaces")
         scopes_text = (
-            "The permissions to ask for, separated by spaces. Leave empty to ask for what the server says it needs."
+            "The permissions to ask for, by the names the server gives them, separated by spaces. Leave empty to "
+            "ask for what the server says it needs. (OAuth: scopes.)"
         )
         self.scopes.setAccessibleDescription(scopes_text)
-        self.send_resource = QCheckBox("Send the &resource parameter")
+        self.send_resource = QCheckBox("&Restrict the sign-in to this server")
         self.send_resource.setObjectName("sendResourceCheck")
-        self.send_resource.setAccessibleName("Send the resource parameter")
+        self.send_resource.setAccessibleName("Restrict the sign-in to this server")
+        _precise(self.send_resource, "The OAuth resource parameter (resource indicator, RFC 8707)")
         resource_text = (
-            "Tells the authorization server which server the sign-in is for, so the token works only there. "
-            "Turn it off only for authorization servers that reject it."
+            "Tells the sign-in service which server the sign-in is for, so what it grants works only there. Turn it "
+            "off only for a sign-in service that refuses it. (OAuth: the resource parameter.)"
         )
         self.send_resource.setAccessibleDescription(resource_text)
-        self.request_identity = QCheckBox("Ask &who signed in (OpenID)")
+        self.request_identity = QCheckBox("Ask which a&ccount you signed in with")
         self.request_identity.setObjectName("requestIdentityCheck")
-        self.request_identity.setAccessibleName("Ask who signed in (OpenID)")
-        identity_text = "Asks for the openid scope where it is offered, so the app can show which account you used."
+        self.request_identity.setAccessibleName("Ask which account you signed in with")
+        _precise(self.request_identity, "The OpenID Connect 'openid' scope")
+        identity_text = (
+            "Where the sign-in service offers it, so the app can show which account you used. (OpenID Connect: the "
+            "openid scope.)"
+        )
         self.request_identity.setAccessibleDescription(identity_text)
 
         form = QFormLayout(group)
-        form.addRow(self._buddy("&Scopes:", self.scopes), self.scopes)
+        form.addRow(self._buddy("&Permissions:", self.scopes), self.scopes)
         form.addRow("", _explanation(scopes_text))
         form.addRow(self.send_resource)
         form.addRow(_indented(_explanation(resource_text)))
@@ -293,7 +333,7 @@ class ServerSettingsDialog(QDialog):
         group = QGroupBox("Where the browser returns")
         explain = (
             "After you sign in, your browser comes back to this app at http://127.0.0.1 on a port of this computer. "
-            "Choose a fixed port only for an authorization server that needs the exact address."
+            "Choose a fixed port only for a sign-in service that needs the exact address."
         )
         self.port_any = QRadioButton("Any &free port (recommended)")
         self.port_any.setObjectName("portAnyRadio")
@@ -322,13 +362,13 @@ class ServerSettingsDialog(QDialog):
         return group
 
     def _build_reset(self) -> QGroupBox:
-        group = QGroupBox("Registration")
-        self.reset_button = QPushButton("Reset client re&gistration…")
+        group = QGroupBox("Start again at the sign-in service")
+        self.reset_button = QPushButton("Forget this app's re&gistration…")
         self.reset_button.setObjectName("resetRegistrationButton")
         self.reset_button.setAutoDefault(False)
         reset_text = (
-            "Forgets how this app is registered with the authorization server, so the next sign-in registers "
-            "anew. Accounts already signed in keep working."
+            "Forgets how this app is registered with the sign-in service, so the next sign-in registers anew. "
+            "Accounts already signed in keep working."
         )
         self.reset_button.setAccessibleDescription(reset_text)
         self.reset_button.clicked.connect(self.confirm_reset)
@@ -401,8 +441,8 @@ class ServerSettingsDialog(QDialog):
                 problem = "Enter the client id of the pre-registered client (its administrator gives it to you)."
             elif client_auth in SECRET_METHODS and not has_secret:
                 problem = (
-                    f"The authentication method {client_auth} sends a client secret: enter the client secret, "
-                    "or choose another method."
+                    f"“{_AUTH_WORDS.get(client_auth, client_auth)}” sends a client secret ({client_auth}): enter "
+                    "the client secret, or choose another way to send it."
                 )
         else:
             # Only the chosen method's values are kept; a secret of a client no longer used is deleted.
@@ -410,7 +450,7 @@ class ServerSettingsDialog(QDialog):
             if registration == "cimd":
                 url = self.metadata_url.text().strip()
                 if not url:
-                    problem = "Enter the https address of the client metadata document."
+                    problem = "Enter the https address of the description you publish."
                 else:
                     try:
                         metadata_url = validate_client_metadata_url(url)

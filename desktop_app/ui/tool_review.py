@@ -17,7 +17,6 @@ from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QHBoxLayout,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
@@ -112,8 +111,13 @@ class ReviewDialog(QDialog):
         self.keep_button.setObjectName("keepHeld")
         self.keep_button.setToolTip("Decide later: AI tools still do not see it")
         self.keep_button.clicked.connect(self.keep_held)
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        close.rejected.connect(self.reject)
+        # One button row, as the HIGs want: the decisions on the tool shown, then Close (the style places Close).
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.buttons.setObjectName("reviewButtons")
+        for button in (self.keep_button, self.leave_off_button, self.approve_button):
+            button.setAutoDefault(False)
+            self.buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.rejected.connect(self.reject)
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -121,11 +125,6 @@ class ReviewDialog(QDialog):
         right_layout.addWidget(self.heading)
         right_layout.addWidget(self.notice)
         right_layout.addWidget(self.diff, 1)
-        decide = QHBoxLayout()
-        decide.addStretch(1)
-        for button in (self.keep_button, self.leave_off_button, self.approve_button):
-            decide.addWidget(button)
-        right_layout.addLayout(decide)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.tools)
         split.addWidget(right)
@@ -134,7 +133,7 @@ class ReviewDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(split, 1)
-        layout.addWidget(close)
+        layout.addWidget(self.buttons)
         self.resize(820, 480)
         self.reload()
 

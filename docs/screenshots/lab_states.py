@@ -46,15 +46,17 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
     """Everything shown in the window, as a person would do it."""
     from PySide6.QtCore import QObject, QPoint, Qt, QUrl, Slot
     from PySide6.QtGui import QDesktopServices
-    from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QPushButton
+    from PySide6.QtWidgets import QMenu, QMessageBox, QPushButton
 
     from desktop_app.accounts.models import AccountState
     from desktop_app.storage.profile import open_accounts
+    from desktop_app.ui.about_dialog import AboutDialog
     from desktop_app.ui.add_server_dialog import AddServerDialog
     from desktop_app.ui.connection_dialog import ConnectionDialog
     from desktop_app.ui.controller import Controller
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.refresher import BackgroundRefresher
+    from desktop_app.ui.rename_dialog import RenameDialog
     from desktop_app.ui.settings_dialog import ServerSettingsDialog
     from desktop_app.ui.signin_dialog import DONE, FAILED, PAIRING, WAITING, SignInDialog
     from desktop_app.ui.tool_defaults import ToolDefaultsDialog
@@ -130,6 +132,7 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
                 add.url.setText("mcp.exa")
                 await shot(add, "add-server-typing")
                 add.url.setText("mcp.example.com/mcp")
+                add.reveal()  # the person paused: now the problem is said
                 await shot(add, "add-server-invalid")
             add.url.setText(url)
             add.name.setText(name)
@@ -296,7 +299,7 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
 
         # Rename the server (its dialog), the question before removing an account, the About box.
         window.act_rename_server.trigger()
-        rename = await wait_until(lambda: dialog(QInputDialog), "the rename dialog")
+        rename = await wait_until(lambda: dialog(RenameDialog), "the rename dialog")
         await shot(rename, "rename-server")
         rename.reject()
         window.select_account(account_id(tickets, "bob@lab.test"))
@@ -306,7 +309,7 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
         box.reject()
         await wait_until(lambda: dialog(QMessageBox) is None, "the question to close")
         window.act_about.trigger()
-        about = await wait_until(lambda: dialog(QMessageBox), "the About box")
+        about = await wait_until(lambda: dialog(AboutDialog), "the About box")
         await shot(about, "about")
         about.reject()
 
@@ -362,7 +365,7 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
         review.resize(820, 380)
         await shot(review, "tool-review")
         review.reject()
-        window.act_tool_defaults.trigger()
+        tab.edit_defaults()  # the Tools tab's button (the window no longer has a menu entry for it)
         defaults = await wait_until(lambda: dialog(ToolDefaultsDialog), "the tool defaults")
         await shot(defaults, "tool-defaults")
         defaults.reject()

@@ -31,6 +31,7 @@ from desktop_app.ui.add_server_dialog import AddServerDialog
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.errors import ErrorPanel, describe
 from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.rename_dialog import RenameDialog, server_name_problem
 from desktop_app.ui.settings_dialog import ServerSettingsDialog
 
 INTERACTIVE = (
@@ -128,6 +129,9 @@ def states(window: MainWindow, controller: Controller) -> dict[str, Callable[[],
         "add server": lambda: AddServerDialog(controller, parent=window),
         "server settings": lambda: ServerSettingsDialog(controller, server, parent=window),
         "error panel": error_panel,
+        "rename": lambda: RenameDialog(
+            "Rename server", "New name for Example:", "Example", check=server_name_problem, apply=print, parent=window
+        ),
     }
 
 
@@ -153,6 +157,7 @@ async def test_the_empty_window_clips_nothing_with_a_larger_font(window: MainWin
         "add server",
         "server settings",
         "error panel",
+        "rename",
     ],
 )
 async def test_no_dialog_clips_text_with_a_larger_font(

@@ -60,3 +60,36 @@ async def test_tab_follows_the_screen(qtbot, dialog_parent, controller: Controll
         (dialog.continue_button, dialog.cancel_button), key=lambda b: b.mapTo(dialog, b.rect().topLeft()).x()
     )
     assert tab_chain(dialog, dialog.url, 3) == ["nameEdit", *(b.objectName() for b in left_to_right)]
+
+
+async def test_no_problem_is_shown_while_the_address_is_typed(qtbot, dialog_parent, controller: Controller) -> None:
+    dialog = open_dialog(qtbot, dialog_parent, controller)
+    dialog.url.setFocus()
+    qtbot.keyClicks(dialog.url, "mcp.exa")
+    assert not dialog.continue_button.isEnabled()  # still refused...
+    assert not dialog.shows_problem() and "did you mean" not in dialog.feedback.text()  # ...but not said mid-word
+    assert dialog.pause.isActive()  # said once typing pauses
+    dialog.pause.timeout.emit()
+    assert dialog.shows_problem() and "did you mean https://mcp.exa" in dialog.feedback.text()
+    qtbot.keyClicks(dialog.url, "mple.com/mcp")  # typing again: quiet again
+    assert not dialog.shows_problem()
+
+
+async def test_the_problem_is_said_when_the_field_is_left_or_enter_pressed(
+    qtbot, dialog_parent, controller: Controller
+) -> None:
+    dialog = open_dialog(qtbot, dialog_parent, controller)
+    dialog.activateWindow()
+    dialog.url.setFocus()
+    qtbot.keyClicks(dialog.url, "mcp.example.com/mcp")
+    assert not dialog.shows_problem()
+    qtbot.keyClick(dialog.url, Qt.Key.Key_Return)
+    assert dialog.shows_problem() and "did you mean https://mcp.example.com/mcp" in dialog.feedback.text()
+    dialog.url.clear()
+    qtbot.keyClicks(dialog.url, "http://mcp.example.com/mcp")
+    assert not dialog.shows_problem()
+    dialog.url.editingFinished.emit()  # what leaving the field sends
+    assert dialog.shows_problem() and not dialog.continue_button.isEnabled()
+    dialog.url.setText("https://mcp.example.com/mcp")
+    assert not dialog.shows_problem() and dialog.continue_button.isEnabled()
+    assert "will connect to https://mcp.example.com/mcp" in dialog.feedback.text()

@@ -12,9 +12,17 @@ from PySide6.QtWidgets import QWidget
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, AccountState
 from desktop_app.mcp import SUPPORTED_VERSIONS, ServerInfo, Tool
-from desktop_app.ui.connection_dialog import CONNECTING, FAILED, RESULT, ConnectionDialog
+from desktop_app.ui.connection_dialog import (
+    CONNECTING,
+    DESCRIPTION_COLUMN,
+    FAILED,
+    NAME_COLUMN,
+    RESULT,
+    ConnectionDialog,
+)
 from desktop_app.ui.controller import ConnectionReport, Controller
 from tests.gui.conftest import wait_signal, wait_until
+from tests.gui.sizes import SMALL_SCREEN, large_font
 from tests.lab.accounts import sign_in
 
 pytestmark = pytest.mark.lab
@@ -193,3 +201,22 @@ async def test_server_text_is_shown_plain_and_on_one_line(qtbot, dialog_parent: 
         assert label.textFormat() is Qt.TextFormat.PlainText
     assert tool_rows(dialog) == {"<a href='x'>t</a>": "<b>First</b> line"}
     assert dialog.tool_count.text() == "1 tool"
+
+
+async def test_tool_names_are_shown_whole_with_a_large_font(
+    qtbot, dialog_parent, alice: Account, controller: Controller
+):
+    with large_font():
+        dialog = open_dialog(qtbot, dialog_parent, controller, alice)
+        await wait_signal(dialog.job.sig_done)
+        assert dialog.stack.currentIndex() == RESULT, dialog.error_panel.message.text()
+        view = dialog.tools_view
+        view.viewport().update()
+        for row in range(view.model().rowCount()):
+            index = view.model().index(row, NAME_COLUMN)
+            name = index.data()
+            room = view.visualRect(index).width()
+            assert room >= view.fontMetrics().horizontalAdvance(name), (name, room)  # not "admin_r…"
+        description = view.visualRect(view.model().index(0, DESCRIPTION_COLUMN))
+        assert description.right() <= view.viewport().width() + 1 and description.width() > 0
+        assert dialog.width() <= SMALL_SCREEN.width() and dialog.height() <= SMALL_SCREEN.height()

@@ -196,3 +196,34 @@ def test_a_warning_is_read_as_its_words(qtbot) -> None:
     qtbot.addWidget(card)
     warning = card.findChild(QLabel, "warning_issuer_domain_differs")
     assert warning is not None and warning.accessibleName() == warning.text() and "other-example.net" in warning.text()
+
+
+def test_a_changed_client_is_said_in_words_and_its_ids_wait_behind_details(qtbot) -> None:
+    old_id, new_id = "k3J9xQ2vLm8pRt4wZa7bNc1dEf6gHi0jKl5mNo2p", "Qw8eRt5yUi2oPa9sDf3gHj6kLz1xCv4bNm7qWe0r"
+    approved = Consent(
+        1, "https://mcp.example.com/mcp", "https://login.example.com", ("files:read",), "dcr", old_id, 1.7e9
+    )
+    changed = pairing(issuer="https://auth.example.com", scopes=("files:read", "offline_access"), client_id=new_id)
+    card = PairingCard(check_pairing(changed, approved))
+    qtbot.addWidget(card)
+    card.show()
+    box = card.changes.text()
+    assert old_id not in box and new_id not in box  # no random ids where a person reads what changed
+    assert old_id not in card.changes.accessibleName() and new_id not in card.changes.accessibleName()
+    assert "registered itself at the new place" in box
+    # What matters leads: where you sign in, then new permissions, then the client.
+    assert box.index("Where you sign in") < box.index("New permissions") < box.index("registered itself")
+    same_place = PairingCard(check_pairing(pairing(client_id=new_id), approved))
+    qtbot.addWidget(same_place)
+    assert "registered itself there again" in same_place.changes.text()
+    assert not card.details.isVisible()
+    card.details_button.click()
+    assert new_id in card.client.text()
+    assert card.previous_client is not None and old_id in card.previous_client.text()
+
+
+def test_another_kind_of_client_is_named_in_words(qtbot) -> None:
+    approved = Consent(1, "https://mcp.example.com/mcp", "https://login.example.com", (), "dcr", "abc", 1.7e9)
+    card = PairingCard(check_pairing(pairing(scopes=(), client_kind="preregistered", client_id="admin-1"), approved))
+    qtbot.addWidget(card)
+    assert "the client your administrator set up" in card.changes.text() and "admin-1" not in card.changes.text()

@@ -17,7 +17,7 @@ import pytest
 from PySide6 import QtGui
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextDocument
-from PySide6.QtWidgets import QApplication, QInputDialog, QLabel, QMenu, QMessageBox
+from PySide6.QtWidgets import QApplication, QLabel, QMenu, QMessageBox
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, AccountState, Identity, Server, ServerSettings
@@ -31,6 +31,7 @@ from desktop_app.ui.errors import ErrorPanel, describe
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model import NAME, ConnectorsModel
 from desktop_app.ui.refresher import BackgroundRefresher
+from desktop_app.ui.rename_dialog import RenameDialog
 from desktop_app.ui.tray import Tray
 from tests.helpers.records import sign_in_record
 
@@ -184,7 +185,7 @@ async def test_the_window_shows_server_and_account_names_as_text(
     assert any(SHOWN in activity.index(r, 2).data() for r in range(activity.rowCount()))
 
     window.rename_account()
-    ask = next(d for d in window.dialogs if isinstance(d, QInputDialog))
+    ask = next(d for d in window.dialogs if isinstance(d, RenameDialog))
     labels = [label for label in ask.findChildren(QLabel) if label.text()]
     assert labels and all(label.textFormat() == Qt.TextFormat.PlainText for label in labels)
     assert any(f"Nickname for {SHOWN}" in shown_label(label) for label in labels)

@@ -7,10 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QGroupBox,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -354,3 +356,43 @@ async def test_it_fits_a_1280x720_screen_with_a_large_font(qtbot, dialog_parent,
         assert not dialog.cimd_fields.isVisible() and not dialog.automatic_box.isVisible()
         dialog.client_id.clear()  # the problem line appears: OK still in view
         assert dialog.problem.isVisible() and shown_whole(dialog.ok_button, dialog)
+
+
+PROTOCOL_WORDS = ("metadata document", "resource parameter", "openid", "token endpoint", "scope", "dynamic registr")
+
+
+async def test_choices_are_in_a_persons_words_with_the_precise_term_beside(
+    qtbot, dialog_parent, controller: Controller, server
+):
+    dialog = open_dialog(qtbot, dialog_parent, controller, server)
+    choices = (dialog.automatic, dialog.preregistered, dialog.cimd, dialog.send_resource, dialog.request_identity)
+    labels = [label.text() for label in dialog.findChildren(QLabel) if label.buddy() is not None]
+    titles = [box.title() for box in dialog.findChildren(QGroupBox)]
+    for text in [*(c.text() for c in choices), *labels, *titles]:
+        assert not any(word in text.lower() for word in PROTOCOL_WORDS), text
+    for choice in choices:
+        assert choice.toolTip(), choice.objectName()  # the precise term, for whoever was told it
+    assert "Client ID Metadata Document" in dialog.cimd.toolTip()
+    assert "resource" in dialog.send_resource.toolTip() and "openid" in dialog.request_identity.toolTip()
+    for index in range(dialog.client_auth.count()):
+        assert dialog.client_auth.itemData(index, Qt.ItemDataRole.ToolTipRole)
+        assert not any(word in dialog.client_auth.itemText(index).lower() for word in PROTOCOL_WORDS)
+    assert "client_secret_post" in dialog.client_auth.itemData(3, Qt.ItemDataRole.ToolTipRole)
+
+
+async def test_how_the_secret_is_sent_is_shown_whole_with_a_large_font(
+    qtbot, dialog_parent, controller: Controller, server
+):
+    controller.save_settings(server, ServerSettings(registration="preregistered", client_id="abc"), client_secret=False)
+    with large_font():
+        dialog = open_dialog(qtbot, dialog_parent, controller, server)
+        dialog.resize(dialog.size().boundedTo(SMALL_SCREEN))
+        combo = dialog.client_auth
+        dialog.scroll_area.ensureWidgetVisible(combo)
+        for index in range(combo.count()):
+            combo.setCurrentIndex(index)
+            text = combo.currentText()
+            # The text plus the drop-down arrow's room: the closed box shows its choice whole.
+            assert combo.width() >= combo.fontMetrics().horizontalAdvance(text) + 20, (text, combo.width())
+            assert combo.width() >= combo.sizeHint().width(), text
+            assert shown_whole(combo, dialog)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextDocument, QTextFormat
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QDialogButtonBox, QLabel
 
 from desktop_app.accounts.models import Account
 from desktop_app.tools.model import ToolState
@@ -192,3 +192,23 @@ async def test_hostile_server_text_stays_text(
     assert "&lt;b&gt;bold&lt;/b&gt;" in document.toHtml()  # Qt's own export: the server's markup is character data
     for label in dialog.findChildren(QLabel):
         assert label.textFormat() == Qt.TextFormat.PlainText, label.objectName()
+
+
+async def test_the_decisions_and_close_share_one_button_row(
+    qtbot, alice: Account, window: MainWindow, server: RunningMcpServer
+) -> None:
+    tab = open_tools(window, alice)
+    await load(tab)
+    server.change_tool("echo", "Changed.")
+    await load(tab)
+    dialog = review(window, tab)
+    dialog.show()
+    close = dialog.buttons.button(QDialogButtonBox.StandardButton.Close)
+    shown = [b for b in (dialog.keep_button, dialog.leave_off_button, dialog.approve_button, close) if b.isVisible()]
+    assert len(shown) == 3  # a changed tool: Keep held, Approve, Close (Leave off is for a new tool)
+    rows = {b.mapTo(dialog, b.rect().center()).y() for b in shown}
+    assert len(rows) == 1, rows  # one row, not Close alone under the others
+    assert all(
+        b.mapTo(dialog, b.rect().bottomLeft()).y() > dialog.diff.mapTo(dialog, dialog.diff.rect().bottomLeft()).y()
+        for b in shown
+    )

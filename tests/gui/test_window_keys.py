@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox, QToolBar
+from PySide6.QtWidgets import QApplication, QMessageBox, QToolBar
 
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, Identity, Server, ServerSettings
@@ -20,6 +20,7 @@ from desktop_app.ui import list_columns
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model import SCOPES
+from desktop_app.ui.rename_dialog import RenameDialog
 from tests.gui.conftest import wait_until
 from tests.helpers.records import store_sign_in
 
@@ -109,6 +110,14 @@ async def test_ctrl_w_closes_the_window_to_the_tray(qtbot, window: MainWindow) -
     assert hidden == [True] and not window.isVisible()
 
 
+async def focused(ask: RenameDialog) -> None:
+    """The dialog is the active window with its field focused (as on a desktop; offscreen the window's tree may
+    keep the focus, and with it the tree's Enter shortcut)."""
+    ask.activateWindow()
+    ask.edit.setFocus()
+    await wait_until(lambda: QApplication.focusWidget() is ask.edit, what="the name field focused")
+
+
 async def test_f2_renames_what_is_selected(
     qtbot, window: MainWindow, accounts: Accounts, files: tuple[Server, Account, Account]
 ) -> None:
@@ -117,27 +126,32 @@ async def test_f2_renames_what_is_selected(
     window.select_server(server.id)
     window.tree.setFocus()
     qtbot.keyClick(window.tree, Qt.Key.Key_F2)
-    ask: QInputDialog = await wait_until(
-        lambda: next((d for d in window.dialogs if isinstance(d, QInputDialog) and d.isVisible()), None),
+    ask: RenameDialog = await wait_until(
+        lambda: next((d for d in window.dialogs if isinstance(d, RenameDialog) and d.isVisible()), None),
         what="the rename question",
     )
-    assert ask.windowTitle() == "Rename server" and ask.textValue() == "files"
-    ask.setTextValue("Lab files")
-    ask.accept()
+    assert ask.windowTitle() == "Rename server" and ask.edit.text() == "files"
+    assert ask.edit.selectedText() == "files"  # typing replaces the current name
+    await focused(ask)
+    qtbot.keyClicks(ask.edit, "Lab files")
+    qtbot.keyClick(ask.edit, Qt.Key.Key_Return)  # Enter renames
     await wait_until(lambda: window.model.index(0, 0).data() == "Lab files", what="the new name listed")
     assert accounts.registry.server(server.id).name == "Lab files"  # type: ignore[union-attr]
 
     window.select_account(alice.id)
+    window.activateWindow()
+    window.tree.setFocus()
+    await wait_until(lambda: QApplication.focusWidget() is window.tree, what="the list focused again")
     qtbot.keyClick(window.tree, Qt.Key.Key_F2)
     ask = await wait_until(
-        lambda: next((d for d in window.dialogs if isinstance(d, QInputDialog) and d.isVisible()), None),
+        lambda: next((d for d in window.dialogs if isinstance(d, RenameDialog) and d.isVisible()), None),
         what="the nickname question",
     )
     assert ask.windowTitle() == "Rename account"
     ask.reject()
 
 
-async def test_a_taken_name_is_refused_with_the_reason(
+async def test_a_taken_name_is_said_in_the_dialog_which_stays_open(
     qtbot, window: MainWindow, accounts: Accounts, files: tuple[Server, Account, Account]
 ) -> None:
     server, _, _ = files
@@ -145,16 +159,18 @@ async def test_a_taken_name_is_refused_with_the_reason(
     accounts.registry.add_server(url=url, resource=url, name="mail", settings=ServerSettings(), now=0)
     window.select_server(server.id)
     window.act_rename_server.trigger()
-    ask: QInputDialog = await wait_until(
-        lambda: next((d for d in window.dialogs if isinstance(d, QInputDialog) and d.isVisible()), None)
+    ask: RenameDialog = await wait_until(
+        lambda: next((d for d in window.dialogs if isinstance(d, RenameDialog) and d.isVisible()), None)
     )
-    ask.setTextValue("Mail")
-    ask.accept()
-    error: QMessageBox = await wait_until(
-        lambda: next((d for d in window.findChildren(QMessageBox, "errorBox") if d.isVisible()), None)
-    )
-    assert "A server named 'mail' already exists" in error.text()
+    await focused(ask)
+    ask.edit.setText("Mail")
+    qtbot.keyClick(ask.edit, Qt.Key.Key_Return)
+    assert ask.isVisible() and ask.feedback.isVisible()
+    assert "A server named 'mail' already exists" in ask.feedback.text()
+    assert ask.edit.text() == "Mail"  # nothing lost
+    assert not window.findChildren(QMessageBox, "errorBox")  # said inline, not in a second box
     assert accounts.registry.server(server.id).name == "files"  # type: ignore[union-attr]
+    ask.reject()
 
 
 def _overflow(toolbar: QToolBar) -> bool:
