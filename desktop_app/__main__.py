@@ -4,7 +4,9 @@ Without a command (nothing, or ``--hidden`` with the window's other options) it 
 the command line. It imports only what choosing needs: the window (Qt) and the command line's engine (the event
 loop, HTTP, OAuth) are imported once chosen, so that ``--help`` and a fresh ``token`` never load either
 (:mod:`desktop_app.cli.quick`). ``--renewal-worker`` first of all is the renewal worker, which the app starts
-itself in two stages (:mod:`desktop_app.accounts.worker_launch`), never a person.
+itself in two stages (:mod:`desktop_app.accounts.worker_launch`), never a person; ``--bridge-warm`` is the bridge's
+warm starter, started by the app and by a cold bridge (:mod:`desktop_app.bridge.warm`). A bridge is first offered
+to a warm starter (:mod:`desktop_app.bridge.launcher`) and runs here when there is none.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from desktop_app.accounts.worker_words import HANDED_OVER, WORKER_FLAG
+from desktop_app.bridge.launcher import WARM_FLAG
 from desktop_app.cli.parser import WINDOW_HIDDEN_FLAG, command_in
 
 #: What the window understands (desktop_app.app.main.parse_args); the command line has its own ``-v``.
@@ -35,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.storage.renewal_worker import main as renewal_worker  # a renewal, and nothing else
 
         return renewal_worker()
+    if words == [WARM_FLAG]:
+        from desktop_app.bridge.warm import main as warm_starter  # imports all a bridge needs, then forks bridges
+
+        return warm_starter()
     if opens_window(words):
         try:
             from desktop_app.app.main import main as window  # Qt, only for the window
@@ -44,6 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return refuse_import(exc)
         return window(words)
     if command_in(words) == "bridge":
+        from desktop_app.bridge import launcher  # standard library only: a warm starter serves it, if one runs
+
+        warm = launcher.run(words)
+        if warm is not None:
+            return warm
         from desktop_app.bridge.main import main as bridge  # stdio for an AI host: no command-line engine
 
         return bridge(words)
