@@ -6,6 +6,7 @@ Every test stops every starter and bridge it started (:func:`runtime`): the suit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -139,6 +140,25 @@ def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+class WarmBridge(BridgeProcess):
+    """A launcher whose end never hangs the test: asyncio waits for its pipes too, which a bridge forked by the
+    starter holds; when that bridge does not end, every process of the runtime folder is killed."""
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        process = self.process
+        assert process is not None
+        if process.returncode is None:
+            process.kill()
+        try:
+            await asyncio.wait_for(process.wait(), WAIT)
+        except TimeoutError:
+            runtime = Path(os.environ["XDG_RUNTIME_DIR"])
+            for pid in processes_of(runtime):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            await process.wait()
+
+
 def bridge_of(home: Path) -> LiveBridge:
     (live,) = live_bridges(home)
     return live
@@ -159,7 +179,7 @@ async def test_a_launcher_is_served_by_a_child_of_the_starter(
     home = Path(os.environ["MCP_CONNECTORS_HOME"])
     starter = start_starter()
     lab_mcp.reset_requests()
-    async with BridgeProcess(lab_mcp.url) as bridge:
+    async with WarmBridge(lab_mcp.url) as bridge:
         answer = await handshake(bridge)
         echoed = await bridge.request(tool_call(2, "echo", {"text": "warm"}))
         assert bridge.process is not None
@@ -183,13 +203,12 @@ async def test_a_launcher_killed_with_sigkill_ends_its_bridge_and_the_session(
     home = Path(os.environ["MCP_CONNECTORS_HOME"])
     start_starter()
     lab_mcp.reset_requests()
-    async with BridgeProcess(lab_mcp.url) as bridge:
+    async with WarmBridge(lab_mcp.url) as bridge:
         await handshake(bridge)
         await bridge.request(tool_call(2, "echo", {"text": "before the kill"}))
         child = bridge_of(home).pid
         assert bridge.process is not None
         bridge.process.kill()
-        await bridge.process.wait()
         await wait_for_exit(child)
     assert [r["method"] for r in lab_mcp.requests()].count("DELETE") == 1
     assert live_bridges(home) == []
@@ -201,14 +220,14 @@ async def test_sigterm_stops_the_bridge_gracefully_and_its_status_is_relayed(
     sign_in(lab_mcp.url)
     start_starter()
     lab_mcp.reset_requests()
-    async with BridgeProcess(lab_mcp.url) as bridge:
+    async with WarmBridge(lab_mcp.url) as bridge:
         await handshake(bridge)
         assert bridge.process is not None
         bridge.process.send_signal(signal.SIGTERM)
         status = await asyncio.wait_for(bridge.process.wait(), LINE_WAIT)
     assert status == 0
     assert [r["method"] for r in lab_mcp.requests()].count("DELETE") == 1
-    async with BridgeProcess("no-such-server") as refused:  # a bridge that cannot serve ends with 1
+    async with WarmBridge("no-such-server") as refused:  # a bridge that cannot serve ends with 1
         answer = await refused.request({"jsonrpc": "2.0", "id": 1, "method": "ping"})
         failed = await refused.close_stdin()
         said = await refused.stderr()
@@ -224,9 +243,9 @@ async def test_one_starter_serves_each_launcher_in_its_own_environment(
     starter = start_starter()
     other_home = Path(tempfile.mkdtemp(prefix="mcpc-other-profile-"))
     try:
-        async with BridgeProcess(lab_mcp.url) as signed_in:
+        async with WarmBridge(lab_mcp.url) as signed_in:
             monkeypatch.setenv("MCP_CONNECTORS_HOME", str(other_home))  # a profile with no server at all
-            async with BridgeProcess(lab_mcp.url) as empty:
+            async with WarmBridge(lab_mcp.url) as empty:
                 served = await handshake(signed_in)
                 refused = await empty.request({"jsonrpc": "2.0", "id": 1, "method": "ping"})
                 assert len(children_of(starter)) == 2
@@ -251,7 +270,7 @@ async def test_another_installs_starter_a_stale_socket_and_the_opt_out_mean_a_co
     stale.bind(our_socket())
     stale.close()
     try:
-        async with BridgeProcess(lab_mcp.url) as bridge:
+        async with WarmBridge(lab_mcp.url) as bridge:
             assert "result" in await handshake(bridge)
             assert bridge.process is not None
             assert bridge_of(home).pid == bridge.process.pid  # cold: served by the launched process itself
@@ -263,7 +282,7 @@ async def test_another_installs_starter_a_stale_socket_and_the_opt_out_mean_a_co
     # The cold bridge started a starter after its first answer; it replaced the stale file.
     wait_until(lambda: starter_pid(our_socket()) is not None, "the cold bridge's starter listens")
     monkeypatch.setenv(launcher.OPT_OUT, "0")
-    async with BridgeProcess(lab_mcp.url) as opted_out:
+    async with WarmBridge(lab_mcp.url) as opted_out:
         assert "result" in await handshake(opted_out)
         assert opted_out.process is not None
         assert bridge_of(home).pid == opted_out.process.pid
@@ -277,7 +296,7 @@ async def test_no_zombies_and_the_idle_starter_ends(
     monkeypatch.setenv(IDLE_VARIABLE, "1")
     starter = start_starter()
     for _ in range(2):
-        async with BridgeProcess(lab_mcp.url) as bridge:
+        async with WarmBridge(lab_mcp.url) as bridge:
             await handshake(bridge)
             assert await bridge.close_stdin() == 0
     wait_until(lambda: children_of(starter) == [], "the starter reaped its children")
