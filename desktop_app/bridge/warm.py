@@ -53,6 +53,9 @@ LATER_MODULES = (
     "desktop_app.accounts.worker_launch",
     "subprocess",
 )
+#: Loaded when they can be: the vault's own Secret Service client (``secretstorage``, ``cryptography``), which a
+#: bridge loads when it opens the profile on Linux (the keyring library's other backends stay unloaded).
+OPTIONAL_MODULES = ("desktop_app.storage.secret_service",)
 #: The environment that decides the TLS context made ahead here (httpx's ``trust_env``).
 TLS_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 _CREDENTIALS = struct.Struct("3i")
@@ -114,6 +117,9 @@ def prepare() -> None:
     """What a bridge would import at its start and its first request, loaded once here."""
     for name in LATER_MODULES:
         importlib.import_module(name)
+    for name in OPTIONAL_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     prepare_first_connection(True)  # the TLS context too: a child keeps it when its environment chose the same
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from desktop_app.bridge import launcher
 from desktop_app.bridge.warm import Request, parse_request, peer_is_this_user
 from desktop_app.storage.paths import runtime_dir
+from tests.helpers import cli
 
 
 def credentials(pid: int, uid: int, gid: int) -> bytes:
@@ -95,3 +98,16 @@ def test_the_launcher_imports_only_the_standard_library() -> None:
         "types",
         "desktop_app.appinfo",
     }
+
+
+def test_the_starter_prepares_without_a_thread() -> None:
+    """A fork copies only the forking thread: what the starter loads before it forks must start none."""
+    script = (
+        "import threading, desktop_app.bridge.warm as warm; warm.prepare(); "
+        "import sys; print(threading.active_count(), 'desktop_app.bridge.main' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=cli.python_env()
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "True"]
