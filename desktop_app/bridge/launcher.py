@@ -44,6 +44,18 @@ GO = b'{"go":true}\n'
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
+def names_bridge(words: Sequence[str]) -> bool:
+    """The command ``words`` name is ``bridge``: the rule of :func:`desktop_app.cli.parser.command_in` (the first
+    word that is neither an option nor ``--secret-store``'s value), without the parser's imports."""
+    remaining = iter(words)
+    for word in remaining:
+        if word == "--secret-store":
+            next(remaining, None)
+        elif word == "--" or not word.startswith("-"):
+            return word == "bridge"
+    return False
+
+
 def enabled(environ: Mapping[str, str]) -> bool:
     """Linux (the peer check needs ``SO_PEERCRED``), with file-descriptor passing, and not opted out."""
     return sys.platform.startswith("linux") and hasattr(socket, "send_fds") and environ.get(OPT_OUT, "") != "0"

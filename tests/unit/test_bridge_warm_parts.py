@@ -14,6 +14,7 @@ import pytest
 
 from desktop_app.bridge import launcher
 from desktop_app.bridge.warm import Request, parse_request, peer_is_this_user
+from desktop_app.cli.parser import command_in
 from desktop_app.storage.paths import runtime_dir
 from tests.helpers import cli
 
@@ -111,3 +112,22 @@ def test_the_starter_prepares_without_a_thread() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "True"]
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["bridge", "files"],
+        ["-v", "bridge", "files", "--account", "work"],
+        ["--secret-store", "file", "bridge", "files"],
+        ["--secret-store", "bridge", "files"],
+        ["--", "bridge"],
+        ["token", "bridge"],
+        ["--hidden"],
+        [],
+        ["-v"],
+        ["bridges"],
+    ],
+)
+def test_the_entry_tells_a_bridge_as_the_parser_does(words: list[str]) -> None:
+    assert launcher.names_bridge(words) == (command_in(words) == "bridge")
