@@ -92,7 +92,7 @@ from benchmarks.bridge_report import (  # noqa: E402
     print_verdicts,
     report,
 )
-from benchmarks.bridge_warm import cold_env, warm_env, warm_starter  # noqa: E402
+from benchmarks.bridge_warm import check_forked, cold_env, warm_env, warm_starter  # noqa: E402
 from benchmarks.lab_env import (  # noqa: E402
     BenchmarkError,
     child_env,
@@ -171,6 +171,8 @@ async def measure_start(lab: Lab, name: str, launches: dict[str, Launch]) -> Sta
             answer = await host.request("initialize", initialize_params())
             elapsed = time.perf_counter() - started
             mcp_log, as_log = lab.mcp.requests(), lab.auth.requests()
+            if name == OURS_WARM:
+                check_forked(host.pid, Path(launches[name].env["MCP_CONNECTORS_HOME"]))
         finally:
             await host.close()
         sample = StartSample(elapsed * 1000, [described(r) for r in mcp_log], [described(r) for r in as_log])

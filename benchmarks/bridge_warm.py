@@ -20,6 +20,7 @@ from pathlib import Path
 
 from benchmarks.lab_env import BenchmarkError
 from desktop_app.bridge import launcher
+from desktop_app.bridge.presence import live_bridges
 from desktop_app.bridge.warm import IDLE_VARIABLE
 
 #: How long the starter may take to listen (a hang guard, not a measure).
@@ -51,11 +52,19 @@ def _starter_pid(path: str) -> int | None:
         probe.close()
 
 
+def check_forked(launcher_pid: int, home: Path) -> None:
+    """The bridge a launcher started was forked by the starter (its presence file names another process): a warm
+    row that ran cold would be a measure of something else."""
+    served_by = [bridge.pid for bridge in live_bridges(home)]
+    if not served_by or launcher_pid in served_by:
+        raise BenchmarkError("ours warm ran in the launched process itself, not forked by the warm starter")
+
+
 @contextmanager
 def warm_starter(python: Path, env: dict[str, str]) -> Iterator[int]:
     """A warm starter for ``python -m desktop_app bridge`` in ``env`` (see :func:`warm_env`); yields its pid."""
-    path = launcher.socket_path(env)
-    if path is None:
+    runtime = launcher.runtime_dir(env)
+    if runtime is None:
         raise BenchmarkError("the warm starter's runtime folder is not private")
     first = subprocess.run(
         [str(python), "-m", "desktop_app", launcher.WARM_FLAG], env=env, capture_output=True, timeout=LISTEN_WAIT
@@ -63,12 +72,12 @@ def warm_starter(python: Path, env: dict[str, str]) -> Iterator[int]:
     if first.returncode != 0:
         raise BenchmarkError(f"the warm starter did not start: {first.stderr.decode(errors='replace')[-300:]}")
     deadline = time.monotonic() + LISTEN_WAIT
-    pid = _starter_pid(path)
-    while pid is None:
+    pid = None
+    while pid is None:  # its key names ``python`` as it sees itself (sys.executable): the socket is found by pattern
         if time.monotonic() > deadline:
             raise BenchmarkError("the warm starter does not listen")
         time.sleep(0.05)
-        pid = _starter_pid(path)
+        pid = next(filter(None, map(_starter_pid, map(str, Path(runtime).glob("bridge-warm-*.sock")))), None)
     try:
         yield pid
     finally:

@@ -302,3 +302,13 @@ async def test_no_zombies_and_the_idle_starter_ends(
     wait_until(lambda: children_of(starter) == [], "the starter reaped its children")
     await wait_for_exit(starter)  # idle: no child left, nobody connecting
     assert not Path(our_socket()).exists()
+
+
+def test_the_apps_start_leaves_one_starter_per_key(runtime: Path) -> None:
+    """What the app calls at its start (and a cold bridge after its first answer), twice: one starter stays."""
+    launcher.start_starter_soon()
+    launcher.start_starter_soon()
+    wait_until(lambda: starter_pid(our_socket()) is not None, "a starter listens")
+    starter = starter_pid(our_socket())
+    wait_until(lambda: processes_of(runtime) == [starter], "the first stages and the second starter ended")
+    assert parent_of(starter) != os.getpid()  # detached: not a child of whoever started it
