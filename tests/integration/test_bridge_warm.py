@@ -310,5 +310,6 @@ def test_the_apps_start_leaves_one_starter_per_key(runtime: Path) -> None:
     launcher.start_starter_soon()
     wait_until(lambda: starter_pid(our_socket()) is not None, "a starter listens")
     starter = starter_pid(our_socket())
+    assert starter is not None
     wait_until(lambda: processes_of(runtime) == [starter], "the first stages and the second starter ended")
     assert parent_of(starter) != os.getpid()  # detached: not a child of whoever started it
