@@ -2,10 +2,10 @@
 
 A warm starter (:mod:`desktop_app.bridge.warm`) has imported everything a bridge needs and waits on a private Unix
 socket. :func:`run` connects to it, sends one request (the command's words, this process's whole environment, its
-working folder, the name of what launched it, its pid) with this process's standard streams (file descriptors 0,
-1 and 2), and waits for the acknowledgement naming the bridge the starter forked for it. It then answers ``go``
-(from then on the child owns the streams), passes SIGTERM, SIGINT and SIGHUP on as ``stop``, and ends with the exit
-status the child sends when it ends (1 when the connection closes without one).
+working folder and umask, the name of what launched it, its pid) with this process's standard streams (file
+descriptors 0, 1 and 2), and waits for the acknowledgement naming the bridge the starter forked for it. It then
+answers ``go`` (from then on the child owns the streams), passes SIGTERM, SIGINT and SIGHUP on as ``stop``, and ends
+with the exit status the child sends when it ends (1 when the connection closes without one).
 
 When there is no starter (no socket, refused, not Linux, opted out with ``MCP_CONNECTORS_WARM_BRIDGE=0``) or no
 acknowledgement comes, :func:`run` returns None and the bridge runs in this process as it always did: nothing was
@@ -157,10 +157,13 @@ def request_line(words: Sequence[str]) -> bytes:
         cwd: str | None = os.getcwd()
     except OSError:
         cwd = None  # the folder was removed: the child stays in the starter's
+    umask = os.umask(0o077)  # read by setting it: set back at once
+    os.umask(umask)
     request = {
         "words": list(words),
         "env": dict(os.environ),
         "cwd": cwd,
+        "umask": umask,
         "parent": parent_name(),
         "pid": os.getpid(),
     }

@@ -66,6 +66,7 @@ class Request:
     words: list[str]
     env: dict[str, str]
     cwd: str | None
+    umask: int
     parent: str
 
 
@@ -78,17 +79,20 @@ def peer_is_this_user(credentials: bytes) -> bool:
 
 
 def parse_request(value: object) -> Request | None:
-    """The launcher's request, or None when it is not one."""
+    """The launcher's request, or None when it is not one (a starter forks bridges and nothing else)."""
     if not isinstance(value, dict):
         return None
     words, env, cwd, parent = value.get("words"), value.get("env"), value.get("cwd"), value.get("parent")
+    umask = value.get("umask")
     if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
+        return None
+    if not launcher.names_bridge(words) or not isinstance(umask, int) or not 0 <= umask <= 0o777:
         return None
     if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
         return None
     if (cwd is not None and not isinstance(cwd, str)) or not isinstance(parent, str):
         return None
-    return Request(words, env, cwd, parent)
+    return Request(words, env, cwd, umask, parent)
 
 
 def main() -> int:
@@ -98,6 +102,7 @@ def main() -> int:
     if path is None or _live(path):
         return 0
     prepare()
+    code = code_files()  # before it listens: a change from now on ends it
     sys.stdout.flush()
     sys.stderr.flush()
     if os.fork() > 0:
@@ -107,7 +112,7 @@ def main() -> int:
     if listener is None:
         return 0
     try:
-        serve(listener, path, _idle_seconds())
+        serve(listener, path, _idle_seconds(), code)
     finally:
         listener.close()
     return 0
@@ -181,8 +186,9 @@ def _identity(path: str) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
-def serve(listener: socket.socket, path: str, idle_seconds: float) -> None:
-    """Fork a bridge per launcher until idle or until the socket file is not this starter's any more."""
+def serve(listener: socket.socket, path: str, idle_seconds: float, code: dict[str, tuple[int, int]]) -> None:
+    """Fork a bridge per launcher until idle, until the socket file is not this starter's any more, or until the code
+    it loaded changed on disk (an upgrade: the next launcher runs cold, and its bridge starts a new starter)."""
     children: set[int] = set()
 
     def reap(signum: int = 0, frame: FrameType | None = None) -> None:
@@ -195,7 +201,7 @@ def serve(listener: socket.socket, path: str, idle_seconds: float) -> None:
     mine = _identity(path)
     last_busy = time.monotonic()
     try:
-        while mine is not None and _identity(path) == mine:
+        while mine is not None and _identity(path) == mine and same_code(code):
             ready, _, _ = select.select([listener], [], [], TICK_SECONDS)
             if ready:
                 with contextlib.suppress(OSError):
@@ -214,6 +220,30 @@ def serve(listener: socket.socket, path: str, idle_seconds: float) -> None:
         if _identity(path) == mine:
             with contextlib.suppress(OSError):
                 os.unlink(path)
+
+
+def code_files() -> dict[str, tuple[int, int]]:
+    """The file of every module loaded, and the program's own, with its modification time and size."""
+    found: dict[str, tuple[int, int]] = {}
+    paths = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
+    for path in [*paths, sys.executable]:
+        if isinstance(path, str):
+            with contextlib.suppress(OSError):
+                info = os.stat(path)
+                found[path] = (info.st_mtime_ns, info.st_size)
+    return found
+
+
+def same_code(files: dict[str, tuple[int, int]]) -> bool:
+    """None of ``files`` changed or went away since :func:`code_files` (about 1 ms for a bridge's modules)."""
+    for path, seen in files.items():
+        try:
+            info = os.stat(path)
+        except OSError:
+            return False
+        if (info.st_mtime_ns, info.st_size) != seen:
+            return False
+    return True
 
 
 def _accept(connection: socket.socket, listener: socket.socket) -> int | None:
@@ -255,6 +285,7 @@ def _child(
         connection.settimeout(launcher.ACK_SECONDS)
         if request.cwd is not None:
             os.chdir(request.cwd)
+        os.umask(request.umask)
         _take_environment(request.env)
         connection.sendall(json.dumps({"pid": os.getpid()}).encode("ascii") + b"\n")
         go, pending = launcher.read_line(connection, pending)

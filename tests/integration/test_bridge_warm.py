@@ -313,3 +313,16 @@ def test_the_apps_start_leaves_one_starter_per_key(runtime: Path) -> None:
     assert starter is not None
     wait_until(lambda: processes_of(runtime) == [starter], "the first stages and the second starter ended")
     assert parent_of(starter) != os.getpid()  # detached: not a child of whoever started it
+
+
+def test_a_starter_whose_code_changed_on_disk_ends(runtime: Path) -> None:
+    """An upgrade replaces the files the starter imported: it ends, and the next bridge runs the new code."""
+    starter = start_starter()
+    module = Path(launcher.__file__).with_name("relay.py")
+    before = module.stat()
+    try:
+        os.utime(module, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        wait_until(lambda: state_of(starter) in (None, "Z"), "the starter ended")
+    finally:
+        os.utime(module, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert not Path(our_socket()).exists()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.bridge import launcher
-from desktop_app.bridge.warm import Request, parse_request, peer_is_this_user
+from desktop_app.bridge.warm import Request, code_files, parse_request, peer_is_this_user, same_code
 from desktop_app.cli.parser import command_in
 from desktop_app.storage.paths import runtime_dir
 from tests.helpers import cli
@@ -32,7 +32,11 @@ def test_only_a_process_of_this_user_is_served() -> None:
 
 def test_the_request_carries_words_environment_folder_and_launcher(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ODD_NAME", "caf\udce9")  # a value that is not UTF-8 (surrogate-escaped bytes)
-    line = launcher.request_line(["bridge", "files", "--account", "work"])
+    previous = os.umask(0o027)
+    try:
+        line = launcher.request_line(["bridge", "files", "--account", "work"])
+    finally:
+        os.umask(previous)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     request = parse_request(json.loads(line))
     assert request is not None
@@ -40,6 +44,7 @@ def test_the_request_carries_words_environment_folder_and_launcher(monkeypatch: 
     assert request.env == dict(os.environ)
     assert request.env["ODD_NAME"] == "caf\udce9"
     assert request.cwd == os.getcwd()
+    assert request.umask == 0o027
     assert request.parent == launcher.parent_name()
 
 
@@ -47,10 +52,13 @@ def test_the_request_carries_words_environment_folder_and_launcher(monkeypatch: 
     "value",
     [
         [],
-        {"words": "bridge", "env": {}, "cwd": None, "parent": "x"},
-        {"words": ["bridge"], "env": {"A": 1}, "cwd": None, "parent": "x"},
-        {"words": ["bridge"], "env": {}, "cwd": 3, "parent": "x"},
-        {"words": ["bridge"], "env": {}, "cwd": None},
+        {"words": "bridge", "env": {}, "cwd": None, "umask": 0o22, "parent": "x"},
+        {"words": ["bridge"], "env": {"A": 1}, "cwd": None, "umask": 0o22, "parent": "x"},
+        {"words": ["bridge"], "env": {}, "cwd": 3, "umask": 0o22, "parent": "x"},
+        {"words": ["bridge"], "env": {}, "cwd": None, "umask": 0o22},
+        {"words": ["bridge"], "env": {}, "cwd": None, "umask": "022", "parent": "x"},
+        {"words": ["bridge"], "env": {}, "cwd": None, "umask": 0o1000, "parent": "x"},
+        {"words": ["token", "files"], "env": {}, "cwd": None, "umask": 0o22, "parent": "x"},  # bridges only
     ],
 )
 def test_what_is_not_a_request_is_refused(value: object) -> None:
@@ -58,9 +66,8 @@ def test_what_is_not_a_request_is_refused(value: object) -> None:
 
 
 def test_a_request_without_a_folder_is_taken() -> None:
-    assert parse_request({"words": ["bridge"], "env": {}, "cwd": None, "parent": "code"}) == Request(
-        ["bridge"], {}, None, "code"
-    )
+    value: dict[str, object] = {"words": ["bridge", "files"], "env": {}, "cwd": None, "umask": 0o27, "parent": "code"}
+    assert parse_request(value) == Request(["bridge", "files"], {}, None, 0o27, "code")
 
 
 def test_another_install_or_python_has_another_starter() -> None:
@@ -131,3 +138,14 @@ def test_the_starter_prepares_without_a_thread() -> None:
 )
 def test_the_entry_tells_a_bridge_as_the_parser_does(words: list[str]) -> None:
     assert launcher.names_bridge(words) == (command_in(words) == "bridge")
+
+
+def test_the_starter_sees_its_code_change(tmp_path: Path) -> None:
+    module = tmp_path / "module.py"
+    module.write_text("x = 1\n")
+    files = {**code_files(), str(module): (module.stat().st_mtime_ns, module.stat().st_size)}
+    assert same_code(files)
+    module.write_text("x = 22\n")  # an upgrade
+    assert not same_code(files)
+    module.unlink()
+    assert not same_code(files)
