@@ -141,6 +141,7 @@ def run(words: Sequence[str]) -> int | None:
     if path is None:
         return None
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.settimeout(ACK_SECONDS)  # a starter that stopped answering (its queue full) is given up on
     try:
         connection.connect(path)
         started = _hand_over(connection, words)
@@ -175,7 +176,6 @@ def _hand_over(connection: socket.socket, words: Sequence[str]) -> bool:
     line = request_line(words)
     if len(line) > MAX_LINE_BYTES:
         return False
-    connection.settimeout(ACK_SECONDS)
     first = line[:65536]
     sent = socket.send_fds(connection, [first], [0, 1, 2])
     connection.sendall(line[sent:])

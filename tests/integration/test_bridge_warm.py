@@ -326,3 +326,24 @@ def test_a_starter_whose_code_changed_on_disk_ends(runtime: Path) -> None:
     finally:
         os.utime(module, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert not Path(our_socket()).exists()
+
+
+async def test_a_starter_that_never_acknowledges_means_a_cold_bridge(runtime: Path, lab_mcp: RunningMcpServer) -> None:
+    """A socket that takes the request and never answers (a stopped starter): after the acknowledgement's wait
+    (:data:`launcher.ACK_SECONDS`) the launcher serves the host itself."""
+    sign_in(lab_mcp.url)
+    home = Path(os.environ["MCP_CONNECTORS_HOME"])
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    silent.bind(our_socket())
+    silent.listen(4)  # connections queue; none is ever accepted or answered
+    try:
+        async with WarmBridge(lab_mcp.url) as bridge:
+            assert "result" in await handshake(bridge)
+            assert bridge.process is not None
+            assert bridge_of(home).pid == bridge.process.pid
+            # The request waiting in the socket's queue holds copies of the launcher's streams: the host's pipes
+            # close only once the socket is gone (a starter that hangs keeps them: docs/decisions/0034).
+            silent.close()
+            assert await bridge.close_stdin() == 0
+    finally:
+        silent.close()
