@@ -8,6 +8,8 @@ servers on it, one answering requests with an event stream (SSE, the SDK's defau
 
 - **ours**: ``python -m desktop_app bridge NAME`` in a venv holding only the app's runtime dependencies
   (``benchmarks/user_install.py``: no test extra, no editable install), the token from the profile as in real use;
+  cold (no warm starter: ``MCP_CONNECTORS_WARM_BRIDGE=0``) for every measure, and for start-up also **ours warm**:
+  the same command with a warm starter running, as when the app runs (``bridge_warm.py``, docs/decisions/0034);
 - **mcp-remote**: the pinned release of ``benchmarks/node/package.json`` run by the lab's Node 22 directly on its bin
   script (no ``npx`` process), given the same access token as ``--header "Authorization: Bearer ${MCP_BENCH_TOKEN}"``
   with the token in its environment only; its ``HOME`` and ``MCP_REMOTE_CONFIG_DIR`` are a temporary folder and its
@@ -81,6 +83,7 @@ from benchmarks.bridge_report import (  # noqa: E402
     IN_FLIGHT_PHASE,
     ONE,
     OURS,
+    OURS_WARM,
     REMOTE,
     CpuMeter,
     Results,
@@ -89,6 +92,7 @@ from benchmarks.bridge_report import (  # noqa: E402
     print_verdicts,
     report,
 )
+from benchmarks.bridge_warm import check_forked, cold_env, warm_env, warm_starter  # noqa: E402
 from benchmarks.lab_env import (  # noqa: E402
     BenchmarkError,
     child_env,
@@ -167,6 +171,8 @@ async def measure_start(lab: Lab, name: str, launches: dict[str, Launch]) -> Sta
             answer = await host.request("initialize", initialize_params())
             elapsed = time.perf_counter() - started
             mcp_log, as_log = lab.mcp.requests(), lab.auth.requests()
+            if name == OURS_WARM:
+                check_forked(host.pid, Path(launches[name].env["MCP_CONNECTORS_HOME"]))
         finally:
             await host.close()
         sample = StartSample(elapsed * 1000, [described(r) for r in mcp_log], [described(r) for r in as_log])
@@ -177,15 +183,16 @@ async def measure_start(lab: Lab, name: str, launches: dict[str, Launch]) -> Sta
 
 async def measure_mode(lab: Lab, launches: dict[str, Launch], args: argparse.Namespace, big_tool: str) -> Results:
     results = Results(lab.name, big_tool=big_tool)
-    names = [OURS, REMOTE, DIRECT]
     async with httpx.AsyncClient(timeout=ANSWER_WAIT, limits=httpx.Limits(max_connections=IN_FLIGHT * 2)) as http:
         print(f"[{lab.name}] start-up: 1 unmeasured + {args.starts} of each …", flush=True)
+        names = [n for n in (OURS, OURS_WARM, REMOTE, DIRECT) if n == DIRECT or n in launches]
         for name in names:
             await measure_start(lab, name, launches)
         for round_ in range(args.starts):
             for name in rotated(names, round_):
                 results.starts.setdefault(name, []).append(await measure_start(lab, name, launches))
 
+        names = [OURS, REMOTE, DIRECT]  # the other measures: ours cold (a warm bridge is the same code)
         clients: dict[str, Client] = {DIRECT: DirectClient(http, lab.mcp.url, lab.token)}
         try:
             for name in (OURS, REMOTE):
@@ -377,6 +384,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
     print(f"mcp-remote {version} on Node {node.parent.parent.name} ({node}); the 1 MB result from {big_tool}()")
     auth = start_auth_server(accessTokenTTL=3600)  # one token for the whole run: no renewal in the measures
     servers: dict[str, RunningMcpServer] = {}
+    stack = ExitStack()
     try:
         home = workdir / "profile"
         labs = []
@@ -391,15 +399,15 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
         verdicts = []
         explain: Launch | None = None
         user_python_path = user_python(workdir / "user-venv")  # what a person's install imports, no test extra
+        ours_env = child_env(workdir / "pycache", home=home)
+        warm = warm_env(ours_env, workdir / "run")
+        starter = stack.enter_context(warm_starter(user_python_path, warm))
+        print(f"A warm starter runs for ours warm (process {starter})", flush=True)
         for lab, mode in zip(labs, args.mode, strict=True):
-            ours_env = child_env(workdir / "pycache", home=home)
+            ours_command = [str(user_python_path), "-m", "desktop_app", "bridge", lab.name]
             launches = {
-                OURS: Launch(
-                    OURS,
-                    [str(user_python_path), "-m", "desktop_app", "bridge", lab.name],
-                    ours_env,
-                    workdir / f"ours-{mode}.log",
-                ),
+                OURS: Launch(OURS, ours_command, cold_env(ours_env), workdir / f"ours-{mode}.log"),
+                OURS_WARM: Launch(OURS_WARM, ours_command, warm, workdir / f"ours-warm-{mode}.log"),
                 REMOTE: Launch(
                     REMOTE,
                     [
@@ -428,6 +436,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
         if args.explain or any("overhead" in m or "throughput" in m for m in missed):
             await explain_requests(explain, workdir, min(args.calls, 300), args.top)
     finally:
+        stack.close()
         for mcp in servers.values():
             mcp.stop()
         auth.stop()

@@ -4,7 +4,10 @@ Without a command (nothing, or ``--hidden`` with the window's other options) it 
 the command line. It imports only what choosing needs: the window (Qt) and the command line's engine (the event
 loop, HTTP, OAuth) are imported once chosen, so that ``--help`` and a fresh ``token`` never load either
 (:mod:`desktop_app.cli.quick`). ``--renewal-worker`` first of all is the renewal worker, which the app starts
-itself in two stages (:mod:`desktop_app.accounts.worker_launch`), never a person.
+itself in two stages (:mod:`desktop_app.accounts.worker_launch`), never a person; ``--bridge-warm`` is the bridge's
+warm starter, started by the app and by a cold bridge (:mod:`desktop_app.bridge.warm`). A bridge is first offered
+to a warm starter (:mod:`desktop_app.bridge.launcher`, the standard library only: not even the command line's
+parser is imported first) and runs here when there is none.
 """
 
 from __future__ import annotations
@@ -13,16 +16,21 @@ import sys
 from collections.abc import Sequence
 
 from desktop_app.accounts.worker_words import HANDED_OVER, WORKER_FLAG
-from desktop_app.cli.parser import WINDOW_HIDDEN_FLAG, command_in
+from desktop_app.bridge import launcher
 
-#: What the window understands (desktop_app.app.main.parse_args); the command line has its own ``-v``.
-WINDOW_OPTIONS = frozenset({WINDOW_HIDDEN_FLAG, "-v", "--verbose"})
+#: What the window understands besides ``--hidden`` (desktop_app.app.main.parse_args); the command line has its own
+#: ``-v``.
+WINDOW_OPTIONS = frozenset({"-v", "--verbose"})
 
 
 def opens_window(words: Sequence[str]) -> bool:
     """No words at all, or ``--hidden`` with nothing but the window's options (``-v --hidden``). Anything else is
     the command line's, ``-v`` alone included (it prints the help, as any options without a command do)."""
-    return not words or (WINDOW_HIDDEN_FLAG in words and all(word in WINDOW_OPTIONS for word in words))
+    from desktop_app.cli.parser import WINDOW_HIDDEN_FLAG  # the parser's imports: never for a warm bridge
+
+    return not words or (
+        WINDOW_HIDDEN_FLAG in words and all(word in WINDOW_OPTIONS or word == WINDOW_HIDDEN_FLAG for word in words)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,6 +43,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.storage.renewal_worker import main as renewal_worker  # a renewal, and nothing else
 
         return renewal_worker()
+    if words == [launcher.WARM_FLAG]:
+        from desktop_app.bridge.warm import main as warm_starter  # imports all a bridge needs, then forks bridges
+
+        return warm_starter()
+    if launcher.names_bridge(words):  # stdio for an AI host: a warm starter serves it, if one runs; else here
+        warm = launcher.run(words)
+        if warm is not None:
+            return warm
+        from desktop_app.bridge.main import main as bridge  # no command-line engine
+
+        return bridge(words)
     if opens_window(words):
         try:
             from desktop_app.app.main import main as window  # Qt, only for the window
@@ -43,10 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return refuse_import(exc)
         return window(words)
-    if command_in(words) == "bridge":
-        from desktop_app.bridge.main import main as bridge  # stdio for an AI host: no command-line engine
-
-        return bridge(words)
     from desktop_app.cli import quick  # the commands that answer without the engine
 
     answered = quick.answer(words)

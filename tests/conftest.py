@@ -58,9 +58,11 @@ def no_secret_in_app_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def private_profile(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test gets its own data directory: nothing is read from or written to the person's real profile."""
+    """Every test gets its own data directory: nothing is read from or written to the person's real profile. Its
+    bridges run cold and start no warm starter (tests/integration/test_bridge_warm.py turns that on for itself)."""
     home = tmp_path_factory.mktemp("profile")
     monkeypatch.setenv("MCP_CONNECTORS_HOME", str(home))
+    monkeypatch.setenv("MCP_CONNECTORS_WARM_BRIDGE", "0")
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from desktop_app.bridge.app_link import AppLink
 from desktop_app.bridge.app_link import ask_step_up as ask_app_step_up
 from desktop_app.bridge.era import Era, Translator
 from desktop_app.bridge.identity_check import BridgeIdentity
+from desktop_app.bridge.launcher import start_starter_soon
 from desktop_app.bridge.relay import Activity, Relay
 from desktop_app.bridge.stdio import HostLink, protect_stdout
 from desktop_app.bridge.tokens import BridgeTokens
@@ -56,24 +57,44 @@ EXIT_OK = 0
 EXIT_CANNOT_SERVE = 1
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str], *, launched_by: str | None = None, start_warm: bool = True) -> int:
+    """``launched_by``: what launched the bridge when a warm starter forked it (else its parent process);
+    ``start_warm``: start a warm starter once the host's ``initialize`` is answered (docs/decisions/0034)."""
     args = parse(argv)
     if args is None:
         return EXIT_OK
     try:
-        return asyncio.run(serve_stdio(args.server, args.account, args.secret_store))
+        return asyncio.run(
+            serve_stdio(args.server, args.account, args.secret_store, launched_by=launched_by, start_warm=start_warm)
+        )
     except KeyboardInterrupt:
         return 130
 
 
-async def serve_stdio(server_text: str, account_text: str | None, secret_store: str | None) -> int:
+async def serve_stdio(
+    server_text: str,
+    account_text: str | None,
+    secret_store: str | None,
+    *,
+    launched_by: str | None = None,
+    start_warm: bool = False,
+) -> int:
     """Serve on this process's stdin and stdout (from now on, nothing else may write to stdout)."""
     stdin, stdout = protect_stdout()
-    return await serve(server_text, account_text, secret_store, stdin, stdout)
+    return await serve(
+        server_text, account_text, secret_store, stdin, stdout, launched_by=launched_by, start_warm=start_warm
+    )
 
 
 async def serve(
-    server_text: str, account_text: str | None, secret_store: str | None, stdin: BinaryIO, stdout: BinaryIO
+    server_text: str,
+    account_text: str | None,
+    secret_store: str | None,
+    stdin: BinaryIO,
+    stdout: BinaryIO,
+    *,
+    launched_by: str | None = None,
+    start_warm: bool = False,
 ) -> int:
     host = await HostLink.open(stdin, stdout)
     # The CA bundle and the network library's lazy parts load in a thread (OpenSSL parses the bundle without the
@@ -102,10 +123,10 @@ async def serve(
             seen = fingerprint(rejected) if rejected is not None else None
             await renew_detached(home, account, force=force, seen=seen)
 
-        launched_by = presence.parent_name()
+        launcher_name = launched_by if launched_by is not None else presence.parent_name()
 
         def ask_step_up(scopes: tuple[str, ...]) -> bool:
-            return ask_app_step_up(home, account_id=account.id, scopes=scopes, host=launched_by)
+            return ask_app_step_up(home, account_id=account.id, scopes=scopes, host=launcher_name)
 
         tokens = BridgeTokens(registry, secrets, server, account, renew=renew, ask_step_up=ask_step_up)
         with contextlib.suppress(ConnectorError):  # read now, beside the CA bundle; a failure is the first request's
@@ -121,9 +142,11 @@ async def serve(
                 acts_as=words.acts_as(server, account),
             )
 
-            def remember_era(era: Era) -> None:
+            def remember_era(era: Era) -> None:  # once, just after the server's first answer went to the host
                 if era != hint:
                     registry.set_setting(era_setting, era)
+                if start_warm:  # the next bridge starts warm; this one's answer is not kept waiting for it
+                    start_starter_soon()
 
             app = AppLink(home, registry)
 
@@ -161,13 +184,13 @@ async def serve(
             _stop_on_signals(relay)
             log.info("Serving %s as %s", server.name, account.display_name)
             here = presence.announce(
-                home, server_id=server.id, account_id=account.id, started_at=time.time(), launched_by=launched_by
+                home, server_id=server.id, account_id=account.id, started_at=time.time(), launched_by=launcher_name
             )
             try:
                 await relay.run()
             finally:
                 presence.withdraw(here)
-            _record_activity(registry, account, relay.activity, tokens.renewals, launched_by)
+            _record_activity(registry, account, relay.activity, tokens.renewals, launcher_name)
     finally:
         registry.close()
     return EXIT_OK
