@@ -58,8 +58,9 @@ NOTIFICATIONS: tuple[tuple[Kind, str, str], ...] = (
 
 #: Room left around the window on the screen: the frame, its title bar and the desktop's panel.
 SCREEN_MARGIN = QSize(32, 64)
-#: The page's width when the screen allows it: its explanations wrap in two lines or three, not four.
-WIDTH = 620
+#: The page's width, in average characters of its font, when the screen allows it: its explanations wrap in two
+#: lines or three, not four, with a larger font too.
+WIDTH_CHARS = 90
 
 
 def _note(text: str) -> QLabel:
@@ -254,9 +255,9 @@ class PreferencesDialog(QDialog):
 
     # -- size ----------------------------------------------------------------------------------------------
     def _fit(self, page: QWidget) -> None:
-        """As large as its content at a comfortable width (the explanations wrapped at :data:`WIDTH` rather than at
-        their narrowest), but never larger than the screen's free area: the rest scrolls, Close stays in view (as
-        Server settings does)."""
+        """As large as its content at a comfortable width (explanations wrapped at :data:`WIDTH_CHARS`, not at their
+        narrowest), but never larger than the screen's free area: the rest scrolls, Close stays in view (as Server
+        settings does)."""
         screen = self.screen() or QGuiApplication.primaryScreen()
         free = screen.availableGeometry().size() if screen is not None else QSize(1280, 720)
         layout = self.layout()
@@ -264,7 +265,8 @@ class PreferencesDialog(QDialog):
         spacing = layout.spacing() if layout is not None else 0
         bar = self.scroll_area.verticalScrollBar().sizeHint().width()
         room = free.width() - SCREEN_MARGIN.width() - bar - margins.left() - margins.right()
-        inner = min(max(WIDTH, page.sizeHint().width()), room)
+        wide = self.fontMetrics().averageCharWidth() * WIDTH_CHARS
+        inner = min(max(wide, page.sizeHint().width()), room)
         height = page.heightForWidth(inner) if page.hasHeightForWidth() else -1
         wanted = QSize(
             inner + bar + margins.left() + margins.right(),
