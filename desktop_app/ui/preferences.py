@@ -60,7 +60,7 @@ NOTIFICATIONS: tuple[tuple[Kind, str, str], ...] = (
 SCREEN_MARGIN = QSize(32, 64)
 #: The page's width, in average characters of its font, when the screen allows it: its explanations wrap in two
 #: lines or three, not four, with a larger font too.
-WIDTH_CHARS = 90
+WIDTH_CHARS = 105
 
 
 def _note(text: str) -> QLabel:
