@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from desktop_app.accounts.models import Account, AccountState
 from desktop_app.errors import one_line
-from desktop_app.ui import text
+from desktop_app.ui import scope_words, text
 
 
 def needs_sign_in(account: Account, now: float) -> bool:
@@ -34,7 +34,7 @@ def account_form(account: Account, state: str, now: float) -> list[str]:
     if account.signed_in_at:
         lines.append(f"{'Signed in' if signed_in else 'Last signed in'}: {text.when(account.signed_in_at)}")
     if account.state is not AccountState.SIGNED_OUT:
-        lines.append(f"Granted scopes: {text.scopes_text(account.scopes)}")
+        lines.append(f"Permissions: {scope_words.named(account.scopes)}")
     if account.last_error:
         prefix = "Why" if account.state is AccountState.NEEDS_SIGN_IN else "Last renewal problem"
         lines.append(f"{prefix}: {one_line(account.last_error, 400)}")

@@ -41,7 +41,8 @@ def check_address(text: str) -> tuple[str | None, str]:
         return None, "The address contains a space; copy it again from the server's documentation."
     guess = address_with_scheme(text)
     if guess is not None:
-        return None, f"Addresses start with https:// — did you mean {one_line(guess, 300)}?"
+        # The suggestion on a line of its own, so that the address is not broken in two at a slash.
+        return None, f"Addresses start with https://.\nDid you mean {one_line(guess, 300)}?"
     try:
         resource = canonical_resource(text)
         require_secure(resource, what="server address", configuration=True)

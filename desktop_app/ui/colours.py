@@ -21,10 +21,13 @@ BORDER_CONTRAST = 3.0
 #: The hues the colours start from (before being made readable on the palette).
 PROBLEM_HUE = QColor("#d14343")
 WARNING_HUE = QColor("#b45309")
-#: Backgrounds of removed and added lines in a review; the text on them is :data:`DIFF_TEXT`, whatever the theme.
+#: Backgrounds of removed and added lines in a review on a light palette; the text on them is :data:`DIFF_TEXT`.
 REMOVED_BACKGROUND = QColor(255, 221, 221)
 ADDED_BACKGROUND = QColor(214, 245, 214)
 DIFF_TEXT = QColor(0, 0, 0)
+#: On a dark palette: these hues, this share of them over the base (a dark tint, not a pastel glare).
+ADDED_HUE = QColor("#2e9b4a")
+DARK_TINT = 0.3
 
 
 def luminance(colour: QColor) -> float:
@@ -110,6 +113,20 @@ def secondary(widget: QWidget | None = None) -> QColor:
         if min(contrast(mixed, g) for g in backgrounds(palette)) >= TEXT_CONTRAST:
             return mixed
     return text
+
+
+def diff(widget: QWidget | None = None) -> tuple[QColor, QColor, QColor]:
+    """(removed background, added background, text on them) for a review's changed lines: pastels under black on a
+    light palette; on a dark one the problem and added hues tinting the base, under the palette's text."""
+    palette = _palette(widget)
+    if not is_dark(palette):
+        return REMOVED_BACKGROUND, ADDED_BACKGROUND, DIFF_TEXT
+    base = palette.color(QPalette.ColorRole.Base)
+
+    def tint(hue: QColor) -> QColor:
+        return over(QColor.fromRgbF(hue.redF(), hue.greenF(), hue.blueF(), DARK_TINT), base)
+
+    return tint(PROBLEM_HUE), tint(ADDED_HUE), palette.color(QPalette.ColorRole.Text)
 
 
 def warning_box(widget: QWidget | None = None) -> str:

@@ -269,8 +269,8 @@ class MainWindow(QMainWindow):
     def add_account(self) -> None:
         sign_ins.add_account(self)
 
-    def _sign_in_dialog(self, start: Callable[[], SignInJob], title: str) -> None:
-        sign_ins.open_dialog(self, start, title)
+    def _sign_in_dialog(self, start: Callable[[], SignInJob], title: str, failed: str | None = None) -> None:
+        sign_ins.open_dialog(self, start, title, failed)
 
     def sign_out(self) -> None:
         sign_outs.sign_out(self)

@@ -58,6 +58,9 @@ NOTIFICATIONS: tuple[tuple[Kind, str, str], ...] = (
 
 #: Room left around the window on the screen: the frame, its title bar and the desktop's panel.
 SCREEN_MARGIN = QSize(32, 64)
+#: The page's width, in average characters of its font, when the screen allows it: its explanations wrap in two
+#: lines or three, not four, with a larger font too.
+WIDTH_CHARS = 105
 
 
 def _note(text: str) -> QLabel:
@@ -252,18 +255,22 @@ class PreferencesDialog(QDialog):
 
     # -- size ----------------------------------------------------------------------------------------------
     def _fit(self, page: QWidget) -> None:
-        """As large as its content, but never larger than the screen's free area: the rest scrolls, Close stays in
-        view (as Server settings does)."""
+        """As large as its content at a comfortable width (explanations wrapped at :data:`WIDTH_CHARS`, not at their
+        narrowest), but never larger than the screen's free area: the rest scrolls, Close stays in view (as Server
+        settings does)."""
         screen = self.screen() or QGuiApplication.primaryScreen()
         free = screen.availableGeometry().size() if screen is not None else QSize(1280, 720)
         layout = self.layout()
         margins = layout.contentsMargins() if layout is not None else QMargins()
         spacing = layout.spacing() if layout is not None else 0
+        bar = self.scroll_area.verticalScrollBar().sizeHint().width()
+        room = free.width() - SCREEN_MARGIN.width() - bar - margins.left() - margins.right()
+        wide = self.fontMetrics().averageCharWidth() * WIDTH_CHARS
+        inner = min(max(wide, page.sizeHint().width()), room)
+        height = page.heightForWidth(inner) if page.hasHeightForWidth() else -1
         wanted = QSize(
-            max(520, page.sizeHint().width() + self.scroll_area.verticalScrollBar().sizeHint().width())
-            + margins.left()
-            + margins.right(),
-            page.sizeHint().height()
+            inner + bar + margins.left() + margins.right(),
+            (height if height > 0 else page.sizeHint().height())
             + self.close_button.sizeHint().height()
             + 2 * spacing
             + margins.top()

@@ -124,5 +124,12 @@ def granted_sentence(result: Granted) -> str:
     return text
 
 
+def named(scopes: Iterable[str]) -> str:
+    """Stored scopes for the details pane, without the server's descriptions: the app's words with the scope names
+    after them (``Stay signed in (offline_access); mcp:tools``), any other scope by its name; "—" for none."""
+    lines = permissions(scopes)
+    return "; ".join(p.words if p.from_server else f"{p.words} ({' '.join(p.scopes)})" for p in lines) or "\u2014"
+
+
 def _run(lines: list[Permission]) -> str:
     return "; ".join(p.words for p in lines)

@@ -12,7 +12,7 @@ from desktop_app.accounts.models import Account, Server
 from desktop_app.errors import one_line
 from desktop_app.ui.controller import SignInJob
 from desktop_app.ui.keyring_offer import closing
-from desktop_app.ui.signin_dialog import SignInDialog
+from desktop_app.ui.signin_dialog import SIGN_IN_FAILED, SignInDialog
 
 if TYPE_CHECKING:
     from desktop_app.ui.main_window import MainWindow
@@ -32,7 +32,8 @@ def added(window: MainWindow, server: Server | None) -> None:
             box["server"] = current
         return window.controller.sign_in(current, remove_server_if_abandoned=True)
 
-    window._sign_in_dialog(start, f"Add {one_line(server.name)}")
+    name = one_line(server.name)
+    window._sign_in_dialog(start, f"Add {name}", failed=f"Adding {name} did not work")
 
 
 def sign_in(window: MainWindow) -> None:
@@ -72,9 +73,12 @@ def step_up(window: MainWindow, account_id: int, scopes: list[str], host: str) -
     )
 
 
-def open_dialog(window: MainWindow, start: Callable[[], SignInJob], title: str) -> SignInDialog:
-    """The sign-in dialog, started; its error panel's buttons and its last page's next steps act on the window."""
-    dialog = SignInDialog(start, title=title, parent=window)
+def open_dialog(
+    window: MainWindow, start: Callable[[], SignInJob], title: str, failed: str | None = None
+) -> SignInDialog:
+    """The sign-in dialog, started; its error panel's buttons and its last page's next steps act on the window.
+    ``failed`` heads its failure page when that is not "Signing in did not work"."""
+    dialog = SignInDialog(start, title=title, failed=failed or SIGN_IN_FAILED, parent=window)
     dialog.error_panel.handles = window.ERROR_ACTIONS
     dialog.error_panel.sig_action.connect(closing(dialog))
     dialog.error_panel.sig_action.connect(window.error_action)

@@ -53,6 +53,10 @@ def _title_label(text: str) -> QLabel:
     return label
 
 
+#: The failure page's heading unless the dialog is told what was being done.
+SIGN_IN_FAILED = "Signing in did not work"
+
+
 class SignInDialog(QDialog):
     #: The sign-in succeeded (the account is saved): its LoginResult.
     sig_signed_in = Signal(object)
@@ -61,8 +65,18 @@ class SignInDialog(QDialog):
     sig_test_requested = Signal(object)
     sig_use_in_requested = Signal(object)
 
-    def __init__(self, start: Callable[[], SignInJob], *, title: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        start: Callable[[], SignInJob],
+        *,
+        title: str,
+        failed: str = SIGN_IN_FAILED,
+        parent: QWidget | None = None,
+    ) -> None:
+        """``title`` names what is being done (the window's title); ``failed`` heads the failure page (adding a server
+        says it was the adding that did not work, issue 17 item 5)."""
         super().__init__(parent)
+        self._failed_words = failed
         self.setObjectName("signInDialog")
         self.setWindowTitle(title)
         self.setMinimumWidth(560)
@@ -202,7 +216,7 @@ class SignInDialog(QDialog):
 
     def _build_failed(self) -> None:
         page = QWidget()
-        self.failed_title = _title_label("Signing in did not work")
+        self.failed_title = _title_label(self._failed_words)
         self.error_panel = ErrorPanel()
         self.retry = QPushButton("Try again")
         self.retry.setObjectName("retryButton")

@@ -34,34 +34,36 @@ from desktop_app.ui import colours, plain
 from desktop_app.ui.errors import describe, show_error
 from desktop_app.ui.tool_words import BlockKind, review_blocks, review_heading
 
-#: Backgrounds of removed and added lines (the text on them is drawn black, whatever the theme).
+#: Backgrounds of removed and added lines on a light palette (black text on them; ``colours.diff`` for a dark one).
 REMOVED = colours.REMOVED_BACKGROUND
 ADDED = colours.ADDED_BACKGROUND
 
 
-def _format(kind: BlockKind) -> QTextCharFormat:
+def _format(kind: BlockKind, widget: QWidget | None) -> QTextCharFormat:
     made = QTextCharFormat()
     if kind == "heading":
         made.setFontWeight(QFont.Weight.Bold)
     elif kind == "note":
         made.setFontItalic(True)
     elif kind in ("removed", "added"):
-        made.setBackground(REMOVED if kind == "removed" else ADDED)
-        made.setForeground(colours.DIFF_TEXT)
+        removed, added, text = colours.diff(widget)
+        made.setBackground(removed if kind == "removed" else added)
+        made.setForeground(text)
     if kind in ("same", "removed", "added"):
         made.setFontFamilies(["monospace"])
         made.setFontFixedPitch(True)
     return made
 
 
-def draw_review(document: QTextDocument, record: ToolRecord) -> None:
-    """Replace ``document``'s text with the review of ``record``, as plain text with formats."""
+def draw_review(document: QTextDocument, record: ToolRecord, widget: QWidget | None = None) -> None:
+    """Replace ``document``'s text with the review of ``record``, as plain text with formats (coloured for
+    ``widget``'s palette, or the application's)."""
     document.clear()
     cursor = QTextCursor(document)
     for number, (kind, text) in enumerate(review_blocks(record)):
         if number:
             cursor.insertBlock()
-        cursor.insertText(text, _format(kind))
+        cursor.insertText(text, _format(kind, widget))
 
 
 class ReviewDialog(QDialog):
@@ -177,7 +179,7 @@ class ReviewDialog(QDialog):
         self.approve_button.setText("Turn on" if is_new else "Approve")
         self.leave_off_button.setVisible(is_new)
         self.shown[record.name] = record.current.fingerprint if record.current is not None else None
-        draw_review(self.diff.document(), record)
+        draw_review(self.diff.document(), record, self.diff)
         self.diff.moveCursor(QTextCursor.MoveOperation.Start)
 
     # -- deciding --------------------------------------------------------------------------------------------

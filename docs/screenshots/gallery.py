@@ -3,7 +3,8 @@
 Issue 17's "Done when" asks every state it names in a light and a dark palette and with a 1.5x font. The whole
 gallery, these states and the lab's, is rendered by ``take_screenshots.py`` (one command; see GALLERY.md); this
 module gives it the looks (:func:`apply_look`, applied to the whole application so that ``ui/colours.py``
-computes its colours from the palette shown) and the lab-free states (:func:`states`). Run alone, it renders only
+computes its colours from the palette shown) and the lab-free states (:func:`states`: the empty page, with and
+without the missing-keyring warning, and the error panels). Run alone, it renders only
 those, offscreen, in every look (a quick check while working on the error panel):
 
     python docs/screenshots/gallery.py [--out DIR]
@@ -75,6 +76,7 @@ def states() -> dict[str, Callable[[], QWidget]]:
     from desktop_app.storage.keyring_backends import FILE_STORE_HINT
     from desktop_app.ui.empty_state import EmptyState
     from desktop_app.ui.errors import ErrorPanel, describe
+    from desktop_app.ui.keyring_offer import KEYRING_MISSING
 
     def panel(exc: Exception, title: str) -> Callable[[], QWidget]:
         def make() -> QWidget:
@@ -91,8 +93,15 @@ def states() -> dict[str, Callable[[], QWidget]]:
         made.resize(900, 520)
         return made
 
+    def empty_no_keyring() -> QWidget:
+        made = empty()
+        assert isinstance(made, EmptyState)
+        made.show_keyring_missing(KEYRING_MISSING)  # what the window says when no keyring answers at start
+        return made
+
     return {
         "empty-state": empty,
+        "empty-keyring-missing": empty_no_keyring,
         "error-cancelled": panel(oauth_error("access_denied", "The user denied the request", where="x"), "Sign in"),
         "error-503": panel(
             ServerUnavailable(

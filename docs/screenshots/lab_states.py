@@ -8,12 +8,14 @@ The states (``gallery/<look>/<state>.png``), in the order taken:
   was asked, and the next steps);
 - ``confirm-sign-out``; ``signin-waiting`` (with its countdown); ``list-busy-selected`` (an account signing in
   again while the browser does not answer);
-- ``list-server-selected``, ``list-healthy-selected``, ``list-needs-sign-in-selected``, ``list-signed-out-selected``
-  (each row selected in turn, its details beside it: the others are the rows not selected), ``activity-server``;
+- ``list-server-selected``, ``list-healthy-selected``, ``list-needs-sign-in-selected`` (with its "Sign in again"
+  button), ``list-signed-out-selected`` (each row selected in turn, its details beside it: the others are the rows
+  not selected), ``activity-server``;
 - ``context-menu-account``; ``tray-menu`` and ``tray-menu-server`` (the tray's menu and a server's submenu, rendered
   as QMenus: Xvfb has no tray);
+- ``filter-match`` and ``filter-no-match`` (the list filter, Ctrl+F: a word one server matches, then one none does);
 - ``settings-automatic``, ``settings-preregistered``, ``settings-cimd`` (Server settings, each registration choice,
-  on the 1280x720 screen); ``rename-server``; ``confirm-remove-account``; ``about``;
+  on the 1280x720 screen); ``rename-server``; ``confirm-remove-account``; ``preferences``; ``about``;
 - ``test-connection``; ``use-in``; ``tools-tab``; ``tool-review``; ``tool-defaults``;
 - ``signin-error-unreachable`` (adding a server nobody listens on);
 - ``pairing-changed`` and ``pairing-changed-details`` (Lab files moved to another authorization server).
@@ -49,12 +51,14 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
     from PySide6.QtWidgets import QMenu, QMessageBox, QPushButton
 
     from desktop_app.accounts.models import AccountState
+    from desktop_app.app import autostart
     from desktop_app.storage.profile import open_accounts
     from desktop_app.ui.about_dialog import AboutDialog
     from desktop_app.ui.add_server_dialog import AddServerDialog
     from desktop_app.ui.connection_dialog import ConnectionDialog
     from desktop_app.ui.controller import Controller
     from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.preferences import PreferencesDialog
     from desktop_app.ui.refresher import BackgroundRefresher
     from desktop_app.ui.rename_dialog import RenameDialog
     from desktop_app.ui.settings_dialog import ServerSettingsDialog
@@ -257,6 +261,9 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
             await settle()
             if state == "list-needs-sign-in-selected" and "withdrawn" not in window.details.text():
                 raise ScreenshotError(f"the details pane does not show the reason: {window.details.text()!r}")
+            offered = window.details_tabs.sign_in_again.isVisible()
+            if offered != (state != "list-healthy-selected"):
+                raise ScreenshotError(f"{state}: the details pane's Sign in again button is wrongly {offered=}")
             await shot_window(state)
 
         # The context menu of that account, where a person right-clicks it.
@@ -284,6 +291,16 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
             sub.hide()
         tray.menu.hide()
 
+        # The list filter (Ctrl+F): a word only Lab tickets matches, then one nothing matches.
+        window.filter_list()
+        window.list_filter.field.setText("tickets")
+        await shot_window("filter-match")
+        window.list_filter.field.setText("gitlab")
+        if not window.list_filter.nothing.isVisible():
+            raise ScreenshotError("the filter does not say that no server matches")
+        await shot_window("filter-no-match")
+        window.list_filter.clear()
+
         # Server settings of Lab files, each registration choice, on the 1280x720 screen.
         window.select_server(server_id(files))
         window.act_settings.trigger()
@@ -308,6 +325,14 @@ async def take(shots: Shots, urls: dict[str, str], labs: dict[str, Any], start_a
         await shot(box, "confirm-remove-account")
         box.reject()
         await wait_until(lambda: dialog(QMessageBox) is None, "the question to close")
+        # Preferences as the app opens them on a desktop with a tray (start at login, renewal, notifications).
+        window.tray_mode, window.refresher = True, BackgroundRefresher(controller)
+        window.autostart = autostart if autostart.supported() else None
+        window.act_preferences.trigger()
+        preferences = await wait_until(lambda: dialog(PreferencesDialog), "the Preferences window")
+        await shot(preferences, "preferences")
+        preferences.reject()
+        window.tray_mode = False
         window.act_about.trigger()
         about = await wait_until(lambda: dialog(AboutDialog), "the About box")
         await shot(about, "about")

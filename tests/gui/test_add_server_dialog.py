@@ -48,7 +48,7 @@ async def test_enter_on_an_unfinished_address_keeps_it(qtbot, dialog_parent, con
     qtbot.keyClick(dialog.url, Qt.Key.Key_Return)
     assert dialog.isVisible() and dialog.result() == 0
     assert dialog.url.text() == "mcp.example.com/mcp"  # nothing thrown away
-    assert "did you mean https://mcp.example.com/mcp" in dialog.feedback.text()
+    assert "Did you mean https://mcp.example.com/mcp" in dialog.feedback.text()
     qtbot.keyClick(dialog.name, Qt.Key.Key_Return)
     assert dialog.isVisible() and controller.snapshot() == []
 
@@ -67,10 +67,10 @@ async def test_no_problem_is_shown_while_the_address_is_typed(qtbot, dialog_pare
     dialog.url.setFocus()
     qtbot.keyClicks(dialog.url, "mcp.exa")
     assert not dialog.continue_button.isEnabled()  # still refused...
-    assert not dialog.shows_problem() and "did you mean" not in dialog.feedback.text()  # ...but not said mid-word
+    assert not dialog.shows_problem() and "Did you mean" not in dialog.feedback.text()  # ...but not said mid-word
     assert dialog.pause.isActive()  # said once typing pauses
     dialog.pause.timeout.emit()
-    assert dialog.shows_problem() and "did you mean https://mcp.exa" in dialog.feedback.text()
+    assert dialog.shows_problem() and "Did you mean https://mcp.exa" in dialog.feedback.text()
     qtbot.keyClicks(dialog.url, "mple.com/mcp")  # typing again: quiet again
     assert not dialog.shows_problem()
 
@@ -84,7 +84,7 @@ async def test_the_problem_is_said_when_the_field_is_left_or_enter_pressed(
     qtbot.keyClicks(dialog.url, "mcp.example.com/mcp")
     assert not dialog.shows_problem()
     qtbot.keyClick(dialog.url, Qt.Key.Key_Return)
-    assert dialog.shows_problem() and "did you mean https://mcp.example.com/mcp" in dialog.feedback.text()
+    assert dialog.shows_problem() and "Did you mean https://mcp.example.com/mcp" in dialog.feedback.text()
     dialog.url.clear()
     qtbot.keyClicks(dialog.url, "http://mcp.example.com/mcp")
     assert not dialog.shows_problem()

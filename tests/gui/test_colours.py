@@ -63,6 +63,18 @@ def test_the_warning_border_reaches_3_to_1(themed: QLabel) -> None:
     assert min(colours.contrast(border, g) for g in colours.backgrounds(themed.palette())) >= colours.BORDER_CONTRAST
 
 
+def test_a_review_s_changed_lines_read_in_every_palette_and_do_not_glare_on_a_dark_one(themed: QLabel) -> None:
+    removed, added, text = colours.diff(themed)
+    for ground in (removed, added):
+        assert colours.contrast(text, ground) >= colours.TEXT_CONTRAST, (text.name(), ground.name())
+    base = themed.palette().color(QPalette.ColorRole.Base)
+    if colours.is_dark(themed.palette()):  # a tint of the dark base, not the light theme's pastel
+        assert removed != colours.REMOVED_BACKGROUND and added != colours.ADDED_BACKGROUND
+        assert max(colours.luminance(removed), colours.luminance(added)) < 0.2
+    assert removed.red() > removed.green() and added.green() > added.red()  # still red and green
+    assert removed != base and added != base
+
+
 def test_colours_keep_their_hue_where_they_can(themed: QLabel) -> None:
     """A problem stays red, a warning amber: only lightness moves (not black or white for everything)."""
     assert abs(colours.problem(themed).hslHue() - colours.PROBLEM_HUE.hslHue()) <= 2

@@ -149,6 +149,7 @@ async def test_unreachable_server_says_so_and_leaves_nothing(window: MainWindow,
     await wait_until(lambda: dialog.stack.currentIndex() == FAILED, what="the failure page")
     message = dialog.error_panel.message.text()
     assert f"127.0.0.1:{port}" in message, message
+    assert dialog.failed_title.text() == "Adding 127.0.0.1 did not work"  # what was being done (issue 17 item 5)
     assert dialog.error_panel.hint.text().startswith("What you can do:")
     assert dialog.error_panel.report is not None and "Error:" in dialog.error_panel.report.details
     await wait_until(lambda: window.model.rowCount() == 0, what="the abandoned server removed")
@@ -171,7 +172,7 @@ async def test_address_is_checked_as_it_is_typed(window: MainWindow, qtbot) -> N
     assert "https" in add.feedback.text() and "mcp.example.com" in add.feedback.text()
     add.url.setText("mcp.example.com")
     add.reveal()
-    assert "did you mean https://mcp.example.com" in add.feedback.text()
+    assert "Did you mean https://mcp.example.com" in add.feedback.text()
     add.url.setText("http://127.0.0.1:9/mcp")
     assert add.continue_button.isEnabled() and "this computer" in add.feedback.text()
     add.reject()

@@ -20,7 +20,7 @@ from desktop_app.tools.model import ToolSettings
 from desktop_app.ui import notify_settings
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.preferences import PreferencesDialog
+from desktop_app.ui.preferences import WIDTH_CHARS, PreferencesDialog
 from desktop_app.ui.refresher import BackgroundRefresher
 from desktop_app.ui.tray import Tray
 from tests.gui.conftest import wait_until
@@ -215,6 +215,16 @@ async def test_preferences_fit_a_small_screen_with_a_large_font(qtbot, window: M
         for check in dialog.findChildren(QCheckBox):
             assert text_fits(check, check.text()), check.objectName()
         dialog.reject()
+
+
+async def test_preferences_open_wide_enough_that_explanations_wrap_in_few_lines(qtbot, window: MainWindow) -> None:
+    window.open_preferences()
+    dialog = opened(window)
+    await wait_until(dialog.isVisible, what="Preferences shown")
+    page = dialog.scroll_area.widget()
+    wide = min(dialog.fontMetrics().averageCharWidth() * WIDTH_CHARS, dialog.screen().availableGeometry().width() - 100)
+    assert page is not None and page.width() >= wide  # not the narrowest width its wrapped labels allow
+    dialog.reject()
 
 
 def test_ctrl_comma_is_preferences_and_server_settings_moved_to_alt_return(qtbot, controller: Controller) -> None:

@@ -187,7 +187,7 @@ def test_details_of_an_account_and_its_events(qtbot) -> None:
     shown = panel.details.text().splitlines()
     assert shown[0] == "alice@example.test"
     assert shown[1] == "" and shown[2].startswith("State: ")
-    assert "Granted scopes: files:read" in shown
+    assert "Permissions: files:read" in shown
     assert panel.details.textFormat() == Qt.TextFormat.PlainText
     model = panel.activity_model
     assert model.rowCount() == 2

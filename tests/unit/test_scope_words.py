@@ -8,6 +8,7 @@ from desktop_app.ui.scope_words import (
     compare,
     evident_grant,
     granted_sentence,
+    named,
     permissions,
     words_of,
 )
@@ -25,6 +26,13 @@ def test_standard_scopes_are_said_in_words_and_identity_is_one_line() -> None:
 def test_an_unknown_scope_without_a_description_is_its_name_made_one_line() -> None:
     assert words_of(["mcp:tools", "odd\nname"], {"mcp:tools": "  "}) == "mcp:tools, odd name"
     assert permissions([]) == []
+
+
+def test_stored_scopes_are_named_in_words_with_their_names_for_the_details_pane() -> None:
+    assert named(("mcp:tools", "offline_access", "openid", "email")) == (
+        "mcp:tools; Stay signed in (offline_access); Know who you are (name, email) (openid email)"
+    )
+    assert named(()) == "\u2014"
 
 
 def test_a_description_is_made_one_line_but_kept_as_text() -> None:
