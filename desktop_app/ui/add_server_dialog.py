@@ -8,8 +8,8 @@ from __future__ import annotations
 from itertools import pairwise
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QShowEvent
+from PySide6.QtCore import QSize, QTimer
+from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -30,6 +30,12 @@ from desktop_app.ui.controller import Controller
 PAUSE_MS = 900
 #: Said under the field while an unusable address is still being typed.
 TYPING_HINT = "Enter the server's address, for example https://mcp.example.com/mcp."
+#: The dialog's width in average characters of its font (a larger font widens it): what is said under the field
+#: keeps an address on one line. At least :data:`NARROWEST_CHARS`; never beyond the screen.
+WIDTH_CHARS = 90
+NARROWEST_CHARS = 60
+#: Room left around the dialog on the screen: the frame, its title bar and the desktop's panel.
+SCREEN_MARGIN = QSize(32, 64)
 
 
 def check_address(text: str) -> tuple[str | None, str]:
@@ -59,7 +65,6 @@ class AddServerDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("addServerDialog")
         self.setWindowTitle("Add a server")
-        self.setMinimumWidth(520)
         self.controller = controller
         self.server: Server | None = None
 
@@ -118,6 +123,18 @@ class AddServerDialog(QDialog):
         self.url.editingFinished.connect(self.reveal)  # Enter, or the focus left the field
         self._validate("")
         self.url.setFocus()
+        self._fit()
+
+    def _fit(self) -> None:
+        """:data:`WIDTH_CHARS` of its font wide and as tall as its wrapped text then is, within the screen."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        free = screen.availableGeometry().size() - SCREEN_MARGIN if screen is not None else QSize(1248, 656)
+        chars = self.fontMetrics().averageCharWidth()
+        self.setMinimumWidth(min(chars * NARROWEST_CHARS, free.width()))
+        width = min(chars * WIDTH_CHARS, free.width())
+        layout = self.layout()
+        height = layout.heightForWidth(width) if layout is not None and layout.hasHeightForWidth() else -1
+        self.resize(QSize(width, height if height >= 0 else self.sizeHint().height()).boundedTo(free))
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

@@ -29,13 +29,17 @@ from desktop_app.mcp import Tool
 from desktop_app.ui import plain
 from desktop_app.ui.controller import ConnectionReport, Controller, Job
 from desktop_app.ui.errors import ErrorPanel, ErrorReport, describe
+from desktop_app.ui.tool_words import inert
 
 CONNECTING, RESULT, FAILED = range(3)
 
 NAME_COLUMN, DESCRIPTION_COLUMN = range(2)
 
-#: Room for a tool's description beside its name, in average character widths (the rest is elided).
-DESCRIPTION_ROOM = 40
+#: Room for a tool's description beside its name, in average character widths (the rest is elided, whole in the
+#: cell's tooltip).
+DESCRIPTION_ROOM = 60
+#: The most characters of a description its tooltip shows.
+TOOLTIP_LIMIT = 1500
 #: Room left around the dialog on the screen: the window frame and the desktop's panels.
 SCREEN_MARGIN = 32
 
@@ -61,6 +65,7 @@ def tools_model(tools: tuple[Tool, ...], parent: QWidget | None = None) -> QStan
     for tool in tools:
         name = QStandardItem(one_line(tool.name))
         description = QStandardItem(first_line(tool.description))
+        description.setToolTip(plain.tooltip(inert((tool.description or "")[:TOOLTIP_LIMIT])))
         for item in (name, description):
             item.setEditable(False)
         model.appendRow([name, description])

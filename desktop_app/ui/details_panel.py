@@ -27,6 +27,7 @@ from desktop_app.ui import plain, text
 from desktop_app.ui.account_form import account_form, needs_sign_in
 from desktop_app.ui.activity import activity_rows
 from desktop_app.ui.icons import icon
+from desktop_app.ui.table_fit import ColumnFit
 from desktop_app.ui.tools_tab import ToolsTab
 
 
@@ -71,11 +72,11 @@ class DetailsPanel(QTabWidget):
         self.activity.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.activity.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.activity.verticalHeader().setVisible(False)
-        header = self.activity.horizontalHeader()
-        header.setStretchLastSection(True)
-        # "What" holds a sentence ("alice@lab.test: renewed, access until 14:05"): room for one, in the font's size.
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.activity.setColumnWidth(1, self.activity.fontMetrics().averageCharWidth() * 60)
+        self.activity.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        # "What" holds a sentence ("alice@lab.test: renewed, access until 14:05"): as wide as it is, up to 60
+        # characters of the font, and less when Detail (stretching) would get fewer than 30; cut text is elided,
+        # its tooltip whole.
+        self.activity_columns = ColumnFit(self.activity, {1: 60}, 30)
         self.addTab(self.details_page, "Details")
         self.addTab(self.activity, "Activity")
         self.tools: ToolsTab | None = None
@@ -162,3 +163,4 @@ class DetailsPanel(QTabWidget):
             for item in row:
                 item.setEditable(False)
             self.activity_model.appendRow(row)
+        self.activity_columns.fit()

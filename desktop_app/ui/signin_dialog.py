@@ -53,6 +53,31 @@ def _title_label(text: str) -> QLabel:
     return label
 
 
+class PageStack(QStackedWidget):
+    """A stack of pages as large as the page shown, not as its largest page: a short page (Done, a failure) does
+    not keep the pairing card's height, leaving an empty band above its buttons. (QStackedLayout's size hint and
+    height-for-width are the largest over all its pages.)"""
+
+    def _page(self) -> QWidget | None:
+        return self.currentWidget()
+
+    def sizeHint(self) -> QSize:
+        page = self._page()
+        return page.sizeHint() if page is not None else super().sizeHint()
+
+    def minimumSizeHint(self) -> QSize:
+        page = self._page()
+        return page.minimumSizeHint() if page is not None else super().minimumSizeHint()
+
+    def hasHeightForWidth(self) -> bool:
+        page = self._page()
+        return page.hasHeightForWidth() if page is not None else False
+
+    def heightForWidth(self, width: int) -> int:
+        page = self._page()
+        return page.heightForWidth(width) if page is not None else -1
+
+
 #: The failure page's heading unless the dialog is told what was being done.
 SIGN_IN_FAILED = "Signing in did not work"
 
@@ -88,7 +113,7 @@ class SignInDialog(QDialog):
         self.login: LoginResult | None = None
         self._start = start
         self.job: SignInJob | None = None
-        self.stack = QStackedWidget(self)
+        self.stack = PageStack(self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.stack)
         self._build_progress()
@@ -255,7 +280,12 @@ class SignInDialog(QDialog):
             self.card_area.setMinimumHeight(shown)
             # A card that fits whole takes its own height, no empty band under it; a longer one scrolls.
             self.card_area.setMaximumHeight(shown if shown == wanted + 8 else QWIDGETSIZE_MAX)
-        height = layout.heightForWidth(width) if layout is not None and layout.hasHeightForWidth() else -1
+        # The page's own height, not the layout's: QStackedLayout answers its tallest page's height for a width.
+        height = -1
+        if layout is not None and self.stack.hasHeightForWidth():
+            margins = layout.contentsMargins()
+            inner = self.stack.heightForWidth(width - margins.left() - margins.right())
+            height = inner + margins.top() + margins.bottom() if inner >= 0 else -1
         if height < 0:
             height = self.sizeHint().height()
         self.resize(QSize(width, height).boundedTo(free))

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
-    QHeaderView,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -34,6 +33,7 @@ from desktop_app.ui import plain
 from desktop_app.ui.controller import Controller, Job
 from desktop_app.ui.errors import describe, show_error
 from desktop_app.ui.identity_box import IdentityBox
+from desktop_app.ui.table_fit import ColumnFit
 from desktop_app.ui.tool_check import ToolCheck, key_pins
 from desktop_app.ui.tool_defaults import ToolDefaultsDialog
 from desktop_app.ui.tool_review import ReviewDialog
@@ -43,6 +43,10 @@ COLUMNS = ("Tool", "Title", "Says it is", "State", "Description")
 TOOL, TITLE, BADGES, STATE, DESCRIPTION = range(len(COLUMNS))
 #: The item data role holding the tool's name (as the server spelled it).
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+#: The most average characters of the font each column but Description takes (fewer when it needs the room).
+WIDEST = {TOOL: 28, TITLE: 24, BADGES: 22, STATE: 30}
+#: The room Description keeps, in average characters, when the table is wide enough.
+DESCRIPTION_CHARS = 30
 #: The most characters of a description a tooltip shows (the whole text is in the pane below the table).
 TOOLTIP_LIMIT = 1500
 
@@ -118,14 +122,10 @@ class ToolsTab(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        for column, width in ((TOOL, 170), (TITLE, 130), (BADGES, 150), (STATE, 150)):
-            header.resizeSection(column, width)
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        # Each column as wide as its text up to WIDEST characters of the font; Description stretches over the rest
+        # and keeps DESCRIPTION_CHARS (the others give way); what is cut is elided, the cell's tooltip whole.
+        self.columns = ColumnFit(self.table, WIDEST, DESCRIPTION_CHARS)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._show_selected())
         self.about_tool = QPlainTextEdit()
         self.about_tool.setObjectName("toolText")
@@ -242,6 +242,8 @@ class ToolsTab(QWidget):
                     QStandardItem(first_line(description)),
                 ]
                 cells[DESCRIPTION].setToolTip(plain.tooltip(inert((description or "")[:TOOLTIP_LIMIT])))
+                for column in (TITLE, STATE):  # the whole text where the column cuts it
+                    cells[column].setToolTip(plain.tooltip(cells[column].text()))
                 for cell in cells:
                     cell.setEditable(False)
                     if not record.present:
@@ -250,8 +252,7 @@ class ToolsTab(QWidget):
         finally:
             self._filling = False
         self.table.setColumnHidden(TITLE, not any(title_of(record.current) for record, _ in rows))
-        for column in (BADGES, STATE):  # short texts of the window's own: shown whole
-            self.table.resizeColumnToContents(column)
+        self.columns.fit()
         self.select(selected)
 
     # -- the selected tool -----------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from PySide6.QtWidgets import QDialog, QWidget
 
 from desktop_app.ui.add_server_dialog import AddServerDialog
 from desktop_app.ui.controller import Controller
+from tests.gui.sizes import SMALL_SCREEN, large_font
+from tests.gui.test_access import clipped
 
 
 def open_dialog(qtbot, dialog_parent: QWidget, controller: Controller) -> AddServerDialog:
@@ -93,3 +95,19 @@ async def test_the_problem_is_said_when_the_field_is_left_or_enter_pressed(
     dialog.url.setText("https://mcp.example.com/mcp")
     assert not dialog.shows_problem() and dialog.continue_button.isEnabled()
     assert "will connect to https://mcp.example.com/mcp" in dialog.feedback.text()
+
+
+async def test_the_address_stays_on_one_line_with_a_large_font(qtbot, dialog_parent, controller: Controller) -> None:
+    """The dialog widens with the font: what is said under the field does not break an address in two."""
+    with large_font():
+        dialog = open_dialog(qtbot, dialog_parent, controller)
+        qtbot.keyClicks(dialog.url, "http://127.0.0.1:37271/mcp")
+        dialog.reveal()
+        room = dialog.feedback.contentsRect().width()
+        said = dialog.feedback.fontMetrics()
+        assert room >= said.horizontalAdvance("The app will connect to http://127.0.0.1:37271/mcp."), room
+        assert not clipped(dialog)
+        dialog.url.setText("mcp.example.com/mcp")
+        dialog.reveal()
+        assert room >= said.horizontalAdvance("Did you mean https://mcp.example.com/mcp?"), room
+        assert dialog.width() <= SMALL_SCREEN.width() and not clipped(dialog)

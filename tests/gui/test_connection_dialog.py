@@ -219,4 +219,9 @@ async def test_tool_names_are_shown_whole_with_a_large_font(
             assert room >= view.fontMetrics().horizontalAdvance(name), (name, room)  # not "admin_r…"
         description = view.visualRect(view.model().index(0, DESCRIPTION_COLUMN))
         assert description.right() <= view.viewport().width() + 1 and description.width() > 0
+        for row in range(view.model().rowCount()):  # the lab's descriptions whole, not "An admin-only report (…"
+            index = view.model().index(row, DESCRIPTION_COLUMN)
+            room = view.visualRect(index).width()
+            assert room >= view.fontMetrics().horizontalAdvance(index.data()) + 8, (index.data(), room)
+        assert all(view.model().index(row, DESCRIPTION_COLUMN).data(Qt.ItemDataRole.ToolTipRole) for row in range(3))
         assert dialog.width() <= SMALL_SCREEN.width() and dialog.height() <= SMALL_SCREEN.height()

@@ -146,3 +146,29 @@ def test_no_page_is_cut_at_a_large_font(qtbot, dialog_parent: QWidget, page: int
             assert made.card_area.verticalScrollBar().maximum() == 0
             made.card.details_button.click()
             assert made.card.redirect.isVisible() and made.card_area.verticalScrollBar().maximum() == 0
+
+
+def _gap_above(button: QWidget, last_text: QWidget) -> int:
+    """The empty height between the bottom of the last text and the top of the buttons' row."""
+    text_bottom = last_text.mapTo(button.window(), last_text.rect().bottomLeft()).y()
+    return button.mapTo(button.window(), button.rect().topLeft()).y() - text_bottom
+
+
+@pytest.mark.parametrize("font", [1.0, 1.5])
+def test_the_done_page_fits_its_content_after_the_pairing_card(qtbot, dialog_parent: QWidget, font: float) -> None:
+    """The dialog takes the height of the page shown: after the (tall) pairing card, Done has no empty band above
+    its buttons, and the failure page neither."""
+    with large_font(font):
+        made = SignInDialog(lambda: _Job(), title="Add a server — Lab files", parent=dialog_parent)  # type: ignore[arg-type, return-value]
+        made.job = _Job()  # type: ignore[assignment]
+        qtbot.addWidget(made)
+        made.show()
+        made._on_pairing(check_pairing(pairing(), None))
+        made.card.details_button.click()  # the tallest the pairing page gets
+        made._on_finished(LoginResult(account(ASKED), True, check_pairing(pairing(), None)))
+        qtbot.waitUntil(lambda: made.stack.currentIndex() == DONE)
+        line = made.fontMetrics().height()
+        assert _gap_above(made.done_button, made.done_detail) <= 2 * line, made.height()
+        made.job = None  # no trace to attach
+        made._on_failed(RuntimeError("the lab is down"))
+        assert _gap_above(made.retry, made.error_panel) <= 2 * line

@@ -14,8 +14,9 @@ from desktop_app.tools.model import Connector, ToolSettings
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.tool_defaults import ToolDefaultsDialog
-from desktop_app.ui.tools_tab import SchemaDialog
+from desktop_app.ui.tools_tab import DESCRIPTION, STATE, SchemaDialog
 from tests.gui.conftest import wait_until
+from tests.gui.sizes import large_font
 from tests.gui.tools_helpers import LAB_TOOLS, alice, load, open_tools, rows, server, switch, window
 from tests.lab.servers import RunningMcpServer
 
@@ -119,3 +120,26 @@ async def test_tool_defaults_from_the_tab(qtbot, alice: Account, window: MainWin
 
     await load(tab)  # destructive tools off on a connector's first use: none of the lab's says it is harmless
     assert rows(tab) == {name: (False, "off") for name in LAB_TOOLS}
+
+
+async def test_the_description_keeps_its_room_with_a_large_font(
+    qtbot, alice: Account, window: MainWindow, server: RunningMcpServer
+) -> None:
+    """With a 1.5x font in a 1000 px window, a long state gives way: Description keeps its header whole and room
+    for 30 characters; what a column cuts is in the cell's tooltip."""
+    server.add_tool("wipe", description="Deletes everything it is given, for good.")
+    with large_font():
+        window.resize(1000, 650)
+        tab = open_tools(window, alice)
+        await load(tab)
+        row = tab.row_of("wipe")
+        assert row is not None
+        tab.model.item(row, STATE).setText("held: changed since you approved it (on once approved) " * 2)
+        tab.columns.fit()
+        header = tab.table.horizontalHeader()
+        chars = tab.table.fontMetrics().averageCharWidth()
+        for column in range(header.count()):
+            if not header.isSectionHidden(column):
+                assert header.sectionSize(column) >= header.sectionSizeHint(column), column  # headers whole
+        assert header.sectionSize(DESCRIPTION) >= 30 * chars - 1, header.sectionSize(DESCRIPTION)
+        assert tab.model.item(row, STATE).toolTip() and tab.model.item(row, DESCRIPTION).toolTip()
