@@ -30,6 +30,23 @@ from desktop_app.desktop import metainfo
 from desktop_app.ui import colours, plain
 from desktop_app.ui.icons import app_icon
 
+#: The desktop's keyring in a person's words (the Secret Service is a D-Bus interface that these programs offer).
+DESKTOP_KEYRING = "your desktop's keyring (GNOME Keyring, KWallet, KeePassXC\u2026)"
+
+
+def keyring_words(description: str) -> tuple[str, str]:
+    """(where the tokens live, in words; the precise name for a tooltip) from the secret store's description: the
+    Secret Service ("Secret Service (org.freedesktop.secrets)") is the desktop's keyring, a named one (macOS
+    Keychain, KWallet) is "your keyring (…)", a file or memory store says what it is."""
+    if description.startswith("Secret Service"):
+        return DESKTOP_KEYRING, f"Through the {description}, over D-Bus"
+    if description.startswith("memory"):
+        return "the app's memory (nothing is kept when it quits)", ""
+    if description.startswith("file "):
+        return f"a {description} instead of a keyring", ""
+    return f"your keyring ({description})", ""
+
+
 #: Host names reserved for examples (RFC 2606, RFC 6761): an address there is a placeholder, not a website.
 _EXAMPLE_HOSTS = ("example.com", "example.org", "example.net", "example", "invalid", "test", "localhost")
 
@@ -77,11 +94,13 @@ class AboutDialog(QDialog):
         self.version = _selectable(f"Version {appinfo.VERSION}", "aboutVersion")
         self.runtime = _selectable(runtime(), "aboutRuntime")
         colours.set_text_colour(self.runtime, colours.secondary(self.runtime))
+        where, precise = keyring_words(keyring)
         summary = plain.label(
-            "Connects your AI tools to remote MCP servers: sign-in in your own browser, tokens only in your keyring "
-            f"({keyring}).",
+            f"Connects your AI tools to remote MCP servers: sign-in in your own browser, tokens only in {where}.",
             wrap=True,
         )
+        summary.setObjectName("aboutSummary")
+        summary.setToolTip(precise)
         head = QVBoxLayout()
         for widget in (name, self.version, self.runtime, summary):
             head.addWidget(widget)

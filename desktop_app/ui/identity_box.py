@@ -22,7 +22,7 @@ from desktop_app.ui import plain
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.errors import describe, show_error
 from desktop_app.ui.tool_check import ToolCheck, key_pins
-from desktop_app.ui.tool_words import identity_lines, refusal_words, stored_identity_line
+from desktop_app.ui.tool_words import identity_lines, identity_tip, refusal_words, stored_identity_line
 
 
 def stored_identity(controller: Controller, server_id: int) -> str | None:
@@ -60,18 +60,21 @@ class IdentityBox(QWidget):
     def show_nothing(self) -> None:
         self.check = None
         self.text.setText("")
+        self.text.setToolTip("")
         self.accept_button.setVisible(False)
 
     def show_stored(self, pin: KeyPin | None) -> None:
         """What is known without asking the server: its pinned key, or none."""
         self.check = None
         self.text.setText(stored_identity_line(pin))
+        self.text.setToolTip(identity_tip(None) if pin is None else "")
         self.accept_button.setVisible(False)
 
     def show_check(self, check: ToolCheck) -> None:
         """What the last live check found (with the way to accept a changed key)."""
         self.check = check
         self.text.setText("\n".join(identity_lines(check.assessment)))
+        self.text.setToolTip(identity_tip(check.assessment.attestation.status))
         self.accept_button.setVisible(check.assessment.attestation.status == "key_changed")
 
     def ask_to_accept(self) -> QMessageBox | None:
@@ -115,5 +118,6 @@ class IdentityBox(QWidget):
         self.check = None
         self.accept_button.setVisible(False)
         self.text.setText(stored_identity_line(pin))
+        self.text.setToolTip("")
         self.sig_accepted.emit()
         return pin

@@ -7,14 +7,15 @@ and a proxy would have to be mapped at each of those places (docs/decisions/0033
 
 A server whose name or address matches is kept with all its accounts; otherwise it is kept with just the accounts
 that match. When the current row is hidden the first row kept becomes current (the details follow); when nothing is
-kept the list gives way to "No server matches 'x'" with a Clear button.
+kept the list gives way to "No server matches 'x'" with a Clear button, and :attr:`ListFilter.sig_nothing_matches`
+tells the window, which hides the details below until something matches (empty tabs are no answer to a filter).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QStackedWidget, QTreeView, QVBoxLayout, QWidget
 
@@ -46,6 +47,9 @@ def kept_rows(server: Server, accounts: Sequence[Account], text: str) -> tuple[b
 
 class ListFilter(QWidget):
     """The filter field, and in place of the tree, the page saying nothing matches."""
+
+    #: True when the filter keeps no row (the "No server matches" page is shown), False when rows show again.
+    sig_nothing_matches = Signal(bool)
 
     def __init__(self, tree: QTreeView, model: ConnectorsModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,13 +117,23 @@ class ListFilter(QWidget):
         self.bar.setVisible(self._asked or bool(text) or self.model.server_count() > SHOWN_FROM)
         if kept == 0 and text:
             self.nothing_text.setText(f"No server matches \u201c{one_line(text, 80)}\u201d.")
-            self.pages.setCurrentWidget(self.nothing)
+            self._show(self.nothing)
             if self.tree.currentIndex().isValid():
                 self.tree.setCurrentIndex(QModelIndex())
             return
-        self.pages.setCurrentWidget(self.tree)
+        self._show(self.tree)
         if not self.shown(self.tree.currentIndex()):
             self.tree.setCurrentIndex(self.first_shown())
+
+    def nothing_matches(self) -> bool:
+        """The filter keeps no row: the "No server matches" page is shown in place of the list."""
+        return self.pages.currentWidget() is self.nothing
+
+    def _show(self, page: QWidget) -> None:
+        """Show the list or the "No server matches" page; say so when that changes."""
+        if self.pages.currentWidget() is not page:
+            self.pages.setCurrentWidget(page)
+            self.sig_nothing_matches.emit(page is self.nothing)
 
     def _accounts(self, server_index: QModelIndex) -> Iterable[Account]:
         for row in range(self.model.rowCount(server_index)):

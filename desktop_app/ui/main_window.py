@@ -156,6 +156,8 @@ class MainWindow(QMainWindow):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("splitter")
         self.list_filter = ListFilter(self.tree, self.model)
+        # Nothing kept: no empty Details/Activity/Tools tabs under "No server matches"; they come back with a match.
+        self.list_filter.sig_nothing_matches.connect(lambda nothing: self.details_tabs.setVisible(not nothing))
         splitter.addWidget(self.list_filter)
         splitter.addWidget(self.details_tabs)
         splitter.setStretchFactor(0, 3)

@@ -106,6 +106,17 @@ def evident_grant(
     return tuple(granted)
 
 
+#: What an account's own parts can prove, beyond its stored scopes (the account keeps no record of what was asked).
+PROVABLE = ("openid", "offline_access")
+
+
+def account_scopes(scopes: Iterable[str], *, refresh_token: bool, identity_source: str) -> tuple[str, ...]:
+    """An account's permissions on the same evidence as the sign-in's done page (:func:`evident_grant`): the scopes
+    the token response listed, "Stay signed in" when it holds a refresh token, "Know who you are" when its identity
+    came from an ID token or user info. The details pane and the done page so never disagree on what was granted."""
+    return evident_grant(PROVABLE, scopes, refresh_token=refresh_token, identity_source=identity_source)
+
+
 def granted_sentence(result: Granted) -> str:
     """``All 3 permissions granted: …`` or ``Granted 1 of 5 permissions: …. Not granted: ….``"""
     if not result.asked:

@@ -81,17 +81,6 @@ def account_state(account: Account, now: float, busy: str | None = None) -> tupl
     return "Expired · sign in again", Tone.ATTENTION
 
 
-def identity_source(account: Account) -> str:
-    """Where the account's label came from, in words ("" when the person gave it)."""
-    return {
-        "id_token": "ID token",
-        "userinfo": "userinfo endpoint",
-        "access_token": "access token's claims",
-        "nickname": "",
-        "none": "",
-    }.get(account.identity_source, "")
-
-
 def renewed_text(account: Account, now: float) -> str:
     """The "Last renewed" column: when the token was last renewed; "not yet" for a fresh sign-in."""
     if account.last_refresh is not None:

@@ -191,10 +191,26 @@ def review_blocks(record: ToolRecord) -> list[tuple[BlockKind, str]]:
 
 
 # -- server identity -----------------------------------------------------------------------------------------------
+#: A server that does not prove who it is, in a person's words: before any check, and after one.
+NOT_PROVEN_YET = "Identity: not proven (this server has not yet shown a key that proves who it is)"
+NOT_PROVEN = "Identity: not proven (this server does not prove who it is; its tools work without that check)"
+#: The precise term, for a tooltip beside those words.
+NOT_PROVEN_TIP = (
+    "The server does not offer the MCP server identity extension (no attestation, no key pinned for it): "
+    "the app cannot check that it is the same server each time."
+)
+
+
+def identity_tip(status: str | None) -> str:
+    """The tooltip beside the identity's words: the precise term where the words leave it out (``status``: the live
+    check's, None before one)."""
+    return NOT_PROVEN_TIP if status in (None, "not_attested") else ""
+
+
 def stored_identity_line(pin: KeyPin | None) -> str:
     """What the window knows without asking the server: the pinned key, or none."""
     if pin is None:
-        return "Identity: not attested (no key is pinned for this server)"
+        return NOT_PROVEN_YET
     return f"Identity: key pinned ({pin.fingerprint}, {_pin_words(pin)}); checked whenever its tools are loaded"
 
 
@@ -204,7 +220,7 @@ def identity_lines(assessment: Assessment) -> list[str]:
     pin = assessment.pin
     since = f", pinned {_pin_words(pin)}" if pin is not None else ""
     if found.status == "not_attested":
-        lines = ["Identity: not attested (the server does not offer the identity extension)"]
+        lines = [NOT_PROVEN]
     elif found.status == "key_changed":
         lines = [
             "Identity: key changed — refused. Every tool of this server is refused until you accept the new key.",

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, qVersion
 from PySide6.QtWidgets import QApplication, QLabel
 
 from desktop_app import appinfo
-from desktop_app.ui.about_dialog import AboutDialog, is_placeholder, version_line
+from desktop_app.ui.about_dialog import DESKTOP_KEYRING, AboutDialog, is_placeholder, keyring_words, version_line
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.main_window import MainWindow
 from tests.gui.conftest import wait_until
@@ -82,3 +82,19 @@ async def test_about_fits_a_small_screen_with_a_large_font(qtbot, controller: Co
         for button in (dialog.copy_button, dialog.close_button, dialog.open_folder):
             assert button is not None and shown_whole(button, dialog) and text_fits(button, button.text())
         dialog.reject()
+
+
+async def test_the_keyring_is_named_in_words_and_the_d_bus_name_only_in_a_tooltip(
+    qtbot, controller: Controller
+) -> None:
+    _window, dialog = open_about(qtbot, controller)
+    summary = dialog.findChild(QLabel, "aboutSummary")
+    assert summary is not None  # the suite's keyring is a real Secret Service
+    assert summary.text().endswith(f"tokens only in {DESKTOP_KEYRING}.")
+    assert "org.freedesktop.secrets" not in summary.text() and "org.freedesktop.secrets" in summary.toolTip()
+    dialog.reject()
+    assert keyring_words("macOS Keychain") == ("your keyring (macOS Keychain)", "")
+    assert (
+        keyring_words("file /p/secrets.json (not encrypted)")[0]
+        == "a file /p/secrets.json (not encrypted) instead of a keyring"
+    )

@@ -144,9 +144,25 @@ async def test_nothing_kept_says_so_and_clear_brings_every_row_back(
     assert flt.nothing_text.text() == "No server matches \u201czzz\u201d."
     assert window.selected_server() is None and details(window) == ""
     assert not window.act_settings.isEnabled()  # nothing selected: nothing to act on
+    # No empty Details/Activity/Tools tabs under the message: it has the window's height to itself.
+    assert flt.nothing_matches() and not window.details_tabs.isVisible()
+    await wait_until(lambda: flt.nothing.height() > window.splitter.height() * 3 // 4, what="the message's height")
+
+    for _ in range(3):  # Backspace until something matches again: the list and the details come back
+        qtbot.keyClick(flt.field, Qt.Key.Key_Backspace)
+    assert flt.field.text() == "" and window.tree.isVisible() and window.details_tabs.isVisible()
+    assert window.selected_server() is not None and details(window) != ""
+
+    qtbot.keyClicks(flt.field, "wikz")  # "wik" keeps Wiki (the details show it); the "z" keeps nothing
+    assert not window.details_tabs.isVisible()
+    qtbot.keyClick(flt.field, Qt.Key.Key_Backspace)
+    assert shown(window) == {"Wiki": []} and window.details_tabs.isVisible() and details(window).startswith("Wiki\n")
+    qtbot.keyClick(flt.field, Qt.Key.Key_Z)
+    assert not window.details_tabs.isVisible()
 
     qtbot.mouseClick(flt.clear_button, Qt.MouseButton.LeftButton)
     assert flt.field.text() == "" and len(shown(window)) == 7 and window.tree.isVisible()
+    assert window.details_tabs.isVisible() and not flt.nothing_matches()
     assert window.selected_server() is not None and window.tree.hasFocus()
 
 

@@ -11,9 +11,13 @@ from desktop_app.tools.identity_pins import KeyPin
 from desktop_app.tools.model import ToolRecord
 from desktop_app.ui.text import event_kind
 from desktop_app.ui.tool_words import (
+    NOT_PROVEN,
+    NOT_PROVEN_TIP,
+    NOT_PROVEN_YET,
     badges,
     first_line,
     identity_lines,
+    identity_tip,
     review_blocks,
     state_words,
     stored_identity_line,
@@ -78,7 +82,9 @@ def test_a_new_tool_is_reviewed_whole_and_a_change_line_by_line() -> None:
 
 def test_identity_words() -> None:
     pin = KeyPin("SHA256:old", "x", "kid", 1_700_000_000.0)
-    assert stored_identity_line(None) == "Identity: not attested (no key is pinned for this server)"
+    # Not proven, in words (no "attested"): the precise term is the tooltip's.
+    assert stored_identity_line(None) == NOT_PROVEN_YET and "attest" not in NOT_PROVEN_YET
+    assert identity_tip(None) == NOT_PROVEN_TIP and "identity extension" in NOT_PROVEN_TIP
     assert stored_identity_line(pin).startswith("Identity: key pinned (SHA256:old, on first use on 2023-11-1")
     changed = Attestation(
         "key_changed", "SHA256:new", "SHA256:old", REFUSED_KEY_CHANGED, MappingProxyType({}), frozenset()
@@ -90,6 +96,6 @@ def test_identity_words() -> None:
         "  Server's key now: SHA256:new",
     ]
     none = Attestation("not_attested", None, None, None, MappingProxyType({}), frozenset())
-    assert identity_lines(Assessment(none)) == [
-        "Identity: not attested (the server does not offer the identity extension)"
-    ]
+    assert identity_lines(Assessment(none)) == [NOT_PROVEN]
+    assert "attest" not in NOT_PROVEN and "extension" not in NOT_PROVEN
+    assert identity_tip("not_attested") == NOT_PROVEN_TIP and identity_tip("verified") == ""

@@ -14,6 +14,7 @@ from desktop_app.tools.model import Connector, ToolSettings
 from desktop_app.ui.controller import Controller
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.tool_defaults import ToolDefaultsDialog
+from desktop_app.ui.tool_words import NOT_PROVEN, NOT_PROVEN_TIP, NOT_PROVEN_YET
 from desktop_app.ui.tools_tab import DESCRIPTION, STATE, SchemaDialog
 from tests.gui.conftest import wait_until
 from tests.gui.sizes import large_font
@@ -32,7 +33,7 @@ async def test_load_tools_lists_them_live_without_blocking_and_records_them(
     assert rows(tab) == {}
     assert tab.summary.text().startswith("Not listed yet")
     assert tab.load_button.text() == "Load tools" and not tab.review_button.isEnabled()
-    assert tab.identity.text.text() == "Identity: not attested (no key is pinned for this server)"
+    assert tab.identity.text.text() == NOT_PROVEN_YET and tab.identity.text.toolTip() == NOT_PROVEN_TIP
 
     tab.load_button.click()
     assert tab.job is not None and tab.job.running  # a job: the click returned before the server answered
@@ -43,7 +44,7 @@ async def test_load_tools_lists_them_live_without_blocking_and_records_them(
     assert rows(tab) == {name: (True, "on") for name in LAB_TOOLS}
     assert tab.load_button.text() == "Check the server now"
     assert tab.summary.text().startswith("3 tools, 3 on.")
-    assert tab.identity.text.text() == "Identity: not attested (the server does not offer the identity extension)"
+    assert tab.identity.text.text() == NOT_PROVEN and tab.identity.text.toolTip() == NOT_PROVEN_TIP
     book = controller.tool_control.book(alice.id)
     assert book.listed and sorted(book.records) == LAB_TOOLS  # pinned on first use, as a bridge would
     assert window.details_tabs.tabText(window.details_tabs.indexOf(tab)) == "Tools"

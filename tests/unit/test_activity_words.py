@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 
 from desktop_app.accounts.models import Event, renewed_detail, renewed_until
+from desktop_app.accounts.signout import Revocation
+from desktop_app.accounts.signout import _summary as signout_summary
 from desktop_app.ui.activity import REMOVED, activity_rows
 
 #: 2026-12-03 13:05 UTC.
@@ -63,3 +65,58 @@ def test_a_server_list_names_each_account_and_leaves_server_rows_alone() -> None
     ]
     # A name is text, on one line.
     assert rows([Event(1, 1, 7, AT, "signed_in", "")], {7: "eve\n<b>x</b>"}) == [("eve <b>x</b>: signed in", "")]
+
+
+ISSUER = "http://login.lab.test"
+
+
+def summary(revoked: tuple[str, ...] = (), problems: tuple[str, ...] = ()) -> str:
+    """The record the core logs for a revocation (its own function: a change of its format shows here)."""
+    return signout_summary(Revocation(revoked, problems, ()), ISSUER)
+
+
+def test_signing_out_says_whether_the_server_ended_the_sign_in_without_protocol_words() -> None:
+    revoked = Event(1, 1, 7, AT, "signed_out", summary(("refresh_token", "access_token")))
+    assert rows([revoked], None) == [
+        ("Signed out: the server revoked the sign-in", f"Ended at {ISSUER}; the tokens were deleted here.")
+    ]
+    assert rows([revoked])[0][0] == "alice@lab.test: signed out: the server revoked the sign-in"
+    failed = Event(2, 1, 7, AT, "signed_out", summary(problems=("revoking the refresh token failed: Timed out.",)))
+    assert rows([failed], None) == [
+        (
+            "Signed out: the server did not end the sign-in; the tokens were deleted here",
+            "Ending the sign-in failed: Timed out.",
+        )
+    ]
+    no_endpoint = f"{ISSUER} offers no revocation endpoint; the tokens expire by themselves."
+    (row,) = rows([Event(3, 1, 7, AT, "signed_out", summary(problems=(no_endpoint,)))], None)
+    assert row[1] == f"{ISSUER} offers no way to end a sign-in; its access expires by itself."
+    assert rows([Event(4, 1, 7, AT, "signed_out", summary())], None) == [("Signed out", "")]
+    for what, detail in (row, *rows([revoked, failed], None)):
+        for word in ("refresh_token", "access_token", "revocation endpoint", "refresh token"):
+            assert word not in what and word not in detail
+
+
+def test_a_removal_and_a_moved_sign_in_say_what_happened_in_words() -> None:
+    removed = Event(5, 1, None, AT, "account_removed", f"Home (bob@x): {summary(('refresh_token',))}")
+    assert rows([removed]) == [
+        (
+            "Account Home (bob@x) removed: the server revoked the sign-in",
+            f"Ended at {ISSUER}; the tokens were deleted here.",
+        )
+    ]
+    gone = Event(6, 1, None, AT, "account_removed", f"bob: {summary(problems=('nothing was revoked: Locked.',))}")
+    assert rows([gone]) == [
+        (
+            "Account bob removed: the server did not end the sign-in; the tokens were deleted here",
+            "The sign-in was not ended: Locked.",
+        )
+    ]
+    moved = Event(7, 1, 7, AT, "old_sign_in_revoked", f"revoked the old sign-in's refresh_token at {ISSUER}")
+    assert rows([moved], None) == [("Old sign-in ended", f"Ended at {ISSUER}.")]
+    kept = f"the old sign-in at {ISSUER} was not revoked: revoking the access token failed: Refused."
+    assert rows([Event(8, 1, 7, AT, "old_sign_in_revoked", kept)], None) == [
+        ("Old sign-in not ended", f"At {ISSUER}: Ending the access failed: Refused.")
+    ]
+    # A text the core did not write (an older version's) stays as it came.
+    assert rows([Event(9, 1, 7, AT, "signed_out", "by hand <b>")], None) == [("Signed out", "by hand <b>")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from desktop_app.ui.scope_words import (
     IDENTITY_WORDS,
     Permission,
+    account_scopes,
     compare,
     evident_grant,
     granted_sentence,
@@ -66,3 +67,15 @@ def test_a_refresh_token_and_an_id_token_prove_what_the_scope_list_leaves_out() 
     assert "Not granted: Know who you are (name, email); Stay signed in." in granted_sentence(compare(asked, bare))
     unasked = evident_grant(["mcp:tools"], ["mcp:tools"], refresh_token=True, identity_source="userinfo")
     assert unasked == ("mcp:tools",)
+
+
+def test_an_accounts_permissions_count_what_its_refresh_token_and_identity_prove() -> None:
+    """The details pane counts the evidence the done page counts: a stored ``mcp:tools`` with a refresh token and an
+    identity from the ID token (or user info) is three permissions, in words; without them, the stored scopes only."""
+    proven = account_scopes(["mcp:tools"], refresh_token=True, identity_source="id_token")
+    assert named(proven) == "mcp:tools; Know who you are (name, email) (openid); Stay signed in (offline_access)"
+    assert account_scopes(["mcp:tools"], refresh_token=False, identity_source="userinfo") == ("mcp:tools", "openid")
+    assert account_scopes(["mcp:tools"], refresh_token=False, identity_source="nickname") == ("mcp:tools",)
+    assert account_scopes(["mcp:tools"], refresh_token=False, identity_source="access_token") == ("mcp:tools",)
+    stored = account_scopes(["openid", "email", "offline_access"], refresh_token=True, identity_source="id_token")
+    assert stored == ("openid", "email", "offline_access")  # nothing counted twice
