@@ -137,9 +137,10 @@ def granted_sentence(result: Granted) -> str:
 
 def named(scopes: Iterable[str]) -> str:
     """Stored scopes for the details pane, without the server's descriptions: the app's words with the scope names
-    after them (``Stay signed in (offline_access); mcp:tools``), any other scope by its name; "—" for none."""
+    after them (``Stay signed in · offline_access; mcp:tools``), any other scope by its name; "—" for none. A dot,
+    not brackets: the identity line's words have brackets of their own."""
     lines = permissions(scopes)
-    return "; ".join(p.words if p.from_server else f"{p.words} ({' '.join(p.scopes)})" for p in lines) or "\u2014"
+    return "; ".join(p.words if p.from_server else f"{p.words} \u00b7 {' '.join(p.scopes)}" for p in lines) or "\u2014"
 
 
 def _run(lines: list[Permission]) -> str:

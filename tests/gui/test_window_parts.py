@@ -188,7 +188,7 @@ def test_details_of_an_account_and_its_events(qtbot) -> None:
     assert shown[0] == "alice@example.test"
     assert shown[1] == "" and shown[2].startswith("State: ")
     # The same evidence as the sign-in's done page: the refresh token and the ID token's identity count, in words.
-    assert "Permissions: files:read; Know who you are (name, email) (openid); Stay signed in (offline_access)" in shown
+    assert "Permissions: files:read; Know who you are (name, email) · openid; Stay signed in · offline_access" in shown
     assert "Who: alice@example.test (as the sign-in reported it)" in shown
     assert panel.details.textFormat() == Qt.TextFormat.PlainText
     model = panel.activity_model

@@ -31,7 +31,7 @@ def test_an_unknown_scope_without_a_description_is_its_name_made_one_line() -> N
 
 def test_stored_scopes_are_named_in_words_with_their_names_for_the_details_pane() -> None:
     assert named(("mcp:tools", "offline_access", "openid", "email")) == (
-        "mcp:tools; Stay signed in (offline_access); Know who you are (name, email) (openid email)"
+        "mcp:tools; Stay signed in · offline_access; Know who you are (name, email) · openid email"
     )
     assert named(()) == "\u2014"
 
@@ -73,7 +73,7 @@ def test_an_accounts_permissions_count_what_its_refresh_token_and_identity_prove
     """The details pane counts the evidence the done page counts: a stored ``mcp:tools`` with a refresh token and an
     identity from the ID token (or user info) is three permissions, in words; without them, the stored scopes only."""
     proven = account_scopes(["mcp:tools"], refresh_token=True, identity_source="id_token")
-    assert named(proven) == "mcp:tools; Know who you are (name, email) (openid); Stay signed in (offline_access)"
+    assert named(proven) == "mcp:tools; Know who you are (name, email) · openid; Stay signed in · offline_access"
     assert account_scopes(["mcp:tools"], refresh_token=False, identity_source="userinfo") == ("mcp:tools", "openid")
     assert account_scopes(["mcp:tools"], refresh_token=False, identity_source="nickname") == ("mcp:tools",)
     assert account_scopes(["mcp:tools"], refresh_token=False, identity_source="access_token") == ("mcp:tools",)

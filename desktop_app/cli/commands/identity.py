@@ -23,7 +23,7 @@ from desktop_app.tools.identity_pins import KeyPin, KeyPins
 from desktop_app.tools.live_check import check_live, pins_of
 
 _STATUS = {
-    "not_attested": "identity not attested (the server does not offer the identity extension)",
+    "not_attested": "not proven: this server does not prove who it is (it does not offer the identity extension)",
     "first_use": "key pinned now, on first use",
     "verified": "verified: the key pinned for this server",
     "key_changed": "KEY CHANGED: every tool of this server is refused until you accept the new key",
