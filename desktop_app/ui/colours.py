@@ -56,6 +56,14 @@ def contrast(one: QColor, other: QColor) -> float:
     return (lighter + 0.05) / (darker + 0.05)
 
 
+def text_on(ground: QColor, preferred: QColor) -> QColor:
+    """``preferred`` when it reads on ``ground`` (WCAG AA, 4.5:1), else black or white, whichever reads better."""
+    if contrast(preferred, ground) >= TEXT_CONTRAST:
+        return preferred
+    black, white = QColor(0, 0, 0), QColor(255, 255, 255)
+    return black if contrast(black, ground) >= contrast(white, ground) else white
+
+
 def is_dark(palette: QPalette) -> bool:
     return luminance(palette.color(QPalette.ColorRole.Window)) < 0.2
 

@@ -4,6 +4,7 @@ when the keyring is missing, that first (ui/keyring_offer.py: a warning box with
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop_app.errors import one_line
@@ -45,6 +46,7 @@ class EmptyState(QWidget):
         body.setAlignment(Qt.AlignmentFlag.AlignCenter)
         button = QPushButton(icon("add"), "Add server…")
         button.setObjectName("emptyAddServer")
+        suggested(button)
         button.clicked.connect(self.sig_add_server_requested)
         column = QWidget()
         column.setFixedWidth(560)
@@ -97,3 +99,22 @@ class EmptyState(QWidget):
         self.keyring_box.setVisible(text is not None)
         self.keyring_warning.setText(text or "")
         self.keyring_warning.setAccessibleName(one_line(text or "", 600))
+
+
+def suggested(button: QPushButton) -> None:
+    """The page's one primary action, as GNOME's "suggested action" and KDE's default button look: filled with the
+    palette's highlight, its label in the highlight's text colour when that reads (WCAG AA) or else black or white,
+    bold, taller than a plain button, and the default (Enter presses it)."""
+    palette = button.palette()
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+        palette.setColor(group, QPalette.ColorRole.Button, palette.color(group, QPalette.ColorRole.Highlight))
+        ground = palette.color(group, QPalette.ColorRole.Highlight)
+        label = colours.text_on(ground, palette.color(group, QPalette.ColorRole.HighlightedText))
+        palette.setColor(group, QPalette.ColorRole.ButtonText, label)
+    button.setPalette(palette)
+    font = button.font()
+    font.setBold(True)
+    button.setFont(font)
+    button.setMinimumHeight(button.fontMetrics().height() * 2 + 8)
+    button.setMinimumWidth(button.fontMetrics().averageCharWidth() * 22)
+    button.setDefault(True)

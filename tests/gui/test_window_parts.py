@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QKeySequence, QPalette
 from PySide6.QtWidgets import QMainWindow, QPushButton, QWidget
 
 from desktop_app.accounts.models import Account, AccountState, Event, Server, ServerSettings
 from desktop_app.ui import text
+from desktop_app.ui.colours import contrast
 from desktop_app.ui.details_panel import DetailsPanel
 from desktop_app.ui.empty_state import EmptyState
 from desktop_app.ui.window_actions import WindowActions
@@ -227,6 +228,24 @@ def test_the_empty_state_asks_for_a_server(qtbot) -> None:
     assert button is not None
     with qtbot.waitSignal(empty.sig_add_server_requested, timeout=1000):
         button.click()
+
+
+def test_the_empty_state_s_add_server_is_the_one_prominent_button(qtbot) -> None:
+    """Item 12: the primary action stands out (the highlight's colours, bold, taller) among the page's buttons, and
+    Enter presses it."""
+    empty = EmptyState()
+    qtbot.addWidget(empty)
+    empty.show_keyring_missing("No keyring is running.")  # the page's other buttons are shown too
+    add = empty.findChild(QPushButton, "emptyAddServer")
+    others = [b for b in empty.findChildren(QPushButton) if b is not add]
+    assert add is not None and others
+    highlight = add.palette().color(QPalette.ColorRole.Highlight)
+    assert add.palette().color(QPalette.ColorRole.Button) == highlight
+    assert contrast(add.palette().color(QPalette.ColorRole.ButtonText), highlight) >= 4.5
+    assert add.font().bold() and add.isDefault()
+    for other in others:
+        assert other.palette().color(QPalette.ColorRole.Button) != highlight and not other.isDefault()
+        assert add.sizeHint().height() > other.sizeHint().height()
 
 
 def test_a_signed_out_account_s_details_do_not_say_it_is_signed_in(qtbot) -> None:
