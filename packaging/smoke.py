@@ -18,7 +18,8 @@ dbus-daemon, Xvfb, trayer, xwininfo from x11-utils).
    started again with ``--renewal-worker`` (desktop_app/accounts/worker_launch.py), seen in ``/proc`` while the lab
    holds the token endpoint's answer back;
 5. ``install --print``: a host's entry runs the bundle by its resolved absolute path; ``bridge``: ``initialize``
-   and a tool call over stdio, as an AI host speaks to it;
+   and a tool call over stdio, as an AI host speaks to it, cold and then with a warm starter (``--bridge-warm`` on a
+   private runtime folder: the bridge that serves is the starter's forked child, docs/decisions/0034);
 6. the window on Xvfb: mapped with its title and window class, then quit by SIGTERM (the session ending), which
    the app handles as Quit: exit status 0, nothing on stderr;
 7. without a display: the message and exit status 7, not Qt's abort;
@@ -36,6 +37,8 @@ import select
 import shlex
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -195,14 +198,17 @@ def read_message(process: subprocess.Popen[bytes]) -> dict[str, object]:
     return message
 
 
-def check_bridge(setup: Setup) -> str:
-    # An app the bridge might start in the tray would run offscreen, never on a screen of the machine.
+def bridge_round(
+    setup: Setup, env: dict[str, str], seen: Callable[[int], None] | None = None
+) -> tuple[dict[str, Any], str]:
+    """``initialize`` and a tool call through ``bundle bridge URL`` as an AI host speaks to it (``seen`` gets the
+    launched process's id while the bridge serves, after ``initialize``); its ``initialize`` result and stderr."""
     bridge = subprocess.Popen(
         [str(setup.bundle), "bridge", setup.mcp.url],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**setup.env, "QT_QPA_PLATFORM": "offscreen"},
+        env=env,
         cwd=setup.work,
     )
     assert bridge.stdin is not None
@@ -225,6 +231,8 @@ def check_bridge(setup: Setup) -> str:
         result = answer.get("result")
         expect(isinstance(result, dict) and "protocolVersion" in result, f"initialize answered {answer}")
         assert isinstance(result, dict)
+        if seen is not None:
+            seen(bridge.pid)
         send({"method": "notifications/initialized"})
         send({"id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "hi"}}})
         called = read_message(bridge)
@@ -241,10 +249,67 @@ def check_bridge(setup: Setup) -> str:
             bridge.stderr.close()
         if bridge.stdout:
             bridge.stdout.close()
+    return result, errors
+
+
+def check_bridge(setup: Setup) -> str:
+    # An app the bridge might start in the tray would run offscreen, never on a screen of the machine; no warm
+    # starter is found or started (the next check starts one of its own).
+    env = {**setup.env, "QT_QPA_PLATFORM": "offscreen", "MCP_CONNECTORS_WARM_BRIDGE": "0"}
+    result, errors = bridge_round(setup, env)
     server = result.get("serverInfo")
     return f"initialize → protocol {result['protocolVersion']}, server {server}; tools/call echo answered" + (
         f" (stderr: {tail(errors, 3)})" if errors.strip() else ""
     )
+
+
+def check_bridge_warm(setup: Setup) -> str:
+    """The warm start from the bundle (docs/decisions/0034): ``bundle --bridge-warm`` on a private runtime folder,
+    then a bridge whose presence file names another process than the one launched (the starter's forked child)."""
+    runtime = setup.work / "runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    env = {
+        **setup.env,
+        "QT_QPA_PLATFORM": "offscreen",
+        "MCP_CONNECTORS_WARM_BRIDGE": "1",
+        "XDG_RUNTIME_DIR": str(runtime),
+    }
+    started = run(setup, "--bridge-warm", env=env)
+    expect(started.returncode == 0, "the warm starter's first stage failed", started)
+    deadline = time.monotonic() + PATIENCE
+    while not list(runtime.glob("bridge-warm-*.sock")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sockets = list(runtime.glob("bridge-warm-*.sock"))
+    expect(len(sockets) == 1, f"the warm starter listens on one socket (found {[p.name for p in sockets]})")
+    starter = socket_peer_pid(sockets[0])
+    serving: list[tuple[int, int, int]] = []  # (launched, serving, the serving one's parent)
+    bridges = Path(setup.env["MCP_CONNECTORS_HOME"]) / "bridges"
+
+    def seen(launched: int) -> None:
+        for entry in bridges.glob("*.json"):
+            pid = int(entry.stem)
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            serving.append((launched, pid, int(stat.rsplit(")", 1)[1].split()[1])))
+
+    try:
+        _result, errors = bridge_round(setup, env, seen)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(starter, signal.SIGTERM)
+    expect(len(serving) == 1, f"one bridge served, as its presence files say (found {serving})")
+    launched, pid, parent = serving[0]
+    expect(pid != launched and parent == starter, f"the bridge {pid} (parent {parent}) was not the starter's child")
+    return f"launched {launched}, served by {pid}, forked by the warm starter {starter}" + (
+        f" (stderr: {tail(errors, 3)})" if errors.strip() else ""
+    )
+
+
+def socket_peer_pid(path: Path) -> int:
+    """The process listening on the Unix socket at ``path`` (``SO_PEERCRED``)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.connect(str(path))
+        pid, _uid, _gid = struct.unpack("3i", probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+    return int(pid)
 
 
 def windows(setup: Setup, tree_of: str = "-root") -> list[tuple[str, str, int, int]]:
@@ -413,6 +478,7 @@ CHECKS: list[tuple[str, Callable[[Setup], str]]] = [
     ("renewal worker", check_renewal_worker),
     ("host entry", check_host_entry),
     ("bridge", check_bridge),
+    ("bridge, warm start", check_bridge_warm),
     ("window", check_window),
     ("no display", check_no_display),
     ("tray", check_tray),
