@@ -167,7 +167,11 @@ def test_tool_names_are_the_literal_text(qapp: QApplication) -> None:
     for row in range(model.rowCount()):
         for column in range(model.columnCount()):
             tip = model.index(row, column).data(Qt.ItemDataRole.ToolTipRole)
-            assert tip is None or "<" not in tip
+            # The whole description as a tooltip: the server's markup escaped, shown as the literal text.
+            assert tip is None or ("<b>" not in tip and "<img" not in tip and "<a " not in tip)
+    description_tip = model.index(0, NAME_COLUMN + 1).data(Qt.ItemDataRole.ToolTipRole)
+    assert description_tip is not None and "&lt;b&gt;" in description_tip
+    assert shown_tooltip(description_tip).startswith(f"{BOLD} first line")
 
 
 async def test_the_window_shows_server_and_account_names_as_text(
