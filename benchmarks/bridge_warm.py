@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import struct
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ from benchmarks.lab_env import BenchmarkError
 from desktop_app.bridge import launcher
 from desktop_app.bridge.presence import live_bridges
 from desktop_app.bridge.warm import IDLE_VARIABLE
+from tests.helpers.workers import starter_pid
 
 #: How long the starter may take to listen (a hang guard, not a measure).
 LISTEN_WAIT = 60.0
@@ -38,18 +37,6 @@ def warm_env(env: dict[str, str], runtime: Path) -> dict[str, str]:
     warm = {**env, "XDG_RUNTIME_DIR": str(runtime), IDLE_VARIABLE: str(24 * 3600)}
     warm.pop(launcher.OPT_OUT, None)
     return warm
-
-
-def _starter_pid(path: str) -> int | None:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(path)
-        pid, _, _ = struct.unpack("3i", probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
-        return int(pid)
-    except OSError:
-        return None
-    finally:
-        probe.close()
 
 
 def check_forked(launcher_pid: int, home: Path) -> None:
@@ -77,7 +64,7 @@ def warm_starter(python: Path, env: dict[str, str]) -> Iterator[int]:
         if time.monotonic() > deadline:
             raise BenchmarkError("the warm starter does not listen")
         time.sleep(0.05)
-        pid = next(filter(None, map(_starter_pid, map(str, Path(runtime).glob("bridge-warm-*.sock")))), None)
+        pid = next(filter(None, map(starter_pid, map(str, Path(runtime).glob("bridge-warm-*.sock")))), None)
     try:
         yield pid
     finally:

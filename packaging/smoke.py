@@ -37,8 +37,6 @@ import select
 import shlex
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -55,7 +53,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "packaging" / "pyinstaller")]
 from bundle_contents import RUNTIME_DATA  # noqa: E402
 
 from desktop_app.appinfo import APP_NAME, COMMAND, VERSION  # noqa: E402
-from tests.helpers.workers import renewal_workers  # noqa: E402
+from tests.helpers.workers import renewal_workers, starter_pid  # noqa: E402
 from tests.lab.secret_service import PrivateSecretService, start_secret_service  # noqa: E402
 from tests.lab.servers import RunningAuthServer, RunningMcpServer, start_auth_server, start_mcp_server  # noqa: E402
 
@@ -281,7 +279,9 @@ def check_bridge_warm(setup: Setup) -> str:
         time.sleep(0.05)
     sockets = list(runtime.glob("bridge-warm-*.sock"))
     expect(len(sockets) == 1, f"the warm starter listens on one socket (found {[p.name for p in sockets]})")
-    starter = socket_peer_pid(sockets[0])
+    starter = starter_pid(sockets[0])
+    expect(starter is not None, "the warm starter answers on its socket")
+    assert starter is not None
     serving: list[tuple[int, int, int]] = []  # (launched, serving, the serving one's parent)
     bridges = Path(setup.env["MCP_CONNECTORS_HOME"]) / "bridges"
 
@@ -302,14 +302,6 @@ def check_bridge_warm(setup: Setup) -> str:
     return f"launched {launched}, served by {pid}, forked by the warm starter {starter}" + (
         f" (stderr: {tail(errors, 3)})" if errors.strip() else ""
     )
-
-
-def socket_peer_pid(path: Path) -> int:
-    """The process listening on the Unix socket at ``path`` (``SO_PEERCRED``)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.connect(str(path))
-        pid, _uid, _gid = struct.unpack("3i", probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
-    return int(pid)
 
 
 def windows(setup: Setup, tree_of: str = "-root") -> list[tuple[str, str, int, int]]:

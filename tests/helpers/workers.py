@@ -1,8 +1,12 @@
-"""The renewal workers (docs/decisions/0018) a test's profile has running: they outlive a requester that was killed,
-so a test that kills requesters waits for them before it looks at the profile. Linux: read from ``/proc``."""
+"""The app's own background processes a test (or the smoke test, or a benchmark) looks for: the renewal workers
+(docs/decisions/0018) a profile has running — they outlive a requester that was killed, so a test that kills
+requesters waits for them before it looks at the profile; Linux: read from ``/proc`` — and the warm starter answering
+on a socket (docs/decisions/0034)."""
 
 from __future__ import annotations
 
+import socket
+import struct
 import time
 from pathlib import Path
 
@@ -35,3 +39,17 @@ def wait_for_renewal_workers(home: Path) -> None:
     while running := renewal_workers(home):
         assert time.monotonic() < deadline, f"renewal workers {running} still running after {PATIENCE:.0f} s"
         time.sleep(0.01)
+
+
+def starter_pid(path: str | Path) -> int | None:
+    """The pid of the warm starter answering on the Unix socket ``path`` (``SO_PEERCRED``), or None when nobody
+    answers. The starter reads the empty connection, finds no request and closes it."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        pid, _, _ = struct.unpack("3i", probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+        return int(pid)
+    except OSError:
+        return None
+    finally:
+        probe.close()

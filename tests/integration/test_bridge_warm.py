@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from desktop_app.bridge.presence import LiveBridge, live_bridges
 from desktop_app.bridge.warm import IDLE_VARIABLE
 from tests.helpers import cli
 from tests.helpers.bridge import LINE_WAIT, BridgeProcess
+from tests.helpers.workers import starter_pid
 from tests.integration.test_bridge_lab import handshake, only_account, sign_in, text_of, tool_call
 from tests.lab.servers import RunningMcpServer
 
@@ -82,19 +82,6 @@ def wait_until(done: object, what: str) -> None:
     while not done():  # type: ignore[operator]
         assert time.monotonic() < deadline, f"gave up waiting: {what}"
         time.sleep(0.05)
-
-
-def starter_pid(path: str) -> int | None:
-    """The pid of the starter answering on ``path`` (``SO_PEERCRED``), or None when nobody answers."""
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(path)
-        pid, _, _ = struct.unpack("3i", probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
-        return int(pid)
-    except OSError:
-        return None
-    finally:
-        probe.close()
 
 
 def our_socket() -> str:

@@ -44,6 +44,9 @@ SECRETS_NAME = "org.freedesktop.secrets"
 #: gnome-keyring's own D-Bus interface: unlock a collection with its password, without a prompt.
 GNOME_KEYRING_INTERNAL = "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface"
 START_TIMEOUT = 10.0
+#: How long a stopped daemon may take to end on SIGTERM before it is killed: the keyring is a throwaway folder, and
+#: gnome-keyring-daemon with clients still connected can take seconds (the suite's end waited ~10 s for two of them).
+STOP_WAIT = 1.0
 REQUIRED_BINARIES = {
     "dbus-daemon": "dbus-daemon",
     "gnome-keyring-daemon": "gnome-keyring",
@@ -146,7 +149,7 @@ class PrivateSecretService:
             if process.poll() is None:
                 process.terminate()
                 try:
-                    process.wait(timeout=5)
+                    process.wait(timeout=STOP_WAIT)
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(timeout=5)
