@@ -45,7 +45,7 @@ SECRETS_NAME = "org.freedesktop.secrets"
 GNOME_KEYRING_INTERNAL = "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface"
 START_TIMEOUT = 10.0
 #: How long a stopped daemon may take to end on SIGTERM before it is killed: the keyring is a throwaway folder, and
-#: gnome-keyring-daemon with clients still connected can take seconds (the suite's end waited ~10 s for two of them).
+#: gnome-keyring-daemon with clients still connected may take seconds to end.
 STOP_WAIT = 1.0
 REQUIRED_BINARIES = {
     "dbus-daemon": "dbus-daemon",
