@@ -53,7 +53,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "packaging" / "pyinstaller")]
 from bundle_contents import RUNTIME_DATA  # noqa: E402
 
 from desktop_app.appinfo import APP_NAME, COMMAND, VERSION  # noqa: E402
-from tests.helpers.workers import renewal_workers, starter_pid  # noqa: E402
+from tests.helpers.workers import parent_of, renewal_workers, starter_pid  # noqa: E402
 from tests.lab.secret_service import PrivateSecretService, start_secret_service  # noqa: E402
 from tests.lab.servers import RunningAuthServer, RunningMcpServer, start_auth_server, start_mcp_server  # noqa: E402
 
@@ -288,8 +288,7 @@ def check_bridge_warm(setup: Setup) -> str:
     def seen(launched: int) -> None:
         for entry in bridges.glob("*.json"):
             pid = int(entry.stem)
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            serving.append((launched, pid, int(stat.rsplit(")", 1)[1].split()[1])))
+            serving.append((launched, pid, parent_of(pid)))
 
     try:
         _result, errors = bridge_round(setup, env, seen)

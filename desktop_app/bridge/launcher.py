@@ -21,13 +21,13 @@ import json
 import os
 import signal
 import socket
-import stat
 import sys
 import zlib
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
 from desktop_app.appinfo import VERSION
+from desktop_app.storage.runtime_folder import private_runtime_dir
 
 #: ``MCP_CONNECTORS_WARM_BRIDGE=0`` turns the warm start off: bridges run cold and start no starter.
 OPT_OUT = "MCP_CONNECTORS_WARM_BRIDGE"
@@ -70,18 +70,8 @@ def starter_key(executable: str | None = None) -> str:
 
 
 def runtime_dir(environ: Mapping[str, str]) -> str | None:
-    """``$XDG_RUNTIME_DIR`` when it is a folder of this user's that nobody else may enter (0700), else None. The
-    same rule as :func:`desktop_app.storage.paths.runtime_dir`, without its imports."""
-    value = environ.get("XDG_RUNTIME_DIR")
-    if not value or not os.path.isabs(value) or os.name != "posix":
-        return None
-    try:
-        info = os.stat(value)
-    except OSError:
-        return None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
-        return None
-    return value
+    """The private ``$XDG_RUNTIME_DIR`` (:func:`desktop_app.storage.runtime_folder.private_runtime_dir`), or None."""
+    return private_runtime_dir(environ)
 
 
 def socket_path(environ: Mapping[str, str]) -> str | None:

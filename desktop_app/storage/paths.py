@@ -21,6 +21,7 @@ import platformdirs
 
 from desktop_app.appinfo import APP_NAME
 from desktop_app.errors import StorageError
+from desktop_app.storage.runtime_folder import private_runtime_dir
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +51,14 @@ def app_dir_name(platform: str = sys.platform) -> str:
 
 
 def runtime_dir(environ: Mapping[str, str] | None = None) -> Path | None:
-    """``$XDG_RUNTIME_DIR`` when it is fit for the app's socket: an absolute path to a folder (where a link leads)
-    that belongs to the user, with nobody else allowed in (0700, as the XDG Base Directory spec requires). None
-    otherwise: unset (macOS, a session without systemd), or not private."""
-    value = (os.environ if environ is None else environ).get("XDG_RUNTIME_DIR")
-    if not value or not os.path.isabs(value) or os.name != "posix":
-        return None
-    try:
-        info = os.stat(value)
-    except OSError:
-        return None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
-        log.info("XDG_RUNTIME_DIR %s is not a private folder of this user's: not used", value)
+    """``$XDG_RUNTIME_DIR`` when it is fit for the app's socket (:func:`~desktop_app.storage.runtime_folder.
+    private_runtime_dir`: this user's, 0700, absolute); None otherwise (unset: macOS, a session without systemd; or
+    not private, which is logged)."""
+    environ = os.environ if environ is None else environ
+    value = private_runtime_dir(environ)
+    if value is None:
+        if environ.get("XDG_RUNTIME_DIR"):
+            log.info("XDG_RUNTIME_DIR %s is not a private folder of this user's: not used", environ["XDG_RUNTIME_DIR"])
         return None
     return Path(value)
 

@@ -16,21 +16,36 @@ from desktop_app.accounts.worker_words import WORKER_FLAG
 PATIENCE = 60.0
 
 
-def renewal_workers(home: Path) -> list[int]:
-    """The process ids of the renewal workers running on the profile in ``home`` (``MCP_CONNECTORS_HOME``)."""
+def processes(words: tuple[str, ...], variable: str) -> list[int]:
+    """The process ids whose command line has every one of ``words`` and whose environment holds ``variable`` (a
+    ``NAME=value`` entry): this user's processes of one test's profile or runtime folder. Linux: ``/proc``."""
+    wanted = [word.encode() for word in words]
+    marker = variable.encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if WORKER_FLAG.encode() not in (entry / "cmdline").read_bytes().split(b"\0"):
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if not all(word in command for word in wanted):
                 continue
             environment = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue  # gone meanwhile, or not ours to read
-        if f"MCP_CONNECTORS_HOME={home}".encode() in environment:
+        if marker in environment:
             found.append(int(entry.name))
     return found
+
+
+def parent_of(pid: int) -> int:
+    """The parent's process id of ``pid`` (``/proc/PID/stat``; the name field may hold spaces and brackets)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def renewal_workers(home: Path) -> list[int]:
+    """The process ids of the renewal workers running on the profile in ``home`` (``MCP_CONNECTORS_HOME``)."""
+    return processes((WORKER_FLAG,), f"MCP_CONNECTORS_HOME={home}")
 
 
 def wait_for_renewal_workers(home: Path) -> None:

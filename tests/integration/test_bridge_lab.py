@@ -25,6 +25,7 @@ from desktop_app.bridge.presence import live_bridges
 from desktop_app.storage.profile_stores import open_stores
 from tests.helpers import cli
 from tests.helpers.bridge import BridgeProcess, initialize_request
+from tests.helpers.workers import processes
 from tests.lab.servers import RunningAuthServer, RunningMcpServer
 
 pytestmark = pytest.mark.lab
@@ -44,19 +45,7 @@ def sign_in(url: str, *, user: str = "alice", new_account: bool = False, app_may
 
 def apps_of_this_profile() -> list[int]:
     """Process ids of apps started in the tray (``--hidden``) for this test's profile."""
-    home = os.environ["MCP_CONNECTORS_HOME"].encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-            environment = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"--hidden" in command and b"desktop_app" in command and b"MCP_CONNECTORS_HOME=" + home in environment:
-            found.append(int(entry.name))
-    return found
+    return processes(("--hidden", "desktop_app"), f"MCP_CONNECTORS_HOME={os.environ['MCP_CONNECTORS_HOME']}")
 
 
 def bridge_command(*args: str) -> StdioServerParameters:

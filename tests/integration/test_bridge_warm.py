@@ -26,7 +26,7 @@ from desktop_app.bridge.presence import LiveBridge, live_bridges
 from desktop_app.bridge.warm import IDLE_VARIABLE
 from tests.helpers import cli
 from tests.helpers.bridge import LINE_WAIT, BridgeProcess
-from tests.helpers.workers import starter_pid
+from tests.helpers.workers import parent_of, processes, starter_pid
 from tests.integration.test_bridge_lab import handshake, only_account, sign_in, text_of, tool_call
 from tests.lab.servers import RunningMcpServer
 
@@ -38,24 +38,7 @@ WAIT = 30.0
 
 def processes_of(runtime: Path) -> list[int]:
     """Starters (and the bridges they forked, which keep their command line) of this runtime folder."""
-    marker = f"XDG_RUNTIME_DIR={runtime}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-            environment = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if launcher.WARM_FLAG.encode() in command and marker in environment:
-            found.append(int(entry.name))
-    return found
-
-
-def parent_of(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[1])
+    return processes((launcher.WARM_FLAG,), f"XDG_RUNTIME_DIR={runtime}")
 
 
 def state_of(pid: int) -> str | None:

@@ -15,6 +15,7 @@ import pytest
 from desktop_app.bridge import launcher
 from desktop_app.bridge.warm import Request, code_files, parse_request, peer_is_this_user, same_code
 from desktop_app.cli.parser import command_in
+from desktop_app.storage import runtime_folder
 from desktop_app.storage.paths import runtime_dir
 from tests.helpers import cli
 
@@ -99,13 +100,16 @@ def test_the_opt_out_turns_the_warm_start_off(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_launcher_imports_only_the_standard_library() -> None:
-    source = Path(launcher.__file__).read_text(encoding="utf-8")
-    imports = {line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))}
-    assert imports <= {"__future__", "contextlib", "json", "os", "signal", "socket", "stat", "sys", "zlib"} | {
-        "collections.abc",
-        "types",
-        "desktop_app.appinfo",
-    }
+    """It runs in every bridge before anything else: the standard library, the app's name and version, and the
+    runtime folder's rule (itself the standard library only)."""
+    stdlib = {"__future__", "contextlib", "json", "os", "signal", "socket", "stat", "sys", "zlib", "collections.abc"}
+    for module, ours in (
+        (launcher, {"types", "desktop_app.appinfo", "desktop_app.storage.runtime_folder"}),
+        (runtime_folder, set()),
+    ):
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        imports = {line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))}
+        assert imports <= stdlib | ours, module.__name__
 
 
 def test_the_starter_prepares_without_a_thread() -> None:
