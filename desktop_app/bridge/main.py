@@ -132,7 +132,7 @@ async def serve(
         with contextlib.suppress(ConnectorError):  # read now, beside the CA bundle; a failure is the first request's
             await tokens.token()
         await tls_ready
-        async with oauth_http.new_client(server_url=server.url, timeout=TIMEOUT) as http:
+        async with oauth_http.new_client(server_url=server.url, timeout=TIMEOUT, lean=True) as http:
             auth = BearerAuth(tokens, per_request=True)
             upstream = Upstream(http, server.url, auth=auth, hide=lambda: tuple(auth.sent))
             era_setting = ERA_SETTING.format(server=server.id)

@@ -31,6 +31,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import anyio
 import httpcore
@@ -39,6 +40,7 @@ from httpx._utils import get_environment_proxies  # the proxies httpx itself wou
 
 from desktop_app.errors import ProtocolViolation
 
+_Stream = TypeVar("_Stream")
 #: ``(host, port) -> addresses``: how host names become addresses (the system resolver, or a test's table).
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
@@ -89,6 +91,53 @@ def address_kind(address: str) -> str | None:
     if not ip.is_global:
         return "reserved"
     return None
+
+
+class Unresolvable(Exception):
+    """A host name the resolver gave no address for (the message says which and why)."""
+
+
+async def first_to_connect(
+    addresses: Sequence[str],
+    attempt: Callable[[str], Awaitable[_Stream]],
+    discard: Callable[[_Stream], Awaitable[None] | None],
+) -> _Stream:
+    """Connect to one of ``addresses`` with ``attempt``: the next one is tried :data:`STAGGER` seconds after the
+    previous one started (or at once when it failed), the first connection made wins (RFC 8305's idea, without its
+    address sorting): a network that silently drops IPv6 costs a fraction of a second, not a connect timeout per
+    address. Connections made too late are handed to ``discard``."""
+
+    async def drop(stream: _Stream) -> None:
+        closing = discard(stream)
+        if closing is not None:
+            await closing
+
+    pending: set[asyncio.Task[_Stream]] = set()
+    failure: BaseException | None = None
+    queue = list(addresses)
+    try:
+        while queue or pending:
+            if queue:
+                pending.add(asyncio.ensure_future(attempt(queue.pop(0))))
+            done, pending = await asyncio.wait(
+                pending, timeout=STAGGER if queue else None, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                if task.exception() is None:
+                    winner = task.result()
+                    for other in done - {task}:
+                        if other.exception() is None:
+                            await drop(other.result())
+                    return winner
+                failure = task.exception()
+        assert failure is not None
+        raise failure
+    finally:
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(BaseException):
+                await drop(await task)
 
 
 class AddressRefused(ProtocolViolation):
@@ -157,7 +206,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         if self._local is None:
             try:
                 addresses = await self._resolve(self._server_host, self._server_port, timeout)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout):
+            except (Unresolvable, TimeoutError):
                 return False  # not cached: the next connection asks again
             self._server_addresses = addresses
             self._local = all(address_kind(a) is not None for a in addresses)
@@ -177,12 +226,26 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             async with asyncio.timeout(timeout):
                 addresses = list(await self.policy.resolve(host, port))
         except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout} s") from None
+            raise TimeoutError(f"resolving {host} took longer than {timeout} s") from None
         except (OSError, UnicodeError, ValueError) as exc:
-            raise httpcore.ConnectError(f"{host} could not be resolved ({exc})") from None
+            raise Unresolvable(f"{host} could not be resolved ({exc})") from None
         if not addresses:
-            raise httpcore.ConnectError(f"{host} has no address")
+            raise Unresolvable(f"{host} has no address")
         return addresses
+
+    async def targets(self, host: str, port: int, timeout: float | None = None) -> list[str] | None:
+        """Where a connection to ``host`` may go: checked addresses, or None when the person's network is allowed
+        and ``host`` is not the person's server (then it is connected to by name, as any client would).
+
+        Raises :class:`AddressRefused`, :class:`Unresolvable` or ``TimeoutError`` (resolving took too long)."""
+        local = await self.local_allowed(timeout)
+        if host == self._server_host and self._server_addresses:
+            # The person's server: where it was found the first time (its global addresses only, unless all of them
+            # are local ones: a name that answers with both is an outside server).
+            return [a for a in self._server_addresses if local or address_kind(a) is None]
+        if local:
+            return None
+        return await self.checked(host, port, timeout)
 
     async def connect_tcp(
         self,
@@ -192,17 +255,16 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        local = await self.local_allowed(timeout)
-        if host == self._server_host and self._server_addresses:
-            # The person's server: where it was found the first time (its global addresses only, unless all of them
-            # are local ones: a name that answers with both is an outside server).
-            addresses = [a for a in self._server_addresses if local or address_kind(a) is None]
-        elif local:
+        try:
+            addresses = await self.targets(host, port, timeout)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from None
+        except Unresolvable as exc:
+            raise httpcore.ConnectError(str(exc)) from None
+        if addresses is None:
             return await self._inner.connect_tcp(
                 host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
             )
-        else:
-            addresses = await self.checked(host, port, timeout)
         return await self._first_to_connect(addresses, port, timeout, local_address, socket_options)
 
     async def _first_to_connect(
@@ -213,10 +275,6 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
     ) -> httpcore.AsyncNetworkStream:
-        """Connect to one of ``addresses``: the next one is tried :data:`STAGGER` seconds after the previous one
-        started (or at once when it failed), the first connection made wins (RFC 8305's idea, without its address
-        sorting): a network that silently drops IPv6 costs a fraction of a second, not a connect timeout per
-        address."""
         options = list(socket_options) if socket_options is not None else None
 
         async def attempt(address: str) -> httpcore.AsyncNetworkStream:
@@ -224,33 +282,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 address, port, timeout=timeout, local_address=local_address, socket_options=options
             )
 
-        pending: set[asyncio.Task[httpcore.AsyncNetworkStream]] = set()
-        failure: BaseException | None = None
-        queue = list(addresses)
-        try:
-            while queue or pending:
-                if queue:
-                    pending.add(asyncio.ensure_future(attempt(queue.pop(0))))
-                done, pending = await asyncio.wait(
-                    pending, timeout=STAGGER if queue else None, return_when=asyncio.FIRST_COMPLETED
-                )
-                for task in done:
-                    if task.exception() is None:
-                        winner = task.result()
-                        for other in done - {task}:
-                            if other.exception() is None:
-                                await other.result().aclose()
-                        return winner
-                    failure = task.exception()
-            assert failure is not None
-            raise failure
-        finally:
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(BaseException):
-                    stream = await task
-                    await stream.aclose()
+        async def discard(stream: httpcore.AsyncNetworkStream) -> None:
+            await stream.aclose()
+
+        return await first_to_connect(addresses, attempt, discard)
 
     async def connect_unix_socket(
         self,
@@ -303,7 +338,7 @@ class _CheckedProxy(httpx.AsyncBaseTransport):
                 await self._backend.checked(*_host_port(request.url), timeout)
         except AddressRefused as exc:
             raise exc.at(str(request.url)) from None
-        except (httpcore.ConnectTimeout, httpcore.ConnectError):
+        except (TimeoutError, Unresolvable):
             # This computer cannot resolve the name (behind a proxy, often only the proxy can): the proxy decides
             # where it goes, as far as the app can see; an address literal always resolves, and is checked.
             pass
@@ -332,6 +367,26 @@ def prepare_first_connection(trust_env: bool = True) -> ssl.SSLContext:
     return context
 
 
+def tls_context(verify: ssl.SSLContext | bool = True, trust_env: bool = True) -> ssl.SSLContext:
+    """The TLS context of a guarded client: the shared verifying one, or one made for ``verify``."""
+    return (
+        shared_ssl_context(trust_env)
+        if verify is True
+        else httpx.create_ssl_context(verify=verify, trust_env=trust_env)
+    )
+
+
+def proxy_mounts(
+    backend: GuardedBackend, ssl_context: ssl.SSLContext, *, limits: httpx.Limits = LIMITS
+) -> dict[str, httpx.AsyncBaseTransport | None]:
+    """The environment's proxies as httpx would mount them, each checked first (``mounts`` of a guarded client)."""
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+    for pattern, proxy in get_environment_proxies().items():
+        proxied = httpx.AsyncHTTPTransport(verify=ssl_context, limits=limits, proxy=proxy) if proxy else None
+        mounts[pattern] = None if proxied is None else _CheckedProxy(backend, proxied)
+    return mounts
+
+
 def guarded_transports(
     policy: AddressPolicy,
     *,
@@ -343,15 +398,7 @@ def guarded_transports(
 
     The mounts are the environment's proxies (when ``trust_env``), as httpx would mount them, each checked first.
     """
-    ssl_context = (
-        shared_ssl_context(trust_env)
-        if verify is True
-        else httpx.create_ssl_context(verify=verify, trust_env=trust_env)
-    )
+    ssl_context = tls_context(verify, trust_env)
     backend = GuardedBackend(policy)
-    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
-    if trust_env:
-        for pattern, proxy in get_environment_proxies().items():
-            proxied = httpx.AsyncHTTPTransport(verify=ssl_context, limits=limits, proxy=proxy) if proxy else None
-            mounts[pattern] = None if proxied is None else _CheckedProxy(backend, proxied)
+    mounts = proxy_mounts(backend, ssl_context, limits=limits) if trust_env else {}
     return GuardedTransport(backend, ssl_context=ssl_context, limits=limits), mounts
