@@ -40,7 +40,6 @@ stamp("imported the bridge (HTTP, OAuth, accounts, storage)")  # BRIDGE_IMPORTED
 from desktop_app.bridge.stdio import HostLink
 from desktop_app.bridge.tokens import BridgeTokens
 from desktop_app.bridge.upstream import Upstream
-from desktop_app.oauth import http as oauth_http
 
 def watch(owner, name, label):
     original = getattr(owner, name)
@@ -65,7 +64,7 @@ watch(HostLink, "open", "pipes to the host")
 watch(bridge, "open_stores", "open the profile (registry, secret store)")
 watch(bridge, "find_server", "find the server in the registry")
 watch(bridge, "find_account", "find the account in the registry")
-watch(oauth_http, "new_client", "make the HTTP client")
+watch(bridge, "lean_client", "make the HTTP client")
 watch(BridgeTokens, "token", "read the account's token")
 watch(Upstream, "post", "POST initialize (the answer is written before it returns)")
 watch(HostLink, "send", "write the answer to the host")

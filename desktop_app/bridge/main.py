@@ -37,8 +37,8 @@ from desktop_app.bridge.tool_gate import HostToolGate
 from desktop_app.bridge.upstream import Upstream, request_id_of
 from desktop_app.cli.parser import parse
 from desktop_app.errors import AccountRemoved, ConnectorError, SignInRequired, TokenRejected
-from desktop_app.oauth import http as oauth_http
 from desktop_app.oauth.auth import BearerAuth
+from desktop_app.oauth.h1transport import lean_client
 from desktop_app.oauth.netpolicy import prepare_first_connection
 from desktop_app.oauth.tokenset import TokenSet
 from desktop_app.storage.profile_stores import open_stores
@@ -97,9 +97,6 @@ async def serve(
     start_warm: bool = False,
 ) -> int:
     host = await HostLink.open(stdin, stdout)
-    # The CA bundle and the network library's lazy parts load in a thread (OpenSSL parses the bundle without the
-    # GIL) while the profile and the token are read over D-Bus: the slowest steps before the first answer, side by side.
-    tls_ready = asyncio.get_running_loop().run_in_executor(None, prepare_first_connection, True)  # as new_client asks
     try:
         registry, secrets, home = open_stores(secret_store=secret_store)
     except ConnectorError as exc:
@@ -112,6 +109,17 @@ async def serve(
         except ConnectorError as exc:
             await refuse(host, exc, None, None)
             return EXIT_CANNOT_SERVE
+        # An https server's CA bundle loads in a thread (OpenSSL parses it without the GIL) while the token is read
+        # over D-Bus: the slowest steps before the first answer, side by side.
+        tls_ready = (
+            asyncio.get_running_loop().run_in_executor(
+                None,
+                prepare_first_connection,
+                True,  # the context lean_client's transport asks for
+            )
+            if server.url.startswith("https:")
+            else None
+        )
 
         async def renew(account: Account, force: bool, rejected: TokenSet | None) -> None:
             # In the renewal worker: a host that kills this bridge mid-renewal cannot lose the login. Imported here,
@@ -131,8 +139,9 @@ async def serve(
         tokens = BridgeTokens(registry, secrets, server, account, renew=renew, ask_step_up=ask_step_up)
         with contextlib.suppress(ConnectorError):  # read now, beside the CA bundle; a failure is the first request's
             await tokens.token()
-        await tls_ready
-        async with oauth_http.new_client(server_url=server.url, timeout=TIMEOUT, lean=True) as http:
+        if tls_ready is not None:
+            await tls_ready
+        async with lean_client(server.url, timeout=TIMEOUT) as http:
             auth = BearerAuth(tokens, per_request=True)
             upstream = Upstream(http, server.url, auth=auth, hide=lambda: tuple(auth.sent))
             era_setting = ERA_SETTING.format(server=server.id)

@@ -7,7 +7,7 @@ engine httpcore itself uses) straight on asyncio's streams: ~0.1 ms (docs/decisi
 
 What it keeps from httpx's transport:
 
-- connections go where :class:`~desktop_app.oauth.netpolicy.GuardedBackend` allows (the same address policy, the
+- connections go where :class:`~desktop_app.oauth.netpolicy.AddressGuard` allows (the same address policy, the
   same staggered connects over the checked addresses), TLS with the given context and the URL's host for SNI and
   certificate checks;
 - keep-alive: a connection whose response was read to its end goes back to the pool (20 idle at most, each for 5 s,
@@ -25,12 +25,25 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import h11
 import httpx
 
-from desktop_app.oauth.netpolicy import AddressRefused, GuardedBackend, Unresolvable, first_to_connect
+from desktop_app.appinfo import USER_AGENT
+from desktop_app.content_coding import ACCEPT_ENCODING
+from desktop_app.oauth.netpolicy import (
+    AddressGuard,
+    AddressPolicy,
+    AddressRefused,
+    Resolver,
+    Unresolvable,
+    first_to_connect,
+    proxied,
+    proxy_mounts,
+    resolve_system,
+    tls_context,
+)
 
 #: Bytes read from the socket at a time.
 READ_SIZE = 64 * 1024
@@ -116,11 +129,12 @@ class _Body(httpx.AsyncByteStream):
 
 
 class LeanTransport(httpx.AsyncBaseTransport):
-    """HTTP/1.1 connections opened through ``backend`` (the address policy), TLS with ``ssl_context``."""
+    """HTTP/1.1 connections opened where ``backend`` (the address policy) allows; TLS with the context ``tls()``
+    makes, asked at the first ``https`` connection (loading the CA bundle is the slow part of making a client)."""
 
-    def __init__(self, backend: GuardedBackend, *, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, backend: AddressGuard, *, tls: Callable[[], ssl.SSLContext]) -> None:
         self.backend = backend
-        self._ssl = ssl_context
+        self._tls = tls
         self._idle: dict[Origin, list[_Connection]] = {}
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
         self._busy: set[_Connection] = set()
@@ -168,7 +182,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
 
     async def _connect(self, origin: Origin, timeout: float | None) -> _Connection:
         scheme, host, port = origin
-        tls = self._ssl if scheme == "https" else None
+        tls = self._tls() if scheme == "https" else None
 
         async def attempt(address: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
             return await asyncio.open_connection(
@@ -260,3 +274,18 @@ class LeanTransport(httpx.AsyncBaseTransport):
         for connection in self._busy:
             connection.close()
         self._busy.clear()
+
+
+def lean_client(server_url: str, *, timeout: httpx.Timeout, resolve: Resolver = resolve_system) -> httpx.AsyncClient:
+    """A client for the person's server at ``server_url`` over :class:`LeanTransport`: what
+    ``desktop_app.oauth.http.new_client(server_url=...)`` makes (no automatic redirects, the address policy, TLS
+    verified with the shared context, the app's ``User-Agent`` and ``Accept-Encoding``), for a client that sends many
+    small requests to one server (the bridge). A proxy from the environment keeps httpx's own transport."""
+    guard = AddressGuard(AddressPolicy(server_url, resolve))
+    return httpx.AsyncClient(
+        transport=LeanTransport(guard, tls=tls_context),
+        mounts=proxy_mounts(guard, tls_context()) if proxied() else None,
+        timeout=timeout,
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
+    )

@@ -30,16 +30,8 @@ from desktop_app import exchange
 from desktop_app.appinfo import USER_AGENT
 from desktop_app.content_coding import ACCEPT_ENCODING
 from desktop_app.errors import ProtocolViolation, ServerUnavailable
-from desktop_app.oauth.h1transport import LeanTransport
-from desktop_app.oauth.netpolicy import (
-    AddressPolicy,
-    GuardedBackend,
-    Resolver,
-    guarded_transports,
-    proxy_mounts,
-    resolve_system,
-    tls_context,
-)
+from desktop_app.oauth.guarded_httpcore import guarded_transports
+from desktop_app.oauth.netpolicy import AddressPolicy, Resolver, resolve_system
 from desktop_app.oauth.urls import require_secure, same_origin
 
 MAX_BODY = 1024 * 1024
@@ -64,16 +56,13 @@ def new_client(
     server_url: str | None = None,
     resolve: Resolver = resolve_system,
     step_deadline: float = STEP_DEADLINE,
-    lean: bool = False,
     **kwargs: Any,
 ) -> EngineClient:
     """The engine's HTTP client: no automatic redirects, timeouts set, TLS verified, no environment cookies.
 
     ``server_url`` is the person's server whose flows the client serves: given, the client refuses to connect into
     the person's own network when that server is on the public internet (``desktop_app.oauth.netpolicy``; names
-    are resolved with ``resolve``). ``step_deadline`` bounds each :func:`request_json` (seconds). ``lean``: HTTP/1.1
-    over :class:`~desktop_app.oauth.h1transport.LeanTransport` instead of httpcore's pool, for a client that sends many
-    small requests to one server (the bridge); proxies from the environment keep httpx's transports.
+    are resolved with ``resolve``). ``step_deadline`` bounds each :func:`request_json` (seconds).
     """
     kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
     kwargs.setdefault("follow_redirects", False)
@@ -81,14 +70,9 @@ def new_client(
     if server_url is not None and "transport" not in kwargs:
         policy = AddressPolicy(server_url, resolve)
         verify = kwargs.pop("verify", True)
-        trust_env = kwargs.get("trust_env", True)
-        if lean:
-            backend = GuardedBackend(policy)
-            ssl_context = tls_context(verify, trust_env)
-            kwargs["transport"] = LeanTransport(backend, ssl_context=ssl_context)
-            kwargs["mounts"] = proxy_mounts(backend, ssl_context) if trust_env else {}
-        else:
-            kwargs["transport"], kwargs["mounts"] = guarded_transports(policy, verify=verify, trust_env=trust_env)
+        kwargs["transport"], kwargs["mounts"] = guarded_transports(
+            policy, verify=verify, trust_env=kwargs.get("trust_env", True)
+        )
     return EngineClient(step_deadline=step_deadline, headers=headers, **kwargs)
 
 

@@ -8,10 +8,11 @@ Whether that is allowed is decided from the person's own server, the one they ad
 - on a global address, every connection of its flows must go to a global address too;
 - on a loopback, private, link-local ... address, the server lives on that network, and what it names may as well.
 
-The check is made where the connection is opened (an httpcore network backend under httpx's transport): each host
-is resolved once, refused when any of its addresses is not global, and the connection goes to an address that was
-checked, so a second DNS answer (rebinding) cannot slip another one in. TLS still checks the host name: httpcore
-takes the server name for SNI and certificate verification from the URL, not from the address connected to.
+The check is made where the connection is opened (:class:`AddressGuard`, asked by the bridge's transport,
+``desktop_app.oauth.h1transport``, and by httpcore's, ``desktop_app.oauth.guarded_httpcore``): each host is resolved
+once, refused when any of its addresses is not global, and the connection goes to an address that was checked, so a
+second DNS answer (rebinding) cannot slip another one in. TLS still checks the host name: both transports take the
+server name for SNI and certificate verification from the URL, not from the address connected to.
 
 Through a proxy (``HTTPS_PROXY`` ...), the proxy resolves the name: the app checks its own resolution of it before
 sending the request to the proxy, which is as far as it can see; when this computer cannot resolve the name at all
@@ -25,16 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib
 import ipaddress
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-import anyio
-import httpcore
 import httpx
 from httpx._utils import get_environment_proxies  # the proxies httpx itself would mount (no public spelling)
 
@@ -178,25 +176,24 @@ class AddressPolicy:
     resolve: Resolver = resolve_system
 
 
-def _host_port(url: httpx.URL) -> tuple[str, int]:
+def host_port(url: httpx.URL) -> tuple[str, int]:
     return url.raw_host.decode("ascii"), url.port or _DEFAULT_PORTS.get(url.scheme, 443)
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Opens the connections of a client that serves ``policy.server_url``; see the module's docstring.
+class AddressGuard:
+    """Decides where the connections of a client that serves ``policy.server_url`` may go; see the module's docstring.
 
     The person's server is resolved once, on first use, and those addresses are kept: its own connections go to
     them (a later DNS answer cannot turn a server that was local into an outside one, nor the other way round). It
     counts as local only when every address is not global; when the name cannot be resolved, it counts as public.
     """
 
-    def __init__(self, policy: AddressPolicy, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+    def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
-        self._inner = inner if inner is not None else httpcore.AnyIOBackend()
         self._local: bool | None = None
         self._server_addresses: list[str] = []
         try:
-            self._server_host, self._server_port = _host_port(httpx.URL(policy.server_url))
+            self._server_host, self._server_port = host_port(httpx.URL(policy.server_url))
         except (httpx.InvalidURL, UnicodeError):
             self._server_host, self._server_port = policy.server_url, 0
             self._local = False  # an address that cannot be parsed is nobody's network; the flow fails on its own
@@ -247,87 +244,35 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             return None
         return await self.checked(host, port, timeout)
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await self.targets(host, port, timeout)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(str(exc)) from None
-        except Unresolvable as exc:
-            raise httpcore.ConnectError(str(exc)) from None
-        if addresses is None:
-            return await self._inner.connect_tcp(
-                host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-            )
-        return await self._first_to_connect(addresses, port, timeout, local_address, socket_options)
 
-    async def _first_to_connect(
-        self,
-        addresses: Sequence[str],
-        port: int,
-        timeout: float | None,
-        local_address: str | None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
-    ) -> httpcore.AsyncNetworkStream:
-        options = list(socket_options) if socket_options is not None else None
-
-        async def attempt(address: str) -> httpcore.AsyncNetworkStream:
-            return await self._inner.connect_tcp(
-                address, port, timeout=timeout, local_address=local_address, socket_options=options
-            )
-
-        async def discard(stream: httpcore.AsyncNetworkStream) -> None:
-            await stream.aclose()
-
-        return await first_to_connect(addresses, attempt, discard)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        return await self._inner.connect_unix_socket(path, timeout=timeout, socket_options=socket_options)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+@functools.cache
+def shared_ssl_context(trust_env: bool = True) -> ssl.SSLContext:
+    """The verifying TLS context of every guarded client, made once: loading the CA bundle is the slow part of
+    making a client, and the window makes one client per server (an ``SSLContext`` may be shared between connections
+    and clients)."""
+    return httpx.create_ssl_context(trust_env=trust_env)
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport, its connections opened by a :class:`GuardedBackend`.
+def prepare_first_connection(trust_env: bool = True) -> ssl.SSLContext:
+    """Make ahead what a process's first connection to an ``https`` server would stop for, for a thread beside other
+    waits (the bridge runs it while the account's token is read over D-Bus): the verifying TLS context
+    (:func:`shared_ssl_context`; OpenSSL parses the CA bundle without holding the GIL)."""
+    return shared_ssl_context(trust_env)
 
-    httpx has no parameter for the network backend: the connection pool is built here with the arguments httpx
-    gives it, plus the backend (``_pool`` is all :class:`httpx.AsyncHTTPTransport` uses).
-    """
 
-    def __init__(self, backend: GuardedBackend, *, ssl_context: ssl.SSLContext, limits: httpx.Limits = LIMITS) -> None:
-        super().__init__(verify=ssl_context, limits=limits)
-        self.backend = backend
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
-        )
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return await super().handle_async_request(request)
-        except AddressRefused as exc:
-            raise exc.at(str(request.url)) from None
+def tls_context(verify: ssl.SSLContext | bool = True, trust_env: bool = True) -> ssl.SSLContext:
+    """The TLS context of a guarded client: the shared verifying one, or one made for ``verify``."""
+    return (
+        shared_ssl_context(trust_env)
+        if verify is True
+        else httpx.create_ssl_context(verify=verify, trust_env=trust_env)
+    )
 
 
 class _CheckedProxy(httpx.AsyncBaseTransport):
     """A proxy's transport: the target's own resolution is checked before the request goes to the proxy."""
 
-    def __init__(self, backend: GuardedBackend, proxied: httpx.AsyncBaseTransport) -> None:
+    def __init__(self, backend: AddressGuard, proxied: httpx.AsyncBaseTransport) -> None:
         self._backend = backend
         self._proxied = proxied
 
@@ -335,7 +280,7 @@ class _CheckedProxy(httpx.AsyncBaseTransport):
         timeout = request.extensions.get("timeout", {}).get("connect")
         try:
             if not await self._backend.local_allowed(timeout):
-                await self._backend.checked(*_host_port(request.url), timeout)
+                await self._backend.checked(*host_port(request.url), timeout)
         except AddressRefused as exc:
             raise exc.at(str(request.url)) from None
         except (TimeoutError, Unresolvable):
@@ -348,36 +293,13 @@ class _CheckedProxy(httpx.AsyncBaseTransport):
         await self._proxied.aclose()
 
 
-@functools.cache
-def shared_ssl_context(trust_env: bool = True) -> ssl.SSLContext:
-    """The verifying TLS context of every guarded client, made once: loading the CA bundle is the slow part of
-    making a client, and the window makes one client per server (an ``SSLContext`` may be shared between connections
-    and clients)."""
-    return httpx.create_ssl_context(trust_env=trust_env)
-
-
-def prepare_first_connection(trust_env: bool = True) -> ssl.SSLContext:
-    """Make ahead what a process's first connection would stop for, for a thread beside other waits (the bridge
-    runs it while the account's token is read over D-Bus): the verifying TLS context (:func:`shared_ssl_context`)
-    and the parts of ``anyio`` that load only at the first connect (its socket layer and its asyncio backend, ~20 ms
-    here). Importing is safe from a thread; what is loaded here is loaded once for the process."""
-    context = shared_ssl_context(trust_env)
-    _ = anyio.connect_tcp  # anyio loads its socket layer lazily, at the first use of a name from it
-    importlib.import_module("anyio._backends._asyncio")  # as anyio's get_async_backend("asyncio") would
-    return context
-
-
-def tls_context(verify: ssl.SSLContext | bool = True, trust_env: bool = True) -> ssl.SSLContext:
-    """The TLS context of a guarded client: the shared verifying one, or one made for ``verify``."""
-    return (
-        shared_ssl_context(trust_env)
-        if verify is True
-        else httpx.create_ssl_context(verify=verify, trust_env=trust_env)
-    )
+def proxied(trust_env: bool = True) -> bool:
+    """Does the environment name a proxy (``HTTPS_PROXY`` ...) a client that trusts it would use?"""
+    return trust_env and bool(get_environment_proxies())
 
 
 def proxy_mounts(
-    backend: GuardedBackend, ssl_context: ssl.SSLContext, *, limits: httpx.Limits = LIMITS
+    backend: AddressGuard, ssl_context: ssl.SSLContext, *, limits: httpx.Limits = LIMITS
 ) -> dict[str, httpx.AsyncBaseTransport | None]:
     """The environment's proxies as httpx would mount them, each checked first (``mounts`` of a guarded client)."""
     mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
@@ -385,20 +307,3 @@ def proxy_mounts(
         proxied = httpx.AsyncHTTPTransport(verify=ssl_context, limits=limits, proxy=proxy) if proxy else None
         mounts[pattern] = None if proxied is None else _CheckedProxy(backend, proxied)
     return mounts
-
-
-def guarded_transports(
-    policy: AddressPolicy,
-    *,
-    verify: ssl.SSLContext | bool = True,
-    trust_env: bool = True,
-    limits: httpx.Limits = LIMITS,
-) -> tuple[GuardedTransport, dict[str, httpx.AsyncBaseTransport | None]]:
-    """The ``transport`` and ``mounts`` of an ``httpx.AsyncClient`` that follows ``policy``.
-
-    The mounts are the environment's proxies (when ``trust_env``), as httpx would mount them, each checked first.
-    """
-    ssl_context = tls_context(verify, trust_env)
-    backend = GuardedBackend(policy)
-    mounts = proxy_mounts(backend, ssl_context, limits=limits) if trust_env else {}
-    return GuardedTransport(backend, ssl_context=ssl_context, limits=limits), mounts

@@ -26,8 +26,9 @@ from cryptography.x509.oid import NameOID
 from desktop_app.errors import ProtocolViolation
 from desktop_app.oauth.challenge import BearerChallenge
 from desktop_app.oauth.discovery import fetch_authorization_server_metadata, fetch_protected_resource_metadata
+from desktop_app.oauth.guarded_httpcore import GuardedBackend, GuardedTransport
 from desktop_app.oauth.http import new_client
-from desktop_app.oauth.netpolicy import AddressPolicy, AddressRefused, GuardedBackend, GuardedTransport, Resolver
+from desktop_app.oauth.netpolicy import AddressPolicy, AddressRefused, Resolver
 from desktop_app.oauth.registration import ClientRegistration
 from desktop_app.oauth.tokens import TokenSet, refresh_tokens
 from desktop_app.oauth.trace import Trace

@@ -23,8 +23,9 @@ from desktop_app.content_coding import STEP, CodingError, Decoder, decoder_for
 from desktop_app.errors import NetworkError, ProtocolViolation
 from desktop_app.mcp import McpClient
 from desktop_app.mcp.errors import McpProtocolError
+from desktop_app.oauth.guarded_httpcore import GuardedBackend
 from desktop_app.oauth.http import new_client, request_json
-from desktop_app.oauth.netpolicy import AddressPolicy, AddressRefused, GuardedBackend, address_kind
+from desktop_app.oauth.netpolicy import AddressPolicy, AddressRefused, address_kind
 
 MiB = 1024 * 1024
 PUBLIC = "93.184.215.14"
