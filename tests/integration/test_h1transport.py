@@ -1,0 +1,381 @@
+"""The bridge's HTTP/1.1 transport (``desktop_app.oauth.h1transport``) against real servers on 127.0.0.1.
+
+What is proven, each over real sockets with a server scripted byte for byte:
+
+- keep-alive: a connection whose answer was read to its end is used again; one closed half read, answered with
+  ``Connection: close``, closed or reset by the server while idle, past its expiry, or holding bytes nobody asked for
+  is not; no more idle connections are kept than the limit, and closing the client closes them.
+
+Every packet these tests send goes to 127.0.0.1 (a name that reaches the system resolver fails the test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+import ssl
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import httpx
+import pytest
+
+from desktop_app.oauth import h1transport
+from desktop_app.oauth.h1transport import lean_client
+
+#: A global address that only ever appears in a resolver's answer here: nothing connects to it.
+PUBLIC = "93.184.216.34"
+TIMEOUT = httpx.Timeout(5.0)
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy from the environment would take the requests elsewhere (and keep httpx's own transport)."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def no_name_leaves_this_computer(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The system resolver takes address literals only: a name that reached it (instead of the test's resolver
+    seam) would be a DNS query to the network, so it fails the test instead."""
+    asked: list[str] = []
+    real = socket.getaddrinfo
+
+    def literals_only(host: bytes | str | None, *args: object, **kwargs: object) -> object:
+        name = host.decode() if isinstance(host, bytes) else host
+        try:
+            ipaddress.ip_address(name or "")
+        except ValueError:
+            asked.append(str(name))
+            raise socket.gaierror(socket.EAI_NONAME, f"{name}: not resolved by the system in these tests") from None
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", literals_only)
+    yield
+    assert asked == [], f"names sent to the system resolver: {asked}"
+
+
+# -- a keep-alive server, scripted byte for byte ---------------------------------------------------------------
+
+
+@dataclass
+class Link:
+    """One connection the server accepted: the requests asked on it, and who ended it."""
+
+    number: int
+    writer: asyncio.StreamWriter
+    paths: list[str] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    #: The client hung up (the server read the end of the connection, or a reset).
+    client_closed: bool = False
+    #: The server hung up (a script said so, or a test).
+    server_closed: bool = False
+
+    def send(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    async def hang_up(self, *, reset: bool = False) -> None:
+        """Close this connection from the server's side: a FIN, or a RST (``reset``)."""
+        self.server_closed = True
+        if reset:
+            sock = self.writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.writer.transport.abort()
+        else:
+            self.writer.close()
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await self.writer.wait_closed()
+
+
+#: What the server does with a request: bytes are written as they are (and the connection waits for the next
+#: request); a function writes what it likes and says whether the connection stays open.
+Script = bytes | Callable[[Link], Awaitable[bool]]
+
+
+class Server:
+    """An HTTP/1.1 server on 127.0.0.1 that keeps every connection open for the next request unless a script
+    hangs up, and records each connection (:class:`Link`). An unknown path is a 404 that keeps the connection."""
+
+    def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
+        self.host = "127.0.0.1"
+        self.routes: dict[str, Script] = {}
+        self.links: list[Link] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def url(self, path: str = "/", *, host: str | None = None) -> str:
+        return f"{'https' if self.tls else 'http'}://{host or self.host}:{self.port}{path}"
+
+    @property
+    def paths(self) -> list[tuple[int, str]]:
+        """Every request in the order it arrived, as (connection number, path)."""
+        return [(link.number, path) for link in self.links for path in link.paths]
+
+    async def __aenter__(self) -> Server:
+        self._server = await asyncio.start_server(self._serve, self.host, 0, ssl=self.tls)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        link = Link(len(self.links) + 1, writer)
+        self.links.append(link)
+        try:
+            while True:
+                request = await reader.readuntil(b"\r\n\r\n")
+                lines = request.decode("latin-1").split("\r\n")
+                target = lines[0].split(" ", 2)[1]
+                headers = {}
+                for line in filter(None, lines[1:]):
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                length = int(headers.get("content-length", "0"))
+                link.headers.append(headers)
+                link.bodies.append(await reader.readexactly(length) if length else b"")
+                link.paths.append(target)
+                script = self.routes.get(target, answer(b"not here", status="404 Not Found"))
+                if isinstance(script, bytes):
+                    writer.write(script)
+                    await writer.drain()
+                elif not await script(link):
+                    await link.hang_up()
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            link.client_closed = not link.server_closed
+        except asyncio.CancelledError:
+            pass  # the server stops; asyncio's stream callback would log a cancelled handler as an error
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                await writer.wait_closed()
+
+
+def head(status: str, headers: Iterable[str]) -> bytes:
+    return "".join(f"{line}\r\n" for line in (f"HTTP/1.1 {status}", *headers, "")).encode()
+
+
+def answer(body: bytes = b"ok", *headers: str, status: str = "200 OK") -> bytes:
+    """A whole answer with a ``Content-Length``."""
+    return head(status, [f"Content-Length: {len(body)}", *headers]) + body
+
+
+def chunked(*chunks: bytes, headers: Iterable[str] = ()) -> bytes:
+    """A whole answer in ``Transfer-Encoding: chunked``."""
+    out = head("200 OK", ["Transfer-Encoding: chunked", *headers])
+    for chunk in chunks:
+        out += b"%x\r\n%s\r\n" % (len(chunk), chunk)
+    return out + b"0\r\n\r\n"
+
+
+def then_hang_up(data: bytes) -> Callable[[Link], Awaitable[bool]]:
+    """A script that writes ``data``, then closes the connection."""
+
+    async def script(link: Link) -> bool:
+        link.send(data)
+        await link.writer.drain()
+        return False
+
+    return script
+
+
+async def eventually(condition: Callable[[], bool], within: float = 2.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + within
+    while not condition():
+        assert loop.time() < end, "the condition did not come true in time"
+        await asyncio.sleep(0.005)
+
+
+async def settle() -> None:
+    """Time for the client's event loop to read what the server just sent (or that it closed)."""
+    await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def client_of(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    """``lean_client`` for a person's server that is ``server`` itself."""
+    async with lean_client(server.url("/mcp"), timeout=TIMEOUT) as client:
+        yield client
+
+
+async def raw_into(response: httpx.Response, received: list[bytes]) -> None:
+    """Read ``response``'s raw body into ``received`` (what came before a failure stays there)."""
+    async for chunk in response.aiter_raw():
+        received.append(chunk)
+
+
+async def read_raw(client: httpx.AsyncClient, url: str) -> tuple[httpx.Response, bytes]:
+    """As the bridge reads: sent streamed, read with ``aiter_raw``, closed."""
+    response = await client.send(client.build_request("GET", url), stream=True)
+    try:
+        return response, b"".join([chunk async for chunk in response.aiter_raw()])
+    finally:
+        await response.aclose()
+
+
+# -- keep-alive --------------------------------------------------------------------------------------------
+
+
+async def test_requests_in_turn_share_one_connection() -> None:
+    async with Server() as server, client_of(server) as client:
+        server.routes["/a"] = answer(b"first")
+        server.routes["/b"] = answer(b"second")
+        first = await client.get(server.url("/a"))
+        second = await client.post(server.url("/b"), content=b'{"jsonrpc": "2.0"}')
+        _, third = await read_raw(client, server.url("/a"))
+    assert (first.content, second.content, third) == (b"first", b"second", b"first")
+    assert server.paths == [(1, "/a"), (1, "/b"), (1, "/a")]
+    assert server.links[0].bodies == [b"", b'{"jsonrpc": "2.0"}', b""]
+
+
+async def test_a_response_closed_before_its_end_takes_its_connection_with_it() -> None:
+    """Half of a 10-byte body read, then the response closed: that connection is closed (the server sees it), the
+    next request opens a new one."""
+    async with Server() as server, client_of(server) as client:
+        server.routes["/half"] = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"
+        server.routes["/ok"] = answer()
+        response = await client.send(client.build_request("GET", server.url("/half")), stream=True)
+        async for chunk in response.aiter_raw():
+            assert chunk == b"hello"
+            break
+        await response.aclose()
+        await eventually(lambda: server.links[0].client_closed)
+        assert (await client.get(server.url("/ok"))).content == b"ok"
+    assert server.paths == [(1, "/half"), (2, "/ok")]
+
+
+async def test_a_response_closed_unread_takes_its_connection_with_it_even_when_its_body_had_arrived() -> None:
+    async with Server() as server, client_of(server) as client:
+        server.routes["/ok"] = answer()
+        response = await client.send(client.build_request("GET", server.url("/ok")), stream=True)
+        await settle()
+        await response.aclose()
+        assert (await client.get(server.url("/ok"))).content == b"ok"
+    assert server.paths == [(1, "/ok"), (2, "/ok")]
+
+
+async def test_connection_close_from_the_server_means_a_new_connection_next_time() -> None:
+    """The server says ``Connection: close`` but keeps its end open: the client closes it and does not reuse it."""
+    async with Server() as server, client_of(server) as client:
+        server.routes["/last"] = answer(b"bye", "Connection: close")
+        server.routes["/ok"] = answer()
+        assert (await client.get(server.url("/last"))).content == b"bye"
+        await eventually(lambda: server.links[0].client_closed)
+        assert (await client.get(server.url("/ok"))).content == b"ok"
+    assert server.paths == [(1, "/last"), (2, "/ok")]
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+async def test_an_idle_connection_the_server_ended_is_replaced_without_an_error(reset: bool) -> None:
+    async with Server() as server, client_of(server) as client:
+        server.routes["/ok"] = answer()
+        await client.get(server.url("/ok"))
+        await server.links[0].hang_up(reset=reset)
+        await settle()
+        assert (await client.get(server.url("/ok"))).content == b"ok"
+    assert server.paths == [(1, "/ok"), (2, "/ok")]
+
+
+async def test_an_idle_connection_past_its_keepalive_expiry_is_closed_and_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(h1transport, "KEEPALIVE_EXPIRY", 0.05)
+    async with Server() as server, client_of(server) as client:
+        server.routes["/ok"] = answer()
+        await client.get(server.url("/ok"))
+        await asyncio.sleep(0.1)
+        await client.get(server.url("/ok"))
+        await eventually(lambda: server.links[0].client_closed)
+    assert server.paths == [(1, "/ok"), (2, "/ok")]
+
+
+async def test_no_more_idle_connections_are_kept_than_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(h1transport, "MAX_IDLE", 1)
+    both = asyncio.Barrier(2)
+
+    async def together(link: Link) -> bool:
+        await both.wait()
+        link.send(answer())
+        return True
+
+    async with Server() as server, client_of(server) as client:
+        server.routes["/together"] = together
+        server.routes["/ok"] = answer()
+        await asyncio.gather(client.get(server.url("/together")), client.get(server.url("/together")))
+        await eventually(lambda: sum(link.client_closed for link in server.links) == 1)
+        kept = next(link for link in server.links if not link.client_closed)
+        await client.get(server.url("/ok"))
+        await client.get(server.url("/ok"))
+    assert len(server.links) == 2
+    assert kept.paths == ["/together", "/ok", "/ok"]
+
+
+async def test_closing_the_client_closes_its_idle_connections() -> None:
+    both = asyncio.Barrier(2)
+
+    async def together(link: Link) -> bool:
+        await both.wait()
+        link.send(answer())
+        return True
+
+    async with Server() as server:
+        server.routes["/together"] = together
+        client = lean_client(server.url("/mcp"), timeout=TIMEOUT)
+        await asyncio.gather(client.get(server.url("/together")), client.get(server.url("/together")))
+        await settle()
+        assert [link.client_closed for link in server.links] == [False, False]
+        await client.aclose()
+        await eventually(lambda: all(link.client_closed for link in server.links))
+    assert len(server.links) == 2
+
+
+# -- bytes nobody asked for ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("unasked", "hang_up"),
+    [
+        (answer(b"", "Connection: close", status="408 Request Timeout"), True),
+        (answer(b"", "Connection: close", status="408 Request Timeout"), False),
+        (b"garbage\r\n\r\n", False),
+    ],
+    ids=["408-then-close", "408-kept-open", "garbage"],
+)
+async def test_bytes_a_server_sends_while_the_connection_is_idle_are_not_the_next_answer(
+    unasked: bytes, hang_up: bool
+) -> None:
+    async with Server() as server, client_of(server) as client:
+        server.routes["/ok"] = answer()
+        await client.get(server.url("/ok"))
+        server.links[0].send(unasked)
+        if hang_up:
+            await server.links[0].hang_up()
+        await settle()
+        second = await client.get(server.url("/ok"))
+        assert (second.status_code, second.content) == (200, b"ok")
+        await eventually(lambda: server.links[0].client_closed or server.links[0].server_closed)
+    assert server.paths == [(1, "/ok"), (2, "/ok")]
