@@ -4,7 +4,9 @@ What is proven, each over real sockets with a server scripted byte for byte:
 
 - keep-alive: a connection whose answer was read to its end is used again; one closed half read, answered with
   ``Connection: close``, closed or reset by the server while idle, past its expiry, or holding bytes nobody asked for
-  is not; no more idle connections are kept than the limit, and closing the client closes them.
+  is not; no more idle connections are kept than the limit, and closing the client closes them;
+- bodies framed by ``Content-Length``, by chunks or by the connection's end arrive intact (1 MB too), informational
+  answers (100, 103) are skipped.
 
 Every packet these tests send goes to 127.0.0.1 (a name that reaches the system resolver fails the test).
 """
@@ -13,17 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import ipaddress
 import socket
 import ssl
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from types import TracebackType
 
 import httpx
 import pytest
 
+from desktop_app.appinfo import USER_AGENT
+from desktop_app.content_coding import decoded
 from desktop_app.oauth import h1transport
 from desktop_app.oauth.h1transport import lean_client
 
@@ -379,3 +385,102 @@ async def test_bytes_a_server_sends_while_the_connection_is_idle_are_not_the_nex
         assert (second.status_code, second.content) == (200, b"ok")
         await eventually(lambda: server.links[0].client_closed or server.links[0].server_closed)
     assert server.paths == [(1, "/ok"), (2, "/ok")]
+
+
+# -- bodies ------------------------------------------------------------------------------------------------
+
+MEGABYTE = bytes(range(256)) * 4096
+
+
+def pieces(body: bytes, size: int) -> Iterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+@pytest.mark.parametrize(
+    ("script", "body"),
+    [
+        (answer(b""), b""),
+        (answer(b'{"jsonrpc": "2.0", "id": 1, "result": {}}'), b'{"jsonrpc": "2.0", "id": 1, "result": {}}'),
+        (chunked(b"hello", b" ", b"world"), b"hello world"),
+        (answer(MEGABYTE), MEGABYTE),
+        (chunked(*pieces(MEGABYTE, 70_001)), MEGABYTE),
+    ],
+    ids=["empty", "content-length", "chunked", "1MB-content-length", "1MB-chunked"],
+)
+async def test_bodies_arrive_intact_and_the_connection_is_used_again(script: bytes, body: bytes) -> None:
+    async with Server() as server, client_of(server) as client:
+        server.routes["/body"] = script
+        response, raw = await read_raw(client, server.url("/body"))
+        assert response.status_code == 200
+        assert raw == body
+        assert (await client.get(server.url("/body"))).content == body
+    assert server.paths == [(1, "/body"), (1, "/body")]
+
+
+async def test_a_body_dripped_in_pieces_arrives_intact() -> None:
+    async def drip(link: Link) -> bool:
+        for part in (b"HTTP/1.1 200 OK\r\nTransfer-", b"Encoding: chunked\r\n\r\n5\r\nhel", b"lo\r\n0\r\n", b"\r\n"):
+            link.send(part)
+            await link.writer.drain()
+            await asyncio.sleep(0.01)
+        return True
+
+    async with Server() as server, client_of(server) as client:
+        server.routes["/drip"] = drip
+        assert (await client.get(server.url("/drip"))).content == b"hello"
+        assert (await client.get(server.url("/drip"))).content == b"hello"
+    assert server.paths == [(1, "/drip"), (1, "/drip")]
+
+
+async def test_a_body_that_ends_with_the_connection_arrives_and_its_connection_is_not_reused() -> None:
+    async with Server() as server, client_of(server) as client:
+        server.routes["/till-close"] = then_hang_up(b"HTTP/1.1 200 OK\r\n\r\nall of it")
+        server.routes["/ok"] = answer()
+        assert (await read_raw(client, server.url("/till-close")))[1] == b"all of it"
+        assert (await client.get(server.url("/ok"))).content == b"ok"
+    assert server.paths == [(1, "/till-close"), (2, "/ok")]
+
+
+async def test_a_gzip_body_is_decoded_as_the_bridge_reads_it() -> None:
+    """``client.send(stream=True)`` read through ``content_coding.decoded``, with the app's headers sent."""
+    document = b'{"jsonrpc": "2.0", "id": 7, "result": {"tools": []}}' * 200
+    async with Server() as server, client_of(server) as client:
+        server.routes["/mcp"] = chunked(*pieces(gzip.compress(document), 100), headers=["Content-Encoding: gzip"])
+        response = await client.send(client.build_request("POST", server.url("/mcp"), content=b"{}"), stream=True)
+        try:
+            async with aclosing(decoded(response)) as body:
+                assert b"".join([piece async for piece in body]) == document
+        finally:
+            await response.aclose()
+    seen = server.links[0]
+    assert seen.bodies == [b"{}"]
+    assert seen.headers[0]["accept-encoding"] == "gzip, deflate"
+    assert seen.headers[0]["user-agent"] == USER_AGENT
+    assert seen.headers[0]["host"] == f"127.0.0.1:{server.port}"
+
+
+@pytest.mark.parametrize("dripped", [False, True], ids=["together", "dripped"])
+async def test_informational_answers_before_the_real_one_are_skipped(dripped: bool) -> None:
+    parts = [
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
+        answer(b"the answer", "Content-Type: text/plain"),
+    ]
+
+    async def informational(link: Link) -> bool:
+        for part in parts if dripped else [b"".join(parts)]:
+            link.send(part)
+            await link.writer.drain()
+            await asyncio.sleep(0.02 if dripped else 0)
+        return True
+
+    async with Server() as server, client_of(server) as client:
+        server.routes["/hints"] = informational
+        server.routes["/ok"] = answer()
+        response = await client.get(server.url("/hints"))
+        assert (response.status_code, response.content) == (200, b"the answer")
+        assert "link" not in response.headers
+        assert response.headers["content-type"] == "text/plain"
+        assert (await client.get(server.url("/ok"))).content == b"ok"
+    assert server.paths == [(1, "/hints"), (1, "/ok")]
