@@ -6,7 +6,12 @@ What is proven, each over real sockets with a server scripted byte for byte:
   ``Connection: close``, closed or reset by the server while idle, past its expiry, or holding bytes nobody asked for
   is not; no more idle connections are kept than the limit, and closing the client closes them;
 - bodies framed by ``Content-Length``, by chunks or by the connection's end arrive intact (1 MB too), informational
-  answers (100, 103) are skipped.
+  answers (100, 103) are skipped;
+- failures are httpx's exception types, which ``desktop_app.exchange`` words as before: nothing answered, closed
+  before an answer, a timeout, a cut-off body, garbage for a status line, every connection busy; however an
+  exchange ends, its place in the pool is given back;
+- a request cancelled while waiting or reading leaves no broken connection behind; concurrent requests each get a
+  connection, then share the idle ones.
 
 Every packet these tests send goes to 127.0.0.1 (a name that reaches the system resolver fails the test).
 """
@@ -30,6 +35,8 @@ import pytest
 
 from desktop_app.appinfo import USER_AGENT
 from desktop_app.content_coding import decoded
+from desktop_app.errors import NetworkError
+from desktop_app.exchange import Asked, network_errors, read_capped
 from desktop_app.oauth import h1transport
 from desktop_app.oauth.h1transport import lean_client
 
@@ -484,3 +491,238 @@ async def test_informational_answers_before_the_real_one_are_skipped(dripped: bo
         assert response.headers["content-type"] == "text/plain"
         assert (await client.get(server.url("/ok"))).content == b"ok"
     assert server.paths == [(1, "/hints"), (1, "/ok")]
+
+
+# -- failures, as httpx's exceptions and in the app's words -----------------------------------------------------
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (it was bound a moment ago, and closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_a_closed_port_is_a_connect_error_nothing_answered_there() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/mcp"
+    async with lean_client(url, timeout=TIMEOUT) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get(url)
+        with pytest.raises(NetworkError) as caught:
+            async with network_errors(Asked(url, request="tools/list")):
+                await client.get(url)
+    assert caught.value.code == "network"
+    assert caught.value.message == (
+        f"Could not reach {url} (tools/list): "
+        "nothing answered there (the connection was refused or the host was not found)."
+    )
+
+
+async def test_a_server_that_hangs_up_without_answering_closed_before_an_answer() -> None:
+    async with Server() as server, client_of(server) as client:
+        server.routes["/silent"] = then_hang_up(b"")
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get(server.url("/silent"))
+        with pytest.raises(NetworkError) as caught:
+            async with network_errors(Asked(server.url("/silent"))):
+                await client.get(server.url("/silent"))
+    assert caught.value.code == "network"
+    assert caught.value.message.endswith(": the connection was closed before an answer arrived.")
+
+
+async def test_a_server_that_never_answers_is_a_read_timeout_and_its_connection_is_dropped() -> None:
+    async with Server() as server:
+        server.routes["/never"] = b""  # the request is read, nothing is written
+        server.routes["/ok"] = answer()
+        async with lean_client(server.url("/mcp"), timeout=httpx.Timeout(5.0, read=0.2)) as client:
+            with pytest.raises(httpx.ReadTimeout):
+                await client.get(server.url("/never"))
+            with pytest.raises(NetworkError) as caught:
+                async with network_errors(Asked(server.url("/never"))):
+                    await client.get(server.url("/never"))
+            await eventually(lambda: server.links[0].client_closed and server.links[1].client_closed)
+            assert (await client.get(server.url("/ok"))).content == b"ok"
+    assert caught.value.code == "timeout"
+    assert server.paths == [(1, "/never"), (2, "/never"), (3, "/ok")]
+
+
+async def test_a_body_that_stops_coming_is_a_read_timeout_while_reading() -> None:
+    async with Server() as server:
+        server.routes["/stalls"] = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"
+        async with lean_client(server.url("/mcp"), timeout=httpx.Timeout(5.0, read=0.2)) as client:
+            response = await client.send(client.build_request("GET", server.url("/stalls")), stream=True)
+            with pytest.raises(NetworkError) as caught:
+                await read_capped(response, Asked(server.url("/stalls")), limit=100)
+            await response.aclose()
+    assert caught.value.code == "timeout"
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this much",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n64\r\nonly this much",
+    ],
+    ids=["content-length", "chunked"],
+)
+async def test_a_body_cut_off_midway_fails_while_reading(cut: bytes) -> None:
+    async with Server() as server, client_of(server) as client:
+        server.routes["/cut"] = then_hang_up(cut)
+        server.routes["/ok"] = answer()
+        response = await client.send(client.build_request("GET", server.url("/cut")), stream=True)
+        assert response.status_code == 200
+        received: list[bytes] = []
+        with pytest.raises(httpx.RemoteProtocolError):
+            await raw_into(response, received)
+        await response.aclose()
+        assert b"".join(received) == b"only this much"
+        response = await client.send(client.build_request("GET", server.url("/cut")), stream=True)
+        with pytest.raises(NetworkError) as caught:
+            await read_capped(response, Asked(server.url("/cut"), request="tools/call"), limit=1000)
+        await response.aclose()
+        assert (await client.get(server.url("/ok"))).content == b"ok"
+    assert caught.value.code == "network"
+    assert caught.value.message == (
+        f"Reading {server.url('/cut')} (tools/call) failed: the connection was closed before an answer arrived."
+    )
+    assert server.paths == [(1, "/cut"), (2, "/cut"), (3, "/ok")]
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"SSH-2.0-OpenSSH_9.6\r\n\r\n", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" * 8, b"HTTP/1.1 2000 OK\r\n\r\n"],
+    ids=["ssh", "tls", "bad-status"],
+)
+async def test_garbage_instead_of_a_status_line_is_an_httpx_error_in_words(garbage: bytes) -> None:
+    async with Server() as server, client_of(server) as client:
+        server.routes["/garbage"] = then_hang_up(garbage)
+        server.routes["/ok"] = answer()
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get(server.url("/garbage"))
+        with pytest.raises(NetworkError) as caught:
+            async with network_errors(Asked(server.url("/garbage"))):
+                await client.get(server.url("/garbage"))
+        assert (await client.get(server.url("/ok"))).content == b"ok"
+    assert caught.value.code == "network"
+
+
+async def test_every_connection_busy_is_a_pool_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(h1transport, "MAX_CONNECTIONS", 1)
+    async with Server() as server:
+        server.routes["/never"] = b""
+        async with lean_client(server.url("/mcp"), timeout=httpx.Timeout(5.0, pool=0.1)) as client:
+            waiting = asyncio.ensure_future(client.get(server.url("/never")))
+            await eventually(lambda: server.paths == [(1, "/never")])
+            with pytest.raises(NetworkError) as caught:
+                async with network_errors(Asked(server.url("/never"))):
+                    await client.get(server.url("/never"))
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+    assert caught.value.code == "timeout"
+
+
+async def test_every_way_an_exchange_ends_gives_its_place_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With room for one connection only, each request must find the place the one before it left."""
+    monkeypatch.setattr(h1transport, "MAX_CONNECTIONS", 1)
+    async with Server() as server:
+        server.routes["/ok"] = answer()
+        server.routes["/half"] = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"
+        server.routes["/cut"] = then_hang_up(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+        server.routes["/silent"] = then_hang_up(b"")
+        server.routes["/never"] = b""
+        timeout = httpx.Timeout(5.0, read=0.1, pool=0.2)
+        async with lean_client(server.url("/mcp"), timeout=timeout) as client:
+            await client.get(server.url("/ok"))  # read to its end
+            await read_raw(client, server.url("/ok"))  # streamed to its end
+            response = await client.send(client.build_request("GET", server.url("/half")), stream=True)
+            await response.aclose()  # closed unread
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get(server.url("/cut"))  # broken body
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get(server.url("/silent"))  # no answer
+            with pytest.raises(httpx.ReadTimeout):
+                await client.get(server.url("/never"))  # too late
+            with pytest.raises(httpx.ReadTimeout):
+                await client.get(server.url("/half"))  # body too late
+            assert (await client.get(server.url("/ok"))).content == b"ok"
+
+
+# -- cancellation and concurrency ----------------------------------------------------------------------------
+
+
+async def test_a_request_cancelled_while_waiting_for_its_answer_leaves_no_broken_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cancelled before the answer came: its connection is closed (the answer, arriving later, would be the next
+    request's otherwise) and its place given back (with room for one connection only, the next request gets it)."""
+    monkeypatch.setattr(h1transport, "MAX_CONNECTIONS", 1)
+    released = asyncio.Event()
+
+    async def late(link: Link) -> bool:
+        await released.wait()
+        link.send(answer(b"too late"))
+        return True
+
+    async with Server() as server, client_of(server) as client:
+        server.routes["/late"] = late
+        server.routes["/ok"] = answer()
+        for attempt in range(1, 4):
+            waiting = asyncio.ensure_future(client.get(server.url("/late")))
+            await eventually(
+                lambda attempt=attempt: len(server.links) == attempt and server.links[-1].paths == ["/late"]
+            )
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+        released.set()
+        await eventually(lambda: all(link.client_closed for link in server.links))
+        async with asyncio.timeout(1):
+            response = await client.get(server.url("/ok"), timeout=httpx.Timeout(5.0, pool=0.2))
+        assert response.content == b"ok"
+    assert server.paths == [(1, "/late"), (2, "/late"), (3, "/late"), (4, "/ok")]
+
+
+async def test_a_request_cancelled_while_reading_its_body_closes_its_connection() -> None:
+    async with Server() as server, client_of(server) as client:
+        server.routes["/half"] = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"
+        server.routes["/ok"] = answer()
+        started = asyncio.Event()
+
+        async def bridge_read() -> None:
+            response = await client.send(client.build_request("GET", server.url("/half")), stream=True)
+            try:
+                async for _ in response.aiter_raw():
+                    started.set()
+            finally:
+                await response.aclose()
+
+        reading = asyncio.ensure_future(bridge_read())
+        await started.wait()
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        await eventually(lambda: server.links[0].client_closed)
+        assert (await client.get(server.url("/ok"))).content == b"ok"
+    assert server.paths == [(1, "/half"), (2, "/ok")]
+
+
+async def test_eight_requests_at_once_get_eight_connections_which_are_then_used_again() -> None:
+    """The server answers none of them until all eight are in (so each had to have a connection of its own); a
+    second round of eight uses the idle ones."""
+    everyone = asyncio.Barrier(8)
+
+    async def together(link: Link) -> bool:
+        await everyone.wait()
+        link.send(answer(f"link {link.number}".encode()))
+        return True
+
+    async with Server() as server, client_of(server) as client:
+        server.routes["/together"] = together
+        async with asyncio.timeout(3):
+            first = await asyncio.gather(*(client.get(server.url("/together")) for _ in range(8)))
+            second = await asyncio.gather(*(client.get(server.url("/together")) for _ in range(8)))
+        assert sorted(r.content for r in first) == sorted(f"link {n}".encode() for n in range(1, 9))
+        assert sorted(r.content for r in second) == sorted(r.content for r in first)
+    assert len(server.links) == 8
+    assert all(link.paths == ["/together", "/together"] for link in server.links)
