@@ -11,9 +11,15 @@ What is proven, each over real sockets with a server scripted byte for byte:
   before an answer, a timeout, a cut-off body, garbage for a status line, every connection busy; however an
   exchange ends, its place in the pool is given back;
 - a request cancelled while waiting or reading leaves no broken connection behind; concurrent requests each get a
-  connection, then share the idle ones.
+  connection, then share the idle ones;
+- the address policy: a public server's client never connects to this computer (refused before connecting, with
+  ``AddressRefused``, not a network error); a server on this computer is reached;
+- TLS: the default context refuses an unknown certificate in words about the secure connection; a context that
+  trusts it connects, with the URL's host for SNI and the name check.
 
-Every packet these tests send goes to 127.0.0.1 (a name that reaches the system resolver fails the test).
+Names resolve through the resolver seam (``lean_client(resolve=...)``): every packet these tests send goes to
+127.0.0.1 (a name that reaches the system resolver fails the test); the global address below only ever appears in
+a resolver's answer.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 import httpx
@@ -38,7 +45,9 @@ from desktop_app.content_coding import decoded
 from desktop_app.errors import NetworkError
 from desktop_app.exchange import Asked, network_errors, read_capped
 from desktop_app.oauth import h1transport
-from desktop_app.oauth.h1transport import lean_client
+from desktop_app.oauth.h1transport import LeanTransport, lean_client
+from desktop_app.oauth.netpolicy import AddressGuard, AddressPolicy, AddressRefused
+from tests.integration.test_address_policy import certificates, resolver
 
 #: A global address that only ever appears in a resolver's answer here: nothing connects to it.
 PUBLIC = "93.184.216.34"
@@ -726,3 +735,98 @@ async def test_eight_requests_at_once_get_eight_connections_which_are_then_used_
         assert sorted(r.content for r in second) == sorted(r.content for r in first)
     assert len(server.links) == 8
     assert all(link.paths == ["/together", "/together"] for link in server.links)
+
+
+# -- the address policy ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "sneaky.example", "[::1]"])
+async def test_a_public_server_s_client_never_connects_to_this_computer(host: str) -> None:
+    """mcp.example.com resolves (through the seam only) to a global address: a URL whose host is, or resolves to, a
+    loopback address is refused before connecting, with ``AddressRefused`` naming it (not a network error)."""
+    resolve = resolver({"mcp.example.com": [PUBLIC], "sneaky.example": ["127.0.0.1"]})
+    async with Server() as server:
+        server.routes["/admin"] = answer(b"secret")
+        url = server.url("/admin", host=host)
+        async with lean_client("https://mcp.example.com/mcp", timeout=TIMEOUT, resolve=resolve) as client:
+            with pytest.raises(AddressRefused) as caught:
+                async with network_errors(Asked(url)):  # not turned into a NetworkError
+                    await client.get(url)
+    assert server.links == []
+    error = caught.value
+    assert not isinstance(error, httpx.TransportError)
+    assert error.code == "private_address_refused"
+    assert error.url == url
+    assert url in error.message and "loopback" in error.message and "mcp.example.com" in error.message
+
+
+async def test_a_server_on_this_computer_is_reached_by_its_address_and_by_its_name() -> None:
+    """On 127.0.0.1, or named local.example which the seam resolves to 127.0.0.1: requests go through."""
+    async with Server() as server:
+        server.routes["/mcp"] = answer()
+        async with client_of(server) as client:
+            assert (await client.get(server.url("/mcp"))).content == b"ok"
+        resolve = resolver({"local.example": ["127.0.0.1"]})
+        named = server.url("/mcp", host="local.example")
+        async with lean_client(named, timeout=TIMEOUT, resolve=resolve) as client:
+            assert (await client.get(named)).content == b"ok"
+    assert server.paths == [(1, "/mcp"), (2, "/mcp")]
+
+
+# -- TLS ---------------------------------------------------------------------------------------------------
+
+
+async def test_a_certificate_the_system_does_not_trust_fails_in_words_about_the_secure_connection(
+    tmp_path: Path,
+) -> None:
+    server_tls, _ = certificates(tmp_path, "localhost")
+    async with Server(tls=server_tls) as server, client_of(server) as client:
+        server.routes["/mcp"] = answer()
+        with pytest.raises(httpx.ConnectError):
+            await client.get(server.url("/mcp"))
+        with pytest.raises(NetworkError) as caught:
+            async with network_errors(Asked(server.url("/mcp"))):
+                await client.get(server.url("/mcp"))
+    assert caught.value.code == "network"
+    assert "a secure connection could not be set up" in caught.value.message
+    assert "certificate" in caught.value.message
+    assert all(link.paths == [] for link in server.links)
+
+
+def trusting_client(server_url: str, context: ssl.SSLContext, resolve: object) -> httpx.AsyncClient:
+    guard = AddressGuard(AddressPolicy(server_url, resolve))  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=LeanTransport(guard, tls=lambda: context), timeout=TIMEOUT)
+
+
+async def test_with_a_context_that_trusts_the_server_tls_connects_with_the_url_s_host_for_sni(
+    tmp_path: Path,
+) -> None:
+    """secure.example (the seam says 127.0.0.1) has a certificate for its name: the TLS connection sends that name
+    and checks the certificate against it, and is kept alive like any other."""
+    server_tls, client_tls = certificates(tmp_path, "secure.example")
+    names: list[str | None] = []
+    server_tls.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment,func-returns-value]
+    resolve = resolver({"secure.example": ["127.0.0.1"]})
+    async with Server(tls=server_tls) as server:
+        server.routes["/mcp"] = answer(b"secret handshake")
+        url = server.url("/mcp", host="secure.example")
+        async with trusting_client(url, client_tls, resolve) as client:
+            assert (await client.get(url)).content == b"secret handshake"
+            assert (await client.get(url)).content == b"secret handshake"
+    assert names == ["secure.example"]
+    assert server.paths == [(1, "/mcp"), (1, "/mcp")]
+
+
+async def test_a_trusted_certificate_for_another_name_is_refused(tmp_path: Path) -> None:
+    server_tls, client_tls = certificates(tmp_path, "secure.example")
+    resolve = resolver({"impostor.example": ["127.0.0.1"]})
+    async with Server(tls=server_tls) as server:
+        server.routes["/mcp"] = answer()
+        url = server.url("/mcp", host="impostor.example")
+        async with trusting_client(url, client_tls, resolve) as client:
+            with pytest.raises(NetworkError) as caught:
+                async with network_errors(Asked(url)):
+                    await client.get(url)
+    assert "a secure connection could not be set up" in caught.value.message
+    assert "impostor.example" in caught.value.message
+    assert all(link.paths == [] for link in server.links)
