@@ -23,6 +23,7 @@ Only plain HTTP/1.1 to the server itself: a proxy from the environment keeps htt
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
@@ -49,6 +50,8 @@ from desktop_app.oauth.netpolicy import (
 READ_SIZE = 64 * 1024
 MAX_CONNECTIONS = 100
 MAX_IDLE = 20
+#: The longest status line and headers read (httpcore's limit; h11's own default is 16 KiB).
+MAX_HEAD = 100 * 1024
 #: Seconds an idle connection is kept for the next request (httpx's default; servers close theirs after ~5 s too).
 KEEPALIVE_EXPIRY = 5.0
 
@@ -65,18 +68,28 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
-        self.h11 = h11.Connection(h11.CLIENT)
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         self.idle_since = 0.0
 
     def usable(self, now: float) -> bool:
-        """Idle, not expired, not closed by the server, and with nothing unasked-for waiting to be read."""
-        return (
-            now - self.idle_since < KEEPALIVE_EXPIRY
-            and not self.writer.is_closing()
-            and not self.reader.at_eof()
-            and not getattr(self.reader, "_buffer", b"")  # a 408 or garbage sent while idle: not ours to read
-            and self.reader.exception() is None
-        )
+        """Idle, not expired, not closed by the server, and with nothing unasked-for waiting to be read: a 408 or
+        garbage sent while idle is not ours to read, and a FIN or RST the event loop has not taken in yet shows as a
+        readable socket (as httpcore checks)."""
+        if (
+            now - self.idle_since >= KEEPALIVE_EXPIRY
+            or self.writer.is_closing()
+            or self.reader.at_eof()
+            or bool(getattr(self.reader, "_buffer", b""))
+        ):
+            return False
+        sock = self.writer.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
 
     def close(self) -> None:
         self.writer.close()
@@ -246,8 +259,6 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 event = await connection.receive(read_timeout)
                 if isinstance(event, h11.Response):
                     return event
-                if isinstance(event, h11.ConnectionClosed):
-                    raise httpx.RemoteProtocolError("the server closed the connection without answering")
                 # h11.InformationalResponse (100 Continue, 103 Early Hints): the answer is still to come
         except h11.RemoteProtocolError as exc:
             raise httpx.RemoteProtocolError(str(exc)) from exc
@@ -257,7 +268,8 @@ class LeanTransport(httpx.AsyncBaseTransport):
         self._busy.discard(connection)
         self._slots.release()
         state = connection.h11
-        if state.our_state is h11.DONE and state.their_state is h11.DONE:
+        # Bytes read past the answer's end (a 408 written right behind it) would answer the next request: not pooled.
+        if state.our_state is h11.DONE and state.their_state is h11.DONE and not state.trailing_data[0]:
             state.start_next_cycle()
             idle = self._idle.setdefault(origin, [])
             if len(idle) < MAX_IDLE:

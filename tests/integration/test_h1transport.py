@@ -17,9 +17,9 @@ What is proven, each over real sockets with a server scripted byte for byte:
 - TLS: the default context refuses an unknown certificate in words about the secure connection; a context that
   trusts it connects, with the URL's host for SNI and the name check.
 
-Three weaknesses of the transport are written down as strict xfails (their reasons say what): bytes that came right
-behind an answer answer the next request; a server's FIN that the event loop has not read yet goes unseen; a head
-over 16 KiB arriving in pieces is refused.
+Three cases httpcore's pool gets wrong or we once did: bytes that came right behind an answer do not answer the next
+request; a server's FIN that the event loop has not read yet is seen before a request goes out; a head over 16 KiB
+arriving in pieces is read.
 
 Names resolve through the resolver seam (``lean_client(resolve=...)``): every packet these tests send goes to
 127.0.0.1 (a name that reaches the system resolver fails the test); the global address below only ever appears in
@@ -326,11 +326,6 @@ async def test_an_idle_connection_the_server_ended_is_replaced_without_an_error(
     assert server.paths == [(1, "/ok"), (2, "/ok")]
 
 
-@pytest.mark.xfail(
-    reason="usable() sees the server's FIN or RST only once the event loop has read it; httpcore polls the socket",
-    raises=(httpx.RemoteProtocolError, httpx.WriteError),
-    strict=True,
-)
 @pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
 async def test_an_idle_connection_whose_end_has_arrived_is_replaced_before_the_loop_read_it(reset: bool) -> None:
     """The server's FIN (or RST) is in this computer's socket, but the event loop has not run since: a request now
@@ -425,12 +420,6 @@ async def test_bytes_a_server_sends_while_the_connection_is_idle_are_not_the_nex
     assert server.paths == [(1, "/ok"), (2, "/ok")]
 
 
-@pytest.mark.xfail(
-    reason="h11 keeps bytes read past an answer's end (Connection.trailing_data); the connection is pooled and "
-    "they answer the next request (httpcore's pool does the same)",
-    raises=AssertionError,
-    strict=True,
-)
 async def test_bytes_that_came_right_behind_an_answer_are_not_the_next_answer() -> None:
     """A server writes a 408 straight behind the answer (one write, so one read of the client's): it sits in the
     connection's HTTP state, not in the socket's buffer, and must not answer the next request either."""
@@ -543,11 +532,6 @@ async def test_informational_answers_before_the_real_one_are_skipped(dripped: bo
     assert server.paths == [(1, "/hints"), (1, "/ok")]
 
 
-@pytest.mark.xfail(
-    reason="h11.Connection's default max_incomplete_event_size is 16 KiB; httpcore allows 100 KiB",
-    raises=httpx.RemoteProtocolError,
-    strict=True,
-)
 async def test_a_40_kb_head_arriving_in_pieces_is_read_as_httpx_s_own_transport_reads_it() -> None:
     whole = answer(b"ok", "Content-Security-Policy: " + "x" * 40_000)
 
