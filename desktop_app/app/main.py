@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from desktop_app import appinfo
 from desktop_app.app import autostart, display
 from desktop_app.app.qt_start import without_abort
+from desktop_app.bridge.launcher import USED_SETTING as BRIDGE_USED
 from desktop_app.bridge.launcher import start_starter_soon as start_warm_bridges
 from desktop_app.errors import ConnectorError
 from desktop_app.oauth.redact import configure_logging
@@ -218,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.warning("Could not clean up secrets left by an interrupted sign-in: %s", exc.message)
         refresher.start()
         profile_watch.start()
-        start_warm_bridges()  # AI hosts' bridges start forked from a warm starter (docs/decisions/0034)
+        if accounts.registry.get_setting(BRIDGE_USED) is not None:  # once a connector has been used by an AI host
+            start_warm_bridges()  # its bridges start forked from a warm starter (docs/decisions/0034)
         # The first sign-in's imports and HTTP client, off the GUI thread, once the window is there to sign in
         # from: an app started in the tray stays small until a person opens it (tests/benchmarks: tray_idle).
         prepared: list[asyncio.Future[None]] = []

@@ -97,6 +97,11 @@ def warm_command() -> list[str]:
     return [sys.executable, "-m", "desktop_app", WARM_FLAG]
 
 
+#: The registry setting a bridge sets once it has answered a host: from then on the app starts a warm starter at its
+#: start (until then it would wait, ~33 MiB, for bridges that never come).
+USED_SETTING = "bridge_used"
+
+
 def start_starter_soon() -> None:
     """Start a warm starter in the background (a thread starts it detached and waits for its first stage), unless
     the warm start is off or there is no private runtime folder. For the app at its start and a cold bridge once it

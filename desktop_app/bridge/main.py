@@ -29,7 +29,7 @@ from desktop_app.bridge.app_link import AppLink
 from desktop_app.bridge.app_link import ask_step_up as ask_app_step_up
 from desktop_app.bridge.era import Era, Translator
 from desktop_app.bridge.identity_check import BridgeIdentity
-from desktop_app.bridge.launcher import start_starter_soon
+from desktop_app.bridge.launcher import USED_SETTING, start_starter_soon
 from desktop_app.bridge.relay import Activity, Relay
 from desktop_app.bridge.stdio import HostLink, protect_stdout
 from desktop_app.bridge.tokens import BridgeTokens
@@ -154,6 +154,8 @@ async def serve(
             def remember_era(era: Era) -> None:  # once, just after the server's first answer went to the host
                 if era != hint:
                     registry.set_setting(era_setting, era)
+                if registry.get_setting(USED_SETTING) is None:  # the app starts warm starters from now on
+                    registry.set_setting(USED_SETTING, "1")
                 if start_warm:  # the next bridge starts warm; this one's answer is not kept waiting for it
                     start_starter_soon()
 

@@ -21,6 +21,7 @@ from mcp.client.stdio import stdio_client
 from desktop_app.accounts.manager import Accounts
 from desktop_app.accounts.models import Account, AccountState
 from desktop_app.bridge.app_link import START_APP_SETTING
+from desktop_app.bridge.launcher import USED_SETTING
 from desktop_app.bridge.presence import live_bridges
 from desktop_app.storage.profile_stores import open_stores
 from tests.helpers import cli
@@ -235,9 +236,11 @@ async def test_closing_stdin_ends_the_session_and_leaves_a_record(lab_mcp: Runni
     account = only_account(profile)
     home = Path(os.environ["MCP_CONNECTORS_HOME"])
     lab_mcp.reset_requests()
+    assert profile.registry.get_setting(USED_SETTING) is None  # the app starts no warm starter for this profile yet
     async with BridgeProcess(lab_mcp.url) as bridge:
         await handshake(bridge)
         await bridge.request(tool_call(2, "echo", {"text": "bye"}))
+        assert profile.registry.get_setting(USED_SETTING) == "1"  # from now on it does (docs/decisions/0034)
         running = live_bridges(home)
         status = await bridge.close_stdin()
     deletes = [r for r in lab_mcp.requests() if r["method"] == "DELETE"]
