@@ -20,14 +20,14 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, QSocketNotifier
+from PySide6.QtCore import QSettings, QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop_app import appinfo
 from desktop_app.app import autostart, display
 from desktop_app.app.qt_start import without_abort
 from desktop_app.bridge.launcher import USED_SETTING as BRIDGE_USED
-from desktop_app.bridge.launcher import start_starter_soon as start_warm_bridges
+from desktop_app.bridge.launcher import keep_starter_warm
 from desktop_app.errors import ConnectorError
 from desktop_app.oauth.redact import configure_logging
 from desktop_app.storage.paths import check_own_file, data_dir, ensure_private_dir, instance_socket
@@ -49,6 +49,8 @@ EXIT_STORAGE = 6
 WINDOW_SETTINGS = "window.ini"
 #: On quit, renewals in flight get this long to store what the authorization server answered (ADR 0012).
 RENEWAL_GRACE_S = 10.0
+#: How often the running app makes sure a warm starter answers (its idle end is 15 minutes; docs/decisions/0034).
+WARM_CHECK_MS = 5 * 60 * 1000
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QObject
@@ -212,6 +214,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.hidden or tray is None:
         window.show()
 
+    def keep_bridges_warm() -> None:
+        if accounts.registry.get_setting(BRIDGE_USED) is not None:
+            keep_starter_warm()
+
+    warm_timer = QTimer(app)
+    warm_timer.setInterval(WARM_CHECK_MS)
+    warm_timer.timeout.connect(keep_bridges_warm)
+
     async def run() -> None:
         try:
             await accounts.clean_pending_secrets()
@@ -219,8 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.warning("Could not clean up secrets left by an interrupted sign-in: %s", exc.message)
         refresher.start()
         profile_watch.start()
-        if accounts.registry.get_setting(BRIDGE_USED) is not None:  # once a connector has been used by an AI host
-            start_warm_bridges()  # its bridges start forked from a warm starter (docs/decisions/0034)
+        # Once a connector has been used by an AI host, its bridges start forked from a warm starter, kept from ending
+        # idle while the app runs (docs/decisions/0034).
+        keep_bridges_warm()
+        warm_timer.start()
         # The first sign-in's imports and HTTP client, off the GUI thread, once the window is there to sign in
         # from: an app started in the tray stays small until a person opens it (tests/benchmarks: tray_idle).
         prepared: list[asyncio.Future[None]] = []

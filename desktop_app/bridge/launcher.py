@@ -113,6 +113,22 @@ def start_starter_soon() -> None:
     threading.Thread(target=_start_starter, name="warm-starter", daemon=True).start()
 
 
+def keep_starter_warm() -> None:
+    """For the running app, every few minutes once a bridge has been used: a starter that answers is kept from ending
+    idle (a connection counts as use; it finds no request and closes it); when none answers, one is started."""
+    if not enabled(os.environ):
+        return
+    path = socket_path(os.environ)
+    if path is None:
+        return
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1.0)
+            probe.connect(path)
+    except OSError:
+        start_starter_soon()
+
+
 def _start_starter() -> None:
     import subprocess
 

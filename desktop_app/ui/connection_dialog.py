@@ -27,8 +27,9 @@ from desktop_app.accounts.models import Account
 from desktop_app.errors import one_line
 from desktop_app.mcp import Tool
 from desktop_app.ui import plain
-from desktop_app.ui.controller import ConnectionReport, Controller, Job
+from desktop_app.ui.controller import ConnectionReport, Controller
 from desktop_app.ui.errors import ErrorPanel, ErrorReport, describe
+from desktop_app.ui.jobs import Job
 from desktop_app.ui.tool_words import inert
 
 CONNECTING, RESULT, FAILED = range(3)

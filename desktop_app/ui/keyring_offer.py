@@ -17,9 +17,10 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QDialog, QMainWindow
 
-from desktop_app.ui.controller import Controller, Job
+from desktop_app.ui.controller import Controller
 from desktop_app.ui.empty_state import EmptyState
 from desktop_app.ui.errors import USE_FILE_STORE, ErrorAction, confirm_action, describe, show_error
+from desktop_app.ui.jobs import Job
 
 #: What the empty page says about a missing keyring.
 KEYRING_MISSING = (

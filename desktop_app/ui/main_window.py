@@ -36,12 +36,13 @@ from desktop_app.ui import list_columns, plain, sign_ins, sign_outs, window_geom
 from desktop_app.ui.about_dialog import AboutDialog
 from desktop_app.ui.add_server_dialog import AddServerDialog
 from desktop_app.ui.connection_dialog import ConnectionDialog
-from desktop_app.ui.controller import Controller, Job, SignInJob
+from desktop_app.ui.controller import Controller
 from desktop_app.ui.details_panel import DetailsPanel
 from desktop_app.ui.empty_state import EmptyState
 from desktop_app.ui.errors import ActionKind, ErrorAction, describe, show_error
 from desktop_app.ui.icons import app_icon
 from desktop_app.ui.identity_box import stored_identity
+from desktop_app.ui.jobs import Job, SignInJob
 from desktop_app.ui.keyring_offer import KeyringOffer
 from desktop_app.ui.list_filter import ListFilter
 from desktop_app.ui.menu_entry import MenuEntryOffer

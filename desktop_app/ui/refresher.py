@@ -22,7 +22,8 @@ from PySide6.QtNetwork import QNetworkInformation
 
 from desktop_app.accounts.models import Account, AccountState
 from desktop_app.accounts.scheduler import Due, RefreshPlan
-from desktop_app.ui.controller import Controller, Job
+from desktop_app.ui.controller import Controller
+from desktop_app.ui.jobs import Job
 from desktop_app.ui.wallclock import WallClockTimer
 
 log = logging.getLogger(__name__)

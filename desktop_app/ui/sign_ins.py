@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from desktop_app.accounts.manager import LoginResult
 from desktop_app.accounts.models import Account, Server
 from desktop_app.errors import one_line
-from desktop_app.ui.controller import SignInJob
+from desktop_app.ui.jobs import SignInJob
 from desktop_app.ui.keyring_offer import closing
 from desktop_app.ui.signin_dialog import SIGN_IN_FAILED, SignInDialog
 

@@ -31,9 +31,9 @@ from desktop_app.accounts.consent import PairingCheck
 from desktop_app.accounts.manager import LoginResult
 from desktop_app.errors import one_line
 from desktop_app.ui import plain
-from desktop_app.ui.controller import SIGN_IN_TIMEOUT, SignInJob
 from desktop_app.ui.errors import ErrorPanel, describe
 from desktop_app.ui.icons import tone_icon
+from desktop_app.ui.jobs import SIGN_IN_TIMEOUT, SignInJob
 from desktop_app.ui.pairing_card import PairingCard
 from desktop_app.ui.scope_words import compare, evident_grant, granted_sentence
 from desktop_app.ui.text import clock

@@ -30,9 +30,10 @@ from desktop_app.errors import ConnectorError, one_line
 from desktop_app.tools.canonical import ToolDefinition
 from desktop_app.tools.model import ToolRecord, ToolState
 from desktop_app.ui import plain
-from desktop_app.ui.controller import Controller, Job
+from desktop_app.ui.controller import Controller
 from desktop_app.ui.errors import describe, show_error
 from desktop_app.ui.identity_box import IdentityBox
+from desktop_app.ui.jobs import Job
 from desktop_app.ui.table_fit import ColumnFit
 from desktop_app.ui.tool_check import ToolCheck, key_pins
 from desktop_app.ui.tool_defaults import ToolDefaultsDialog

@@ -8,7 +8,8 @@ import pytest
 
 from desktop_app.accounts.models import AccountState
 from desktop_app.errors import ConfigurationError, ConsentRefused
-from desktop_app.ui.controller import Controller, Job
+from desktop_app.ui.controller import Controller
+from desktop_app.ui.jobs import Job
 from tests.gui.conftest import SystemBrowser, wait_signal
 
 pytestmark = pytest.mark.lab

@@ -285,6 +285,24 @@ def test_the_apps_start_leaves_one_starter_per_key(runtime: Path) -> None:
     assert parent_of(starter) != os.getpid()  # detached: not a child of whoever started it
 
 
+def test_the_running_app_keeps_one_starter_from_ending_idle(runtime: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the running app calls every few minutes: with no starter it starts one; with one, it keeps it from ending
+    idle and starts no other; left alone, the starter still ends idle."""
+    monkeypatch.setenv(IDLE_VARIABLE, "3")
+    launcher.keep_starter_warm()
+    wait_until(lambda: starter_pid(our_socket()) is not None, "a starter listens")
+    starter = starter_pid(our_socket())
+    assert starter is not None
+    until = time.monotonic() + 5.0  # longer than its idle end
+    while time.monotonic() < until:
+        launcher.keep_starter_warm()
+        time.sleep(1.0)
+    assert state_of(starter) not in (None, "Z")
+    wait_until(lambda: processes_of(runtime) == [starter], "the first stage ended, no second starter")
+    wait_until(lambda: state_of(starter) in (None, "Z"), "the starter left alone ended idle")
+    assert not Path(our_socket()).exists()
+
+
 def test_a_starter_whose_code_changed_on_disk_ends(runtime: Path) -> None:
     """An upgrade replaces the files the starter imported: it ends, and the next bridge runs the new code."""
     starter = start_starter()
