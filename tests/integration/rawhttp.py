@@ -18,6 +18,7 @@ import contextlib
 import ssl
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Self
 
 
 @dataclass(frozen=True)
@@ -41,21 +42,36 @@ class Seen:
     body: bytes
 
 
-class RawServer:
+async def read_request(reader: asyncio.StreamReader) -> Seen:
+    """One request's head and its ``Content-Length`` body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    method, target, _ = lines[0].split(" ", 2)
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0") or 0)
+    body = await reader.readexactly(length) if length else b""
+    return Seen(method, target, headers, body)
+
+
+class LoopbackServer:
+    """A server on ``host`` (127.0.0.1) at a free port, TLS with ``tls``; :meth:`handle` serves each connection.
+    Stopping it cancels every connection's handler and closes the connection."""
+
     def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
         self.host = host
         self.tls = tls
-        self.routes: dict[str, Answer] = {}
-        self.seen: list[Seen] = []
-        self.connections = 0
         self.port = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def url(self, path: str = "/") -> str:
-        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}{path}"
+    def url(self, path: str = "/", *, host: str | None = None) -> str:
+        return f"{'https' if self.tls else 'http'}://{host or self.host}:{self.port}{path}"
 
-    async def __aenter__(self) -> RawServer:
+    async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._serve, self.host, 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -72,33 +88,43 @@ class RawServer:
                 await task
         await self._server.wait_closed()
 
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        self.connections += 1
         try:
-            await self._answer(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass  # the client hung up (on purpose: a refused body, a deadline)
+            await self.handle(reader, writer)
+        except asyncio.CancelledError:
+            pass  # the server stops; asyncio's stream callback would log a cancelled handler as an error
         finally:
             self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError, ssl.SSLError):
                 await writer.wait_closed()
 
+
+class RawServer(LoopbackServer):
+    """Answers each connection's one request from ``routes`` (by path), then closes it."""
+
+    def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(host, tls=tls)
+        self.routes: dict[str, Answer] = {}
+        self.seen: list[Seen] = []
+        self.connections = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        # The client may hang up (on purpose: a refused body, a deadline).
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            await self._answer(reader, writer)
+
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        method, target, _ = lines[0].split(" ", 2)
-        headers = {}
-        for line in lines[1:]:
-            if ":" in line:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0") or 0)
-        body = await reader.readexactly(length) if length else b""
-        self.seen.append(Seen(method, target, headers, body))
+        seen = await read_request(reader)
+        self.seen.append(seen)
+        target = seen.target
         path = target if target.startswith("/") else "/" + target.split("/", 3)[-1]  # a proxy gets absolute URLs
         answer = self.routes.get(path.split("?", 1)[0], Answer(404))
         out = [f"HTTP/1.1 {answer.status} X"]

@@ -39,7 +39,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 import pytest
@@ -51,6 +50,7 @@ from desktop_app.exchange import Asked, network_errors, read_capped
 from desktop_app.oauth import h1transport
 from desktop_app.oauth.h1transport import LeanTransport, lean_client
 from desktop_app.oauth.netpolicy import AddressGuard, AddressPolicy, AddressRefused
+from tests.integration.rawhttp import LoopbackServer, read_request
 from tests.integration.test_address_policy import certificates, resolver
 
 #: A global address that only ever appears in a resolver's answer here: nothing connects to it.
@@ -125,62 +125,29 @@ class Link:
 Script = bytes | Callable[[Link], Awaitable[bool]]
 
 
-class Server:
+class Server(LoopbackServer):
     """An HTTP/1.1 server on 127.0.0.1 that keeps every connection open for the next request unless a script
     hangs up, and records each connection (:class:`Link`). An unknown path is a 404 that keeps the connection."""
 
     def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
-        self.tls = tls
-        self.host = "127.0.0.1"
+        super().__init__(tls=tls)
         self.routes: dict[str, Script] = {}
         self.links: list[Link] = []
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def url(self, path: str = "/", *, host: str | None = None) -> str:
-        return f"{'https' if self.tls else 'http'}://{host or self.host}:{self.port}{path}"
 
     @property
     def paths(self) -> list[tuple[int, str]]:
         """Every request in the order it arrived, as (connection number, path)."""
         return [(link.number, path) for link in self.links for path in link.paths]
 
-    async def __aenter__(self) -> Server:
-        self._server = await asyncio.start_server(self._serve, self.host, 0, ssl=self.tls)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
-        await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         link = Link(len(self.links) + 1, writer)
         self.links.append(link)
         try:
             while True:
-                request = await reader.readuntil(b"\r\n\r\n")
-                lines = request.decode("latin-1").split("\r\n")
-                target = lines[0].split(" ", 2)[1]
-                headers = {}
-                for line in filter(None, lines[1:]):
-                    name, _, value = line.partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                length = int(headers.get("content-length", "0"))
-                link.headers.append(headers)
-                link.bodies.append(await reader.readexactly(length) if length else b"")
+                request = await read_request(reader)
+                target = request.target
+                link.headers.append(request.headers)
+                link.bodies.append(request.body)
                 link.paths.append(target)
                 script = self.routes.get(target, answer(b"not here", status="404 Not Found"))
                 if isinstance(script, bytes):
@@ -191,13 +158,6 @@ class Server:
                     return
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             link.client_closed = not link.server_closed
-        except asyncio.CancelledError:
-            pass  # the server stops; asyncio's stream callback would log a cancelled handler as an error
-        finally:
-            self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(ConnectionError, ssl.SSLError):
-                await writer.wait_closed()
 
 
 def head(status: str, headers: Iterable[str]) -> bytes:
