@@ -27,6 +27,7 @@ from tests.lab.servers import (
     start_fastmcp_server,
     start_mcp_server,
     start_sdk_demo_server,
+    stop_all,
 )
 
 AuthServerFactory = Callable[..., RunningAuthServer]
@@ -46,8 +47,7 @@ def lab_as_factory() -> Iterator[AuthServerFactory]:
         return server
 
     yield factory
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +61,7 @@ def lab_mcp_factory() -> Iterator[McpServerFactory]:
         return server
 
     yield factory
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
 @pytest.fixture(scope="session")
@@ -97,8 +96,7 @@ def lab_sdk_demo_factory() -> Iterator[SdkDemoServerFactory]:
         return server
 
     yield factory
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
 @pytest.fixture(scope="session")
@@ -113,5 +111,4 @@ def lab_fastmcp_factory() -> Iterator[FastMcpServerFactory]:
         return server
 
     yield factory
-    for server in started:
-        server.stop()
+    stop_all(started)
