@@ -22,13 +22,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop_app.errors import ConnectorError, one_line
-from desktop_app.tools.identity import Evidence, attest
-from desktop_app.tools.identity_fetch import Request, gather_evidence
 from desktop_app.tools.identity_pins import KeyPins
 from desktop_app.tools.model import IdentityVerdict
+
+if TYPE_CHECKING:
+    from desktop_app.tools.identity import Evidence
+    from desktop_app.tools.identity_fetch import Request
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,10 @@ class BridgeIdentity:
         await asyncio.shield(self._gathering)
 
     async def _gather(self, request: Request) -> None:
+        # The identity modules (~5 ms) load here, at the first list or call, not before the host's initialize is
+        # answered (docs/decisions/0019, "Start-up"); a warm starter has them loaded already (bridge/warm.py).
+        from desktop_app.tools.identity_fetch import gather_evidence
+
         try:
             if self._handshake is None:
                 self.handshake(await request("server/discover", {}))
@@ -87,6 +93,8 @@ class BridgeIdentity:
             return IdentityVerdict(server_refused=self._unreachable or "its identity has not been checked yet")
         if self._evidence is None:
             return IdentityVerdict(server_refused=self._unreachable or "its identity has not been checked yet")
+        from desktop_app.tools.identity import attest  # loaded by _gather already (see there)
+
         found = attest(self._server_id, self._handshake, self._evidence, tools, self._pins, now=self._clock())
         if found.server_refused is not None:
             log.warning("Every tool of this server is refused: %s", found.server_refused)

@@ -51,6 +51,7 @@ LATER_MODULES = (
     "desktop_app.accounts.renewal_wire",
     "desktop_app.accounts.renewer",
     "desktop_app.accounts.worker_launch",
+    "desktop_app.tools.identity_fetch",
     "subprocess",
 )
 #: Loaded when they can be: the vault's own Secret Service client (``secretstorage``, ``cryptography``), which a

@@ -11,8 +11,8 @@ No table has a column for a token or a client secret: those live in the vault on
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
-import uuid
 from collections.abc import Callable, Sequence
 
 from desktop_app.oauth.urls import with_ascii_host
@@ -107,7 +107,7 @@ def _v1(conn: sqlite3.Connection) -> None:
     for statement in statements:
         conn.execute(statement)
 
-    conn.execute("INSERT INTO meta (key, value) VALUES ('profile_id', ?)", (uuid.uuid4().hex,))
+    conn.execute("INSERT INTO meta (key, value) VALUES ('profile_id', ?)", (secrets.token_hex(16),))
 
 
 def _v2(conn: sqlite3.Connection) -> None:

@@ -291,8 +291,9 @@ def test_the_help_is_laid_out_as_argparse_would_without_shutil(
 
 
 #: Imports the bridge as ``mcp-connectors bridge`` does, then names what it loaded of what only sign-ins, the
-#: command line's engine, the window, the MCP client, a renewal (the worker's launcher and wire format) or a
-#: signature check (``cryptography``, loaded with the keyring's client when the profile opens) need.
+#: command line's engine, the window, the MCP client, a renewal (the worker's launcher and wire format), a
+#: signature check (``cryptography``, loaded with the keyring's client when the profile opens), httpx's own transport
+#: or the server identity check need.
 BRIDGE_IMPORTS = """
 import sys
 import desktop_app.__main__
@@ -301,7 +302,11 @@ needless = ("joserfc", "PySide6", "qasync", "keyring", "desktop_app.mcp.client",
             "desktop_app.oauth.flow", "desktop_app.accounts.signin", "desktop_app.accounts.manager",
             "desktop_app.cli.main", "desktop_app.cli.commands", "desktop_app.cli.quick", "desktop_app.app",
             "desktop_app.ui", "desktop_app.accounts.renewer", "desktop_app.accounts.renewal_wire",
-            "desktop_app.accounts.worker_launch", "cryptography")
+            "desktop_app.accounts.worker_launch", "cryptography",
+            # httpx's own transport: the bridge's is h1transport (docs/decisions/0019, "A leaner HTTP path").
+            "httpcore", "anyio",
+            # the server identity's modules load at the first list or call, not before initialize is answered.
+            "desktop_app.tools.identity")
 loaded = [m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in needless)]
 print(",".join(sorted(loaded)))
 """
